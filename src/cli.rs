@@ -1,0 +1,221 @@
+//! The command line: parses arguments, loads the configuration, wires the AWS adapter and the
+//! journal to the application layer, prints, and maps outcomes to the contract's exit statuses.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::aws::Aws;
+use crate::config::{self, Config};
+use crate::journal::Journal;
+use crate::{check, halt, render};
+
+/// Exit statuses of the contract.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A rule fails (`check`), or the work was done only in part (`halt`).
+    pub const FAIL: i32 = 1;
+    /// Usage or configuration error; nothing was changed.
+    pub const USAGE: i32 = 2;
+    /// Some account or region could not be checked, and none failed.
+    pub const UNCHECKED: i32 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runaway",
+    version,
+    about = "Stops runaway AWS usage before it becomes a runaway bill or a breach"
+)]
+pub struct Cli {
+    /// Configuration file [default: $RUNAWAY_CONFIG, else ./runaway.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check every account and region once against the Fail rules; changes nothing.
+    /// Exit 0 all ok, 1 a rule fails, 3 something could not be checked.
+    Check {
+        /// Print the report as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop every running, non-exempt instance in every region of the accounts. Never terminates.
+    /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
+    Halt(HaltArgs),
+}
+
+#[derive(Args, Debug)]
+struct HaltArgs {
+    /// Only this account (id or name); repeat for more. Default: every account.
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// Change nothing: print the plan, and ask AWS (DryRun) whether the stops would be allowed
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal)
+    #[arg(long)]
+    yes: bool,
+    /// Print the result as one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+/// A failure that ends the command with a message and an exit status.
+struct Exit(i32, String);
+
+impl<E: std::fmt::Display> From<E> for Exit {
+    fn from(e: E) -> Self {
+        Exit(exit::USAGE, e.to_string())
+    }
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runaway: error: cannot start the async runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(Exit(code, message)) => {
+            eprintln!("runaway: error: {message}");
+            code
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNAWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<i32, Exit> {
+    // Secrets may come from ./.env; the variables already set win.
+    let _ = dotenvy::dotenv();
+    let path = config::resolve_path(cli.config.as_deref());
+    let config = Config::load(&path)?;
+    match cli.command {
+        Command::Check { json } => cmd_check(&config, json).await,
+        Command::Halt(args) => cmd_halt(&config, args).await,
+    }
+}
+
+async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
+    let accounts = config.select_accounts(&[])?;
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let report = check::run(&aws, config, &accounts).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::check(&report));
+    }
+    Ok(report.exit_code())
+}
+
+async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
+    let accounts = config.select_accounts(&args.accounts)?;
+    let interactive = std::io::stdin().is_terminal();
+    if !args.dry_run && !args.yes && !interactive {
+        return Err(Exit(
+            exit::USAGE,
+            "refusing to halt without --yes: standard input is not a terminal to confirm on".into(),
+        ));
+    }
+    // The journal must be usable before anything changes in AWS. A dry run journals nothing.
+    let journal = match args.dry_run {
+        true => None,
+        false => Some(Journal::open(&config.guard.state_path)?),
+    };
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let own = own_instance_id().await;
+    let plan = halt::plan(
+        &aws,
+        &accounts,
+        config.guard.max_concurrency,
+        own.as_deref(),
+    )
+    .await;
+    let (to_stop, ..) = plan.totals();
+
+    if !args.json || (!args.yes && !args.dry_run) {
+        eprint!("{}", render::halt_plan(&plan));
+    }
+    if !args.dry_run && !args.yes && to_stop > 0 {
+        eprint!("Stop these {to_stop} instances? Type 'yes' to go on: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            return Err(Exit(
+                exit::USAGE,
+                "halt not confirmed: nothing changed".into(),
+            ));
+        }
+    }
+
+    let report = match &journal {
+        None => halt::execute(plan, None, config.guard.max_concurrency).await,
+        Some(j) => {
+            let actor = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let incident = j.open_incident("halt", &actor, chrono::Utc::now())?;
+            tracing::info!(incident.id = %incident, "halt started");
+            let report =
+                halt::execute(plan, Some((j, &incident)), config.guard.max_concurrency).await;
+            let status = if report.complete() {
+                "executed"
+            } else {
+                "partial"
+            };
+            j.close_incident(&incident, status, chrono::Utc::now())?;
+            report
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::halt(&report));
+    }
+    Ok(report.exit_code())
+}
+
+/// The instance the guard runs on, if any, so that a halt never stops the guard itself.
+/// `RUNAWAY_SELF_INSTANCE_ID` names it (empty or `none`: not on an instance); otherwise the
+/// instance metadata service is asked, briefly, unless `AWS_EC2_METADATA_DISABLED=true`.
+async fn own_instance_id() -> Option<String> {
+    if let Ok(id) = std::env::var("RUNAWAY_SELF_INSTANCE_ID") {
+        return (!id.is_empty() && id != "none").then_some(id);
+    }
+    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let imds = aws_config::imds::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build();
+    let id = imds.get("/latest/meta-data/instance-id").await.ok()?;
+    Some(id.as_ref().to_owned())
+}

@@ -1,0 +1,448 @@
+//! `runaway halt`: stop every running, non-exempt instance in every region of the accounts.
+//!
+//! A fixed order: survey → plan (pure, `crate::plan`) → confirm (the CLI) → per region, at once:
+//! journal the findings → suspend the Auto Scaling groups of the instances to stop (journaled
+//! before and after) → stop the instances in batches (journaled before and after). A dry run
+//! stops after the plan and asks AWS (`DryRun`) whether the stops would be allowed; it journals
+//! nothing. The guard never terminates anything.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::{Account, RegionName};
+use crate::journal::{Finding, Journal, JournalError, PlannedChange};
+use crate::model::Problem;
+use crate::plan::{self, Exemptions, RegionPlan};
+use crate::ports::{AccountCloud, Cloud, Purpose};
+use crate::survey::survey;
+
+/// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
+/// and stay far inside EC2's resource-token bucket (1,000 burst per region).
+pub const STOP_BATCH: usize = 100;
+
+/// The survey and the plan of every region, before anything changes.
+pub struct HaltPlan<'a> {
+    pub accounts: Vec<AccountPlan<'a>>,
+}
+
+pub struct AccountPlan<'a> {
+    pub account: &'a Account,
+    pub conn: Option<Arc<dyn AccountCloud>>,
+    pub regions: Vec<(RegionName, RegionPlan)>,
+    /// What could not be read: the account itself, or a region.
+    pub errors: Vec<Problem>,
+}
+
+impl HaltPlan<'_> {
+    /// Instances to stop, skipped instances, regions and Auto Scaling groups involved.
+    pub fn totals(&self) -> (usize, usize, usize, usize) {
+        let regions = || self.accounts.iter().flat_map(|a| &a.regions);
+        (
+            regions().map(|(_, p)| p.stop.len()).sum(),
+            regions().map(|(_, p)| p.skip.len()).sum(),
+            regions().filter(|(_, p)| !p.stop.is_empty()).count(),
+            regions().map(|(_, p)| p.groups.len()).sum(),
+        )
+    }
+
+    pub fn errors(&self) -> usize {
+        self.accounts.iter().map(|a| a.errors.len()).sum()
+    }
+}
+
+/// Surveys the accounts and plans the halt of each region.
+pub async fn plan<'a>(
+    cloud: &dyn Cloud,
+    accounts: &[&'a Account],
+    concurrency: usize,
+    own_instance: Option<&str>,
+) -> HaltPlan<'a> {
+    let surveys = survey(cloud, accounts, Purpose::Halt, concurrency, false).await;
+    let accounts = surveys
+        .into_iter()
+        .map(|s| {
+            let ex = Exemptions::new(&s.account.policy, own_instance);
+            let mut errors: Vec<Problem> = s.account_error.iter().map(Problem::account).collect();
+            let mut regions = Vec::new();
+            for r in s.regions {
+                match r.instances {
+                    Ok(found) => regions.push((r.region, plan::plan_region(&found, &ex))),
+                    Err(e) => errors.push(Problem::region(r.region.as_str(), e)),
+                }
+            }
+            AccountPlan {
+                account: s.account,
+                conn: s.conn,
+                regions,
+                errors,
+            }
+        })
+        .collect();
+    HaltPlan { accounts }
+}
+
+/// What a halt did (or, dry, would do), as printed by `halt --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HaltReport {
+    /// The journal's incident id; `None` for a dry run, which journals nothing.
+    pub incident: Option<String>,
+    pub dry_run: bool,
+    pub accounts: Vec<AccountHalt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountHalt {
+    pub account_id: String,
+    pub name: String,
+    /// Instances stopped (dry run: that AWS says could be stopped), by region.
+    pub stopped: BTreeMap<String, Vec<String>>,
+    /// Auto Scaling groups whose processes were suspended first.
+    pub suspended: Vec<Suspension>,
+    pub skipped: Vec<Skipped>,
+    pub errors: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Suspension {
+    pub region: String,
+    pub group: String,
+    pub processes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub instance_id: String,
+    pub region: String,
+    pub reason: String,
+    /// Exempt by the operator's will, as opposed to left running against the halt's purpose.
+    pub exempt: bool,
+}
+
+impl HaltReport {
+    /// Done in full: nothing failed, and nothing that should stop was left running.
+    pub fn complete(&self) -> bool {
+        self.accounts
+            .iter()
+            .all(|a| a.errors.is_empty() && a.skipped.iter().all(|s| s.exempt))
+    }
+
+    /// The exit status of `runaway halt`: 0 done, 1 done in part.
+    pub fn exit_code(&self) -> i32 {
+        if self.complete() { 0 } else { 1 }
+    }
+
+    pub fn stopped(&self) -> usize {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.stopped.values())
+            .map(Vec::len)
+            .sum()
+    }
+}
+
+/// Carries the plan out (or, with `journal = None`, dry-runs it). Regions of all accounts run at
+/// once within `concurrency`.
+pub async fn execute(
+    plan: HaltPlan<'_>,
+    journal: Option<(&Journal, &str)>,
+    concurrency: usize,
+) -> HaltReport {
+    let dry_run = journal.is_none();
+    let mut accounts: Vec<AccountHalt> = plan
+        .accounts
+        .iter()
+        .map(|a| AccountHalt {
+            account_id: a.account.id.to_string(),
+            name: a.account.name.clone(),
+            stopped: BTreeMap::new(),
+            suspended: Vec::new(),
+            skipped: Vec::new(),
+            errors: a.errors.clone(),
+        })
+        .collect();
+    if let Some((j, incident)) = journal {
+        for (a, out) in plan.accounts.iter().zip(&mut accounts) {
+            for p in &a.errors {
+                if let Err(e) = j.record_problem(
+                    incident,
+                    a.account.id.as_str(),
+                    p.region.as_deref(),
+                    &p.message,
+                    Utc::now(),
+                ) {
+                    out.errors.push(Problem::account(e));
+                }
+            }
+        }
+    }
+    let jobs = plan.accounts.iter().enumerate().flat_map(|(i, a)| {
+        a.regions
+            .iter()
+            .filter(|(_, p)| !p.stop.is_empty() || !p.skip.is_empty())
+            .map(move |(region, p)| (i, a, region, p.clone()))
+    });
+    let results: Vec<(usize, RegionOutcome)> = futures::stream::iter(jobs)
+        .map(|(i, a, region, p)| async move {
+            let conn = a.conn.as_ref().expect("a planned region has a connection");
+            let ctx = RegionCtx {
+                conn: conn.as_ref(),
+                account_id: a.account.id.as_str(),
+                region,
+                journal,
+            };
+            (i, ctx.halt(p).await)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for (i, r) in results {
+        let out = &mut accounts[i];
+        if !r.stopped.is_empty() {
+            out.stopped.insert(r.region.clone(), r.stopped);
+        }
+        out.suspended.extend(r.suspended);
+        out.skipped.extend(r.skipped);
+        out.errors.extend(r.errors);
+    }
+    for a in &mut accounts {
+        a.skipped
+            .sort_by(|x, y| (&x.region, &x.instance_id).cmp(&(&y.region, &y.instance_id)));
+        a.suspended
+            .sort_by(|x, y| (&x.region, &x.group).cmp(&(&y.region, &y.group)));
+        a.errors.sort_by(|x, y| x.region.cmp(&y.region));
+    }
+    HaltReport {
+        incident: journal.map(|(_, id)| id.to_owned()),
+        dry_run,
+        accounts,
+    }
+}
+
+struct RegionCtx<'a> {
+    conn: &'a dyn AccountCloud,
+    account_id: &'a str,
+    region: &'a RegionName,
+    journal: Option<(&'a Journal, &'a str)>,
+}
+
+#[derive(Default)]
+struct RegionOutcome {
+    region: String,
+    stopped: Vec<String>,
+    suspended: Vec<Suspension>,
+    skipped: Vec<Skipped>,
+    errors: Vec<Problem>,
+}
+
+impl RegionCtx<'_> {
+    async fn halt(&self, mut plan: RegionPlan) -> RegionOutcome {
+        let mut out = RegionOutcome {
+            region: self.region.to_string(),
+            ..Default::default()
+        };
+        if let Err(e) = self.try_halt(&mut plan, &mut out).await {
+            // The journal refused a write: no change is made that was not journaled first.
+            out.errors.push(Problem::region(
+                self.region.as_str(),
+                format!("{e}; stopped acting in this region"),
+            ));
+        }
+        out.skipped = plan
+            .skip
+            .iter()
+            .map(|(id, reason)| Skipped {
+                instance_id: id.clone(),
+                region: self.region.to_string(),
+                reason: reason.to_string(),
+                exempt: reason.is_exemption(),
+            })
+            .collect();
+        out
+    }
+
+    async fn try_halt(
+        &self,
+        plan: &mut RegionPlan,
+        out: &mut RegionOutcome,
+    ) -> Result<(), JournalError> {
+        let region = self.region.as_str();
+        if let Some((j, incident)) = self.journal {
+            let group_of = |id: &str| {
+                plan.groups
+                    .iter()
+                    .find(|(_, members)| members.iter().any(|m| m == id))
+                    .map(|(g, _)| g.as_str())
+            };
+            let findings: Vec<Finding<'_>> = plan
+                .stop
+                .iter()
+                .map(|id| Finding {
+                    instance_id: id,
+                    decision: "stop",
+                    reason: None,
+                    auto_scaling_group: group_of(id),
+                })
+                .chain(plan.skip.iter().map(|(id, r)| Finding {
+                    instance_id: id,
+                    decision: "skip",
+                    reason: Some(r.to_string()),
+                    auto_scaling_group: None,
+                }))
+                .collect();
+            j.record_findings(incident, self.account_id, region, &findings)?;
+        }
+        self.suspend_groups(plan, out).await?;
+        for batch in plan.stop.chunks(STOP_BATCH) {
+            self.stop_batch(batch, out).await?;
+        }
+        tracing::info!(
+            account.id = self.account_id,
+            region,
+            stopped = out.stopped.len(),
+            skipped = plan.skip.len(),
+            dry_run = self.journal.is_none(),
+            "region halted"
+        );
+        Ok(())
+    }
+
+    /// Suspends the scaling processes of every group with an instance to stop. A group that
+    /// cannot be suspended keeps its instances running (see `SkipReason::GroupNotSuspended`).
+    async fn suspend_groups(
+        &self,
+        plan: &mut RegionPlan,
+        out: &mut RegionOutcome,
+    ) -> Result<(), JournalError> {
+        if plan.groups.is_empty() {
+            return Ok(());
+        }
+        let region = self.region.as_str();
+        let names: Vec<String> = plan.groups.keys().cloned().collect();
+        let current = match self.conn.suspended_processes(self.region, &names).await {
+            Ok(c) => c,
+            Err(e) => {
+                out.errors.push(Problem::region(region, &e));
+                for g in &names {
+                    plan::drop_group(plan, g, &e.to_string());
+                }
+                return Ok(());
+            }
+        };
+        for group in names {
+            let Some(already) = current.get(&group) else {
+                plan::drop_group(plan, &group, "the group was not found");
+                continue;
+            };
+            let processes = plan::processes_to_suspend(already);
+            if processes.is_empty() {
+                continue;
+            }
+            let Some((j, incident)) = self.journal else {
+                out.suspended.push(Suspension {
+                    region: region.into(),
+                    group,
+                    processes,
+                });
+                continue;
+            };
+            let change = PlannedChange {
+                account_id: self.account_id.into(),
+                region: region.into(),
+                action: "suspend_processes",
+                target: group.clone(),
+                detail: json!({ "processes": processes }),
+                before: json!({ "suspended_processes": already }),
+            };
+            let ids = j.plan_changes(incident, &[change], Utc::now())?;
+            let result = self
+                .conn
+                .suspend_processes(self.region, &group, &processes)
+                .await;
+            j.finish_changes(
+                &[(ids[0], result.clone().map_err(|e| e.to_string()))],
+                Utc::now(),
+            )?;
+            match result {
+                Ok(()) => out.suspended.push(Suspension {
+                    region: region.into(),
+                    group,
+                    processes,
+                }),
+                Err(e) => {
+                    out.errors.push(Problem::region(
+                        region,
+                        format!("auto scaling group {group}: {e}"),
+                    ));
+                    plan::drop_group(plan, &group, &e.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_batch(
+        &self,
+        batch: &[String],
+        out: &mut RegionOutcome,
+    ) -> Result<(), JournalError> {
+        let region = self.region.as_str();
+        let Some((j, incident)) = self.journal else {
+            match self.conn.stop_instances(self.region, batch, true).await {
+                Ok(()) => out.stopped.extend_from_slice(batch),
+                Err(e) => out.errors.push(Problem::region(region, e)),
+            }
+            return Ok(());
+        };
+        let changes: Vec<PlannedChange> = batch
+            .iter()
+            .map(|id| PlannedChange {
+                account_id: self.account_id.into(),
+                region: region.into(),
+                action: "stop_instance",
+                target: id.clone(),
+                detail: json!({}),
+                before: json!({ "state": "running" }),
+            })
+            .collect();
+        let rows = j.plan_changes(incident, &changes, Utc::now())?;
+        match self.conn.stop_instances(self.region, batch, false).await {
+            Ok(()) => {
+                let done: Vec<_> = rows.iter().map(|&r| (r, Ok(()))).collect();
+                j.finish_changes(&done, Utc::now())?;
+                out.stopped.extend_from_slice(batch);
+            }
+            Err(e) if batch.len() == 1 => {
+                j.finish_changes(&[(rows[0], Err(e.to_string()))], Utc::now())?;
+                out.errors
+                    .push(Problem::region(region, format!("{}: {e}", batch[0])));
+            }
+            Err(e) => {
+                // One bad id fails the whole call: isolate it by stopping one at a time.
+                tracing::warn!(account.id = self.account_id, region, error = %e,
+                    "batch stop failed, retrying instance by instance");
+                for (id, row) in batch.iter().zip(rows) {
+                    let result = self
+                        .conn
+                        .stop_instances(self.region, std::slice::from_ref(id), false)
+                        .await;
+                    j.finish_changes(
+                        &[(row, result.clone().map_err(|e| e.to_string()))],
+                        Utc::now(),
+                    )?;
+                    match result {
+                        Ok(()) => out.stopped.push(id.clone()),
+                        Err(e) => out
+                            .errors
+                            .push(Problem::region(region, format!("{id}: {e}"))),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! runawaytrain: a guard that stops runaway AWS usage before it becomes a runaway bill or a
+//! breach. See `ARCHITECTURE.md` for the map of this crate and its invariants.
+//!
+//! - pure core: [`config`] (validated configuration), [`model`], [`rules`], [`plan`]
+//! - ports and adapters: [`ports`] (traits), [`aws`] (the only SDK user), [`journal`] (the only
+//!   SQL)
+//! - application: [`survey`], [`check`], [`halt`], and the command line in [`cli`] / [`render`]
+
+pub mod aws;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod halt;
+pub mod journal;
+pub mod model;
+pub mod plan;
+pub mod ports;
+pub mod render;
+pub mod rules;
+pub mod survey;

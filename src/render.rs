@@ -1,0 +1,235 @@
+//! What people read in a terminal: the check table, the halt plan and the halt report. JSON
+//! output is the reports' `Serialize` form and lives with them.
+
+use std::fmt::Write;
+
+use crate::check::CheckReport;
+use crate::halt::{HaltPlan, HaltReport};
+use crate::rules::{Quantity, State};
+
+fn state(s: State) -> &'static str {
+    match s {
+        State::Ok => "ok",
+        State::Fail => "FAIL",
+        State::Error => "ERROR",
+    }
+}
+
+fn quantity(q: Quantity) -> String {
+    match q {
+        Quantity::Count(n) => n.to_string(),
+        Quantity::Usd(x) => format!("${x:.2}"),
+    }
+}
+
+/// Lays out rows in columns, the first row being the header.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<w$}", w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn check(r: &CheckReport) -> String {
+    let mut rows = vec![
+        [
+            "ACCOUNT",
+            "NAME",
+            "STATE",
+            "RUNNING",
+            "EST. CHARGES",
+            "VIOLATIONS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for a in &r.accounts {
+        let violations: Vec<String> = a
+            .violations
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {} > {}",
+                    v.rule,
+                    quantity(v.observed),
+                    quantity(v.limit)
+                )
+            })
+            .collect();
+        rows.push(vec![
+            a.account_id.clone(),
+            a.name.clone(),
+            state(a.state).into(),
+            a.running_instances.to_string(),
+            a.estimated_charges_usd
+                .map_or("-".into(), |x| format!("${x:.2}")),
+            if violations.is_empty() {
+                "-".into()
+            } else {
+                violations.join("; ")
+            },
+        ]);
+    }
+    let mut out = format!(
+        "check at {}: {}\n\n",
+        r.checked_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        state(r.state)
+    );
+    out += &table(&rows);
+    for a in &r.accounts {
+        let busy: Vec<String> = a
+            .regions
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{} ({}): {} regions checked{}{}",
+            a.account_id,
+            a.name,
+            a.regions.len(),
+            if busy.is_empty() {
+                String::new()
+            } else {
+                format!("; running: {}", busy.join(", "))
+            },
+            if a.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; {} could not be read:", a.errors.len())
+            }
+        );
+        for e in &a.errors {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                e.region.as_deref().unwrap_or("account"),
+                e.message
+            );
+        }
+    }
+    out
+}
+
+pub fn halt_plan(p: &HaltPlan<'_>) -> String {
+    let (stop, skip, regions, groups) = p.totals();
+    let mut out = String::new();
+    for a in &p.accounts {
+        let _ = writeln!(out, "{} ({}):", a.account.id, a.account.name);
+        for (region, plan) in &a.regions {
+            if plan.stop.is_empty() && plan.skip.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "  {region}: stop {}, leave {}",
+                plan.stop.len(),
+                plan.skip.len()
+            );
+            for (group, members) in &plan.groups {
+                let _ = writeln!(
+                    out,
+                    "    suspend Auto Scaling group {group} first ({} instances)",
+                    members.len()
+                );
+            }
+            for (id, reason) in &plan.skip {
+                let _ = writeln!(out, "    leave {id}: {reason}");
+            }
+        }
+        for e in &a.errors {
+            let _ = writeln!(
+                out,
+                "  cannot read {}: {}",
+                e.region.as_deref().unwrap_or("the account"),
+                e.message
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nplan: stop {stop} instances in {regions} regions of {} accounts, suspend {groups} Auto Scaling groups, leave {skip} running{}",
+        p.accounts.len(),
+        if p.errors() > 0 {
+            format!("; {} places could not be read", p.errors())
+        } else {
+            String::new()
+        }
+    );
+    out
+}
+
+pub fn halt(r: &HaltReport) -> String {
+    let verb = if r.dry_run { "would stop" } else { "stopped" };
+    let mut out = match &r.incident {
+        Some(id) => format!("incident {id}\n"),
+        None => "dry run: nothing changed, nothing journaled\n".to_string(),
+    };
+    for a in &r.accounts {
+        let n: usize = a.stopped.values().map(Vec::len).sum();
+        let _ = writeln!(
+            out,
+            "{} ({}): {verb} {n} instances in {} regions",
+            a.account_id,
+            a.name,
+            a.stopped.len()
+        );
+        for (region, ids) in &a.stopped {
+            let _ = writeln!(out, "  {region}: {}", ids.len());
+        }
+        for s in &a.suspended {
+            let _ = writeln!(
+                out,
+                "  {} Auto Scaling group {}: {} {}",
+                s.region,
+                s.group,
+                if r.dry_run {
+                    "would suspend"
+                } else {
+                    "suspended"
+                },
+                s.processes.join(", ")
+            );
+        }
+        for s in &a.skipped {
+            let _ = writeln!(
+                out,
+                "  left {} in {}: {}",
+                s.instance_id, s.region, s.reason
+            );
+        }
+        for e in &a.errors {
+            let _ = writeln!(
+                out,
+                "  error in {}: {}",
+                e.region.as_deref().unwrap_or("the account"),
+                e.message
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}: {verb} {} instances",
+        if r.complete() { "done" } else { "done in part" },
+        r.stopped()
+    );
+    out
+}

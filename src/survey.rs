@@ -1,0 +1,127 @@
+//! Observing the organisation: connect to every account, resolve its regions, and list the
+//! running instances of every region of every account — all at once, within a concurrency bound
+//! (`guard.max_concurrency`). Shared by `check` and `halt`. A failure is kept with the account or
+//! region it belongs to; the sweep goes on.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::config::{Account, RegionName};
+use crate::model::Instance;
+use crate::ports::{AccountCloud, Cloud, CloudError, Purpose};
+
+/// What was seen of one account.
+pub struct AccountSurvey<'a> {
+    pub account: &'a Account,
+    /// The connection, when credentials and identity checked out.
+    pub conn: Option<Arc<dyn AccountCloud>>,
+    /// Why the account could not be reached or its regions not be listed.
+    pub account_error: Option<CloudError>,
+    /// Every region of the account, in name order.
+    pub regions: Vec<RegionSurvey>,
+    /// The estimated charges, read only when `with_charges` and the account has a charges rule.
+    pub charges: Option<Result<Option<f64>, CloudError>>,
+}
+
+pub struct RegionSurvey {
+    pub region: RegionName,
+    pub instances: Result<Vec<Instance>, CloudError>,
+}
+
+enum Task {
+    Region(usize, RegionName),
+    Charges(usize),
+}
+
+enum Outcome {
+    Region(usize, RegionSurvey),
+    Charges(usize, Result<Option<f64>, CloudError>),
+}
+
+/// Surveys the accounts. With `with_charges`, also reads the estimated charges of the accounts
+/// that have a `max_estimated_charges_usd` rule.
+pub async fn survey<'a>(
+    cloud: &dyn Cloud,
+    accounts: &[&'a Account],
+    purpose: Purpose,
+    concurrency: usize,
+    with_charges: bool,
+) -> Vec<AccountSurvey<'a>> {
+    // 1. Connect and resolve regions, accounts at once.
+    let connected: Vec<_> = futures::stream::iter(accounts.iter().copied())
+        .map(|account| async move {
+            let conn = match cloud.connect(account, purpose).await {
+                Ok(conn) => conn,
+                Err(e) => return (None, Err(e)),
+            };
+            let regions = match &account.regions {
+                Some(pinned) => Ok(pinned.clone()),
+                None => conn.enabled_regions().await,
+            };
+            (Some(conn), regions)
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+
+    let mut surveys = Vec::with_capacity(accounts.len());
+    let mut tasks = Vec::new();
+    for (i, (account, (conn, regions))) in accounts.iter().zip(connected).enumerate() {
+        let mut s = AccountSurvey {
+            account,
+            conn,
+            account_error: None,
+            regions: Vec::new(),
+            charges: None,
+        };
+        match regions {
+            Ok(regions) => {
+                tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
+                if with_charges && account.max_estimated_charges_usd.is_some() {
+                    tasks.push(Task::Charges(i));
+                }
+            }
+            Err(e) => s.account_error = Some(e),
+        }
+        surveys.push(s);
+    }
+
+    // 2. Every region of every account, within one bound.
+    let conns: Vec<Option<Arc<dyn AccountCloud>>> =
+        surveys.iter().map(|s| s.conn.clone()).collect();
+    let outcomes: Vec<Outcome> = futures::stream::iter(tasks)
+        .map(|task| {
+            let conns = &conns;
+            async move {
+                match task {
+                    Task::Region(i, region) => {
+                        let conn = conns[i]
+                            .as_ref()
+                            .expect("tasks exist only for connected accounts");
+                        let instances = conn.running_instances(&region).await;
+                        Outcome::Region(i, RegionSurvey { region, instances })
+                    }
+                    Task::Charges(i) => {
+                        let conn = conns[i]
+                            .as_ref()
+                            .expect("tasks exist only for connected accounts");
+                        Outcome::Charges(i, conn.estimated_charges_usd().await)
+                    }
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Region(i, r) => surveys[i].regions.push(r),
+            Outcome::Charges(i, c) => surveys[i].charges = Some(c),
+        }
+    }
+    for s in &mut surveys {
+        s.regions.sort_by(|a, b| a.region.cmp(&b.region));
+    }
+    surveys
+}
