@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_ec2::types::{DeviceType, Filter, InstanceLifecycleType, SpotInstanceType};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 
@@ -370,6 +369,20 @@ impl AccountCloud for AwsAccount {
     }
 }
 
+/// The error and its sources, each once, joined with ": " (without the SDK's Debug dumps).
+fn causes(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Turns an SDK error into the port's error: its kind, the operation, AWS's code and message.
 fn classify<E, R>(
     operation: &'static str,
@@ -398,9 +411,9 @@ where
         _ => ErrorKind::Other,
     };
     let message = match (kind, err.message()) {
-        (ErrorKind::Unreachable, _) => format!("cannot reach AWS: {}", DisplayErrorContext(&err)),
+        (ErrorKind::Unreachable, _) => format!("cannot reach AWS: {}", causes(&err)),
         (_, Some(m)) => m.to_owned(),
-        (_, None) => DisplayErrorContext(&err).to_string(),
+        (_, None) => causes(&err),
     };
     CloudError {
         kind,

@@ -1,0 +1,296 @@
+//! Test harness: a real moto server per test (started here on a free loopback port, killed on
+//! drop), SDK clients that seed it as a test author would, and a way to run the `runaway`
+//! binary against it with a configuration file.
+//!
+//! moto comes from the project's virtualenv (`scripts/setup`); `RUNAWAY_MOTO_SERVER` may point
+//! at another `moto_server` executable.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_ec2::types::{InstanceStateName, ResourceType, Tag, TagSpecification};
+
+/// The account moto's default credentials belong to: the "payer" of the tests.
+pub const PAYER: &str = "123456789012";
+/// A member account, reached by assuming a role in it.
+pub const MEMBER: &str = "222222222222";
+pub const MEMBER_ROLE: &str = "arn:aws:iam::222222222222:role/runawaytrain-member";
+
+pub struct Moto {
+    pub url: String,
+    child: Child,
+}
+
+fn moto_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("RUNAWAY_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup first",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        for _ in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(moto_server());
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd.spawn().expect("start moto_server");
+            let url = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if http(&url, "GET", "/moto-api/", "").is_ok() {
+                    return Moto { url, child };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost the port to someone else: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+
+    /// SDK configuration for the payer account, in `region`.
+    pub async fn sdk(&self, region: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    /// SDK configuration for `account`, reached by assuming a role there, as the guard does.
+    pub async fn sdk_in(&self, account: &str, region: &str) -> SdkConfig {
+        if account == PAYER {
+            return self.sdk(region).await;
+        }
+        let base = self.sdk(region).await;
+        let creds = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/seed"))
+            .role_session_name("tests-seed")
+            .send()
+            .await
+            .unwrap()
+            .credentials
+            .unwrap();
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token().to_owned()),
+                None,
+                "tests",
+            ))
+            .load()
+            .await
+    }
+
+    /// moto's view of its backends (`/moto-api/data.json`).
+    pub fn data(&self) -> serde_json::Value {
+        let body = http(&self.url, "GET", "/moto-api/data.json", "").unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // moto may ignore SIGTERM; its state is disposable, so SIGKILL at once.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.0 client for moto's own API, so the harness needs no HTTP crate.
+pub fn http(base: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    if !head.starts_with("HTTP/1.0 2") && !head.starts_with("HTTP/1.1 2") {
+        return Err(std::io::Error::other(
+            head.lines().next().unwrap_or("").to_owned(),
+        ));
+    }
+    Ok(rest.to_owned())
+}
+
+/// Launches `n` instances in `region`, one RunInstances call (one reservation) each when
+/// `separate`, else in one call. Returns their ids.
+pub async fn launch(
+    sdk: &SdkConfig,
+    n: usize,
+    tags: &[(&str, &str)],
+    separate: bool,
+) -> Vec<String> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let tagging = (!tags.is_empty()).then(|| {
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+        for (k, v) in tags {
+            spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        spec.build()
+    });
+    let (calls, per_call) = if separate { (n, 1) } else { (1, n as i32) };
+    let mut ids = Vec::new();
+    for _ in 0..calls {
+        let out = ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .min_count(per_call)
+            .max_count(per_call)
+            .set_tag_specifications(tagging.clone().map(|t| vec![t]))
+            .send()
+            .await
+            .expect("RunInstances");
+        ids.extend(
+            out.instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_owned)),
+        );
+    }
+    ids
+}
+
+/// State of every instance of the region, by id.
+pub async fn states(sdk: &SdkConfig) -> BTreeMap<String, String> {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let mut pages = ec2.describe_instances().into_paginator().send();
+    let mut out = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        for i in page
+            .unwrap()
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+        {
+            let state = i
+                .state()
+                .and_then(|s| s.name())
+                .map(InstanceStateName::as_str)
+                .unwrap_or("?");
+            out.insert(i.instance_id().unwrap().to_owned(), state.to_owned());
+        }
+    }
+    out
+}
+
+/// Count of instances of the region in `state`.
+pub async fn count(sdk: &SdkConfig, state: &str) -> usize {
+    states(sdk).await.values().filter(|s| *s == state).count()
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A working directory with a `runaway.toml`, where the binary runs.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new(config: &str) -> Workdir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("runaway.toml"), config).unwrap();
+        Workdir { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `runaway ARGS` here against `endpoint`, with dummy credentials of the payer, no
+    /// terminal and no instance metadata service.
+    pub async fn run(&self, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
+            .await
+            .expect("runaway took more than 5 minutes")
+            .expect("run runaway");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
