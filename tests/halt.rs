@@ -33,7 +33,11 @@ regions = ["us-east-1", "ap-southeast-2"]
 }
 
 fn ids(v: &serde_json::Value) -> BTreeSet<String> {
-    v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,12 +55,17 @@ async fn stops_everything_but_the_exempt_in_every_region_of_both_accounts() {
     let env = [("RUNAWAY_SELF_INSTANCE_ID", own[0].as_str())];
 
     // Dry run: the plan, nothing changed, nothing journaled.
-    let out = w.run(&moto.url, &["halt", "--dry-run", "--json"], &env).await;
+    let out = w
+        .run(&moto.url, &["halt", "--dry-run", "--json"], &env)
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     let r = out.json();
     assert_eq!(r["incident"], serde_json::Value::Null);
     assert_eq!(r["dry_run"], true);
-    assert_eq!(ids(&r["accounts"][0]["stopped"]["us-east-1"]), plain.iter().cloned().collect());
+    assert_eq!(
+        ids(&r["accounts"][0]["stopped"]["us-east-1"]),
+        plain.iter().cloned().collect()
+    );
     assert_eq!(count(&use1, "running").await, 5);
     assert_eq!(count(&member, "running").await, 4);
     assert!(!w.path("journal.db").exists(), "a dry run journaled");
@@ -67,14 +76,28 @@ async fn stops_everything_but_the_exempt_in_every_region_of_both_accounts() {
     let r = out.json();
     let incident = r["incident"].as_str().expect("an incident id").to_owned();
     let payer = &r["accounts"][0];
-    assert_eq!(ids(&payer["stopped"]["us-east-1"]), plain.iter().cloned().collect());
-    assert_eq!(ids(&payer["stopped"]["eu-west-1"]), [listed[1].clone()].into());
-    assert_eq!(ids(&r["accounts"][1]["stopped"]["ap-southeast-2"]), in_member.iter().cloned().collect());
+    assert_eq!(
+        ids(&payer["stopped"]["us-east-1"]),
+        plain.iter().cloned().collect()
+    );
+    assert_eq!(
+        ids(&payer["stopped"]["eu-west-1"]),
+        [listed[1].clone()].into()
+    );
+    assert_eq!(
+        ids(&r["accounts"][1]["stopped"]["ap-southeast-2"]),
+        in_member.iter().cloned().collect()
+    );
     let skipped: Vec<(String, String)> = payer["skipped"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["instance_id"].as_str().unwrap().to_owned(), s["reason"].as_str().unwrap().to_owned()))
+        .map(|s| {
+            (
+                s["instance_id"].as_str().unwrap().to_owned(),
+                s["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(skipped.len(), 4, "{skipped:?}");
     for (id, reason) in &skipped {
@@ -102,7 +125,11 @@ async fn stops_everything_but_the_exempt_in_every_region_of_both_accounts() {
     // The journal holds the incident, what was found, and every change done.
     let db = Connection::open(w.path("journal.db")).unwrap();
     let (kind, status): (String, String) = db
-        .query_row("SELECT kind, status FROM incidents WHERE id = ?1", [&incident], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT kind, status FROM incidents WHERE id = ?1",
+            [&incident],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!((kind.as_str(), status.as_str()), ("halt", "executed"));
     let stops: Vec<(String, String, String)> = db
@@ -116,7 +143,11 @@ async fn stops_everything_but_the_exempt_in_every_region_of_both_accounts() {
     assert!(stops.iter().all(|(_, _, s)| s == "done"), "{stops:?}");
     assert_eq!(stops.iter().filter(|(a, _, _)| a == MEMBER).count(), 4);
     let found: i64 = db
-        .query_row("SELECT count(*) FROM findings WHERE incident_id = ?1", [&incident], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM findings WHERE incident_id = ?1",
+            [&incident],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(found, 3 + 2 + 2 + 1 + 4);
 
@@ -161,22 +192,37 @@ async fn suspends_auto_scaling_groups_first_so_their_instances_stay_stopped() {
     let w = Workdir::new(&format!(
         "[guard]\nstate_path = \"journal.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"
     ));
-    let dry = w.run(&moto.url, &["halt", "--dry-run", "--json"], &[]).await;
+    let dry = w
+        .run(&moto.url, &["halt", "--dry-run", "--json"], &[])
+        .await;
     assert_eq!(dry.code, 0, "{dry:?}");
     assert_eq!(
         dry.json()["accounts"][0]["suspended"],
         json!([{"region": "us-east-1", "group": "web", "processes": ["Launch", "ReplaceUnhealthy", "HealthCheck"]}])
     );
     let suspended = |g: &aws_sdk_autoscaling::types::AutoScalingGroup| -> BTreeSet<String> {
-        g.suspended_processes().iter().filter_map(SuspendedProcess::process_name).map(str::to_owned).collect()
+        g.suspended_processes()
+            .iter()
+            .filter_map(SuspendedProcess::process_name)
+            .map(str::to_owned)
+            .collect()
     };
     let group = asg.describe_auto_scaling_groups().send().await.unwrap();
-    assert_eq!(suspended(&group.auto_scaling_groups()[0]), ["AZRebalance".to_string()].into());
+    assert_eq!(
+        suspended(&group.auto_scaling_groups()[0]),
+        ["AZRebalance".to_string()].into()
+    );
 
     let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let r = out.json();
-    assert_eq!(r["accounts"][0]["stopped"]["us-east-1"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        r["accounts"][0]["stopped"]["us-east-1"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(r["accounts"][0]["suspended"][0]["group"], "web");
     let group = asg.describe_auto_scaling_groups().send().await.unwrap();
     let now = suspended(&group.auto_scaling_groups()[0]);
@@ -198,7 +244,10 @@ async fn suspends_auto_scaling_groups_first_so_their_instances_stay_stopped() {
         .collect();
     assert_eq!(rows[0].0, "suspend_processes");
     assert_eq!(rows[0].1, "web");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&rows[0].2).unwrap(), json!({"suspended_processes": ["AZRebalance"]}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&rows[0].2).unwrap(),
+        json!({"suspended_processes": ["AZRebalance"]})
+    );
     assert!(rows[1..].iter().all(|r| r.0 == "stop_instance"), "{rows:?}");
 }
 
@@ -207,10 +256,18 @@ async fn stops_more_than_a_page_and_a_batch_in_one_region() {
     let moto = Moto::start();
     let sdk = moto.sdk("us-east-1").await;
     launch(&sdk, 130, &[], true).await;
-    let w = Workdir::new(&format!("[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"));
+    let w = Workdir::new(&format!(
+        "[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"
+    ));
     let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(out.json()["accounts"][0]["stopped"]["us-east-1"].as_array().unwrap().len(), 130);
+    assert_eq!(
+        out.json()["accounts"][0]["stopped"]["us-east-1"]
+            .as_array()
+            .unwrap()
+            .len(),
+        130
+    );
     assert_eq!(count(&sdk, "stopped").await, 130);
 }
 
@@ -233,13 +290,24 @@ async fn one_time_spot_instances_are_reported_as_skipped() {
         .await
         .unwrap();
     assert_eq!(count(&sdk, "running").await, 2);
-    let w = Workdir::new(&format!("[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"));
+    let w = Workdir::new(&format!(
+        "[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"
+    ));
     let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
     // Done in part: an instance that should stop is still running.
     assert_eq!(out.code, 1, "{out:?}");
     let a = &out.json()["accounts"][0];
-    assert_eq!(ids(&a["stopped"]["us-east-1"]), plain.iter().cloned().collect());
-    assert!(a["skipped"][0]["reason"].as_str().unwrap().contains("one-time Spot"), "{a}");
+    assert_eq!(
+        ids(&a["stopped"]["us-east-1"]),
+        plain.iter().cloned().collect()
+    );
+    assert!(
+        a["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("one-time Spot"),
+        "{a}"
+    );
     assert_eq!(a["skipped"][0]["exempt"], false);
     assert_eq!(count(&sdk, "running").await, 1);
 }
@@ -265,15 +333,30 @@ async fn halts_only_the_named_account() {
     launch(&payer, 2, &[], false).await;
     launch(&member, 2, &[], false).await;
     let w = Workdir::new(&config(""));
-    let out = w.run(&moto.url, &["halt", "--yes", "--json", "--account", "research"], &[]).await;
+    let out = w
+        .run(
+            &moto.url,
+            &["halt", "--yes", "--json", "--account", "research"],
+            &[],
+        )
+        .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["accounts"].as_array().unwrap().len(), 1);
     assert_eq!(count(&member, "stopped").await, 2);
     assert_eq!(count(&payer, "running").await, 2);
 
-    let out = w.run(&moto.url, &["halt", "--yes", "--account", "333333333333"], &[]).await;
+    let out = w
+        .run(
+            &moto.url,
+            &["halt", "--yes", "--account", "333333333333"],
+            &[],
+        )
+        .await;
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("no account \"333333333333\""), "{out:?}");
+    assert!(
+        out.stderr.contains("no account \"333333333333\""),
+        "{out:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -288,7 +371,11 @@ async fn an_unreadable_region_makes_the_halt_partial_but_the_rest_goes_on() {
     let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
     assert_eq!(out.code, 1, "{out:?}");
     let a = &out.json()["accounts"][0];
-    assert_eq!(a["stopped"]["us-east-1"].as_array().unwrap().len(), 2, "{a}");
+    assert_eq!(
+        a["stopped"]["us-east-1"].as_array().unwrap().len(),
+        2,
+        "{a}"
+    );
     assert_eq!(a["errors"][0]["region"], "zz-nowhere-1", "{a}");
     assert_eq!(count(&payer, "stopped").await, 2);
     let db = Connection::open(w.path("j.db")).unwrap();
@@ -311,7 +398,13 @@ async fn an_unreachable_endpoint_changes_nothing_and_says_why() {
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     let r = out.json();
     for a in r["accounts"].as_array().unwrap() {
-        assert!(a["errors"][0]["message"].as_str().unwrap().contains("cannot reach AWS"), "{r}");
+        assert!(
+            a["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot reach AWS"),
+            "{r}"
+        );
         assert_eq!(a["stopped"], json!({}));
     }
 }
@@ -326,6 +419,27 @@ async fn an_unwritable_journal_changes_nothing() {
     ));
     let out = w.run(&moto.url, &["halt", "--yes"], &[]).await;
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stderr.contains("j.db") && out.stderr.contains("does not exist"), "{out:?}");
+    assert!(
+        out.stderr.contains("j.db") && out.stderr.contains("does not exist"),
+        "{out:?}"
+    );
     assert_eq!(count(&sdk, "running").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asks_on_a_terminal_and_stops_only_when_told_yes() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    launch(&sdk, 2, &[], false).await;
+    let w = Workdir::new(&config(""));
+    let out = w.run_in_terminal(&moto.url, &["halt"], "no\n").await;
+    assert!(out.stdout.contains("Stop these 2 instances?"), "{out:?}");
+    assert!(out.stdout.contains("halt not confirmed"), "{out:?}");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(count(&sdk, "running").await, 2);
+
+    let out = w.run_in_terminal(&moto.url, &["halt"], "yes\n").await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("stopped 2 instances"), "{out:?}");
+    assert_eq!(count(&sdk, "stopped").await, 2);
 }

@@ -270,8 +270,30 @@ impl Workdir {
     /// terminal and no instance metadata service.
     pub async fn run(&self, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
+        cmd.args(args);
+        self.finish(cmd, endpoint, env, None).await
+    }
+
+    /// Runs `runaway ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` into it.
+    pub async fn run_in_terminal(&self, endpoint: &str, args: &[&str], answer: &str) -> Output {
+        let command = std::iter::once(env!("CARGO_BIN_EXE_runaway"))
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = tokio::process::Command::new("script");
+        cmd.args(["-q", "-e", "-c", &command, "/dev/null"]);
+        self.finish(cmd, endpoint, &[], Some(answer)).await
+    }
+
+    async fn finish(
+        &self,
+        mut cmd: tokio::process::Command,
+        endpoint: &str,
+        env: &[(&str, &str)],
+        input: Option<&str>,
+    ) -> Output {
+        use tokio::io::AsyncWriteExt;
+        cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -279,11 +301,27 @@ impl Workdir {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null());
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
+        let mut child = cmd.spawn().expect("run runaway");
+        if let Some(text) = input {
+            let mut stdin = child.stdin.take().unwrap();
+            // Typed once the prompt is up: the plan takes a moment to gather.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            stdin.write_all(text.as_bytes()).await.unwrap();
+            stdin.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            drop(stdin);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
             .await
             .expect("runaway took more than 5 minutes")
             .expect("run runaway");
