@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_ec2::types::{DeviceType, Filter, InstanceLifecycleType, SpotInstanceType};
+use aws_sdk_ec2::types::{Filter, SpotInstanceType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 
 use crate::config::{Account, RegionName};
-use crate::model::{Instance, Lifecycle, RootDevice};
+use crate::model::{Instance, Lifecycle};
 use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, Purpose};
 
 /// The tag AWS puts on every instance an Auto Scaling group launches.
@@ -196,64 +196,73 @@ impl AccountCloud for AwsAccount {
         Ok(regions)
     }
 
-    async fn running_instances(&self, region: &RegionName) -> Result<Vec<Instance>, CloudError> {
-        let mut pages = self
-            .ec2(region)
-            .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("running")
-                    .build(),
-            )
+    async fn running_instances(
+        &self,
+        region: &RegionName,
+        tag_keys: &[String],
+    ) -> Result<Vec<Instance>, CloudError> {
+        // Three light reads instead of DescribeInstances, whose full descriptions are the
+        // heaviest EC2 read (and the most throttled one): the running ids, then the tags asked
+        // for (read after the ids, so an instance tagged at launch has its tags), then the Spot
+        // requests. Whether AWS can stop an instance is left to AWS to say at stop time.
+        let ec2 = self.ec2(region);
+        let mut ids = Vec::new();
+        let mut pages = ec2
+            .describe_instance_status()
+            .filters(Filter::builder().name("instance-state-name").values("running").build())
             .max_results(1000)
             .into_paginator()
             .send();
-        let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ec2:DescribeInstances", e))?;
-            for i in page.reservations().iter().flat_map(|r| r.instances()) {
-                let Some(id) = i.instance_id() else { continue };
-                let tags: BTreeMap<String, String> = i
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
-                    .collect();
-                let lifecycle = match i.instance_lifecycle() {
-                    None => Lifecycle::OnDemand,
-                    Some(InstanceLifecycleType::Spot) => Lifecycle::Spot { persistent: None },
-                    Some(_) => Lifecycle::Other,
-                };
-                let root_device = match i.root_device_type() {
-                    Some(DeviceType::InstanceStore) => RootDevice::InstanceStore,
-                    _ => RootDevice::Ebs,
-                };
-                found.push(Instance {
-                    id: id.to_owned(),
-                    auto_scaling_group: tags.get(ASG_TAG).cloned(),
-                    tags,
-                    lifecycle,
-                    root_device,
-                });
-            }
+            let page = page.map_err(|e| classify("ec2:DescribeInstanceStatus", e))?;
+            ids.extend(page.instance_statuses().iter().filter_map(|s| s.instance_id().map(str::to_owned)));
         }
-        if found
-            .iter()
-            .any(|i| matches!(i.lifecycle, Lifecycle::Spot { .. }))
-        {
-            // Only persistent Spot requests can be stopped. A failed read leaves the type
-            // unknown, and the planner leaves such an instance alone rather than guess.
-            let types = self.spot_types(region).await.unwrap_or_else(|e| {
-                tracing::warn!(region = %region, error = %e, "spot request types unreadable");
-                HashMap::new()
-            });
-            for i in &mut found {
-                if let Lifecycle::Spot { persistent } = &mut i.lifecycle {
-                    *persistent = types.get(&i.id).copied();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let mut keys: Vec<String> = tag_keys.to_vec();
+        keys.push(ASG_TAG.to_owned());
+        let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+        let mut pages = ec2
+            .describe_tags()
+            .filters(Filter::builder().name("resource-type").values("instance").build())
+            .filters(Filter::builder().name("key").set_values(Some(keys)).build())
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ec2:DescribeTags", e))?;
+            for t in page.tags() {
+                if let (Some(id), Some(key)) = (t.resource_id(), t.key()) {
+                    tags.entry(id.to_owned())
+                        .or_default()
+                        .insert(key.to_owned(), t.value().unwrap_or("").to_owned());
                 }
             }
         }
-        Ok(found)
+
+        // Only persistent Spot requests can be stopped. If the requests cannot be read, the
+        // instances count as on-demand, and AWS refuses to stop a one-time Spot instance itself.
+        let spot = self.spot_types(region).await.unwrap_or_else(|e| {
+            tracing::warn!(region = %region, error = %e, "spot requests unreadable");
+            HashMap::new()
+        });
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let tags = tags.remove(&id).unwrap_or_default();
+                Instance {
+                    lifecycle: match spot.get(&id) {
+                        Some(&persistent) => Lifecycle::Spot { persistent },
+                        None => Lifecycle::OnDemand,
+                    },
+                    auto_scaling_group: tags.get(ASG_TAG).cloned(),
+                    tags,
+                    id,
+                }
+            })
+            .collect())
     }
 
     async fn estimated_charges_usd(&self) -> Result<Option<f64>, CloudError> {
@@ -408,6 +417,7 @@ where
             ErrorKind::AccessDenied
         }
         (_, Some(c)) if c.contains("NotFound") => ErrorKind::NotFound,
+        (_, Some("UnsupportedOperation")) => ErrorKind::Unsupported,
         _ => ErrorKind::Other,
     };
     let message = match (kind, err.message()) {

@@ -17,8 +17,8 @@ use serde_json::json;
 use crate::config::{Account, RegionName};
 use crate::journal::{Finding, Journal, JournalError, PlannedChange};
 use crate::model::Problem;
-use crate::plan::{self, Exemptions, RegionPlan};
-use crate::ports::{AccountCloud, Cloud, Purpose};
+use crate::plan::{self, Exemptions, RegionPlan, SkipReason};
+use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, Purpose};
 use crate::survey::survey;
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
@@ -237,6 +237,19 @@ struct RegionOutcome {
     suspended: Vec<Suspension>,
     skipped: Vec<Skipped>,
     errors: Vec<Problem>,
+    /// Instances AWS refused to stop: they join the plan's skipped ones.
+    refused: Vec<(String, SkipReason)>,
+}
+
+impl RegionOutcome {
+    /// An instance that did not stop: refused by AWS (it cannot be stopped), or an error.
+    fn failed(&mut self, region: &str, id: &str, e: CloudError) {
+        if e.kind == ErrorKind::Unsupported {
+            self.refused.push((id.to_owned(), SkipReason::Refused(e.message)));
+        } else {
+            self.errors.push(Problem::region(region, format!("{id}: {e}")));
+        }
+    }
 }
 
 impl RegionCtx<'_> {
@@ -252,6 +265,7 @@ impl RegionCtx<'_> {
                 format!("{e}; stopped acting in this region"),
             ));
         }
+        plan.skip.append(&mut out.refused);
         out.skipped = plan
             .skip
             .iter()
@@ -418,8 +432,7 @@ impl RegionCtx<'_> {
             }
             Err(e) if batch.len() == 1 => {
                 j.finish_changes(&[(rows[0], Err(e.to_string()))], Utc::now())?;
-                out.errors
-                    .push(Problem::region(region, format!("{}: {e}", batch[0])));
+                out.failed(region, &batch[0], e);
             }
             Err(e) => {
                 // One bad id fails the whole call: isolate it by stopping one at a time.
@@ -436,9 +449,7 @@ impl RegionCtx<'_> {
                     )?;
                     match result {
                         Ok(()) => out.stopped.push(id.clone()),
-                        Err(e) => out
-                            .errors
-                            .push(Problem::region(region, format!("{id}: {e}"))),
+                        Err(e) => out.failed(region, id, e),
                     }
                 }
             }

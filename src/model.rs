@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A running EC2 instance, as far as the guard cares.
+/// A running EC2 instance, as far as the guard cares. Whether AWS can stop it (an
+/// instance-store root, a Capacity Block) is not known up front: AWS's refusal
+/// (`UnsupportedOperation`) at stop time says so, and the halt reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     pub id: String,
+    /// The tags the guard asked for (the exempt tag, the Auto Scaling group tag), not all.
     pub tags: BTreeMap<String, String>,
     pub lifecycle: Lifecycle,
-    pub root_device: RootDevice,
     /// The Auto Scaling group it belongs to (the `aws:autoscaling:groupName` tag), if any.
     pub auto_scaling_group: Option<String>,
 }
@@ -19,20 +21,9 @@ pub struct Instance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     OnDemand,
-    /// A Spot instance; `persistent` is the type of its request when it could be read. Only
-    /// persistent requests can be stopped; a one-time Spot instance can only be terminated.
-    Spot {
-        persistent: Option<bool>,
-    },
-    /// Capacity Blocks and anything newer the guard does not know: never assumed stoppable.
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootDevice {
-    Ebs,
-    /// An instance-store root cannot be stopped, only terminated.
-    InstanceStore,
+    /// A Spot instance. Only one of a persistent request can be stopped; a one-time Spot
+    /// instance can only be terminated.
+    Spot { persistent: bool },
 }
 
 /// Something that could not be read or done, where it happened. Partial failure is data: it is

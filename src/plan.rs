@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::config::{AccountPolicy, InstanceId};
-use crate::model::{Instance, Lifecycle, RootDevice};
+use crate::model::{Instance, Lifecycle};
 
 /// The Auto Scaling processes that would replace or re-launch a stopped instance. Suspended
 /// before the group's instances are stopped, so that the halt holds instead of the group
@@ -39,10 +39,10 @@ pub enum SkipReason {
     ExemptTag(String),
     ExemptList,
     GuardItself,
-    InstanceStoreRoot,
     OneTimeSpot,
-    SpotTypeUnknown,
-    UnknownLifecycle,
+    /// AWS refused to stop it (`UnsupportedOperation`: an instance-store root, a Capacity
+    /// Block...), with AWS's words.
+    Refused(String),
     /// Its Auto Scaling group could not be suspended: stopped, it would be terminated and
     /// replaced by the group, so it is left running.
     GroupNotSuspended {
@@ -68,18 +68,10 @@ impl fmt::Display for SkipReason {
             Self::ExemptTag(tag) => write!(f, "exempt: tagged {tag}=true"),
             Self::ExemptList => f.write_str("exempt: listed in exempt_instances"),
             Self::GuardItself => f.write_str("exempt: the guard runs on this instance"),
-            Self::InstanceStoreRoot => {
-                f.write_str("cannot be stopped: instance-store root volume (only terminate, which the guard never does)")
-            }
             Self::OneTimeSpot => {
                 f.write_str("cannot be stopped: one-time Spot instance (only terminate, which the guard never does)")
             }
-            Self::SpotTypeUnknown => {
-                f.write_str("not stopped: Spot instance whose request type could not be read")
-            }
-            Self::UnknownLifecycle => {
-                f.write_str("not stopped: instance lifecycle the guard does not know")
-            }
+            Self::Refused(why) => write!(f, "cannot be stopped, AWS says: {why}"),
             Self::GroupNotSuspended { group, error } => write!(
                 f,
                 "not stopped: its Auto Scaling group {group} could not be suspended and would replace it ({error})"
@@ -131,19 +123,9 @@ fn disposition(i: &Instance, ex: &Exemptions<'_>) -> Option<SkipReason> {
     if ex.instances.iter().any(|e| e.as_str() == i.id) {
         return Some(SkipReason::ExemptList);
     }
-    if i.root_device == RootDevice::InstanceStore {
-        return Some(SkipReason::InstanceStoreRoot);
-    }
     match i.lifecycle {
-        Lifecycle::OnDemand
-        | Lifecycle::Spot {
-            persistent: Some(true),
-        } => None,
-        Lifecycle::Spot {
-            persistent: Some(false),
-        } => Some(SkipReason::OneTimeSpot),
-        Lifecycle::Spot { persistent: None } => Some(SkipReason::SpotTypeUnknown),
-        Lifecycle::Other => Some(SkipReason::UnknownLifecycle),
+        Lifecycle::OnDemand | Lifecycle::Spot { persistent: true } => None,
+        Lifecycle::Spot { persistent: false } => Some(SkipReason::OneTimeSpot),
     }
 }
 
@@ -180,7 +162,6 @@ mod tests {
             id: id.into(),
             tags: BTreeMap::new(),
             lifecycle: Lifecycle::OnDemand,
-            root_device: RootDevice::Ebs,
             auto_scaling_group: None,
         }
     }
@@ -200,8 +181,6 @@ mod tests {
         tagged_false
             .tags
             .insert("runaway:exempt".into(), "false".into());
-        let mut store = instance("i-store");
-        store.root_device = RootDevice::InstanceStore;
         let spot = |id: &str, persistent| Instance {
             lifecycle: Lifecycle::Spot { persistent },
             ..instance(id)
@@ -214,10 +193,8 @@ mod tests {
             tagged_false,
             instance("i-0000000000000000b"),
             instance("i-self"),
-            store,
-            spot("i-spot1", Some(false)),
-            spot("i-spotp", Some(true)),
-            spot("i-spot?", None),
+            spot("i-spot1", false),
+            spot("i-spotp", true),
             in_group,
         ];
         let plan = plan_region(&found, &ex);
@@ -233,9 +210,7 @@ mod tests {
                 ("i-tagged", true),
                 ("i-0000000000000000b", true),
                 ("i-self", true),
-                ("i-store", false),
                 ("i-spot1", false),
-                ("i-spot?", false)
             ]
         );
         assert_eq!(

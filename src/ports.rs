@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Throttled,
     AccessDenied,
     NotFound,
+    /// AWS does not support the operation on this resource (e.g. stopping an instance-store
+    /// instance).
+    Unsupported,
     /// The endpoint could not be reached or did not answer in time.
     Unreachable,
     /// Credentials are missing, or belong to another account than the configured one.
@@ -81,8 +84,13 @@ pub trait AccountCloud: Send + Sync {
     /// The account's enabled regions of the home region's partition.
     async fn enabled_regions(&self) -> Result<Vec<RegionName>, CloudError>;
 
-    /// Every running instance of the region, over all pages.
-    async fn running_instances(&self, region: &RegionName) -> Result<Vec<Instance>, CloudError>;
+    /// Every running instance of the region, over all pages, with those of its tags whose keys
+    /// are in `tag_keys` (and its Auto Scaling group).
+    async fn running_instances(
+        &self,
+        region: &RegionName,
+        tag_keys: &[String],
+    ) -> Result<Vec<Instance>, CloudError>;
 
     /// The latest `AWS/Billing` `EstimatedCharges` (USD) of the last day; `None` without data.
     async fn estimated_charges_usd(&self) -> Result<Option<f64>, CloudError>;

@@ -93,13 +93,15 @@ pub async fn survey<'a>(
     let outcomes: Vec<Outcome> = futures::stream::iter(tasks)
         .map(|task| {
             let conns = &conns;
+            let accounts = &accounts;
             async move {
                 match task {
                     Task::Region(i, region) => {
                         let conn = conns[i]
                             .as_ref()
                             .expect("tasks exist only for connected accounts");
-                        let instances = conn.running_instances(&region).await;
+                        let tags = [accounts[i].policy.exempt_tag.clone()];
+                        let instances = conn.running_instances(&region, &tags).await;
                         Outcome::Region(i, RegionSurvey { region, instances })
                     }
                     Task::Charges(i) => {
