@@ -14,12 +14,19 @@ async fn main() {
     let base = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let mut stopped = 0usize;
     for region in regions {
-        let conf = aws_sdk_ec2::config::Builder::from(&base).region(Region::new(region)).build();
+        let conf = aws_sdk_ec2::config::Builder::from(&base)
+            .region(Region::new(region))
+            .build();
         let ec2 = aws_sdk_ec2::Client::from_conf(conf);
         let mut ids = Vec::new();
         let mut pages = ec2
             .describe_instances()
-            .filters(Filter::builder().name("instance-state-name").values("running").build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("running")
+                    .build(),
+            )
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -29,7 +36,11 @@ async fn main() {
             }
         }
         for id in ids {
-            ec2.stop_instances().instance_ids(id).send().await.expect("StopInstances");
+            ec2.stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .expect("StopInstances");
             stopped += 1;
         }
     }

@@ -55,6 +55,7 @@ class Moto:
             self.proc.wait()
 
     def reset(self):
+        self._clients = {}
         urllib.request.urlopen(urllib.request.Request(self.url + "/moto-api/reset", method="POST"))
 
     def session(self, account=PAYER):
@@ -72,7 +73,13 @@ class Moto:
         return boto3.session.Session(**kw)
 
     def client(self, service, region, account=PAYER):
-        return self.session(account).client(service, region_name=region, endpoint_url=self.url)
+        key = (service, region, account)
+        cache = self.__dict__.setdefault("_clients", {})
+        if key not in cache:
+            cache[key] = self.session(account).client(
+                service, region_name=region, endpoint_url=self.url
+            )
+        return cache[key]
 
     def launch(self, region, n, account=PAYER, tags=None):
         """n instances in one RunInstances call."""

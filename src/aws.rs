@@ -209,13 +209,22 @@ impl AccountCloud for AwsAccount {
         let mut ids = Vec::new();
         let mut pages = ec2
             .describe_instance_status()
-            .filters(Filter::builder().name("instance-state-name").values("running").build())
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("running")
+                    .build(),
+            )
             .max_results(1000)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("ec2:DescribeInstanceStatus", e))?;
-            ids.extend(page.instance_statuses().iter().filter_map(|s| s.instance_id().map(str::to_owned)));
+            ids.extend(
+                page.instance_statuses()
+                    .iter()
+                    .filter_map(|s| s.instance_id().map(str::to_owned)),
+            );
         }
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -226,7 +235,12 @@ impl AccountCloud for AwsAccount {
         let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
         let mut pages = ec2
             .describe_tags()
-            .filters(Filter::builder().name("resource-type").values("instance").build())
+            .filters(
+                Filter::builder()
+                    .name("resource-type")
+                    .values("instance")
+                    .build(),
+            )
             .filters(Filter::builder().name("key").set_values(Some(keys)).build())
             .max_results(1000)
             .into_paginator()

@@ -245,9 +245,11 @@ impl RegionOutcome {
     /// An instance that did not stop: refused by AWS (it cannot be stopped), or an error.
     fn failed(&mut self, region: &str, id: &str, e: CloudError) {
         if e.kind == ErrorKind::Unsupported {
-            self.refused.push((id.to_owned(), SkipReason::Refused(e.message)));
+            self.refused
+                .push((id.to_owned(), SkipReason::Refused(e.message)));
         } else {
-            self.errors.push(Problem::region(region, format!("{id}: {e}")));
+            self.errors
+                .push(Problem::region(region, format!("{id}: {e}")));
         }
     }
 }

@@ -23,7 +23,9 @@ pub enum Lifecycle {
     OnDemand,
     /// A Spot instance. Only one of a persistent request can be stopped; a one-time Spot
     /// instance can only be terminated.
-    Spot { persistent: bool },
+    Spot {
+        persistent: bool,
+    },
 }
 
 /// Something that could not be read or done, where it happened. Partial failure is data: it is

@@ -443,3 +443,44 @@ async fn asks_on_a_terminal_and_stops_only_when_told_yes() {
     assert!(out.stdout.contains("stopped 2 instances"), "{out:?}");
     assert_eq!(count(&sdk, "stopped").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_aws_refuses_to_stop_is_skipped_and_the_rest_of_its_batch_stops() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let ids = launch(&sdk, 5, &[], false).await;
+    // moto stops anything; the stand-in answers for AWS that ids[2] has an instance-store root.
+    let proxy = RefusingProxy::start(&moto.url, vec![ids[2].clone()]);
+    let w = Workdir::new(&format!(
+        "[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{PAYER}\"\nregions = [\"us-east-1\"]\n"
+    ));
+    let out = w.run(&proxy.url, &["halt", "--yes", "--json"], &[]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let a = &out.json()["accounts"][0];
+    let stopped = self::ids(&a["stopped"]["us-east-1"]);
+    assert_eq!(stopped.len(), 4, "{a}");
+    assert!(!stopped.contains(&ids[2]));
+    assert_eq!(a["skipped"][0]["instance_id"], ids[2].as_str());
+    assert!(
+        a["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not have an 'ebs' root device"),
+        "{a}"
+    );
+    assert_eq!(a["errors"], json!([]));
+    let states = states(&sdk).await;
+    assert_eq!(states[&ids[2]], "running");
+    assert_eq!(states.values().filter(|s| *s == "stopped").count(), 4);
+    // Journaled: the batch was planned, the refused stop is a failed change with AWS's words.
+    let db = Connection::open(w.path("j.db")).unwrap();
+    let (status, error): (String, String) = db
+        .query_row(
+            "SELECT status, error FROM changes WHERE target = ?1",
+            [&ids[2]],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.contains("UnsupportedOperation"), "{error}");
+}

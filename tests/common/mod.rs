@@ -332,3 +332,91 @@ impl Workdir {
         }
     }
 }
+
+/// A stand-in in front of moto for what moto cannot do: refuse to stop an instance-store
+/// instance. StopInstances calls naming one of `refused` get AWS's real answer (HTTP 400,
+/// `UnsupportedOperation`, in EC2's XML error format), as a whole call, as AWS does; every other
+/// request is passed to moto untouched. One request per connection (`Connection: close`).
+pub struct RefusingProxy {
+    pub url: String,
+}
+
+impl RefusingProxy {
+    pub fn start(moto: &str, refused: Vec<String>) -> RefusingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = moto.trim_start_matches("http://").to_owned();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                let (upstream, refused) = (upstream.clone(), refused.clone());
+                std::thread::spawn(move || {
+                    let _ = proxy_one(conn, &upstream, &refused);
+                });
+            }
+        });
+        RefusingProxy { url }
+    }
+}
+
+fn proxy_one(mut client: TcpStream, upstream: &str, refused: &[String]) -> std::io::Result<()> {
+    // Read the head, then Content-Length bytes of body.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+    if body.contains("Action=StopInstances") && !body.contains("DryRun=true") {
+        if let Some(id) = refused.iter().find(|id| body.contains(&format!("={id}"))) {
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnsupportedOperation</Code>\
+                 <Message>The instance '{id}' does not have an 'ebs' root device type and cannot be stopped.</Message>\
+                 </Error></Errors><RequestID>6b1b2d0c-0000-4000-8000-000000000000</RequestID></Response>"
+            );
+            write!(
+                client,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            )?;
+            return Ok(());
+        }
+    }
+    // Pass through, asking moto to close so the whole answer is read to its end.
+    let head = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let head = head.trim_end().to_owned() + "\r\nConnection: close\r\n\r\n";
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(head.as_bytes())?;
+    up.write_all(&buf[head_end..])?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    client.write_all(&answer)?;
+    Ok(())
+}
