@@ -98,7 +98,7 @@ fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
     }
     let verdict = rules::evaluate(s.account, &seen);
     for v in &verdict.violations {
-        tracing::info!(account.id = %s.account.id, rule = v.rule, "rule fails");
+        tracing::info!(account.id = %s.account.id, rule = %v.rule, "rule fails");
     }
     AccountReport {
         account_id: s.account.id.to_string(),

@@ -12,8 +12,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::incident::{Observed, Status};
+
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE incidents (
@@ -54,6 +56,39 @@ CREATE TABLE problems (                    -- what could not be read or done
     region      TEXT,
     message     TEXT NOT NULL,
     at          TEXT NOT NULL
+);
+";
+
+/// Version 2: the bot's incidents (alerts with deadlines, Slack messages, decisions), button
+/// presses and check runs.
+const MIGRATE_TO_2: &str = "
+ALTER TABLE incidents ADD COLUMN account_id TEXT;
+ALTER TABLE incidents ADD COLUMN accounts TEXT;       -- JSON list, for a /runaway halt
+ALTER TABLE incidents ADD COLUMN deadline TEXT;
+ALTER TABLE incidents ADD COLUMN decided_by TEXT;
+ALTER TABLE incidents ADD COLUMN decided_at TEXT;
+ALTER TABLE incidents ADD COLUMN observed TEXT;       -- JSON: what the check saw
+ALTER TABLE incidents ADD COLUMN slack_channel TEXT;
+ALTER TABLE incidents ADD COLUMN slack_ts TEXT;
+ALTER TABLE incidents ADD COLUMN snooze_until TEXT;
+ALTER TABLE incidents ADD COLUMN result TEXT;         -- JSON: what the actions did
+ALTER TABLE incidents ADD COLUMN updated_at TEXT;
+CREATE INDEX incidents_by_account ON incidents(account_id, opened_at);
+CREATE INDEX incidents_by_status ON incidents(status);
+CREATE TABLE presses (                     -- every button press and slash command that acts
+    incident_id TEXT,
+    user_id     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    allowed     INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE TABLE checks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    checked_at  TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    report      TEXT NOT NULL
 );
 ";
 
@@ -137,9 +172,13 @@ impl Journal {
                     return Err(fail(&"not a runawaytrain journal (it has other tables)"));
                 }
                 conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    "BEGIN; {SCHEMA} {MIGRATE_TO_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 ))
                 .map_err(|e| fail(&format!("cannot create the journal: {e}")))?;
+            }
+            1 => {
+                conn.execute_batch(&format!("BEGIN; {MIGRATE_TO_2} PRAGMA user_version = 2; COMMIT;"))
+                    .map_err(|e| fail(&format!("cannot upgrade the journal: {e}")))?;
             }
             SCHEMA_VERSION => {
                 // Prove it writable now rather than halfway through a halt.
@@ -332,6 +371,254 @@ impl Journal {
             .optional()
         })
     }
+}
+
+/// An incident as the bot and `status` read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    pub id: String,
+    pub kind: String,
+    pub status: Status,
+    pub actor: String,
+    pub account_id: Option<String>,
+    pub accounts: Vec<String>,
+    pub opened_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub observed: Option<Observed>,
+    pub slack_channel: Option<String>,
+    pub slack_ts: Option<String>,
+    pub snooze_until: Option<DateTime<Utc>>,
+    pub result: Option<serde_json::Value>,
+}
+
+const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
+     decided_at, observed, slack_channel, slack_ts, snooze_until, result";
+
+fn time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    let status: String = r.get(2)?;
+    let accounts: Option<String> = r.get(5)?;
+    let observed: Option<String> = r.get(10)?;
+    let result: Option<String> = r.get(14)?;
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        status: Status::parse(&status).unwrap_or(Status::Executing),
+        actor: r.get(3)?,
+        account_id: r.get(4)?,
+        accounts: accounts.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+        opened_at: time(r.get(6)?).unwrap_or_default(),
+        deadline: time(r.get(7)?),
+        decided_by: r.get(8)?,
+        decided_at: time(r.get(9)?),
+        observed: observed.and_then(|o| serde_json::from_str(&o).ok()),
+        slack_channel: r.get(11)?,
+        slack_ts: r.get(12)?,
+        snooze_until: time(r.get(13)?),
+        result: result.and_then(|o| serde_json::from_str(&o).ok()),
+    })
+}
+
+/// The bot's side of the journal.
+impl Journal {
+    /// Opens an alert incident for an account: status `open`, with its deadline.
+    pub fn open_alert(
+        &self,
+        account_id: &str,
+        observed: &Observed,
+        deadline: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<String, JournalError> {
+        let id = new_incident_id(at);
+        self.with("open an incident", |c| {
+            c.execute(
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, deadline, observed, updated_at)
+                 VALUES (?1, 'alert', 'open', ?2, 'runaway serve', ?3, ?4, ?5, ?2)",
+                params![id, at.to_rfc3339(), account_id, deadline.to_rfc3339(), json_text(observed)],
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// Opens a halt asked for with `/runaway halt`, waiting for its confirmation button.
+    pub fn open_manual(&self, accounts: &[String], user: &str, at: DateTime<Utc>) -> Result<String, JournalError> {
+        let id = new_incident_id(at);
+        self.with("open an incident", |c| {
+            c.execute(
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, accounts, updated_at)
+                 VALUES (?1, 'manual', 'awaiting_confirmation', ?2, ?3, ?4, ?2)",
+                params![id, at.to_rfc3339(), format!("slack:{user}"), json_text(&accounts)],
+            )
+        })?;
+        Ok(id)
+    }
+
+    pub fn set_slack_message(&self, id: &str, channel: &str, ts: &str) -> Result<(), JournalError> {
+        self.with("record the Slack message", |c| {
+            c.execute(
+                "UPDATE incidents SET slack_channel = ?2, slack_ts = ?3 WHERE id = ?1",
+                params![id, channel, ts],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn update_observed(&self, id: &str, observed: &Observed, at: DateTime<Utc>) -> Result<(), JournalError> {
+        self.with("update the incident", |c| {
+            c.execute(
+                "UPDATE incidents SET observed = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, json_text(observed), at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Moves an incident from `from` to `to` if, and only if, it is still in `from`: the one
+    /// place that decides who wins a double click, a retry or a deadline racing a press.
+    pub fn claim(
+        &self,
+        id: &str,
+        from: Status,
+        to: Status,
+        by: &str,
+        at: DateTime<Utc>,
+        snooze_until: Option<DateTime<Utc>>,
+    ) -> Result<bool, JournalError> {
+        let changed = self.with("decide the incident", |c| {
+            c.execute(
+                "UPDATE incidents SET status = ?3, decided_by = ?4, decided_at = ?5, snooze_until = ?6, updated_at = ?5
+                 WHERE id = ?1 AND status = ?2",
+                params![id, from.as_str(), to.as_str(), by, at.to_rfc3339(), snooze_until.map(|t| t.to_rfc3339())],
+            )
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Records what the actions did, and the final status.
+    pub fn finish_incident(
+        &self,
+        id: &str,
+        status: Status,
+        result: &serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("close the incident", |c| {
+            c.execute(
+                "UPDATE incidents SET status = ?2, result = ?3, closed_at = ?4, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), result.to_string(), at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn get_incident(&self, id: &str) -> Result<Option<IncidentRow>, JournalError> {
+        self.with("read an incident", |c| {
+            c.query_row(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"), [id], incident_row)
+                .optional()
+        })
+    }
+
+    /// The account's latest alert incident.
+    pub fn latest_alert(&self, account_id: &str) -> Result<Option<IncidentRow>, JournalError> {
+        self.with("read the latest incident", |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = 'alert' AND account_id = ?1
+                     ORDER BY opened_at DESC, rowid DESC LIMIT 1"
+                ),
+                [account_id],
+                incident_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Incidents in one of `statuses`, oldest first.
+    pub fn incidents_in(&self, statuses: &[Status]) -> Result<Vec<IncidentRow>, JournalError> {
+        let list: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        self.with("read incidents", |c| {
+            let mut q = c.prepare(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ({}) ORDER BY opened_at, rowid",
+                list.join(", ")
+            ))?;
+            q.query_map([], incident_row)?.collect()
+        })
+    }
+
+    /// The latest incidents, newest first.
+    pub fn recent_incidents(&self, limit: usize) -> Result<Vec<IncidentRow>, JournalError> {
+        self.with("read incidents", |c| {
+            let mut q = c.prepare(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents ORDER BY opened_at DESC, rowid DESC LIMIT ?1"
+            ))?;
+            q.query_map([limit as i64], incident_row)?.collect()
+        })
+    }
+
+    /// Journals a press or an acting slash command, allowed or refused, with its outcome.
+    pub fn record_press(
+        &self,
+        incident: Option<&str>,
+        user: &str,
+        action: &str,
+        allowed: bool,
+        outcome: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("record a press", |c| {
+            c.execute(
+                "INSERT INTO presses (incident_id, user_id, action, allowed, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![incident, user, action, allowed, outcome, at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Presses journaled for an incident: (user, action, allowed, outcome).
+    pub fn presses(&self, incident: &str) -> Result<Vec<(String, String, bool, String)>, JournalError> {
+        self.with("read presses", |c| {
+            let mut q = c.prepare("SELECT user_id, action, allowed, outcome FROM presses WHERE incident_id = ?1 ORDER BY rowid")?;
+            q.query_map([incident], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
+        })
+    }
+
+    /// Records a check run (keeping the last 1,000).
+    pub fn record_check(
+        &self,
+        at: DateTime<Utc>,
+        state: &str,
+        duration_ms: u64,
+        report: &serde_json::Value,
+    ) -> Result<(), JournalError> {
+        self.with("record the check", |c| {
+            c.execute(
+                "INSERT INTO checks (checked_at, state, duration_ms, report) VALUES (?1, ?2, ?3, ?4)",
+                params![at.to_rfc3339(), state, duration_ms as i64, report.to_string()],
+            )?;
+            c.execute("DELETE FROM checks WHERE id <= (SELECT max(id) - 1000 FROM checks)", [])
+        })?;
+        Ok(())
+    }
+
+    /// The last check: when, and its report.
+    pub fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError> {
+        let row: Option<(String, String)> = self.with("read the last check", |c| {
+            c.query_row("SELECT checked_at, report FROM checks ORDER BY id DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })?;
+        Ok(row.and_then(|(at, report)| Some((time(Some(at))?, serde_json::from_str(&report).ok()?))))
+    }
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
 /// `inc-YYYYMMDD-HHMMSS-xxxx`: sortable by time, short enough to type in `/runaway restore`.

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod halt;
+pub mod incident;
 pub mod journal;
 pub mod model;
 pub mod plan;

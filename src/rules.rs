@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Account;
 use crate::model::Problem;
@@ -30,16 +30,16 @@ pub enum State {
 }
 
 /// A number as the rule knows it: a count stays an integer in JSON, an amount stays a decimal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Quantity {
     Count(u64),
     Usd(f64),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Violation {
-    pub rule: &'static str,
+    pub rule: String,
     pub limit: Quantity,
     pub observed: Quantity,
 }
@@ -63,7 +63,7 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
         && running_instances > limit
     {
         violations.push(Violation {
-            rule: "max_running_instances",
+            rule: "max_running_instances".into(),
             limit: Quantity::Count(limit),
             observed: Quantity::Count(running_instances),
         });
@@ -74,7 +74,7 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
     ) && observed > limit
     {
         violations.push(Violation {
-            rule: "max_estimated_charges_usd",
+            rule: "max_estimated_charges_usd".into(),
             limit: Quantity::Usd(limit),
             observed: Quantity::Usd(observed),
         });
@@ -122,7 +122,7 @@ mod tests {
         let v = evaluate(&account(limits), &observation);
         assert_eq!(v.state, state, "{v:?}");
         assert_eq!(
-            v.violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+            v.violations.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
             rules
         );
     }
