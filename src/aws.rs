@@ -44,6 +44,11 @@ impl Aws {
             .timeout_config(timeouts)
             .load()
             .await;
+        Aws::new(base, home_region)
+    }
+
+    /// Over a given SDK configuration (the tests point one at the emulator).
+    pub fn new(base: SdkConfig, home_region: &RegionName) -> Aws {
         Aws {
             base,
             home_region: home_region.clone(),
@@ -444,5 +449,54 @@ where
         operation,
         code,
         message,
+    }
+}
+
+/// Publishes to SNS topics with the guard's own (ambient) credentials, in the topic's region.
+pub struct SnsNotifier {
+    base: SdkConfig,
+}
+
+impl SnsNotifier {
+    pub fn new(aws: &Aws) -> SnsNotifier {
+        SnsNotifier {
+            base: aws.base.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::ports::Notifier for SnsNotifier {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError> {
+        let region = topic_arn.split(':').nth(3).unwrap_or_default().to_owned();
+        let conf = aws_sdk_sns::config::Builder::from(&self.base)
+            .region(Region::new(region))
+            .build();
+        // SNS subjects: at most 100 ASCII characters, no line breaks.
+        let subject: String = subject
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .take(100)
+            .collect();
+        aws_sdk_sns::Client::from_conf(conf)
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| classify("sns:Publish", e))?;
+        Ok(())
     }
 }

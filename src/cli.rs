@@ -50,6 +50,15 @@ enum Command {
     /// Stop every running, non-exempt instance in every region of the accounts. Never terminates.
     /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
     Halt(HaltArgs),
+    /// Open and recent incidents and the last check, from the journal.
+    Status {
+        /// Print the status as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// The Slack bot: HTTP server (RUNAWAY_LISTEN, default 127.0.0.1:3000), periodic checks and
+    /// incident deadlines, until SIGINT/SIGTERM. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.
+    Serve,
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +126,8 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
     match cli.command {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
+        Command::Status { json } => cmd_status(&config, json),
+        Command::Serve => cmd_serve(config).await,
     }
 }
 
@@ -199,6 +210,70 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         print!("{}", render::halt(&report));
     }
     Ok(report.exit_code())
+}
+
+fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
+    let journal = Journal::open(&config.guard.state_path)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::status::json(&journal, config)?)?
+        );
+    } else {
+        print!("{}", crate::status::text(&journal, config)?);
+    }
+    Ok(exit::OK)
+}
+
+/// A secret from the environment (or ./.env), never echoed.
+fn secret(name: &str) -> Result<crate::slack::Secret, Exit> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(crate::slack::Secret::new(v)),
+        _ => Err(Exit(
+            exit::USAGE,
+            format!("{name} is not set (environment or ./.env): runaway serve needs it"),
+        )),
+    }
+}
+
+async fn cmd_serve(config: Config) -> Result<i32, Exit> {
+    use std::sync::Arc;
+    let token = secret("SLACK_BOT_TOKEN")?;
+    let signing_secret = secret("SLACK_SIGNING_SECRET")?;
+    let listen_text = std::env::var("RUNAWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listen: std::net::SocketAddr = listen_text.parse().map_err(|_| {
+        Exit(
+            exit::USAGE,
+            format!(
+                "RUNAWAY_LISTEN: expected an address like 127.0.0.1:3000, found {listen_text:?}"
+            ),
+        )
+    })?;
+    let api =
+        std::env::var("RUNAWAY_SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".into());
+    let journal = Arc::new(Journal::open(&config.guard.state_path)?);
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let notifier = Arc::new(crate::aws::SnsNotifier::new(&aws));
+    let chat = Arc::new(crate::slack::SlackClient::new(&api, token));
+    let own = own_instance_id().await;
+    let bot = Arc::new(crate::bot::Bot::new(
+        config,
+        Arc::new(aws),
+        chat,
+        notifier,
+        journal,
+        own,
+    ));
+    let app = Arc::new(crate::server::App {
+        bot,
+        signing_secret,
+        tasks: tokio_util::task::TaskTracker::new(),
+        started: chrono::Utc::now(),
+    });
+    crate::server::serve(app, listen)
+        .await
+        .map_err(|e| Exit(exit::USAGE, format!("cannot serve on {listen}: {e}")))?;
+    Ok(exit::OK)
 }
 
 /// The instance the guard runs on, if any, so that a halt never stops the guard itself.

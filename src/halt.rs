@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::StreamExt;
-use serde::Serialize;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::{Account, RegionName};
@@ -87,7 +88,7 @@ pub async fn plan<'a>(
 }
 
 /// What a halt did (or, dry, would do), as printed by `halt --json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HaltReport {
     /// The journal's incident id; `None` for a dry run, which journals nothing.
     pub incident: Option<String>,
@@ -95,7 +96,7 @@ pub struct HaltReport {
     pub accounts: Vec<AccountHalt>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountHalt {
     pub account_id: String,
     pub name: String,
@@ -107,14 +108,14 @@ pub struct AccountHalt {
     pub errors: Vec<Problem>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Suspension {
     pub region: String,
     pub group: String,
     pub processes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Skipped {
     pub instance_id: String,
     pub region: String,
@@ -180,23 +181,28 @@ pub async fn execute(
             }
         }
     }
-    let jobs = plan.accounts.iter().enumerate().flat_map(|(i, a)| {
-        a.regions
+    // Boxed in a loop, not built in stream closures, so the whole future stays `Send`.
+    let mut jobs: Vec<BoxFuture<'_, (usize, RegionOutcome)>> = Vec::new();
+    for (i, a) in plan.accounts.iter().enumerate() {
+        for (region, p) in a
+            .regions
             .iter()
             .filter(|(_, p)| !p.stop.is_empty() || !p.skip.is_empty())
-            .map(move |(region, p)| (i, a, region, p.clone()))
-    });
+        {
+            let p = p.clone();
+            jobs.push(Box::pin(async move {
+                let conn = a.conn.as_ref().expect("a planned region has a connection");
+                let ctx = RegionCtx {
+                    conn: conn.as_ref(),
+                    account_id: a.account.id.as_str(),
+                    region,
+                    journal,
+                };
+                (i, ctx.halt(p).await)
+            }));
+        }
+    }
     let results: Vec<(usize, RegionOutcome)> = futures::stream::iter(jobs)
-        .map(|(i, a, region, p)| async move {
-            let conn = a.conn.as_ref().expect("a planned region has a connection");
-            let ctx = RegionCtx {
-                conn: conn.as_ref(),
-                account_id: a.account.id.as_str(),
-                region,
-                journal,
-            };
-            (i, ctx.halt(p).await)
-        })
         .buffer_unordered(concurrency)
         .collect()
         .await;

@@ -123,7 +123,11 @@ pub enum OnCheck {
 
 /// Decides what a check result means for the account's latest incident. `observed` is `None`
 /// when the account passes its rules (a check that could not read the account decides nothing).
-pub fn on_check(latest: Option<&Latest>, observed: Option<&Observed>, now: DateTime<Utc>) -> OnCheck {
+pub fn on_check(
+    latest: Option<&Latest>,
+    observed: Option<&Observed>,
+    now: DateTime<Utc>,
+) -> OnCheck {
     match (latest, observed) {
         (Some(l), None) if l.status == Status::Open => OnCheck::Resolve,
         (_, None) => OnCheck::Nothing,
@@ -203,7 +207,11 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(latest: Option<(Status, Observed, Option<i64>)>, now_seen: Option<Observed>, expect: OnCheck) {
+    fn check(
+        latest: Option<(Status, Observed, Option<i64>)>,
+        now_seen: Option<Observed>,
+        expect: OnCheck,
+    ) {
         let now = Utc::now();
         let latest = latest.map(|(status, observed, snooze_min)| Latest {
             status,
@@ -220,31 +228,80 @@ mod tests {
         check(None, Some(five.clone()), OnCheck::Open);
         check(None, None, OnCheck::Nothing);
         // An open incident is updated, not doubled; the same picture changes nothing.
-        check(Some((Status::Open, five.clone(), None)), Some(six.clone()), OnCheck::Update);
-        check(Some((Status::Open, five.clone(), None)), Some(five.clone()), OnCheck::Nothing);
-        check(Some((Status::Open, five.clone(), None)), None, OnCheck::Resolve);
+        check(
+            Some((Status::Open, five.clone(), None)),
+            Some(six.clone()),
+            OnCheck::Update,
+        );
+        check(
+            Some((Status::Open, five.clone(), None)),
+            Some(five.clone()),
+            OnCheck::Nothing,
+        );
+        check(
+            Some((Status::Open, five.clone(), None)),
+            None,
+            OnCheck::Resolve,
+        );
         // Being carried out: nothing new.
-        check(Some((Status::Expired, five.clone(), None)), Some(six.clone()), OnCheck::Nothing);
+        check(
+            Some((Status::Expired, five.clone(), None)),
+            Some(six.clone()),
+            OnCheck::Nothing,
+        );
         // Overridden: quiet during the snooze unless worse.
-        check(Some((Status::Overridden, five.clone(), Some(30))), Some(five.clone()), OnCheck::Nothing);
-        check(Some((Status::Overridden, five.clone(), Some(30))), Some(observed(4, None, &["max_running_instances"])), OnCheck::Nothing);
-        check(Some((Status::Overridden, five.clone(), Some(30))), Some(six.clone()), OnCheck::Open);
         check(
             Some((Status::Overridden, five.clone(), Some(30))),
-            Some(observed(5, Some(900.0), &["max_running_instances", "max_estimated_charges_usd"])),
+            Some(five.clone()),
+            OnCheck::Nothing,
+        );
+        check(
+            Some((Status::Overridden, five.clone(), Some(30))),
+            Some(observed(4, None, &["max_running_instances"])),
+            OnCheck::Nothing,
+        );
+        check(
+            Some((Status::Overridden, five.clone(), Some(30))),
+            Some(six.clone()),
             OnCheck::Open,
         );
-        check(Some((Status::Overridden, five.clone(), Some(-1))), Some(five.clone()), OnCheck::Open);
+        check(
+            Some((Status::Overridden, five.clone(), Some(30))),
+            Some(observed(
+                5,
+                Some(900.0),
+                &["max_running_instances", "max_estimated_charges_usd"],
+            )),
+            OnCheck::Open,
+        );
+        check(
+            Some((Status::Overridden, five.clone(), Some(-1))),
+            Some(five.clone()),
+            OnCheck::Open,
+        );
         // After an execution, a new failure is a new incident.
-        check(Some((Status::Executed, five.clone(), None)), Some(five), OnCheck::Open);
+        check(
+            Some((Status::Executed, five.clone(), None)),
+            Some(five),
+            OnCheck::Open,
+        );
     }
 
     #[test]
     fn presses_and_deadlines() {
-        assert_eq!(Press::from_action_id("runaway_approve"), Some(Press::Approve));
+        assert_eq!(
+            Press::from_action_id("runaway_approve"),
+            Some(Press::Approve)
+        );
         assert_eq!(Press::from_action_id("runaway_nuke"), None);
-        assert_eq!(Press::Override.transition(), (Status::Open, Status::Overridden));
-        assert_eq!(Press::ConfirmHalt.transition(), (Status::AwaitingConfirmation, Status::Approved));
+        assert_eq!(
+            Press::Override.transition(),
+            (Status::Open, Status::Overridden)
+        );
+        assert_eq!(
+            Press::ConfirmHalt.transition(),
+            (Status::AwaitingConfirmation, Status::Approved)
+        );
         let now = Utc::now();
         assert!(is_due(Status::Open, Some(now), now));
         assert!(!is_due(Status::Open, Some(now + Duration::seconds(1)), now));

@@ -177,8 +177,10 @@ impl Journal {
                 .map_err(|e| fail(&format!("cannot create the journal: {e}")))?;
             }
             1 => {
-                conn.execute_batch(&format!("BEGIN; {MIGRATE_TO_2} PRAGMA user_version = 2; COMMIT;"))
-                    .map_err(|e| fail(&format!("cannot upgrade the journal: {e}")))?;
+                conn.execute_batch(&format!(
+                    "BEGIN; {MIGRATE_TO_2} PRAGMA user_version = 2; COMMIT;"
+                ))
+                .map_err(|e| fail(&format!("cannot upgrade the journal: {e}")))?;
             }
             SCHEMA_VERSION => {
                 // Prove it writable now rather than halfway through a halt.
@@ -397,7 +399,8 @@ const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, o
      decided_at, observed, slack_channel, slack_ts, snooze_until, result";
 
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
@@ -411,7 +414,9 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         status: Status::parse(&status).unwrap_or(Status::Executing),
         actor: r.get(3)?,
         account_id: r.get(4)?,
-        accounts: accounts.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+        accounts: accounts
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
         opened_at: time(r.get(6)?).unwrap_or_default(),
         deadline: time(r.get(7)?),
         decided_by: r.get(8)?,
@@ -446,13 +451,23 @@ impl Journal {
     }
 
     /// Opens a halt asked for with `/runaway halt`, waiting for its confirmation button.
-    pub fn open_manual(&self, accounts: &[String], user: &str, at: DateTime<Utc>) -> Result<String, JournalError> {
+    pub fn open_manual(
+        &self,
+        accounts: &[String],
+        user: &str,
+        at: DateTime<Utc>,
+    ) -> Result<String, JournalError> {
         let id = new_incident_id(at);
         self.with("open an incident", |c| {
             c.execute(
                 "INSERT INTO incidents (id, kind, status, opened_at, actor, accounts, updated_at)
                  VALUES (?1, 'manual', 'awaiting_confirmation', ?2, ?3, ?4, ?2)",
-                params![id, at.to_rfc3339(), format!("slack:{user}"), json_text(&accounts)],
+                params![
+                    id,
+                    at.to_rfc3339(),
+                    format!("slack:{user}"),
+                    json_text(&accounts)
+                ],
             )
         })?;
         Ok(id)
@@ -468,7 +483,12 @@ impl Journal {
         Ok(())
     }
 
-    pub fn update_observed(&self, id: &str, observed: &Observed, at: DateTime<Utc>) -> Result<(), JournalError> {
+    pub fn update_observed(
+        &self,
+        id: &str,
+        observed: &Observed,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
         self.with("update the incident", |c| {
             c.execute(
                 "UPDATE incidents SET observed = ?2, updated_at = ?3 WHERE id = ?1",
@@ -518,8 +538,12 @@ impl Journal {
 
     pub fn get_incident(&self, id: &str) -> Result<Option<IncidentRow>, JournalError> {
         self.with("read an incident", |c| {
-            c.query_row(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"), [id], incident_row)
-                .optional()
+            c.query_row(
+                &format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"),
+                [id],
+                incident_row,
+            )
+            .optional()
         })
     }
 
@@ -540,7 +564,10 @@ impl Journal {
 
     /// Incidents in one of `statuses`, oldest first.
     pub fn incidents_in(&self, statuses: &[Status]) -> Result<Vec<IncidentRow>, JournalError> {
-        let list: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let list: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
         self.with("read incidents", |c| {
             let mut q = c.prepare(&format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status IN ({}) ORDER BY opened_at, rowid",
@@ -580,7 +607,10 @@ impl Journal {
     }
 
     /// Presses journaled for an incident: (user, action, allowed, outcome).
-    pub fn presses(&self, incident: &str) -> Result<Vec<(String, String, bool, String)>, JournalError> {
+    pub fn presses(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<(String, String, bool, String)>, JournalError> {
         self.with("read presses", |c| {
             let mut q = c.prepare("SELECT user_id, action, allowed, outcome FROM presses WHERE incident_id = ?1 ORDER BY rowid")?;
             q.query_map([incident], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
@@ -608,12 +638,15 @@ impl Journal {
     /// The last check: when, and its report.
     pub fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError> {
         let row: Option<(String, String)> = self.with("read the last check", |c| {
-            c.query_row("SELECT checked_at, report FROM checks ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            c.query_row(
+                "SELECT checked_at, report FROM checks ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
         })?;
-        Ok(row.and_then(|(at, report)| Some((time(Some(at))?, serde_json::from_str(&report).ok()?))))
+        Ok(row
+            .and_then(|(at, report)| Some((time(Some(at))?, serde_json::from_str(&report).ok()?))))
     }
 }
 

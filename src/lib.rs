@@ -7,6 +7,7 @@
 //! - application: [`survey`], [`check`], [`halt`], and the command line in [`cli`] / [`render`]
 
 pub mod aws;
+pub mod bot;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -14,8 +15,12 @@ pub mod halt;
 pub mod incident;
 pub mod journal;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod ports;
 pub mod render;
 pub mod rules;
+pub mod server;
+pub mod slack;
+pub mod status;
 pub mod survey;

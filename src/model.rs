@@ -30,7 +30,7 @@ pub enum Lifecycle {
 
 /// Something that could not be read or done, where it happened. Partial failure is data: it is
 /// carried to the report, never turned into a zero.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The region, or `None` when the whole account failed (credentials, role, identity).
     pub region: Option<String>,

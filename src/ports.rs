@@ -118,3 +118,67 @@ pub trait AccountCloud: Send + Sync {
         dry_run: bool,
     ) -> Result<(), CloudError>;
 }
+
+/// What people are told about an incident, in the guard's words. The Slack adapter turns it
+/// into Block Kit; the notifier into an e-mail.
+#[derive(Debug, Clone)]
+pub struct IncidentView {
+    pub id: String,
+    /// `(id, name)` of the accounts concerned.
+    pub accounts: Vec<(String, String)>,
+    /// What the check saw (alerts only).
+    pub observed: Option<crate::incident::Observed>,
+    pub actions: Vec<crate::config::Action>,
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: crate::incident::Status,
+    /// Slack user id, or `deadline` when the deadline decided.
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub exempt_tag: String,
+    /// What the actions did, once they ran.
+    pub outcome: Option<Vec<crate::halt::AccountHalt>>,
+    /// Actions configured but not available in this build (they did not run).
+    pub not_run: Vec<crate::config::Action>,
+}
+
+/// A failed chat call. Never holds the token.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("slack {method}: {error}")]
+pub struct ChatError {
+    pub method: String,
+    pub error: String,
+}
+
+/// The chat where alerts go and people press buttons.
+#[async_trait]
+pub trait Chat: Send + Sync {
+    /// Posts the incident's message; returns its timestamp (`ts`).
+    async fn post_incident(&self, channel: &str, view: &IncidentView) -> Result<String, ChatError>;
+    /// Rewrites the incident's message in place.
+    async fn update_incident(
+        &self,
+        channel: &str,
+        ts: &str,
+        view: &IncidentView,
+    ) -> Result<(), ChatError>;
+    /// Answers through a `response_url`: `text` only to `user`'s eyes when `ephemeral`, or the
+    /// incident's message replacing the original.
+    async fn respond(&self, response_url: &str, reply: &Reply) -> Result<(), ChatError>;
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Ephemeral(String),
+    Incident(IncidentView),
+}
+
+/// The e-mail fallback: the notify list's SNS topic.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), CloudError>;
+}

@@ -122,7 +122,10 @@ mod tests {
         let v = evaluate(&account(limits), &observation);
         assert_eq!(v.state, state, "{v:?}");
         assert_eq!(
-            v.violations.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            v.violations
+                .iter()
+                .map(|v| v.rule.as_str())
+                .collect::<Vec<_>>(),
             rules
         );
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 
 use crate::config::{Account, RegionName};
 use crate::model::Instance;
@@ -29,6 +30,11 @@ pub struct RegionSurvey {
     pub instances: Result<Vec<Instance>, CloudError>,
 }
 
+type Connected = (
+    Option<Arc<dyn AccountCloud>>,
+    Result<Vec<RegionName>, CloudError>,
+);
+
 enum Task {
     Region(usize, RegionName),
     Charges(usize),
@@ -49,8 +55,11 @@ pub async fn survey<'a>(
     with_charges: bool,
 ) -> Vec<AccountSurvey<'a>> {
     // 1. Connect and resolve regions, accounts at once.
-    let connected: Vec<_> = futures::stream::iter(accounts.iter().copied())
-        .map(|account| async move {
+    // Futures built in loops and boxed, not in stream closures: the closures' higher-ranked
+    // lifetimes would keep the whole future from being provably `Send` for the server's tasks.
+    let mut connects: Vec<BoxFuture<'_, Connected>> = Vec::with_capacity(accounts.len());
+    for &account in accounts {
+        connects.push(Box::pin(async move {
             let conn = match cloud.connect(account, purpose).await {
                 Ok(conn) => conn,
                 Err(e) => return (None, Err(e)),
@@ -60,7 +69,9 @@ pub async fn survey<'a>(
                 None => conn.enabled_regions().await,
             };
             (Some(conn), regions)
-        })
+        }));
+    }
+    let connected: Vec<Connected> = futures::stream::iter(connects)
         .buffered(concurrency)
         .collect()
         .await;
@@ -90,29 +101,29 @@ pub async fn survey<'a>(
     // 2. Every region of every account, within one bound.
     let conns: Vec<Option<Arc<dyn AccountCloud>>> =
         surveys.iter().map(|s| s.conn.clone()).collect();
-    let outcomes: Vec<Outcome> = futures::stream::iter(tasks)
-        .map(|task| {
-            let conns = &conns;
-            let accounts = &accounts;
-            async move {
-                match task {
-                    Task::Region(i, region) => {
-                        let conn = conns[i]
-                            .as_ref()
-                            .expect("tasks exist only for connected accounts");
-                        let tags = [accounts[i].policy.exempt_tag.clone()];
-                        let instances = conn.running_instances(&region, &tags).await;
-                        Outcome::Region(i, RegionSurvey { region, instances })
-                    }
-                    Task::Charges(i) => {
-                        let conn = conns[i]
-                            .as_ref()
-                            .expect("tasks exist only for connected accounts");
-                        Outcome::Charges(i, conn.estimated_charges_usd().await)
-                    }
+    let mut reads: Vec<BoxFuture<'_, Outcome>> = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let conns = &conns;
+        reads.push(Box::pin(async move {
+            match task {
+                Task::Region(i, region) => {
+                    let conn = conns[i]
+                        .as_ref()
+                        .expect("tasks exist only for connected accounts");
+                    let tags = [accounts[i].policy.exempt_tag.clone()];
+                    let instances = conn.running_instances(&region, &tags).await;
+                    Outcome::Region(i, RegionSurvey { region, instances })
+                }
+                Task::Charges(i) => {
+                    let conn = conns[i]
+                        .as_ref()
+                        .expect("tasks exist only for connected accounts");
+                    Outcome::Charges(i, conn.estimated_charges_usd().await)
                 }
             }
-        })
+        }));
+    }
+    let outcomes: Vec<Outcome> = futures::stream::iter(reads)
         .buffer_unordered(concurrency)
         .collect()
         .await;

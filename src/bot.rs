@@ -1,0 +1,550 @@
+//! The bot behind `runaway serve`: one check step, one deadline step, button presses and slash
+//! commands, each callable on its own (the tests drive them with their own clock); the server
+//! (`crate::server`) is a thin loop around them.
+//!
+//! Every decision goes through the journal first: an incident is opened, updated and claimed
+//! (`Journal::claim`, a conditional update) before anything is posted or run, so a double
+//! click, a Slack retry or a deadline racing a press runs the actions once, and a restart picks
+//! up open incidents and their deadlines from the journal.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::check::{self, CheckReport};
+use crate::config::{Account, Action, Config};
+use crate::halt;
+use crate::incident::{self, Latest, Observed, OnCheck, Press, Status};
+use crate::journal::{IncidentRow, Journal, JournalError};
+use crate::ports::{Chat, Cloud, IncidentView, Notifier, Reply};
+use crate::rules::State;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub checks: AtomicU64,
+    pub last_check_ms: AtomicU64,
+    /// Unix seconds of the last finished check; 0 before the first.
+    pub last_check_at: AtomicI64,
+    pub incidents_opened: AtomicU64,
+    pub incidents_executed: AtomicU64,
+    pub instances_stopped: AtomicU64,
+    pub slack_failures: AtomicU64,
+    pub sns_failures: AtomicU64,
+    pub refused_presses: AtomicU64,
+}
+
+pub struct Bot {
+    pub config: Config,
+    cloud: Arc<dyn Cloud>,
+    chat: Arc<dyn Chat>,
+    notifier: Arc<dyn Notifier>,
+    pub journal: Arc<Journal>,
+    pub metrics: Metrics,
+    own_instance: Option<String>,
+}
+
+/// What a press or a slash command led to, for the HTTP layer and the tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Not an approver: refused, journaled, told.
+    Refused,
+    /// No such incident.
+    Unknown,
+    /// Someone or something decided first.
+    AlreadyDecided(Status),
+    /// Decided now; with `Approved`, the actions ran.
+    Decided(Status),
+}
+
+impl Bot {
+    pub fn new(
+        config: Config,
+        cloud: Arc<dyn Cloud>,
+        chat: Arc<dyn Chat>,
+        notifier: Arc<dyn Notifier>,
+        journal: Arc<Journal>,
+        own_instance: Option<String>,
+    ) -> Bot {
+        Bot {
+            config,
+            cloud,
+            chat,
+            notifier,
+            journal,
+            metrics: Metrics::default(),
+            own_instance,
+        }
+    }
+
+    fn account(&self, id: &str) -> Option<&Account> {
+        self.config.accounts.iter().find(|a| a.id.as_str() == id)
+    }
+
+    pub fn is_approver(&self, user: &str) -> bool {
+        self.config.slack.approvers.iter().any(|a| a == user)
+    }
+
+    // ----- the check step ---------------------------------------------------------------
+
+    /// Checks every account once and opens, updates or resolves incidents.
+    pub async fn check_step(&self, now: DateTime<Utc>) -> Result<CheckReport, JournalError> {
+        let started = Instant::now();
+        let accounts: Vec<&Account> = self.config.accounts.iter().collect();
+        let report = check::run(self.cloud.as_ref(), &self.config, &accounts).await;
+        let ms = started.elapsed().as_millis() as u64;
+        let state = serde_json::to_value(report.state).unwrap_or_default();
+        self.journal.record_check(
+            report.checked_at,
+            state.as_str().unwrap_or("error"),
+            ms,
+            &serde_json::to_value(&report).unwrap_or_default(),
+        )?;
+        self.metrics.checks.fetch_add(1, Ordering::Relaxed);
+        self.metrics.last_check_ms.store(ms, Ordering::Relaxed);
+        self.metrics
+            .last_check_at
+            .store(report.checked_at.timestamp(), Ordering::Relaxed);
+        tracing::info!(state = ?report.state, duration_ms = ms, "check done");
+
+        for a in &report.accounts {
+            let Some(account) = self.account(&a.account_id) else {
+                continue;
+            };
+            let observed = match a.state {
+                State::Fail => Some(Observed {
+                    running_instances: a.running_instances,
+                    regions: a
+                        .regions
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(r, n)| (r.clone(), *n))
+                        .collect(),
+                    estimated_charges_usd: a.estimated_charges_usd,
+                    violations: a.violations.clone(),
+                }),
+                State::Ok => None,
+                // What could not be read decides nothing: no alert, and no all-clear.
+                State::Error => continue,
+            };
+            let latest = self.journal.latest_alert(&a.account_id)?;
+            let decision = incident::on_check(
+                latest
+                    .as_ref()
+                    .map(|l| Latest {
+                        status: l.status,
+                        observed: l.observed.clone().unwrap_or_default(),
+                        snooze_until: l.snooze_until,
+                    })
+                    .as_ref(),
+                observed.as_ref(),
+                now,
+            );
+            match (decision, latest, observed) {
+                (OnCheck::Open, _, Some(o)) => self.open_alert(account, o, now).await?,
+                (OnCheck::Update, Some(l), Some(o)) => {
+                    self.journal.update_observed(&l.id, &o, now)?;
+                    tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident updated");
+                    self.refresh_message(&l.id, None).await?;
+                }
+                (OnCheck::Resolve, Some(l), _) => {
+                    if self.journal.claim(
+                        &l.id,
+                        Status::Open,
+                        Status::Resolved,
+                        "check",
+                        now,
+                        None,
+                    )? {
+                        tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident resolved");
+                        self.refresh_message(&l.id, None).await?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    async fn open_alert(
+        &self,
+        account: &Account,
+        observed: Observed,
+        now: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let deadline =
+            now + chrono::Duration::from_std(account.policy.grace_period).unwrap_or_default();
+        let id = self
+            .journal
+            .open_alert(account.id.as_str(), &observed, deadline, now)?;
+        self.metrics
+            .incidents_opened
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(incident.id = %id, account.id = %account.id, deadline = %deadline, "incident opened");
+        let row = self.journal.get_incident(&id)?.expect("just written");
+        let view = self.view(&row);
+        let channel = account
+            .slack_channel
+            .as_ref()
+            .or(self.config.slack.channel.as_ref());
+        let slack_error = match channel {
+            None => Some("no Slack channel configured".to_owned()),
+            Some(channel) => match self.chat.post_incident(channel, &view).await {
+                Ok(ts) => {
+                    self.journal.set_slack_message(&id, channel, &ts)?;
+                    None
+                }
+                Err(e) => {
+                    self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(incident.id = %id, error = %e, "alert not posted to Slack");
+                    Some(e.to_string())
+                }
+            },
+        };
+        self.email(account, &view, slack_error.as_deref()).await;
+        Ok(())
+    }
+
+    // ----- the deadline step ------------------------------------------------------------
+
+    /// Runs the actions of every open incident whose deadline has passed. Returns their ids.
+    pub async fn deadline_step(&self, now: DateTime<Utc>) -> Result<Vec<String>, JournalError> {
+        let mut fired = Vec::new();
+        for row in self.journal.incidents_in(&[Status::Open])? {
+            if incident::is_due(row.status, row.deadline, now)
+                && self.journal.claim(
+                    &row.id,
+                    Status::Open,
+                    Status::Expired,
+                    "deadline",
+                    now,
+                    None,
+                )?
+            {
+                tracing::info!(incident.id = %row.id, "deadline passed, running the actions");
+                self.execute(&row.id, None).await?;
+                fired.push(row.id);
+            }
+        }
+        Ok(fired)
+    }
+
+    // ----- presses and commands ---------------------------------------------------------
+
+    /// A button press by `user` on `incident`. `response_url` answers the presser.
+    pub async fn press(
+        &self,
+        press: Press,
+        incident: &str,
+        user: &str,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, JournalError> {
+        let action = format!("{press:?}").to_lowercase();
+        if !self.is_approver(user) {
+            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                false,
+                "refused: not an approver",
+                now,
+            )?;
+            tracing::warn!(
+                incident.id = incident,
+                user,
+                action,
+                "press refused: not an approver"
+            );
+            self.tell(
+                response_url,
+                "Only the guard's approvers can halt, approve or override. Nothing was changed.",
+            )
+            .await;
+            return Ok(Outcome::Refused);
+        }
+        let Some(row) = self.journal.get_incident(incident)? else {
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                true,
+                "unknown incident",
+                now,
+            )?;
+            self.tell(response_url, &format!("There is no incident `{incident}`."))
+                .await;
+            return Ok(Outcome::Unknown);
+        };
+        let (from, to) = press.transition();
+        let snooze = match to {
+            Status::Overridden => row
+                .account_id
+                .as_deref()
+                .and_then(|id| self.account(id))
+                .map(|a| {
+                    now + chrono::Duration::from_std(a.policy.override_snooze).unwrap_or_default()
+                }),
+            _ => None,
+        };
+        if !self.journal.claim(incident, from, to, user, now, snooze)? {
+            let current = self
+                .journal
+                .get_incident(incident)?
+                .map_or(row.status, |r| r.status);
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                true,
+                &format!("already {}", current.as_str()),
+                now,
+            )?;
+            self.tell(
+                response_url,
+                &format!(
+                    "Incident `{incident}` is already {}: nothing more to do.",
+                    current.as_str()
+                ),
+            )
+            .await;
+            return Ok(Outcome::AlreadyDecided(current));
+        }
+        self.journal
+            .record_press(Some(incident), user, &action, true, to.as_str(), now)?;
+        tracing::info!(
+            incident.id = incident,
+            user,
+            status = to.as_str(),
+            "incident decided"
+        );
+        match to {
+            Status::Approved => self.execute(incident, response_url).await?,
+            _ => self.refresh_message(incident, response_url).await?,
+        }
+        Ok(Outcome::Decided(to))
+    }
+
+    /// `/runaway halt [ACCOUNT]`: opens a halt waiting for its confirmation button, and returns
+    /// the view of the confirmation message (or why not).
+    pub fn request_halt(
+        &self,
+        user: &str,
+        account: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<IncidentView, String>, JournalError> {
+        if !self.is_approver(user) {
+            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
+            self.journal.record_press(
+                None,
+                user,
+                "halt",
+                false,
+                "refused: not an approver",
+                now,
+            )?;
+            return Ok(Err(
+                "Only the guard's approvers can halt. Nothing was changed.".into(),
+            ));
+        }
+        let ids: Vec<String> = account.into_iter().map(str::to_owned).collect();
+        let accounts = match self.config.select_accounts(&ids) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
+        let id = self.journal.open_manual(&ids, user, now)?;
+        self.journal
+            .record_press(Some(&id), user, "halt", true, "awaiting confirmation", now)?;
+        let row = self.journal.get_incident(&id)?.expect("just written");
+        Ok(Ok(self.view(&row)))
+    }
+
+    async fn tell(&self, response_url: Option<&str>, text: &str) {
+        if let Some(url) = response_url
+            && let Err(e) = self
+                .chat
+                .respond(url, &Reply::Ephemeral(text.to_owned()))
+                .await
+        {
+            self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "answer not delivered");
+        }
+    }
+
+    // ----- acting -----------------------------------------------------------------------
+
+    /// Runs a decided incident's actions, journals the result, updates the message and
+    /// e-mails the notify list.
+    async fn execute(&self, id: &str, response_url: Option<&str>) -> Result<(), JournalError> {
+        let row = self
+            .journal
+            .get_incident(id)?
+            .expect("a claimed incident exists");
+        self.refresh_message(id, response_url).await?;
+        let ids: Vec<String> = match &row.account_id {
+            Some(a) => vec![a.clone()],
+            None => row.accounts.clone(),
+        };
+        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let stops = row.kind == "manual"
+            || accounts
+                .iter()
+                .any(|a| a.actions.contains(&Action::StopInstances));
+        let report = if stops {
+            let plan = halt::plan(
+                self.cloud.as_ref(),
+                &accounts,
+                self.config.guard.max_concurrency,
+                self.own_instance.as_deref(),
+            )
+            .await;
+            Some(
+                halt::execute(
+                    plan,
+                    Some((&self.journal, id)),
+                    self.config.guard.max_concurrency,
+                )
+                .await,
+            )
+        } else {
+            None
+        };
+        let complete = report.as_ref().is_none_or(|r| r.complete());
+        let status = if complete {
+            Status::Executed
+        } else {
+            Status::Partial
+        };
+        let result = serde_json::to_value(&report).unwrap_or_default();
+        self.journal
+            .finish_incident(id, status, &result, Utc::now())?;
+        self.metrics
+            .incidents_executed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = &report {
+            self.metrics
+                .instances_stopped
+                .fetch_add(r.stopped() as u64, Ordering::Relaxed);
+        }
+        tracing::info!(
+            incident.id = id,
+            status = status.as_str(),
+            "incident executed"
+        );
+        self.refresh_message(id, response_url).await?;
+        let row = self.journal.get_incident(id)?.expect("exists");
+        let view = self.view(&row);
+        for account in &accounts {
+            self.email(account, &view, None).await;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the incident's Slack message (or answers through `response_url` for a halt
+    /// asked for with a slash command) to show its current state.
+    async fn refresh_message(
+        &self,
+        id: &str,
+        response_url: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let view = self.view(&row);
+        let result = match (&row.slack_channel, &row.slack_ts, response_url) {
+            (Some(channel), Some(ts), _) => self.chat.update_incident(channel, ts, &view).await,
+            (_, _, Some(url)) => self.chat.respond(url, &Reply::Incident(view)).await,
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(incident.id = id, error = %e, "message not updated");
+        }
+        Ok(())
+    }
+
+    /// E-mails the account's notify list. When Slack failed, says so: nobody is left uninformed.
+    async fn email(&self, account: &Account, view: &IncidentView, slack_error: Option<&str>) {
+        let Some(topic) = account.sns_topic_arn.as_ref().or(self
+            .config
+            .notify
+            .sns_topic_arn
+            .as_ref())
+        else {
+            return;
+        };
+        let (subject, mut body) = crate::notify::email(view);
+        if let Some(e) = slack_error {
+            body = format!(
+                "The Slack alert could not be posted ({e}). Override from the command line is not possible; stop the guard to prevent the actions.\n\n{body}"
+            );
+        }
+        if let Err(e) = self.notifier.publish(topic, &subject, &body).await {
+            self.metrics.sns_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(incident.id = %view.id, error = %e, "notify e-mail not published");
+        }
+    }
+
+    /// The view of an incident for messages.
+    pub fn view(&self, row: &IncidentRow) -> IncidentView {
+        let ids: Vec<String> = match &row.account_id {
+            Some(a) => vec![a.clone()],
+            None => row.accounts.clone(),
+        };
+        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let actions: Vec<Action> = match row.kind.as_str() {
+            "manual" => vec![Action::StopInstances],
+            _ => accounts
+                .first()
+                .map(|a| a.actions.clone())
+                .unwrap_or_default(),
+        };
+        let not_run = match row.status {
+            Status::Executed | Status::Partial => actions
+                .iter()
+                .copied()
+                .filter(|a| *a != Action::StopInstances)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let outcome = row
+            .result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<halt::HaltReport>(r.clone()).ok())
+            .map(|r| r.accounts);
+        IncidentView {
+            id: row.id.clone(),
+            accounts: ids
+                .iter()
+                .map(|i| {
+                    (
+                        i.clone(),
+                        self.account(i)
+                            .map_or_else(|| i.clone(), |a| a.name.clone()),
+                    )
+                })
+                .collect(),
+            observed: row.observed.clone(),
+            actions,
+            deadline: row.deadline,
+            status: row.status,
+            decided_by: row.decided_by.clone(),
+            decided_at: row.decided_at,
+            exempt_tag: accounts.first().map_or_else(
+                || self.config.guard.defaults.exempt_tag.clone(),
+                |a| a.policy.exempt_tag.clone(),
+            ),
+            outcome,
+            not_run,
+        }
+    }
+
+    /// The text of `/runaway status` and `runaway status`.
+    pub fn status_text(&self) -> Result<String, JournalError> {
+        crate::status::text(&self.journal, &self.config)
+    }
+}

@@ -1,0 +1,333 @@
+//! `runaway serve`: the HTTP server (Slack slash commands and interactivity, health, metrics)
+//! and two loops around the bot's steps — the periodic check and the deadline timer — in one
+//! process, until SIGINT or SIGTERM; then it stops taking requests and waits for the work in
+//! flight (a check, a halt) to finish and be journaled.
+//!
+//! A plain `tokio::time::interval` schedules the checks rather than a cron crate: one fixed
+//! period needs no cron syntax, and the loop is a dozen lines that cannot silently stop firing.
+//! `/healthz` turns 503 when the last check is older than two periods.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bot::Bot;
+use crate::incident::Press;
+use crate::slack::{self, Secret};
+
+pub struct App {
+    pub bot: Arc<Bot>,
+    pub signing_secret: Secret,
+    /// Work started by requests (presses), awaited at shutdown.
+    pub tasks: TaskTracker,
+    pub started: chrono::DateTime<Utc>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+}
+
+/// Runs the server and the loops until a shutdown signal.
+pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "listening");
+    eprintln!(
+        "runaway serve: listening on http://{}",
+        listener.local_addr()?
+    );
+    let stop = CancellationToken::new();
+    let loops = TaskTracker::new();
+
+    let (bot, token) = (app.bot.clone(), stop.clone());
+    loops.spawn(async move {
+        let mut every = tokio::time::interval(bot.config.guard.check_every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = every.tick() => {
+                    if let Err(e) = bot.check_step(Utc::now()).await {
+                        tracing::error!(error = %e, "check step failed");
+                    }
+                }
+            }
+        }
+    });
+    let (bot, token) = (app.bot.clone(), stop.clone());
+    loops.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = every.tick() => {
+                    if let Err(e) = bot.deadline_step(Utc::now()).await {
+                        tracing::error!(error = %e, "deadline step failed");
+                    }
+                }
+            }
+        }
+    });
+
+    let token = stop.clone();
+    axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            token.cancel();
+        })
+        .await?;
+    tracing::info!("shutting down: waiting for work in flight");
+    stop.cancel();
+    loops.close();
+    app.tasks.close();
+    loops.wait().await;
+    app.tasks.wait().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Checks Slack's signature on the raw body; `Some(401)` when it fails.
+fn refuse_unsigned(app: &App, headers: &HeaderMap, body: &[u8], route: &str) -> Option<Response> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match slack::verify_signature(
+        &app.signing_secret,
+        get("x-slack-request-timestamp"),
+        get("x-slack-signature"),
+        body,
+        Utc::now().timestamp(),
+    ) {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::warn!(route, reason = %e, "unsigned request refused");
+            Some((StatusCode::UNAUTHORIZED, "invalid request signature").into_response())
+        }
+    }
+}
+
+fn ephemeral(text: &str) -> Response {
+    axum::Json(json!({"response_type": "ephemeral", "text": text})).into_response()
+}
+
+const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open incidents, last check · \
+`/runaway halt [ACCOUNT]`: stop every running, non-exempt instance (all accounts if none named), after a confirmation · \
+`/runaway help`: this text. Approvers only for halt and the alert buttons.";
+
+#[derive(Deserialize)]
+struct CommandForm {
+    #[serde(default)]
+    text: String,
+    user_id: String,
+}
+
+async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_unsigned(&app, &headers, &body, "/slack/commands") {
+        return refused;
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<CommandForm>(&body) else {
+        return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
+    };
+    let mut words = form.text.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (None | Some("help"), _, _) => ephemeral(HELP),
+        (Some("status"), None, _) => match app.bot.status_text() {
+            Ok(text) => ephemeral(&text),
+            Err(e) => {
+                tracing::error!(error = %e, "status unreadable");
+                ephemeral("The journal could not be read; see the guard's logs.")
+            }
+        },
+        (Some("halt"), account, None) => {
+            match app.bot.request_halt(&form.user_id, account, Utc::now()) {
+                Ok(Ok(view)) => {
+                    let mut message = slack::incident_message(&view);
+                    message["response_type"] = json!("in_channel");
+                    axum::Json(message).into_response()
+                }
+                Ok(Err(why)) => ephemeral(&why),
+                Err(e) => {
+                    tracing::error!(error = %e, "halt request not journaled");
+                    ephemeral("The journal could not be written: nothing was changed.")
+                }
+            }
+        }
+        _ => ephemeral(&format!("Unknown command `{}`.\n{HELP}", form.text.trim())),
+    }
+}
+
+#[derive(Deserialize)]
+struct InteractionForm {
+    payload: String,
+}
+
+async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_unsigned(&app, &headers, &body, "/slack/interactions") {
+        return refused;
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
+        return (StatusCode::BAD_REQUEST, "no payload").into_response();
+    };
+    let Ok(payload) = serde_json::from_str::<serde_json::Value>(&form.payload) else {
+        return (StatusCode::BAD_REQUEST, "payload is not JSON").into_response();
+    };
+    let user = payload["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let response_url = payload["response_url"].as_str().map(str::to_owned);
+    for action in payload["actions"].as_array().into_iter().flatten() {
+        let (Some(press), Some(incident)) = (
+            action["action_id"].as_str().and_then(Press::from_action_id),
+            action["value"].as_str(),
+        ) else {
+            continue;
+        };
+        // Acknowledge at once; the work goes on in the background and answers by itself.
+        let (bot, incident, user, url) = (
+            app.bot.clone(),
+            incident.to_owned(),
+            user.clone(),
+            response_url.clone(),
+        );
+        app.tasks.spawn(async move {
+            if let Err(e) = bot
+                .press(press, &incident, &user, url.as_deref(), Utc::now())
+                .await
+            {
+                tracing::error!(incident.id = %incident, error = %e, "press not handled");
+            }
+        });
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let last = app.bot.metrics.last_check_at.load(Ordering::Relaxed);
+    let last_check = (last > 0)
+        .then(|| chrono::DateTime::from_timestamp(last, 0))
+        .flatten();
+    let limit =
+        chrono::Duration::from_std(app.bot.config.guard.check_every * 2).unwrap_or_default();
+    let since = last_check.unwrap_or(app.started);
+    let stale = Utc::now() - since > limit;
+    let body = json!({
+        "status": if stale { "stale" } else { "ok" },
+        "last_check": last_check.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    });
+    let code = if stale {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let m = &app.bot.metrics;
+    let open = app
+        .bot
+        .journal
+        .incidents_in(&[
+            crate::incident::Status::Open,
+            crate::incident::Status::AwaitingConfirmation,
+        ])
+        .map(|v| v.len())
+        .unwrap_or(0);
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        out += &format!(
+            "# HELP runaway_{name} {help}\n# TYPE runaway_{name} {kind}\nrunaway_{name} {value}\n"
+        );
+    };
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+    metric("checks_total", "counter", "Checks run.", get(&m.checks));
+    metric(
+        "last_check_duration_seconds",
+        "gauge",
+        "Duration of the last check.",
+        format!(
+            "{:.3}",
+            m.last_check_ms.load(Ordering::Relaxed) as f64 / 1000.0
+        ),
+    );
+    metric(
+        "last_check_timestamp_seconds",
+        "gauge",
+        "Unix time of the last check.",
+        m.last_check_at.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "open_incidents",
+        "gauge",
+        "Incidents waiting for a human or a deadline.",
+        open.to_string(),
+    );
+    metric(
+        "incidents_opened_total",
+        "counter",
+        "Incidents opened by checks.",
+        get(&m.incidents_opened),
+    );
+    metric(
+        "incidents_executed_total",
+        "counter",
+        "Incidents whose actions ran.",
+        get(&m.incidents_executed),
+    );
+    metric(
+        "instances_stopped_total",
+        "counter",
+        "Instances stopped by incidents.",
+        get(&m.instances_stopped),
+    );
+    metric(
+        "slack_failures_total",
+        "counter",
+        "Slack calls that failed.",
+        get(&m.slack_failures),
+    );
+    metric(
+        "sns_failures_total",
+        "counter",
+        "SNS publishes that failed.",
+        get(&m.sns_failures),
+    );
+    metric(
+        "refused_presses_total",
+        "counter",
+        "Presses and commands refused (not an approver).",
+        get(&m.refused_presses),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

@@ -1,0 +1,587 @@
+//! The Slack adapter: the only module that knows Block Kit JSON and Slack's Web API. It renders
+//! incidents into messages (within Slack's limits), posts and updates them with the bot token
+//! (retrying on 429 after `Retry-After`, and on 5xx), answers through `response_url`, and checks
+//! the v0 signature of inbound requests.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::config::Action;
+use crate::incident::Status;
+use crate::ports::{Chat, ChatError, IncidentView, Reply};
+
+/// Slack's limits, as its own SDK enforces them.
+const MAX_SECTION_TEXT: usize = 3000;
+const MAX_HEADER_TEXT: usize = 150;
+const MAX_FIELDS: usize = 10;
+/// Requests older or newer than this are refused (replays).
+pub const SIGNATURE_WINDOW_SECS: i64 = 300;
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+// ----- inbound: signatures ------------------------------------------------------------------
+
+/// Why a request was refused. Says nothing about the secret or the expected signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing X-Slack-Request-Timestamp or X-Slack-Signature")]
+    Missing,
+    #[error("timestamp outside the 5-minute window")]
+    Stale,
+    #[error("signature does not match")]
+    Mismatch,
+}
+
+/// Checks Slack's v0 signature: `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{raw body}`),
+/// compared in constant time, with the timestamp within 5 minutes of `now` (Unix seconds).
+pub fn verify_signature(
+    secret: &Secret,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+        return Err(SignatureError::Missing);
+    };
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Stale)?;
+    if (now - ts).abs() > SIGNATURE_WINDOW_SECS {
+        return Err(SignatureError::Stale);
+    }
+    let given = signature
+        .strip_prefix("v0=")
+        .and_then(|hex| hex::decode(hex).ok())
+        .ok_or(SignatureError::Mismatch)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .map_err(|_| SignatureError::Mismatch)?;
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// The signature Slack would send (for tests, benchmarks and the local stand-in).
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+// ----- outbound: the Web API ----------------------------------------------------------------
+
+pub struct SlackClient {
+    http: reqwest::Client,
+    /// Ends with `/`: `https://slack.com/api/` unless `RUNAWAY_SLACK_API_URL` says otherwise.
+    base: String,
+    token: Secret,
+}
+
+impl SlackClient {
+    pub fn new(base: &str, token: Secret) -> SlackClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("HTTP client");
+        let base = if base.ends_with('/') {
+            base.to_owned()
+        } else {
+            format!("{base}/")
+        };
+        SlackClient { http, base, token }
+    }
+
+    /// Calls a Web API method, retrying after a 429's `Retry-After` and on 5xx (3 retries).
+    async fn call(&self, method: &str, body: &Value) -> Result<Value, ChatError> {
+        let err = |error: String| ChatError {
+            method: method.to_owned(),
+            error,
+        };
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let response = self
+                .http
+                .post(format!("{}{method}", self.base))
+                .bearer_auth(self.token.expose())
+                .json(body)
+                .send()
+                .await;
+            let wait = match response {
+                Err(e) => {
+                    let e = err(format!("cannot reach Slack: {}", without_url(&e)));
+                    if attempt > 3 {
+                        return Err(e);
+                    }
+                    Duration::from_secs(1 << attempt)
+                }
+                Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                    let secs = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .unwrap_or(1);
+                    if attempt > 3 {
+                        return Err(err(format!("rate limited (429, Retry-After {secs})")));
+                    }
+                    tracing::warn!(method, retry_after = secs, "slack rate limit");
+                    Duration::from_secs(secs.min(60))
+                }
+                Ok(r) if r.status().is_server_error() => {
+                    if attempt > 3 {
+                        return Err(err(format!("HTTP {}", r.status().as_u16())));
+                    }
+                    Duration::from_secs(1 << attempt)
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    let v: Value = r.json().await.map_err(|_| {
+                        err(format!("HTTP {}: not a Slack answer", status.as_u16()))
+                    })?;
+                    if v["ok"] == json!(true) {
+                        return Ok(v);
+                    }
+                    return Err(err(v["error"]
+                        .as_str()
+                        .unwrap_or("unknown error")
+                        .to_owned()));
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The error without its URL: a `response_url` is a credential of sorts.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    text
+}
+
+#[async_trait]
+impl Chat for SlackClient {
+    async fn post_incident(&self, channel: &str, view: &IncidentView) -> Result<String, ChatError> {
+        let mut body = incident_message(view);
+        body["channel"] = json!(channel);
+        let answer = self.call("chat.postMessage", &body).await?;
+        answer["ts"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ChatError {
+                method: "chat.postMessage".into(),
+                error: "answer without ts".into(),
+            })
+    }
+
+    async fn update_incident(
+        &self,
+        channel: &str,
+        ts: &str,
+        view: &IncidentView,
+    ) -> Result<(), ChatError> {
+        let mut body = incident_message(view);
+        body["channel"] = json!(channel);
+        body["ts"] = json!(ts);
+        self.call("chat.update", &body).await.map(|_| ())
+    }
+
+    async fn respond(&self, response_url: &str, reply: &Reply) -> Result<(), ChatError> {
+        let body = match reply {
+            Reply::Ephemeral(text) => {
+                json!({"response_type": "ephemeral", "replace_original": false, "text": text})
+            }
+            Reply::Incident(view) => {
+                let mut m = incident_message(view);
+                m["replace_original"] = json!(true);
+                m
+            }
+        };
+        let err = |error: String| ChatError {
+            method: "response_url".into(),
+            error,
+        };
+        let r = self
+            .http
+            .post(response_url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| err(without_url(&e)))?;
+        if !r.status().is_success() {
+            return Err(err(format!("HTTP {}", r.status().as_u16())));
+        }
+        Ok(())
+    }
+}
+
+// ----- rendering ----------------------------------------------------------------------------
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}})
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn who(by: Option<&str>) -> String {
+    match by {
+        Some("deadline") | None => "the deadline".into(),
+        Some(user) => format!("<@{user}>"),
+    }
+}
+
+/// Lists `items`, at most `max`, saying how many more there are.
+fn summarise(items: &[String], max: usize, sep: &str) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(sep);
+    if items.len() > max {
+        out += &format!("{sep}… and {} more", items.len() - max);
+    }
+    out
+}
+
+fn action_text(a: Action, exempt_tag: &str) -> String {
+    match a {
+        Action::StopInstances => format!(
+            "stop every running instance in every region (never terminate; instances tagged `{exempt_tag}=true` are left alone)"
+        ),
+        Action::LockoutUsers => {
+            "lock out the IAM users (deny-all policy, access keys deactivated)".into()
+        }
+        Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
+    }
+}
+
+fn accounts_text(view: &IncidentView) -> String {
+    view.accounts
+        .iter()
+        .map(|(id, name)| {
+            if id == name {
+                id.clone()
+            } else {
+                format!("{name} ({id})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The message of an incident (`text` fallback and `blocks`), for every status.
+pub fn incident_message(view: &IncidentView) -> Value {
+    let accounts = accounts_text(view);
+    let manual = view.observed.is_none();
+    let title = if manual {
+        format!("Halt requested: {accounts}")
+    } else {
+        format!("🚨 {accounts} fails its rules")
+    };
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, MAX_HEADER_TEXT), "emoji": true}}),
+    ];
+    let mut fallback = title.clone();
+
+    if let Some(o) = &view.observed {
+        let fields: Vec<Value> = o
+            .violations
+            .iter()
+            .take(MAX_FIELDS)
+            .map(|v| {
+                let (observed, limit) = (quantity(v.observed), quantity(v.limit));
+                json!({"type": "mrkdwn", "text": format!("*{}*\n{observed} (limit {limit})", v.rule)})
+            })
+            .collect();
+        if !fields.is_empty() {
+            blocks.push(json!({"type": "section", "fields": fields}));
+        }
+        fallback += &format!(
+            ": {}",
+            o.violations
+                .iter()
+                .map(|v| format!(
+                    "{} {} > {}",
+                    v.rule,
+                    quantity(v.observed),
+                    quantity(v.limit)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let regions: Vec<String> = o.regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        if !regions.is_empty() {
+            blocks.push(section(&format!(
+                "*Running instances:* {} in {} regions\n{}",
+                o.running_instances,
+                regions.len(),
+                summarise(&regions, 40, " · ")
+            )));
+        }
+    }
+
+    let actions: Vec<String> = view
+        .actions
+        .iter()
+        .map(|a| format!("• {}", action_text(*a, &view.exempt_tag)))
+        .collect();
+    match view.status {
+        Status::Open => {
+            let when = view
+                .deadline
+                .map(utc)
+                .unwrap_or_else(|| "the deadline".into());
+            blocks.push(section(&format!(
+                "*If nobody overrides by {when}:*\n{}",
+                actions.join("\n")
+            )));
+            blocks.push(json!({"type": "actions", "block_id": "runaway_decide", "elements": [
+                {"type": "button", "action_id": "runaway_approve", "style": "danger", "value": view.id,
+                 "text": {"type": "plain_text", "text": "Halt now"},
+                 "confirm": {"title": {"type": "plain_text", "text": "Halt now?"},
+                    "text": {"type": "mrkdwn", "text": truncate(&format!("Run the actions on {accounts} now, without waiting for the deadline."), 300)},
+                    "confirm": {"type": "plain_text", "text": "Halt now"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                    "style": "danger"}},
+                {"type": "button", "action_id": "runaway_override", "value": view.id,
+                 "text": {"type": "plain_text", "text": "Override"}}
+            ]}));
+            fallback += &format!(". Actions at {when} unless overridden.");
+        }
+        Status::AwaitingConfirmation => {
+            blocks.push(section(&format!(
+                "*Confirm to run:*\n{}",
+                actions.join("\n")
+            )));
+            blocks.push(json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
+                {"type": "button", "action_id": "runaway_confirm_halt", "style": "danger", "value": view.id,
+                 "text": {"type": "plain_text", "text": "Halt"},
+                 "confirm": {"title": {"type": "plain_text", "text": "Halt these accounts?"},
+                    "text": {"type": "mrkdwn", "text": truncate(&format!("Stop every running, non-exempt instance of {accounts}."), 300)},
+                    "confirm": {"type": "plain_text", "text": "Halt"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                    "style": "danger"}}
+            ]}));
+        }
+        _ => {
+            let at = view.decided_at.map(utc).unwrap_or_default();
+            let decision = match view.status {
+                Status::Overridden => format!(
+                    "*Overridden* by {} at {at}: closed as a false alarm, nothing was done.",
+                    who(view.decided_by.as_deref())
+                ),
+                Status::Resolved => {
+                    format!("*Resolved* at {at}: back within its limits, nothing was done.")
+                }
+                _ if view.decided_by.as_deref() == Some("deadline") => {
+                    format!("*Deadline passed* at {at} with nobody overriding: actions run.")
+                }
+                _ => format!("*Halted* by {} at {at}.", who(view.decided_by.as_deref())),
+            };
+            fallback += &format!(". {}", decision.replace('*', ""));
+            blocks.push(section(&decision));
+            if let Some(outcome) = &view.outcome {
+                for a in outcome {
+                    blocks.push(section(&outcome_text(a)));
+                }
+            } else if matches!(view.status, Status::Approved | Status::Expired) {
+                blocks.push(section("_Running the actions…_"));
+            }
+            if !view.not_run.is_empty() {
+                let names: Vec<String> = view
+                    .not_run
+                    .iter()
+                    .map(|a| format!("`{}`", action_name(*a)))
+                    .collect();
+                blocks.push(section(&format!(
+                    "Not run (not available in this version): {}",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("incident `{}` · runawaytrain", view.id)}]}));
+    blocks.truncate(50);
+    json!({"text": truncate(&fallback, 3000), "blocks": blocks})
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::StopInstances => "stop_instances",
+        Action::LockoutUsers => "lockout_users",
+        Action::BlockLaunches => "block_launches",
+    }
+}
+
+fn quantity(q: crate::rules::Quantity) -> String {
+    match q {
+        crate::rules::Quantity::Count(n) => n.to_string(),
+        crate::rules::Quantity::Usd(x) => format!("${x:.2}"),
+    }
+}
+
+fn outcome_text(a: &crate::halt::AccountHalt) -> String {
+    let stopped: usize = a.stopped.values().map(Vec::len).sum();
+    let by_region: Vec<String> = a
+        .stopped
+        .iter()
+        .map(|(r, ids)| format!("{r} {}", ids.len()))
+        .collect();
+    let mut text = format!(
+        "*{} ({})*: stopped {stopped} instances",
+        a.name, a.account_id
+    );
+    if !by_region.is_empty() {
+        text += &format!(" ({})", summarise(&by_region, 20, ", "));
+    }
+    if !a.suspended.is_empty() {
+        let groups: Vec<String> = a
+            .suspended
+            .iter()
+            .map(|s| format!("{} ({})", s.group, s.region))
+            .collect();
+        text += &format!(
+            "\nSuspended Auto Scaling groups first: {}",
+            summarise(&groups, 10, ", ")
+        );
+    }
+    let exempt = a.skipped.iter().filter(|s| s.exempt).count();
+    if exempt > 0 {
+        text += &format!("\nLeft running as exempt: {exempt}");
+    }
+    let unstoppable: Vec<String> = a
+        .skipped
+        .iter()
+        .filter(|s| !s.exempt)
+        .map(|s| format!("`{}` ({}): {}", s.instance_id, s.region, s.reason))
+        .collect();
+    if !unstoppable.is_empty() {
+        text += &format!(
+            "\n*Still running:* {}\n{}",
+            unstoppable.len(),
+            summarise(&unstoppable, 10, "\n")
+        );
+    }
+    if !a.errors.is_empty() {
+        let errors: Vec<String> = a
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.region.as_deref().unwrap_or("account"),
+                    e.message
+                )
+            })
+            .collect();
+        text += &format!(
+            "\n*Errors:* {}\n{}",
+            errors.len(),
+            summarise(&errors, 5, "\n")
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures() {
+        let secret = Secret::new("8f742231b10e8888abcd99yyyzzz85a5".into());
+        let body = b"token=x&command=%2Frunaway&text=status";
+        let now = 1_700_000_000;
+        let sig = sign(secret.expose(), now, body);
+        let ts = now.to_string();
+        assert_eq!(
+            verify_signature(&secret, Some(&ts), Some(&sig), body, now + 10),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(
+                &secret,
+                Some(&ts),
+                Some(&sig),
+                b"token=x&command=%2Frunaway&text=halt",
+                now
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&secret, Some(&ts), Some(&sig), body, now + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_signature(&secret, Some(&ts), None, body, now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_signature(&secret, Some(&ts), Some("v0=zz"), body, now),
+            Err(SignatureError::Mismatch)
+        );
+        let other = sign("another-secret", now, body);
+        assert_eq!(
+            verify_signature(&secret, Some(&ts), Some(&other), body, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+    }
+
+    #[test]
+    fn long_lists_are_summarised_within_slack_limits() {
+        let regions: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+        let s = summarise(&regions, 3, ", ");
+        assert_eq!(s, "r0, r1, r2, … and 97 more");
+        assert_eq!(
+            truncate(&"x".repeat(4000), MAX_SECTION_TEXT)
+                .chars()
+                .count(),
+            MAX_SECTION_TEXT
+        );
+    }
+}
