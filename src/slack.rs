@@ -142,7 +142,7 @@ impl SlackClient {
                     if attempt > 3 {
                         return Err(e);
                     }
-                    Duration::from_secs(1 << attempt)
+                    Duration::from_secs(1 << (attempt - 1))
                 }
                 Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
                     let secs = r
@@ -161,7 +161,7 @@ impl SlackClient {
                     if attempt > 3 {
                         return Err(err(format!("HTTP {}", r.status().as_u16())));
                     }
-                    Duration::from_secs(1 << attempt)
+                    Duration::from_secs(1 << (attempt - 1))
                 }
                 Ok(r) => {
                     let status = r.status();

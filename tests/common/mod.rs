@@ -6,6 +6,8 @@
 //! at another `moto_server` executable.
 #![allow(dead_code)]
 
+pub mod slack;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,168 @@
+//! A local stand-in for Slack's Web API: answers in Slack's wire format (`ok`, `error`, `ts`,
+//! 429 with `Retry-After`) and records every call, and a `response_url` endpoint.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Ok,
+    /// The next call gets 429 with `Retry-After: 1`, then back to `Ok`.
+    RateLimitOnce,
+    /// Every call gets HTTP 500.
+    ServerError,
+    /// Every call gets `{"ok": false, "error": "invalid_auth"}`.
+    InvalidAuth,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// `chat.postMessage`, `chat.update`, or `response/<id>`.
+    pub method: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+    /// Whether it was answered with success.
+    pub answered_ok: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    mode: Option<Mode>,
+    seq: u64,
+}
+
+#[derive(Clone)]
+pub struct SlackStandIn {
+    /// The Web API base, for `RUNAWAY_SLACK_API_URL`.
+    pub api: String,
+    /// Base of `response_url`s: append an id.
+    pub responses: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl SlackStandIn {
+    pub async fn start() -> SlackStandIn {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/{method}", post(api))
+            .route("/response/{id}", post(response))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        SlackStandIn {
+            api: format!("http://{addr}/api/"),
+            responses: format!("http://{addr}/response/"),
+            inner,
+        }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    pub fn calls_to(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.answered_ok)
+            .collect()
+    }
+
+    /// Waits until a successful call to `method` satisfies `pred`; returns it.
+    pub async fn wait_for(&self, method: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(c) = self.calls_to(method).into_iter().find(|c| pred(&c.body)) {
+                return c.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {method} call as expected within {secs}s; calls: {:#?}",
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let mut g = inner.lock().unwrap();
+    let mode = g.mode.unwrap_or(Mode::Ok);
+    if mode == Mode::RateLimitOnce {
+        g.mode = Some(Mode::Ok);
+    }
+    g.seq += 1;
+    let seq = g.seq;
+    let (answered_ok, response) = match mode {
+        Mode::RateLimitOnce => (
+            false,
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response(),
+        ),
+        Mode::ServerError => (
+            false,
+            (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        ),
+        Mode::InvalidAuth => (
+            false,
+            axum::Json(json!({"ok": false, "error": "invalid_auth"})).into_response(),
+        ),
+        Mode::Ok => {
+            let channel = body["channel"].clone();
+            let ts = body["ts"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("1700000000.{seq:06}"));
+            let answer = json!({"ok": true, "channel": channel, "ts": ts,
+                "message": {"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]}});
+            (true, axum::Json(answer).into_response())
+        }
+    };
+    g.calls.push(Call {
+        method,
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+        answered_ok,
+    });
+    response
+}
+
+async fn response(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    inner.lock().unwrap().calls.push(Call {
+        method: format!("response/{id}"),
+        authorization: None,
+        body,
+        answered_ok: true,
+    });
+    StatusCode::OK.into_response()
+}
+
+/// All the text of a message (fallback and blocks), to search in.
+pub fn text_of(message: &Value) -> String {
+    message.to_string()
+}

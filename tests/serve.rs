@@ -1,0 +1,753 @@
+//! The bot, against a real moto server and a local Slack Web API stand-in: the whole loop
+//! Fail → alert → (deadline | Halt now | Override) → instances stopped in moto → message updated
+//! → SNS e-mail published. First with the bot's steps driven directly with a chosen clock, then
+//! through `runaway serve` itself: signatures, slash commands, a restart mid-grace.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::slack::{Mode, SlackStandIn, text_of};
+use common::*;
+use runawaytrain::aws::{Aws, SnsNotifier};
+use runawaytrain::bot::{Bot, Outcome};
+use runawaytrain::config::{Config, RegionName};
+use runawaytrain::incident::{Press, Status};
+use runawaytrain::journal::Journal;
+use runawaytrain::slack::{Secret, SlackClient, sign};
+use serde_json::{Value, json};
+
+const APPROVER: &str = "UAPPROVER1";
+const STRANGER: &str = "USTRANGER1";
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+fn config_text(grace: &str, topic: &str) -> String {
+    format!(
+        r#"
+[guard]
+home_region = "us-east-1"
+check_every = "10s"
+grace_period = "{grace}"
+override_snooze = "1h"
+state_path = "journal.db"
+
+[slack]
+channel = "C0123456789"
+approvers = ["{APPROVER}"]
+
+[notify]
+sns_topic_arn = "{topic}"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1", "eu-west-1"]
+max_running_instances = 2
+"#
+    )
+}
+
+async fn topic(moto: &Moto) -> String {
+    aws_sdk_sns::Client::new(&moto.sdk("us-east-1").await)
+        .create_topic()
+        .name("runawaytrain")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap()
+}
+
+/// E-mails published to the topic: (subject, message).
+fn emails(moto: &Moto) -> Vec<(String, String)> {
+    let data = moto.data();
+    data["sns"]["Topic"][0]["sent_notifications"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|n| {
+                    (
+                        n[2].as_str().unwrap_or("").to_owned(),
+                        n[1].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+struct Setup {
+    moto: Moto,
+    slack: SlackStandIn,
+    bot: Bot,
+    _dir: tempfile::TempDir,
+    euw1: aws_config::SdkConfig,
+}
+
+async fn setup(grace: &str) -> Setup {
+    let moto = Moto::start();
+    let slack = SlackStandIn::start().await;
+    let topic = topic(&moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runaway.toml");
+    std::fs::write(&path, config_text(grace, &topic)).unwrap();
+    let config = Config::load(&path).unwrap();
+    let journal = Arc::new(Journal::open(&config.guard.state_path).unwrap());
+    let aws = Aws::new(
+        moto.sdk("us-east-1").await,
+        &RegionName::parse("us-east-1").unwrap(),
+    );
+    let notifier = Arc::new(SnsNotifier::new(&aws));
+    let chat = Arc::new(SlackClient::new(
+        &slack.api,
+        Secret::new("xoxb-test-token".into()),
+    ));
+    let bot = Bot::new(config, Arc::new(aws), chat, notifier, journal, None);
+    let euw1 = moto.sdk("eu-west-1").await;
+    launch(&moto.sdk("us-east-1").await, 2, &[], false).await;
+    launch(&euw1, 1, &[], false).await;
+    Setup {
+        moto,
+        slack,
+        bot,
+        _dir: dir,
+        euw1,
+    }
+}
+
+fn button_value(message: &Value, action_id: &str) -> Option<String> {
+    message["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"]
+            .as_array()?
+            .iter()
+            .find(|e| e["action_id"] == action_id)
+            .map(|e| e["value"].as_str().unwrap().to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
+    let s = setup("10m").await;
+    let now = Utc::now();
+    s.bot.check_step(now).await.unwrap();
+
+    let posts = s.slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0].authorization.as_deref(),
+        Some("Bearer xoxb-test-token")
+    );
+    let alert = &posts[0].body;
+    assert_eq!(alert["channel"], "C0123456789");
+    let incident = button_value(alert, "runaway_approve").expect("a Halt now button");
+    assert_eq!(
+        button_value(alert, "runaway_override").as_deref(),
+        Some(incident.as_str())
+    );
+    let approve = alert["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == "runaway_approve")
+        .unwrap();
+    assert_eq!(approve["style"], "danger");
+    assert!(approve["confirm"]["title"]["text"].is_string());
+    let text = text_of(alert);
+    assert!(
+        text.contains("max_running_instances") && text.contains("3 (limit 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("us-east-1 2") && text.contains("eu-west-1 1"),
+        "{text}"
+    );
+    let deadline = (now + chrono::Duration::minutes(10))
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    assert!(text.contains(&deadline), "{text}");
+    assert!(text.contains("stop every running instance"), "{text}");
+    assert!(alert["blocks"].as_array().unwrap().len() <= 50);
+    // SNS: the notify list hears of it too.
+    let mail = emails(&s.moto);
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].0.contains("payer") && mail[0].1.contains(&incident),
+        "{mail:?}"
+    );
+
+    // A later check that still fails, worse: the same incident is updated, no new alert.
+    launch(&s.euw1, 1, &[], false).await;
+    s.bot
+        .check_step(now + chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(s.slack.calls_to("chat.postMessage").len(), 1);
+    let update = s
+        .slack
+        .wait_for("chat.update", 5, |b| text_of(b).contains("4 (limit 2)"))
+        .await;
+    assert_eq!(
+        update["ts"],
+        posts[0].body["ts"]
+            .as_str()
+            .map_or(json!("1700000000.000001"), |t| json!(t))
+    );
+    // Not due yet.
+    assert!(
+        s.bot
+            .deadline_step(now + chrono::Duration::minutes(9))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(count(&s.euw1, "running").await, 2);
+
+    // The deadline passes with nobody overriding: the actions run, once.
+    let fired = s
+        .bot
+        .deadline_step(now + chrono::Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(fired, [incident.clone()]);
+    assert!(
+        s.bot
+            .deadline_step(now + chrono::Duration::minutes(11))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(count(&s.euw1, "stopped").await, 2);
+    assert_eq!(count(&s.moto.sdk("us-east-1").await, "stopped").await, 2);
+    let done = s
+        .slack
+        .wait_for("chat.update", 5, |b| {
+            text_of(b).contains("stopped 4 instances")
+        })
+        .await;
+    let text = text_of(&done);
+    assert!(text.contains("Deadline passed"), "{text}");
+    assert!(
+        button_value(&done, "runaway_approve").is_none(),
+        "buttons must go once decided"
+    );
+    let row = s.bot.journal.get_incident(&incident).unwrap().unwrap();
+    assert_eq!(row.status, Status::Executed);
+    assert_eq!(row.decided_by.as_deref(), Some("deadline"));
+    let mail = emails(&s.moto);
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    assert!(
+        mail[1].0.contains("actions ran") && mail[1].1.contains("stopped 4 instances"),
+        "{mail:?}"
+    );
+
+    // The account is within limits now: the next check is quiet.
+    s.bot
+        .check_step(now + chrono::Duration::minutes(12))
+        .await
+        .unwrap();
+    assert_eq!(s.slack.calls_to("chat.postMessage").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn halt_now_runs_at_once_and_double_clicks_run_nothing_twice() {
+    let s = setup("10m").await;
+    let now = Utc::now();
+    s.bot.check_step(now).await.unwrap();
+    let incident = button_value(
+        &s.slack.calls_to("chat.postMessage")[0].body,
+        "runaway_approve",
+    )
+    .unwrap();
+    let url = format!("{}1", s.slack.responses);
+    let (a, b) = tokio::join!(
+        s.bot
+            .press(Press::Approve, &incident, APPROVER, Some(&url), now),
+        s.bot
+            .press(Press::Approve, &incident, APPROVER, Some(&url), now),
+    );
+    // One wins; the other finds it decided (approved, or executed by then).
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Decided(Status::Approved))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::AlreadyDecided(_)))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(count(&s.euw1, "stopped").await, 1);
+    let stops: i64 = rusqlite::Connection::open(s.bot.journal.path())
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM changes WHERE incident_id = ?1 AND action = 'stop_instance'",
+            [&incident],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stops, 3, "each instance stopped once");
+    let done = s
+        .slack
+        .wait_for("chat.update", 5, |b| {
+            text_of(b).contains("stopped 3 instances")
+        })
+        .await;
+    assert!(
+        text_of(&done).contains(&format!("Halted* by <@{APPROVER}>")),
+        "{done}"
+    );
+    // The deadline later finds nothing to do.
+    assert!(
+        s.bot
+            .deadline_step(now + chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let presses = s.bot.journal.presses(&incident).unwrap();
+    assert_eq!(presses.len(), 2);
+    assert!(presses.iter().all(|p| p.0 == APPROVER && p.2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn override_closes_the_alert_and_keeps_the_account_quiet_unless_worse() {
+    let s = setup("10m").await;
+    let now = Utc::now();
+    s.bot.check_step(now).await.unwrap();
+    let incident = button_value(
+        &s.slack.calls_to("chat.postMessage")[0].body,
+        "runaway_override",
+    )
+    .unwrap();
+    let outcome = s
+        .bot
+        .press(Press::Override, &incident, APPROVER, None, now)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Decided(Status::Overridden));
+    let closed = s
+        .slack
+        .wait_for("chat.update", 5, |b| text_of(b).contains("Overridden"))
+        .await;
+    assert!(button_value(&closed, "runaway_approve").is_none());
+    // Nothing runs at the deadline; the same picture raises no new alert during the snooze.
+    assert!(
+        s.bot
+            .deadline_step(now + chrono::Duration::minutes(11))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.bot
+        .check_step(now + chrono::Duration::minutes(20))
+        .await
+        .unwrap();
+    assert_eq!(s.slack.calls_to("chat.postMessage").len(), 1);
+    assert_eq!(count(&s.euw1, "running").await, 1);
+    // Worse than what was overridden: a new incident and alert.
+    launch(&s.euw1, 2, &[], false).await;
+    s.bot
+        .check_step(now + chrono::Duration::minutes(25))
+        .await
+        .unwrap();
+    let posts = s.slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_ne!(
+        button_value(&posts[1].body, "runaway_approve").unwrap(),
+        incident
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stranger_is_refused_told_and_journaled() {
+    let s = setup("10m").await;
+    let now = Utc::now();
+    s.bot.check_step(now).await.unwrap();
+    let incident = button_value(
+        &s.slack.calls_to("chat.postMessage")[0].body,
+        "runaway_approve",
+    )
+    .unwrap();
+    let url = format!("{}stranger", s.slack.responses);
+    let outcome = s
+        .bot
+        .press(Press::Approve, &incident, STRANGER, Some(&url), now)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Refused);
+    let told = s.slack.wait_for("response/stranger", 5, |_| true).await;
+    assert_eq!(told["response_type"], "ephemeral");
+    assert!(
+        told["text"]
+            .as_str()
+            .unwrap()
+            .contains("Only the guard's approvers")
+    );
+    assert_eq!(
+        s.bot
+            .journal
+            .get_incident(&incident)
+            .unwrap()
+            .unwrap()
+            .status,
+        Status::Open
+    );
+    assert_eq!(count(&s.euw1, "running").await, 1);
+    let presses = s.bot.journal.presses(&incident).unwrap();
+    assert_eq!(
+        presses,
+        [(
+            STRANGER.to_owned(),
+            "approve".to_owned(),
+            false,
+            "refused: not an approver".to_owned()
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_rate_limits_are_waited_out() {
+    let s = setup("10m").await;
+    s.slack.set_mode(Mode::RateLimitOnce);
+    s.bot.check_step(Utc::now()).await.unwrap();
+    let calls = s.slack.calls();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(!calls[0].answered_ok && calls[1].answered_ok);
+    assert_eq!(
+        s.bot
+            .metrics
+            .slack_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_slack_fails_the_e_mail_says_so_and_the_deadline_still_holds() {
+    for mode in [Mode::ServerError, Mode::InvalidAuth] {
+        let s = setup("10m").await;
+        s.slack.set_mode(mode);
+        let now = Utc::now();
+        s.bot.check_step(now).await.unwrap();
+        let mail = emails(&s.moto);
+        assert_eq!(mail.len(), 1, "{mode:?}");
+        assert!(
+            mail[0].1.contains("Slack alert could not be posted"),
+            "{mode:?}: {mail:?}"
+        );
+        if mode == Mode::InvalidAuth {
+            assert!(mail[0].1.contains("invalid_auth"), "{mail:?}");
+        }
+        assert!(
+            !mail[0].1.contains("xoxb-test-token"),
+            "the token leaked: {mail:?}"
+        );
+        assert_eq!(
+            s.bot
+                .metrics
+                .slack_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            s.bot
+                .deadline_step(now + chrono::Duration::minutes(10))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(count(&s.euw1, "stopped").await, 1);
+    }
+}
+
+// ----- through `runaway serve` ---------------------------------------------------------------
+
+struct Serve {
+    child: tokio::process::Child,
+    pub url: String,
+}
+
+impl Serve {
+    async fn start(w: &Workdir, moto: &Moto, slack: &SlackStandIn) -> Serve {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+            .arg("serve")
+            .current_dir(w.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUNAWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUNAWAY_SLACK_API_URL", &slack.api)
+            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("runaway serve");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+                return Serve { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("runaway serve did not start");
+    }
+
+    async fn post(
+        &self,
+        route: &str,
+        body: &str,
+        timestamp: i64,
+        signature: Option<String>,
+    ) -> reqwest::Response {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{route}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .body(body.to_owned());
+        if let Some(sig) = signature {
+            r = r.header("x-slack-signature", sig);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn signed(&self, route: &str, body: &str) -> reqwest::Response {
+        let now = Utc::now().timestamp();
+        self.post(route, body, now, Some(sign(SECRET, now, body.as_bytes())))
+            .await
+    }
+
+    async fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+fn press_body(action_id: &str, incident: &str, user: &str, response_url: &str) -> String {
+    let payload = json!({"type": "block_actions", "user": {"id": user}, "response_url": response_url,
+        "actions": [{"action_id": action_id, "value": incident, "type": "button"}]});
+    form(&[("payload", &payload.to_string())])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
+    let moto = Moto::start();
+    let slack = SlackStandIn::start().await;
+    let topic = topic(&moto).await;
+    let use1 = moto.sdk("us-east-1").await;
+    launch(&use1, 3, &[], false).await;
+    let w = Workdir::new(&config_text("10m", &topic));
+    let serve = Serve::start(&w, &moto, &slack).await;
+    let alert = slack.wait_for("chat.postMessage", 20, |_| true).await;
+    let incident = button_value(&alert, "runaway_approve").unwrap();
+
+    // Every way of not being Slack gets 401 and changes nothing.
+    let body = press_body(
+        "runaway_approve",
+        &incident,
+        APPROVER,
+        &format!("{}x", slack.responses),
+    );
+    let now = Utc::now().timestamp();
+    let good = sign(SECRET, now, body.as_bytes());
+    for (what, ts, sig, sent) in [
+        (
+            "bad signature",
+            now,
+            Some(sign("not-the-secret", now, body.as_bytes())),
+            body.clone(),
+        ),
+        (
+            "stale timestamp",
+            now - 301,
+            Some(sign(SECRET, now - 301, body.as_bytes())),
+            body.clone(),
+        ),
+        ("missing headers", now, None, body.clone()),
+        (
+            "body altered",
+            now,
+            Some(good.clone()),
+            body.replace(APPROVER, "UOTHERUSER"),
+        ),
+    ] {
+        let r = serve.post("/slack/interactions", &sent, ts, sig).await;
+        assert_eq!(r.status(), 401, "{what}");
+    }
+    assert_eq!(count(&use1, "running").await, 3);
+
+    // Slash commands: help, status, and a halt that waits for its confirmation button.
+    let help = serve
+        .signed(
+            "/slack/commands",
+            &form(&[("command", "/runaway"), ("text", ""), ("user_id", STRANGER)]),
+        )
+        .await;
+    assert_eq!(help.status(), 200);
+    assert!(help.text().await.unwrap().contains("/runaway halt"));
+    let status: Value = serve
+        .signed(
+            "/slack/commands",
+            &form(&[
+                ("command", "/runaway"),
+                ("text", "status"),
+                ("user_id", STRANGER),
+            ]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["text"].as_str().unwrap().contains(&incident),
+        "{status}"
+    );
+    let refused: Value = serve
+        .signed(
+            "/slack/commands",
+            &form(&[
+                ("command", "/runaway"),
+                ("text", "halt"),
+                ("user_id", STRANGER),
+            ]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap()
+            .contains("Only the guard's approvers"),
+        "{refused}"
+    );
+    let confirm: Value = serve
+        .signed(
+            "/slack/commands",
+            &form(&[
+                ("command", "/runaway"),
+                ("text", "halt payer"),
+                ("user_id", APPROVER),
+            ]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let manual = button_value(&confirm, "runaway_confirm_halt").expect("a confirmation button");
+    assert_eq!(count(&use1, "running").await, 3);
+    let url = format!("{}confirm", slack.responses);
+    let r = serve
+        .signed(
+            "/slack/interactions",
+            &press_body("runaway_confirm_halt", &manual, APPROVER, &url),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let result = slack
+        .wait_for("response/confirm", 20, |b| {
+            text_of(b).contains("stopped 3 instances")
+        })
+        .await;
+    assert_eq!(result["replace_original"], true);
+    assert_eq!(count(&use1, "stopped").await, 3);
+
+    // Health and metrics.
+    let health: Value = reqwest::get(format!("{}/healthz", serve.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert!(health["last_check"].is_string());
+    let metrics = reqwest::get(format!("{}/metrics", serve.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("runaway_checks_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("runaway_instances_stopped_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("runaway_refused_presses_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("runaway_open_incidents 1"), "{metrics}");
+
+    // SIGTERM: a clean exit 0.
+    assert_eq!(serve.stop("-TERM").await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_in_the_grace_period_keeps_the_deadline_and_alerts_once() {
+    let moto = Moto::start();
+    let slack = SlackStandIn::start().await;
+    let topic = topic(&moto).await;
+    let use1 = moto.sdk("us-east-1").await;
+    launch(&use1, 3, &[], false).await;
+    let w = Workdir::new(&config_text("6s", &topic));
+    let serve = Serve::start(&w, &moto, &slack).await;
+    let alert = slack.wait_for("chat.postMessage", 20, |_| true).await;
+    let incident = button_value(&alert, "runaway_approve").unwrap();
+    // Killed without a chance to clean up, inside the grace period.
+    serve.stop("-KILL").await;
+    assert_eq!(count(&use1, "running").await, 3);
+    let serve = Serve::start(&w, &moto, &slack).await;
+    let done = slack
+        .wait_for("chat.update", 30, |b| {
+            text_of(b).contains("stopped 3 instances")
+        })
+        .await;
+    assert!(text_of(&done).contains(&incident));
+    assert_eq!(count(&use1, "stopped").await, 3);
+    assert_eq!(
+        slack.calls_to("chat.postMessage").len(),
+        1,
+        "the restart must not alert again"
+    );
+    let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
+    let (status, deadline, decided): (String, String, String) = db
+        .query_row(
+            "SELECT status, deadline, decided_at FROM incidents WHERE id = ?1",
+            [&incident],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "executed");
+    assert!(
+        decided >= deadline,
+        "ran at {decided}, before its deadline {deadline}"
+    );
+    assert_eq!(serve.stop("-TERM").await.code(), Some(0));
+}
