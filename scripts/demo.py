@@ -1,19 +1,29 @@
-"""The main job, locally: an AWS emulator with an organisation of two accounts, then
-`runaway check`, a dry-run halt, the halt itself, and a check after it. Run through
-scripts/demo, which builds the binary and sets up the emulator."""
+"""The main job, locally and end to end: an AWS emulator (moto) with an organisation of two
+accounts, a local Slack stand-in that prints what the channel would show, and `runaway serve`
+with a short grace period. The payer account breaks its rules; the bot alerts; nobody presses
+Override; at the deadline the bot stops the instances on its own. Run through scripts/demo."""
 
+import hashlib
+import hmac
+import json
 import os
-import sqlite3
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from emulator import MEMBER, PAYER, Moto  # noqa: E402
+import slack_standin  # noqa: E402
+from emulator import MEMBER, PAYER, Moto, free_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNAWAY = os.path.join(ROOT, "target", "debug", "runaway")
+SIGNING_SECRET = "demo-signing-secret"
+GRACE = 20
 
 
 def banner(text):
@@ -26,10 +36,23 @@ def run(*args, env):
     print(f"(exit status {code})", flush=True)
 
 
+def slash(url, text, user):
+    """A /runaway command, signed as Slack signs it."""
+    body = urllib.parse.urlencode({"command": "/runaway", "text": text, "user_id": user}).encode()
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    req = urllib.request.Request(url + "/slack/commands", data=body, headers={
+        "x-slack-request-timestamp": ts, "x-slack-signature": sig,
+        "content-type": "application/x-www-form-urlencoded"})
+    return json.load(urllib.request.urlopen(req))
+
+
 def main():
     moto = Moto()
+    slack_server, slack_url = slack_standin.start()
+    serve = None
     try:
-        banner(f"AWS emulator (moto) on {moto.url}: seeding two accounts")
+        banner(f"AWS emulator (moto) on {moto.url}: two accounts")
         moto.launch("us-east-1", 4)
         moto.launch("us-east-1", 1, tags={"runaway:exempt": "true", "Name": "bastion"})
         moto.launch("eu-west-1", 3)
@@ -38,6 +61,7 @@ def main():
         moto.estimated_charges(612.50)
         moto.launch("eu-central-1", 5, account=MEMBER)
         moto.launch("sa-east-1", 1, account=MEMBER)
+        topic = moto.client("sns", "us-east-1").create_topic(Name="runawaytrain")["TopicArn"]
         print(f"payer {PAYER}: us-east-1 5 + 2 in Auto Scaling group 'web' (one tagged exempt), "
               "eu-west-1 3, ap-northeast-1 2; estimated charges $612.50")
         print(f"research {MEMBER} (through an assumed role): eu-central-1 5, sa-east-1 1")
@@ -48,8 +72,16 @@ def main():
             f.write(textwrap.dedent(f"""\
                 [guard]
                 home_region = "us-east-1"
+                check_every = "30s"
+                grace_period = "{GRACE}s"
                 state_path = "runaway.db"
-                exempt_tag = "runaway:exempt"
+
+                [slack]
+                channel = "C0123456789"
+                approvers = ["U0123456789"]
+
+                [notify]
+                sns_topic_arn = "{topic}"
 
                 [[accounts]]
                 id = "{PAYER}"
@@ -74,23 +106,54 @@ def main():
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_EC2_METADATA_DISABLED="true",
+            RUNAWAY_SLACK_API_URL=slack_url + "/api/",
+            SLACK_BOT_TOKEN="xoxb-demo",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
         )
         env.pop("AWS_PROFILE", None)
         run("check", env=env)
-        run("halt", "--dry-run", env=env)
-        run("halt", "--yes", env=env)
-        run("check", env=env)
 
-        banner(f"the journal, {os.path.join(work, 'runaway.db')}")
-        db = sqlite3.connect(os.path.join(work, "runaway.db"))
-        for row in db.execute("SELECT id, kind, status, opened_at, actor FROM incidents"):
-            print("incident", *row)
-        for row in db.execute(
-            "SELECT account_id, region, action, status, count(*) FROM changes "
-            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3"
-        ):
-            print("  {} {:<15} {:<18} {:<7} x{}".format(*row))
+        port = free_port()
+        env["RUNAWAY_LISTEN"] = f"127.0.0.1:{port}"
+        env["RUNAWAY_LOG"] = "runawaytrain=info"
+        log = os.path.join(work, "serve.log")
+        banner(f"$ runaway serve   (Slack stand-in on {slack_url}; log in {log})")
+        serve = subprocess.Popen([RUNAWAY, "serve"], env=env, stderr=open(log, "w"))
+        del env["RUNAWAY_LOG"]
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while not any(m == "chat.postMessage" for m, _ in slack_standin.messages):
+            if time.time() > deadline or serve.poll() is not None:
+                sys.exit(f"no alert within a minute; see {log}")
+            time.sleep(0.2)
+
+        banner("$ /runaway status   (a signed slash command, as Slack sends it)")
+        print(textwrap.indent(slash(url, "status", "U0123456789")["text"], "    "))
+        banner(f"nobody presses Override: waiting out the {GRACE}s grace period")
+        while not any(m == "chat.update" and "stopped" in json.dumps(b) for m, b in slack_standin.messages):
+            if time.time() > deadline + GRACE or serve.poll() is not None:
+                sys.exit(f"the deadline did not act; see {log}")
+            time.sleep(0.2)
+        time.sleep(0.5)
+
+        banner("SNS e-mails to the notify list (moto keeps them)")
+        data = json.load(urllib.request.urlopen(moto.url + "/moto-api/data.json"))
+        for _, message, subject, *_ in data["sns"]["Topic"][0]["sent_notifications"]:
+            print(f"  subject: {subject}")
+        banner("health and metrics")
+        print("  " + urllib.request.urlopen(url + "/healthz").read().decode())
+        for line in urllib.request.urlopen(url + "/metrics").read().decode().splitlines():
+            if not line.startswith("#"):
+                print("  " + line)
+        serve.send_signal(signal.SIGTERM)
+        print(f"runaway serve stopped on SIGTERM, exit status {serve.wait(timeout=30)}")
+        serve = None
+        run("status", env=env)
+        run("check", env=env)
     finally:
+        if serve is not None:
+            serve.kill()
+        slack_server.shutdown()
         moto.stop()
 
 

@@ -46,6 +46,26 @@ pub struct Bot {
     own_instance: Option<String>,
 }
 
+/// The account as an incident left it, for the next check's decision: as overridden, or once
+/// the actions ran, as seen minus the instances they stopped.
+fn left_at(row: &IncidentRow) -> Latest {
+    let mut observed = row.observed.clone().unwrap_or_default();
+    if let Some(report) = row
+        .result
+        .as_ref()
+        .and_then(|r| serde_json::from_value::<halt::HaltReport>(r.clone()).ok())
+    {
+        observed.running_instances = observed
+            .running_instances
+            .saturating_sub(report.stopped() as u64);
+    }
+    Latest {
+        status: row.status,
+        observed,
+        snooze_until: row.snooze_until,
+    }
+}
+
 /// What a press or a slash command led to, for the HTTP layer and the tests.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -131,14 +151,7 @@ impl Bot {
             };
             let latest = self.journal.latest_alert(&a.account_id)?;
             let decision = incident::on_check(
-                latest
-                    .as_ref()
-                    .map(|l| Latest {
-                        status: l.status,
-                        observed: l.observed.clone().unwrap_or_default(),
-                        snooze_until: l.snooze_until,
-                    })
-                    .as_ref(),
+                latest.as_ref().map(left_at).as_ref(),
                 observed.as_ref(),
                 now,
             );
@@ -285,9 +298,7 @@ impl Bot {
                 .account_id
                 .as_deref()
                 .and_then(|id| self.account(id))
-                .map(|a| {
-                    now + chrono::Duration::from_std(a.policy.override_snooze).unwrap_or_default()
-                }),
+                .map(|a| now + chrono::Duration::from_std(a.policy.snooze).unwrap_or_default()),
             _ => None,
         };
         if !self.journal.claim(incident, from, to, user, now, snooze)? {
@@ -420,8 +431,12 @@ impl Bot {
             Status::Partial
         };
         let result = serde_json::to_value(&report).unwrap_or_default();
+        let now = Utc::now();
+        let snooze = accounts
+            .first()
+            .map(|a| now + chrono::Duration::from_std(a.policy.snooze).unwrap_or_default());
         self.journal
-            .finish_incident(id, status, &result, Utc::now())?;
+            .finish_incident(id, status, &result, snooze, now)?;
         self.metrics
             .incidents_executed
             .fetch_add(1, Ordering::Relaxed);

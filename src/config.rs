@@ -62,9 +62,9 @@ pub struct Guard {
 pub struct AccountPolicy {
     /// `grace_period`, default `10m`: time an alert waits for a human before the actions run.
     pub grace_period: Duration,
-    /// `override_snooze`, default `1h`: after an Override the account raises no new alert for
-    /// this long, unless it gets worse than what was overridden.
-    pub override_snooze: Duration,
+    /// `snooze`, default `1h`: after an Override, or once an incident's actions ran, the
+    /// account raises no new alert for this long unless it gets worse than it was left.
+    pub snooze: Duration,
     /// `exempt_tag`, default `runaway:exempt`: instances tagged `<exempt_tag>=true` are never
     /// touched.
     pub exempt_tag: String,
@@ -300,7 +300,7 @@ struct RawGuard {
     state_path: Option<PathBuf>,
     max_concurrency: Option<i64>,
     grace_period: Option<String>,
-    override_snooze: Option<String>,
+    snooze: Option<String>,
     exempt_tag: Option<String>,
     exempt_instances: Option<Vec<String>>,
     exempt_principals: Option<Vec<String>>,
@@ -311,7 +311,7 @@ struct RawGuard {
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
 struct RawPolicy {
     grace_period: Option<String>,
-    override_snooze: Option<String>,
+    snooze: Option<String>,
     exempt_tag: Option<String>,
     exempt_instances: Option<Vec<String>>,
     exempt_principals: Option<Vec<String>>,
@@ -347,7 +347,7 @@ struct RawAccount {
     slack_channel: Option<String>,
     sns_topic_arn: Option<String>,
     grace_period: Option<String>,
-    override_snooze: Option<String>,
+    snooze: Option<String>,
     exempt_tag: Option<String>,
     exempt_instances: Option<Vec<String>>,
     exempt_principals: Option<Vec<String>>,
@@ -468,7 +468,7 @@ fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         "guard",
         RawPolicy {
             grace_period: g.grace_period,
-            override_snooze: g.override_snooze,
+            snooze: g.snooze,
             exempt_tag: g.exempt_tag,
             exempt_instances: g.exempt_instances,
             exempt_principals: g.exempt_principals,
@@ -618,7 +618,7 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
         &format!("accounts[{i}]"),
         RawPolicy {
             grace_period: a.grace_period,
-            override_snooze: a.override_snooze,
+            snooze: a.snooze,
             exempt_tag: a.exempt_tag,
             exempt_instances: a.exempt_instances,
             exempt_principals: a.exempt_principals,
@@ -667,7 +667,7 @@ fn policy(
     let key = |k: &str| format!("{section}.{k}");
     let base = defaults.cloned().unwrap_or_else(|| AccountPolicy {
         grace_period: Duration::from_secs(600),
-        override_snooze: Duration::from_secs(3600),
+        snooze: Duration::from_secs(3600),
         exempt_tag: "runaway:exempt".into(),
         exempt_instances: BTreeSet::new(),
         exempt_principals: Vec::new(),
@@ -678,9 +678,9 @@ fn policy(
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
         None => base.grace_period,
     };
-    let override_snooze = match raw.override_snooze {
-        Some(s) => duration(&key("override_snooze"), Some(&s), "")?,
-        None => base.override_snooze,
+    let snooze = match raw.snooze {
+        Some(s) => duration(&key("snooze"), Some(&s), "")?,
+        None => base.snooze,
     };
     let exempt_tag = match raw.exempt_tag {
         Some(t) if t.trim().is_empty() || t.len() > 128 || t.starts_with("aws:") => {
@@ -726,7 +726,7 @@ fn policy(
     };
     Ok(AccountPolicy {
         grace_period,
-        override_snooze,
+        snooze,
         exempt_tag,
         exempt_instances,
         exempt_principals,

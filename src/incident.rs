@@ -104,6 +104,8 @@ impl Observed {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Latest {
     pub status: Status,
+    /// What the account was left at: as overridden, or, once the actions ran, as seen minus
+    /// the instances they stopped.
     pub observed: Observed,
     /// When an override stops keeping the account quiet.
     pub snooze_until: Option<DateTime<Utc>>,
@@ -134,7 +136,9 @@ pub fn on_check(
         (Some(l), Some(o)) => match l.status {
             Status::Open if l.observed != *o => OnCheck::Update,
             Status::Open | Status::Approved | Status::Expired => OnCheck::Nothing,
-            Status::Overridden if l.snooze_until.is_some_and(|t| now < t) => {
+            Status::Overridden | Status::Executed | Status::Partial
+                if l.snooze_until.is_some_and(|t| now < t) =>
+            {
                 if o.is_worse_than(&l.observed) {
                     OnCheck::Open
                 } else {

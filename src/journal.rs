@@ -525,12 +525,13 @@ impl Journal {
         id: &str,
         status: Status,
         result: &serde_json::Value,
+        snooze_until: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     ) -> Result<(), JournalError> {
         self.with("close the incident", |c| {
             c.execute(
-                "UPDATE incidents SET status = ?2, result = ?3, closed_at = ?4, updated_at = ?4 WHERE id = ?1",
-                params![id, status.as_str(), result.to_string(), at.to_rfc3339()],
+                "UPDATE incidents SET status = ?2, result = ?3, snooze_until = ?4, closed_at = ?5, updated_at = ?5 WHERE id = ?1",
+                params![id, status.as_str(), result.to_string(), snooze_until.map(|t| t.to_rfc3339()), at.to_rfc3339()],
             )
         })?;
         Ok(())

@@ -263,7 +263,7 @@ fn section(text: &str) -> Value {
 }
 
 fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn who(by: Option<&str>) -> String {

@@ -18,12 +18,16 @@ const OPEN: [Status; 5] = [
     Status::Executing,
 ];
 
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn row_json(r: &IncidentRow) -> Value {
     json!({
         "incident": r.id, "kind": r.kind, "status": r.status.as_str(), "actor": r.actor,
         "accounts": r.account_id.clone().map_or_else(|| r.accounts.clone(), |a| vec![a]),
-        "opened_at": r.opened_at.to_rfc3339(), "deadline": r.deadline.map(|d| d.to_rfc3339()),
-        "decided_by": r.decided_by, "decided_at": r.decided_at.map(|d| d.to_rfc3339()),
+        "opened_at": rfc3339(r.opened_at), "deadline": r.deadline.map(rfc3339),
+        "decided_by": r.decided_by, "decided_at": r.decided_at.map(rfc3339),
     })
 }
 
@@ -51,7 +55,7 @@ pub fn json(journal: &Journal, config: &Config) -> Result<Value, JournalError> {
         })
         .collect();
     Ok(json!({
-        "last_check": last.as_ref().map(|(at, _)| at.to_rfc3339()),
+        "last_check": last.as_ref().map(|(at, _)| rfc3339(*at)),
         "accounts": accounts,
         "open_incidents": open.iter().map(row_json).collect::<Vec<_>>(),
         "recent_incidents": recent.iter().map(row_json).collect::<Vec<_>>(),

@@ -30,7 +30,7 @@ fn config_text(grace: &str, topic: &str) -> String {
 home_region = "us-east-1"
 check_every = "10s"
 grace_period = "{grace}"
-override_snooze = "1h"
+snooze = "1h"
 state_path = "journal.db"
 
 [slack]
@@ -165,7 +165,7 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
         "{text}"
     );
     let deadline = (now + chrono::Duration::minutes(10))
-        .format("%Y-%m-%d %H:%M UTC")
+        .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string();
     assert!(text.contains(&deadline), "{text}");
     assert!(text.contains("stop every running instance"), "{text}");
