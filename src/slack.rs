@@ -20,6 +20,8 @@ use crate::ports::{Chat, ChatError, IncidentView, Reply};
 const MAX_SECTION_TEXT: usize = 3000;
 const MAX_HEADER_TEXT: usize = 150;
 const MAX_FIELDS: usize = 10;
+/// Account outcomes shown in one message; the rest are counted.
+const MAX_OUTCOME_SECTIONS: usize = 40;
 /// Requests older or newer than this are refused (replays).
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
 
@@ -425,8 +427,15 @@ pub fn incident_message(view: &IncidentView) -> Value {
             fallback += &format!(". {}", decision.replace('*', ""));
             blocks.push(section(&decision));
             if let Some(outcome) = &view.outcome {
-                for a in outcome {
+                // One section per account, within the 50-block limit.
+                for a in outcome.iter().take(MAX_OUTCOME_SECTIONS) {
                     blocks.push(section(&outcome_text(a)));
+                }
+                if outcome.len() > MAX_OUTCOME_SECTIONS {
+                    blocks.push(section(&format!(
+                        "… and {} more accounts: see the e-mail or `runaway status`.",
+                        outcome.len() - MAX_OUTCOME_SECTIONS
+                    )));
                 }
             } else if matches!(view.status, Status::Approved | Status::Expired) {
                 blocks.push(section("_Running the actions…_"));
@@ -570,6 +579,128 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(format!("{secret:?}"), "[redacted]");
+    }
+
+    /// Checks a message against Slack's Block Kit limits (as its SDK enforces them).
+    fn assert_within_limits(m: &Value) {
+        let blocks = m["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+        assert!(m["text"].as_str().unwrap().chars().count() <= 3000);
+        for b in blocks {
+            let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+            match b["type"].as_str().unwrap() {
+                "header" => assert!(len(&b["text"]["text"]) <= MAX_HEADER_TEXT),
+                "section" => {
+                    assert!(
+                        len(&b["text"]["text"]) <= MAX_SECTION_TEXT,
+                        "section of {}",
+                        len(&b["text"]["text"])
+                    );
+                    let fields = b["fields"].as_array().map_or(0, Vec::len);
+                    assert!(fields <= MAX_FIELDS);
+                }
+                "actions" => {
+                    let elements = b["elements"].as_array().unwrap();
+                    assert!(elements.len() <= 25);
+                    for e in elements {
+                        assert!(
+                            len(&e["text"]["text"]) <= 75
+                                && len(&e["value"]) <= 2000
+                                && len(&e["action_id"]) <= 255
+                        );
+                        assert!(matches!(
+                            e["style"].as_str(),
+                            None | Some("primary") | Some("danger")
+                        ));
+                        let c = &e["confirm"];
+                        if !c.is_null() {
+                            assert!(
+                                len(&c["title"]["text"]) <= 100 && len(&c["text"]["text"]) <= 300
+                            );
+                            assert!(
+                                len(&c["confirm"]["text"]) <= 30 && len(&c["deny"]["text"]) <= 30
+                            );
+                        }
+                    }
+                }
+                "context" => {}
+                other => panic!("unexpected block {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_of_a_huge_incident_stays_within_slack_limits() {
+        use crate::halt::{AccountHalt, Skipped};
+        use crate::incident::{Observed, violation};
+        use crate::model::Problem;
+        use crate::rules::Quantity;
+        use std::collections::BTreeMap;
+        let regions: BTreeMap<String, u64> = (0..120)
+            .map(|i| (format!("xx-region-{i}"), 1000 + i))
+            .collect();
+        let observed = Observed {
+            running_instances: 999_999,
+            regions: regions.clone(),
+            estimated_charges_usd: Some(1e9),
+            violations: (0..14)
+                .map(|i| violation(&format!("rule_{i}"), Quantity::Count(1), Quantity::Usd(2.5)))
+                .collect(),
+        };
+        let outcome = AccountHalt {
+            account_id: "123456789012".into(),
+            name: "n".repeat(400),
+            stopped: regions
+                .keys()
+                .map(|r| (r.clone(), (0..300).map(|i| format!("i-{i:017x}")).collect()))
+                .collect(),
+            suspended: Vec::new(),
+            skipped: (0..500)
+                .map(|i| Skipped {
+                    instance_id: format!("i-{i:017x}"),
+                    region: "us-east-1".into(),
+                    reason: "r".repeat(200),
+                    exempt: i % 2 == 0,
+                })
+                .collect(),
+            errors: (0..80)
+                .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
+                .collect(),
+        };
+        for status in [
+            Status::Open,
+            Status::AwaitingConfirmation,
+            Status::Expired,
+            Status::Overridden,
+            Status::Partial,
+        ] {
+            let view = IncidentView {
+                id: "inc-20261123-170000-abcd".into(),
+                accounts: (0..60)
+                    .map(|i| (format!("{i:012}"), "x".repeat(100)))
+                    .collect(),
+                observed: Some(observed.clone()),
+                actions: vec![
+                    Action::StopInstances,
+                    Action::LockoutUsers,
+                    Action::BlockLaunches,
+                ],
+                deadline: Some(Utc::now()),
+                status,
+                decided_by: Some("deadline".into()),
+                decided_at: Some(Utc::now()),
+                exempt_tag: "runaway:exempt".into(),
+                outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
+                not_run: vec![Action::LockoutUsers],
+            };
+            let m = incident_message(&view);
+            assert_within_limits(&m);
+            let last = m["blocks"].as_array().unwrap().last().unwrap().clone();
+            assert!(
+                last.to_string().contains("inc-20261123-170000-abcd"),
+                "the incident id must survive"
+            );
+        }
     }
 
     #[test]
