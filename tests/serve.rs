@@ -249,6 +249,18 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
         .await
         .unwrap();
     assert_eq!(s.slack.calls_to("chat.postMessage").len(), 1);
+    // A new runaway after the halt (worse than the halt left it) is a new incident.
+    launch(&s.euw1, 3, &[], false).await;
+    s.bot
+        .check_step(now + chrono::Duration::minutes(13))
+        .await
+        .unwrap();
+    let posts = s.slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_ne!(
+        button_value(&posts[1].body, "runaway_approve").unwrap(),
+        incident
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -750,4 +762,21 @@ async fn a_restart_in_the_grace_period_keeps_the_deadline_and_alerts_once() {
         "ran at {decided}, before its deadline {deadline}"
     );
     assert_eq!(serve.stop("-TERM").await.code(), Some(0));
+
+    // `runaway status` reads the same journal.
+    let out = w.run(&moto.url, &["status", "--json"], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let status = out.json();
+    assert!(status["last_check"].is_string(), "{status}");
+    assert_eq!(status["open_incidents"], json!([]));
+    let recent = &status["recent_incidents"][0];
+    assert_eq!(recent["incident"], incident.as_str());
+    assert_eq!(recent["status"], "executed");
+    assert_eq!(recent["decided_by"], "deadline");
+    assert_eq!(status["accounts"][0]["account_id"], PAYER);
+    let text = w.run(&moto.url, &["status"], &[]).await;
+    assert!(
+        text.stdout.contains(&format!("{incident} alert executed")),
+        "{text:?}"
+    );
 }
