@@ -17,7 +17,9 @@ use aws_types::region::Region;
 
 use crate::config::{Account, RegionName};
 use crate::model::{Instance, Lifecycle};
-use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, Purpose};
+use crate::ports::{
+    AccountCloud, Cloud, CloudError, ErrorKind, IamRole, IamUser, PrincipalKind, Purpose,
+};
 
 /// The tag AWS puts on every instance an Auto Scaling group launches.
 const ASG_TAG: &str = "aws:autoscaling:groupName";
@@ -395,6 +397,200 @@ impl AccountCloud for AwsAccount {
             Err(e) => Err(classify("ec2:StopInstances", e)),
         }
     }
+
+    async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError> {
+        self.ec2(region)
+            .start_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("ec2:StartInstances", e))?;
+        Ok(())
+    }
+
+    async fn resume_processes(
+        &self,
+        region: &RegionName,
+        group: &str,
+        processes: &[String],
+    ) -> Result<(), CloudError> {
+        self.autoscaling(region)
+            .resume_processes()
+            .auto_scaling_group_name(group)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("autoscaling:ResumeProcesses", e))?;
+        Ok(())
+    }
+
+    async fn iam_users(&self) -> Result<Vec<IamUser>, CloudError> {
+        let iam = self.iam();
+        let mut users = Vec::new();
+        let mut pages = iam.list_users().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("iam:ListUsers", e))?;
+            for u in page.users() {
+                users.push(IamUser {
+                    name: u.user_name().to_owned(),
+                    arn: u.arn().to_owned(),
+                    attached_policies: Vec::new(),
+                    access_keys: Vec::new(),
+                });
+            }
+        }
+        for u in &mut users {
+            u.attached_policies = self.attached(PrincipalKind::User, &u.name).await?;
+            let mut pages = iam
+                .list_access_keys()
+                .user_name(&u.name)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("iam:ListAccessKeys", e))?;
+                for k in page.access_key_metadata() {
+                    if let Some(id) = k.access_key_id() {
+                        u.access_keys.push((
+                            id.to_owned(),
+                            k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    async fn iam_roles(&self) -> Result<Vec<IamRole>, CloudError> {
+        let mut roles = Vec::new();
+        let mut pages = self.iam().list_roles().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("iam:ListRoles", e))?;
+            for r in page.roles() {
+                roles.push(IamRole {
+                    name: r.role_name().to_owned(),
+                    arn: r.arn().to_owned(),
+                    path: r.path().to_owned(),
+                    attached_policies: Vec::new(),
+                });
+            }
+        }
+        for r in &mut roles {
+            r.attached_policies = self.attached(PrincipalKind::Role, &r.name).await?;
+        }
+        Ok(roles)
+    }
+
+    async fn set_policy(
+        &self,
+        principal: PrincipalKind,
+        name: &str,
+        policy_arn: &str,
+        attach: bool,
+    ) -> Result<(), CloudError> {
+        let iam = self.iam();
+        match (principal, attach) {
+            (PrincipalKind::User, true) => iam
+                .attach_user_policy()
+                .user_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("iam:AttachUserPolicy", e)),
+            (PrincipalKind::User, false) => iam
+                .detach_user_policy()
+                .user_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("iam:DetachUserPolicy", e)),
+            (PrincipalKind::Role, true) => iam
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("iam:AttachRolePolicy", e)),
+            (PrincipalKind::Role, false) => iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("iam:DetachRolePolicy", e)),
+        }
+    }
+
+    async fn set_access_key(
+        &self,
+        user: &str,
+        key_id: &str,
+        active: bool,
+    ) -> Result<(), CloudError> {
+        let status = if active {
+            aws_sdk_iam::types::StatusType::Active
+        } else {
+            aws_sdk_iam::types::StatusType::Inactive
+        };
+        self.iam()
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| classify("iam:UpdateAccessKey", e))?;
+        Ok(())
+    }
+}
+
+impl AwsAccount {
+    /// IAM is global: one client, in the home region (its partition's IAM endpoint).
+    fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    async fn attached(&self, kind: PrincipalKind, name: &str) -> Result<Vec<String>, CloudError> {
+        let iam = self.iam();
+        let mut out = Vec::new();
+        match kind {
+            PrincipalKind::User => {
+                let mut pages = iam
+                    .list_attached_user_policies()
+                    .user_name(name)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| classify("iam:ListAttachedUserPolicies", e))?;
+                    out.extend(
+                        page.attached_policies()
+                            .iter()
+                            .filter_map(|p| p.policy_arn().map(str::to_owned)),
+                    );
+                }
+            }
+            PrincipalKind::Role => {
+                let mut pages = iam
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
+                    out.extend(
+                        page.attached_policies()
+                            .iter()
+                            .filter_map(|p| p.policy_arn().map(str::to_owned)),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The error and its sources, each once, joined with ": " (without the SDK's Debug dumps).
@@ -435,7 +631,7 @@ where
         {
             ErrorKind::AccessDenied
         }
-        (_, Some(c)) if c.contains("NotFound") => ErrorKind::NotFound,
+        (_, Some(c)) if c.contains("NotFound") || c == "NoSuchEntity" => ErrorKind::NotFound,
         (_, Some("UnsupportedOperation")) => ErrorKind::Unsupported,
         _ => ErrorKind::Other,
     };

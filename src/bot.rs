@@ -18,6 +18,7 @@ use crate::config::{Account, Action, Config};
 use crate::halt;
 use crate::incident::{self, Latest, Observed, OnCheck, Press, Status};
 use crate::journal::{IncidentRow, Journal, JournalError};
+use crate::lockout;
 use crate::ports::{Chat, Cloud, IncidentView, Notifier, Reply};
 use crate::rules::State;
 
@@ -53,7 +54,7 @@ fn left_at(row: &IncidentRow) -> Latest {
     if let Some(report) = row
         .result
         .as_ref()
-        .and_then(|r| serde_json::from_value::<halt::HaltReport>(r.clone()).ok())
+        .and_then(|r| serde_json::from_value::<halt::HaltReport>(r["halt"].clone()).ok())
     {
         observed.running_instances = observed
             .running_instances
@@ -424,13 +425,33 @@ impl Bot {
         } else {
             None
         };
-        let complete = report.as_ref().is_none_or(|r| r.complete());
+        // The lockout actions (not for a /runaway halt, which only stops instances).
+        let which: Vec<(&Account, lockout::Which)> = accounts
+            .iter()
+            .map(|a| (*a, lockout::Which::from_actions(&a.actions)))
+            .filter(|(_, w)| row.kind != "manual" && w.any())
+            .collect();
+        let locked = if which.is_empty() {
+            None
+        } else {
+            Some(
+                lockout::run(
+                    self.cloud.as_ref(),
+                    &which,
+                    Some((&self.journal, id)),
+                    self.config.guard.max_concurrency,
+                )
+                .await,
+            )
+        };
+        let complete = report.as_ref().is_none_or(|r| r.complete())
+            && locked.as_ref().is_none_or(|l| l.complete());
         let status = if complete {
             Status::Executed
         } else {
             Status::Partial
         };
-        let result = serde_json::to_value(&report).unwrap_or_default();
+        let result = serde_json::json!({ "halt": report, "lockout": locked });
         let now = Utc::now();
         let snooze = accounts
             .first()
@@ -518,18 +539,17 @@ impl Bot {
                 .map(|a| a.actions.clone())
                 .unwrap_or_default(),
         };
-        let not_run = match row.status {
-            Status::Executed | Status::Partial => actions
-                .iter()
-                .copied()
-                .filter(|a| *a != Action::StopInstances)
-                .collect(),
-            _ => Vec::new(),
-        };
         let outcome = row
             .result
             .as_ref()
-            .and_then(|r| serde_json::from_value::<halt::HaltReport>(r.clone()).ok())
+            .and_then(|r| serde_json::from_value::<halt::HaltReport>(r["halt"].clone()).ok())
+            .map(|r| r.accounts);
+        let lockout = row
+            .result
+            .as_ref()
+            .and_then(|r| {
+                serde_json::from_value::<lockout::LockoutReport>(r["lockout"].clone()).ok()
+            })
             .map(|r| r.accounts);
         IncidentView {
             id: row.id.clone(),
@@ -554,7 +574,7 @@ impl Bot {
                 |a| a.policy.exempt_tag.clone(),
             ),
             outcome,
-            not_run,
+            lockout,
         }
     }
 

@@ -50,6 +50,26 @@ enum Command {
     /// Stop every running, non-exempt instance in every region of the accounts. Never terminates.
     /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
     Halt(HaltArgs),
+    /// Lock out the accounts' IAM users (deny-all policy, access keys set Inactive) and, where a
+    /// launch_deny_policy_arn is configured, block launches (launch-deny policy on users and
+    /// roles). Never the exempt principals, service-linked roles or the guard's own identity.
+    /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
+    Lockout(HaltArgs),
+    /// Undo exactly what one incident changed, from the journal.
+    /// Exit 0 done, 1 done in part, 2 usage error or unknown incident (nothing changed).
+    Restore {
+        /// The incident id (`inc-...`)
+        incident: String,
+        /// Also start the instances the incident stopped
+        #[arg(long)]
+        start_instances: bool,
+        /// Do not ask for confirmation (required when standard input is not a terminal)
+        #[arg(long)]
+        yes: bool,
+        /// Print the result as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Open and recent incidents and the last check, from the journal.
     Status {
         /// Print the status as one JSON object
@@ -127,6 +147,13 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
     match cli.command {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
+        Command::Lockout(args) => cmd_lockout(&config, args).await,
+        Command::Restore {
+            incident,
+            start_instances,
+            yes,
+            json,
+        } => cmd_restore(&config, &incident, start_instances, yes, json).await,
         Command::Status { json } => cmd_status(&config, json),
         Command::Serve => cmd_serve(config).await,
     }
@@ -209,6 +236,137 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render::halt(&report));
+    }
+    Ok(report.exit_code())
+}
+
+/// Asks on the terminal; `Err` (exit 2, nothing changed) unless the answer is `yes`.
+fn confirm(question: &str) -> Result<(), Exit> {
+    eprint!("{question} Type 'yes' to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Exit(exit::USAGE, "not confirmed: nothing changed".into()))
+    }
+}
+
+fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Exit(
+            exit::USAGE,
+            format!(
+                "refusing to {what} without --yes: standard input is not a terminal to confirm on"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
+    use crate::lockout::{self, Which};
+    let accounts = config.select_accounts(&args.accounts)?;
+    if !args.dry_run {
+        need_yes_or_terminal(args.yes, "lock out")?;
+    }
+    let journal = match args.dry_run {
+        true => None,
+        false => Some(Journal::open(&config.guard.state_path)?),
+    };
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let which: Vec<(&crate::config::Account, Which)> = accounts
+        .iter()
+        .map(|a| {
+            (
+                *a,
+                Which {
+                    lockout_users: true,
+                    block_launches: a.policy.launch_deny_policy_arn.is_some(),
+                },
+            )
+        })
+        .collect();
+    // The plan first (a dry run), shown before anything changes.
+    let plan = lockout::run(&aws, &which, None, config.guard.max_concurrency).await;
+    if !args.json || (!args.yes && !args.dry_run) {
+        eprint!("{}", render::lockout(&plan));
+    }
+    let report = match &journal {
+        None => plan,
+        Some(j) => {
+            let planned: usize = plan.accounts.iter().map(|a| a.changes.len()).sum();
+            if !args.yes && planned > 0 {
+                confirm(&format!("Make these {planned} changes?"))?;
+            }
+            let actor = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let incident = j.open_incident("lockout", &actor, chrono::Utc::now())?;
+            let report = lockout::run(
+                &aws,
+                &which,
+                Some((j, &incident)),
+                config.guard.max_concurrency,
+            )
+            .await;
+            let status = if report.complete() {
+                "executed"
+            } else {
+                "partial"
+            };
+            j.close_incident(&incident, status, chrono::Utc::now())?;
+            report
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::lockout(&report));
+    }
+    Ok(report.exit_code())
+}
+
+async fn cmd_restore(
+    config: &Config,
+    incident: &str,
+    start_instances: bool,
+    yes: bool,
+    json: bool,
+) -> Result<i32, Exit> {
+    need_yes_or_terminal(yes, "restore")?;
+    let journal = Journal::open(&config.guard.state_path)?;
+    let changes = journal.changes(incident)?;
+    if journal.get_incident(incident)?.is_none() {
+        return Err(Exit(
+            exit::USAGE,
+            format!(
+                "no incident {incident:?} in the journal {}",
+                config.guard.state_path.display()
+            ),
+        ));
+    }
+    if !yes {
+        eprintln!("incident {incident}: {} journaled changes", changes.len());
+        confirm(&format!(
+            "Undo what incident {incident} changed{}?",
+            if start_instances {
+                ", starting its stopped instances"
+            } else {
+                ""
+            }
+        ))?;
+    }
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let report = crate::restore::run(&aws, config, &journal, incident, start_instances)
+        .await
+        .map_err(|e| Exit(exit::USAGE, e.to_string()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::restore(&report));
     }
     Ok(report.exit_code())
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::incident::{Observed, Status};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE incidents (
@@ -57,6 +57,13 @@ CREATE TABLE problems (                    -- what could not be read or done
     message     TEXT NOT NULL,
     at          TEXT NOT NULL
 );
+";
+
+/// Version 3: the undoing of each change by `restore`, journaled like the change itself.
+const MIGRATE_TO_3: &str = "
+ALTER TABLE changes ADD COLUMN restore_status TEXT CHECK (restore_status IN ('pending', 'done', 'failed'));
+ALTER TABLE changes ADD COLUMN restore_error TEXT;
+ALTER TABLE changes ADD COLUMN restored_at TEXT;
 ";
 
 /// Version 2: the bot's incidents (alerts with deadlines, Slack messages, decisions), button
@@ -127,9 +134,12 @@ pub struct ChangeRow {
     pub region: String,
     pub action: String,
     pub target: String,
+    pub detail: Option<String>,
     pub before: Option<String>,
     pub status: String,
     pub error: Option<String>,
+    /// How `restore` left it: `None` (not undone), `pending`, `done` or `failed`.
+    pub restore_status: Option<String>,
 }
 
 pub struct Journal {
@@ -172,7 +182,7 @@ impl Journal {
                     return Err(fail(&"not a runawaytrain journal (it has other tables)"));
                 }
                 conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} {MIGRATE_TO_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    "BEGIN; {SCHEMA} {MIGRATE_TO_2} {MIGRATE_TO_3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 ))
                 .map_err(|e| fail(&format!("cannot create the journal: {e}")))?;
             }
@@ -343,7 +353,7 @@ impl Journal {
     pub fn changes(&self, incident: &str) -> Result<Vec<ChangeRow>, JournalError> {
         self.with("read changes", |c| {
             let mut q = c.prepare(
-                "SELECT id, account_id, region, action, target, before, status, error
+                "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status
                  FROM changes WHERE incident_id = ?1 ORDER BY id",
             )?;
             q.query_map([incident], |r| {
@@ -353,10 +363,54 @@ impl Journal {
                     region: r.get(2)?,
                     action: r.get(3)?,
                     target: r.get(4)?,
-                    before: r.get(5)?,
-                    status: r.get(6)?,
-                    error: r.get(7)?,
+                    detail: r.get(5)?,
+                    before: r.get(6)?,
+                    status: r.get(7)?,
+                    error: r.get(8)?,
+                    restore_status: r.get(9)?,
                 })
+            })?
+            .collect()
+        })
+    }
+
+    /// Journals the undoing of changes: `pending` before the calls, `done`/`failed` after.
+    pub fn mark_restore(
+        &self,
+        outcomes: &[(i64, Option<Result<(), String>>)],
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("journal the restore", |c| {
+            let tx = c.transaction()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE changes SET restore_status = ?2, restore_error = ?3, restored_at = ?4 WHERE id = ?1",
+                )?;
+                for (id, outcome) in outcomes {
+                    let (status, error) = match outcome {
+                        None => ("pending", None),
+                        Some(Ok(())) => ("done", None),
+                        Some(Err(e)) => ("failed", Some(e.as_str())),
+                    };
+                    update.execute(params![id, status, error, at.to_rfc3339()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Instance ids of Auto Scaling group members this incident stopped (from its findings).
+    pub fn stopped_group_members(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<(String, String, String, String)>, JournalError> {
+        self.with("read findings", |c| {
+            let mut q = c.prepare(
+                "SELECT account_id, region, auto_scaling_group, instance_id FROM findings
+                 WHERE incident_id = ?1 AND decision = 'stop' AND auto_scaling_group IS NOT NULL",
+            )?;
+            q.query_map([incident], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect()
         })

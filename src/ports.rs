@@ -17,6 +17,8 @@ use crate::model::Instance;
 pub enum Purpose {
     Check,
     Halt,
+    Lockout,
+    Restore,
 }
 
 impl Purpose {
@@ -24,6 +26,8 @@ impl Purpose {
         match self {
             Self::Check => "runawaytrain-check",
             Self::Halt => "runawaytrain-halt",
+            Self::Lockout => "runawaytrain-lockout",
+            Self::Restore => "runawaytrain-restore",
         }
     }
 }
@@ -117,6 +121,63 @@ pub trait AccountCloud: Send + Sync {
         ids: &[String],
         dry_run: bool,
     ) -> Result<(), CloudError>;
+
+    /// Starts stopped instances (one call): `restore --start-instances`.
+    async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError>;
+
+    async fn resume_processes(
+        &self,
+        region: &RegionName,
+        group: &str,
+        processes: &[String],
+    ) -> Result<(), CloudError>;
+
+    /// The account's IAM users, with their attached managed policies and access keys.
+    async fn iam_users(&self) -> Result<Vec<IamUser>, CloudError>;
+
+    /// The account's IAM roles, with their attached managed policies.
+    async fn iam_roles(&self) -> Result<Vec<IamRole>, CloudError>;
+
+    /// Attaches (`attach = true`) or detaches a managed policy to/from a user or a role.
+    async fn set_policy(
+        &self,
+        principal: PrincipalKind,
+        name: &str,
+        policy_arn: &str,
+        attach: bool,
+    ) -> Result<(), CloudError>;
+
+    /// Sets an access key Active or Inactive (never deletes it).
+    async fn set_access_key(
+        &self,
+        user: &str,
+        key_id: &str,
+        active: bool,
+    ) -> Result<(), CloudError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Role,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamUser {
+    pub name: String,
+    pub arn: String,
+    pub attached_policies: Vec<String>,
+    /// `(access key id, active)`.
+    pub access_keys: Vec<(String, bool)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamRole {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    pub attached_policies: Vec<String>,
 }
 
 /// What people are told about an incident, in the guard's words. The Slack adapter turns it
@@ -135,10 +196,10 @@ pub struct IncidentView {
     pub decided_by: Option<String>,
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub exempt_tag: String,
-    /// What the actions did, once they ran.
+    /// What stopping the instances did, once it ran.
     pub outcome: Option<Vec<crate::halt::AccountHalt>>,
-    /// Actions configured but not available in this build (they did not run).
-    pub not_run: Vec<crate::config::Action>,
+    /// What the lockout actions did, once they ran.
+    pub lockout: Option<Vec<crate::lockout::AccountLockout>>,
 }
 
 /// A failed chat call. Never holds the token.

@@ -233,3 +233,77 @@ pub fn halt(r: &HaltReport) -> String {
     );
     out
 }
+
+pub fn lockout(r: &crate::lockout::LockoutReport) -> String {
+    let mut out = match &r.incident {
+        Some(id) => format!("incident {id}\n"),
+        None => "plan (nothing changed yet):\n".to_string(),
+    };
+    for a in &r.accounts {
+        let _ = writeln!(
+            out,
+            "{} ({}): {} changes",
+            a.account_id,
+            a.name,
+            a.changes.len()
+        );
+        for c in &a.changes {
+            let _ = match c {
+                crate::lockout::LockoutChange::AttachUserPolicy {
+                    principal,
+                    policy_arn,
+                } => writeln!(out, "  attach {policy_arn} to user {principal}"),
+                crate::lockout::LockoutChange::AttachRolePolicy {
+                    principal,
+                    policy_arn,
+                } => writeln!(out, "  attach {policy_arn} to role {principal}"),
+                crate::lockout::LockoutChange::DeactivateAccessKey {
+                    principal,
+                    access_key_id,
+                } => {
+                    writeln!(
+                        out,
+                        "  set access key {access_key_id} of user {principal} Inactive"
+                    )
+                }
+            };
+        }
+        for e in &a.exempt {
+            let _ = writeln!(out, "  spare {}: {}", e.principal, e.reason);
+        }
+        for e in &a.errors {
+            let _ = writeln!(out, "  error: {}", e.message);
+        }
+    }
+    out
+}
+
+pub fn restore(r: &crate::restore::RestoreReport) -> String {
+    let mut out = format!("incident {}: restored {}", r.incident, r.restored.len());
+    if r.already_restored > 0 {
+        let _ = write!(out, " ({} already restored before)", r.already_restored);
+    }
+    out.push('\n');
+    for u in &r.restored {
+        let _ = writeln!(
+            out,
+            "  undid {} {} ({} {})",
+            u.action, u.target, u.account_id, u.region
+        );
+    }
+    for k in &r.kept {
+        let _ = writeln!(
+            out,
+            "  kept {} {} ({} {}): {}",
+            k.action, k.target, k.account_id, k.region, k.reason
+        );
+    }
+    for e in &r.errors {
+        let _ = writeln!(
+            out,
+            "  could not undo {} {} ({} {}): {}",
+            e.action, e.target, e.account_id, e.region, e.reason
+        );
+    }
+    out
+}

@@ -440,16 +440,8 @@ pub fn incident_message(view: &IncidentView) -> Value {
             } else if matches!(view.status, Status::Approved | Status::Expired) {
                 blocks.push(section("_Running the actions…_"));
             }
-            if !view.not_run.is_empty() {
-                let names: Vec<String> = view
-                    .not_run
-                    .iter()
-                    .map(|a| format!("`{}`", action_name(*a)))
-                    .collect();
-                blocks.push(section(&format!(
-                    "Not run (not available in this version): {}",
-                    names.join(", ")
-                )));
+            for a in view.lockout.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
+                blocks.push(section(&lockout_text(a)));
             }
         }
     }
@@ -458,13 +450,47 @@ pub fn incident_message(view: &IncidentView) -> Value {
     json!({"text": truncate(&fallback, 3000), "blocks": blocks})
 }
 
-fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::StopInstances => "stop_instances",
-        Action::LockoutUsers => "lockout_users",
-        Action::BlockLaunches => "block_launches",
+fn lockout_text(a: &crate::lockout::AccountLockout) -> String {
+    use crate::lockout::LockoutChange;
+    let (mut users, mut roles, mut keys) = (BTreeSetOf::new(), BTreeSetOf::new(), 0usize);
+    for c in &a.changes {
+        match c {
+            LockoutChange::AttachUserPolicy { principal, .. } => {
+                users.insert(principal.clone());
+            }
+            LockoutChange::AttachRolePolicy { principal, .. } => {
+                roles.insert(principal.clone());
+            }
+            LockoutChange::DeactivateAccessKey { .. } => keys += 1,
+        }
     }
+    let mut text = format!(
+        "*{} ({})*: deny policies attached to {} users and {} roles, {keys} access keys set Inactive",
+        a.name,
+        a.account_id,
+        users.len(),
+        roles.len()
+    );
+    if !a.exempt.is_empty() {
+        let spared: Vec<String> = a
+            .exempt
+            .iter()
+            .map(|e| format!("{} ({})", e.principal, e.reason))
+            .collect();
+        text += &format!("\nSpared: {}", summarise(&spared, 10, ", "));
+    }
+    if !a.errors.is_empty() {
+        let errors: Vec<String> = a.errors.iter().map(|e| e.message.clone()).collect();
+        text += &format!(
+            "\n*Errors:* {}\n{}",
+            errors.len(),
+            summarise(&errors, 5, "\n")
+        );
+    }
+    text
 }
+
+type BTreeSetOf = std::collections::BTreeSet<String>;
 
 fn quantity(q: crate::rules::Quantity) -> String {
     match q {
@@ -691,7 +717,7 @@ mod tests {
                 decided_at: Some(Utc::now()),
                 exempt_tag: "runaway:exempt".into(),
                 outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
-                not_run: vec![Action::LockoutUsers],
+                lockout: None,
             };
             let m = incident_message(&view);
             assert_within_limits(&m);

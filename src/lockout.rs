@@ -1,0 +1,552 @@
+//! The lockout actions: `lockout_users` (the deny-all lockout policy attached to every IAM user,
+//! every Active access key set Inactive) and `block_launches` (the launch-deny policy attached to
+//! users and roles). Never a deletion: everything is restorable from the journal.
+//!
+//! Never touched: the exempt principals (`exempt_principals`, names or ARNs), service-linked
+//! roles, and the identity the guard runs as — read at run time from GetCallerIdentity, not only
+//! from the configuration. A lockout whose account has no exempt principal left is refused.
+//!
+//! The planning (`plan_account`) is pure; `run` reads IAM, journals each change before making it
+//! and its result after.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::{Account, Action};
+use crate::journal::{Journal, JournalError, PlannedChange};
+use crate::model::Problem;
+use crate::ports::{AccountCloud, Cloud, IamRole, IamUser, PrincipalKind, Purpose};
+
+/// Path of AWS's service-linked roles: never given a deny policy.
+const SERVICE_LINKED_PATH: &str = "/aws-service-role/";
+
+/// One change a lockout makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum LockoutChange {
+    AttachUserPolicy {
+        principal: String,
+        policy_arn: String,
+    },
+    AttachRolePolicy {
+        principal: String,
+        policy_arn: String,
+    },
+    DeactivateAccessKey {
+        principal: String,
+        access_key_id: String,
+    },
+}
+
+impl LockoutChange {
+    /// The journal's action name (the same as the JSON tag).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::AttachUserPolicy { .. } => "attach_user_policy",
+            Self::AttachRolePolicy { .. } => "attach_role_policy",
+            Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+        }
+    }
+
+    fn journal(&self, account_id: &str) -> PlannedChange {
+        let (target, detail, before) = match self {
+            Self::AttachUserPolicy {
+                principal,
+                policy_arn,
+            }
+            | Self::AttachRolePolicy {
+                principal,
+                policy_arn,
+            } => (
+                principal.clone(),
+                json!({ "policy_arn": policy_arn }),
+                json!({ "attached": false }),
+            ),
+            Self::DeactivateAccessKey {
+                principal,
+                access_key_id,
+            } => (
+                access_key_id.clone(),
+                json!({ "user": principal }),
+                json!({ "status": "Active" }),
+            ),
+        };
+        PlannedChange {
+            account_id: account_id.to_owned(),
+            region: "global".into(),
+            action: self.action(),
+            target,
+            detail,
+            before,
+        }
+    }
+}
+
+/// What one account's lockout will do or did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountLockout {
+    pub account_id: String,
+    pub name: String,
+    /// Changes made (dry run: that would be made).
+    pub changes: Vec<LockoutChange>,
+    /// Principals left alone, and why.
+    pub exempt: Vec<ExemptPrincipal>,
+    pub errors: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExemptPrincipal {
+    pub principal: String,
+    pub reason: String,
+}
+
+/// What a lockout did, as printed by `lockout --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockoutReport {
+    pub incident: Option<String>,
+    pub dry_run: bool,
+    pub accounts: Vec<AccountLockout>,
+}
+
+impl LockoutReport {
+    pub fn complete(&self) -> bool {
+        self.accounts.iter().all(|a| a.errors.is_empty())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        if self.complete() { 0 } else { 1 }
+    }
+}
+
+/// Which lockout actions to run on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Which {
+    pub lockout_users: bool,
+    pub block_launches: bool,
+}
+
+impl Which {
+    /// The lockout actions among an incident's actions.
+    pub fn from_actions(actions: &[Action]) -> Which {
+        Which {
+            lockout_users: actions.contains(&Action::LockoutUsers),
+            block_launches: actions.contains(&Action::BlockLaunches),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.lockout_users || self.block_launches
+    }
+}
+
+/// The principal the guard acts as, from its caller identity ARN: a user's name, or the role
+/// of an assumed-role session. `None` for the root user or anything else.
+pub fn own_principal(identity_arn: &str) -> Option<(PrincipalKind, String)> {
+    let resource = identity_arn.splitn(6, ':').nth(5)?;
+    if let Some(user) = resource.strip_prefix("user/") {
+        return Some((PrincipalKind::User, user.rsplit('/').next()?.to_owned()));
+    }
+    if let Some(session) = resource.strip_prefix("assumed-role/") {
+        return Some((PrincipalKind::Role, session.split('/').next()?.to_owned()));
+    }
+    None
+}
+
+fn is_exempt(name: &str, arn: &str, exempt: &[String]) -> bool {
+    exempt.iter().any(|e| e == name || e == arn)
+}
+
+/// Plans one account's lockout. Pure. `Err` is a refusal, with the reason.
+pub fn plan_account(
+    account: &Account,
+    users: &[IamUser],
+    roles: &[IamRole],
+    identity_arn: &str,
+    which: Which,
+) -> Result<(Vec<LockoutChange>, Vec<ExemptPrincipal>), String> {
+    let exempt_list = &account.policy.exempt_principals;
+    let present = users
+        .iter()
+        .map(|u| (&u.name, &u.arn))
+        .chain(roles.iter().map(|r| (&r.name, &r.arn)))
+        .any(|(n, a)| is_exempt(n, a, exempt_list));
+    if !present {
+        return Err(format!(
+            "refusing to lock out account {}: {} so the lockout would leave no break-glass principal",
+            account.id,
+            if exempt_list.is_empty() {
+                "exempt_principals is empty,".to_owned()
+            } else {
+                format!(
+                    "none of exempt_principals ({}) exists there,",
+                    exempt_list.join(", ")
+                )
+            }
+        ));
+    }
+    let own = own_principal(identity_arn);
+    let is_own = |kind: PrincipalKind, name: &str| {
+        own.as_ref().is_some_and(|(k, n)| *k == kind && n == name)
+    };
+    let mut changes = Vec::new();
+    let mut exempt = Vec::new();
+    for u in users {
+        if is_own(PrincipalKind::User, &u.name) {
+            exempt.push(ExemptPrincipal {
+                principal: u.arn.clone(),
+                reason: "the guard's own identity".into(),
+            });
+            continue;
+        }
+        if is_exempt(&u.name, &u.arn, exempt_list) {
+            exempt.push(ExemptPrincipal {
+                principal: u.arn.clone(),
+                reason: "listed in exempt_principals".into(),
+            });
+            continue;
+        }
+        let mut attach = |policy: &str| {
+            if !u.attached_policies.iter().any(|p| p == policy) {
+                changes.push(LockoutChange::AttachUserPolicy {
+                    principal: u.name.clone(),
+                    policy_arn: policy.to_owned(),
+                });
+            }
+        };
+        if which.lockout_users {
+            attach(&account.policy.lockout_policy_arn);
+        }
+        if which.block_launches
+            && let Some(deny) = &account.policy.launch_deny_policy_arn
+        {
+            attach(deny);
+        }
+        if which.lockout_users {
+            for (key, active) in &u.access_keys {
+                if *active {
+                    changes.push(LockoutChange::DeactivateAccessKey {
+                        principal: u.name.clone(),
+                        access_key_id: key.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if which.block_launches
+        && let Some(deny) = &account.policy.launch_deny_policy_arn
+    {
+        for r in roles {
+            let reason = if r.path.starts_with(SERVICE_LINKED_PATH) {
+                Some("service-linked role")
+            } else if is_own(PrincipalKind::Role, &r.name) {
+                Some("the guard's own identity")
+            } else if is_exempt(&r.name, &r.arn, exempt_list) {
+                Some("listed in exempt_principals")
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => exempt.push(ExemptPrincipal {
+                    principal: r.arn.clone(),
+                    reason: reason.into(),
+                }),
+                None if !r.attached_policies.iter().any(|p| p == deny) => {
+                    changes.push(LockoutChange::AttachRolePolicy {
+                        principal: r.name.clone(),
+                        policy_arn: deny.clone(),
+                    })
+                }
+                None => {}
+            }
+        }
+    }
+    Ok((changes, exempt))
+}
+
+/// Runs the lockout on the accounts, `which` deciding per account. With `journal = None`, a dry
+/// run: the plan, nothing changed or journaled.
+pub async fn run(
+    cloud: &dyn Cloud,
+    accounts: &[(&Account, Which)],
+    journal: Option<(&Journal, &str)>,
+    concurrency: usize,
+) -> LockoutReport {
+    let mut jobs: Vec<BoxFuture<'_, AccountLockout>> = Vec::new();
+    for &(account, which) in accounts {
+        jobs.push(Box::pin(async move {
+            let mut out = AccountLockout {
+                account_id: account.id.to_string(),
+                name: account.name.clone(),
+                changes: Vec::new(),
+                exempt: Vec::new(),
+                errors: Vec::new(),
+            };
+            if let Err(e) = lock_account(cloud, account, which, journal, &mut out).await {
+                out.errors.push(Problem::account(format!(
+                    "{e}; stopped locking out this account"
+                )));
+            }
+            out
+        }));
+    }
+    let accounts = futures::stream::iter(jobs)
+        .buffered(concurrency)
+        .collect()
+        .await;
+    LockoutReport {
+        incident: journal.map(|(_, id)| id.to_owned()),
+        dry_run: journal.is_none(),
+        accounts,
+    }
+}
+
+async fn lock_account(
+    cloud: &dyn Cloud,
+    account: &Account,
+    which: Which,
+    journal: Option<(&Journal, &str)>,
+    out: &mut AccountLockout,
+) -> Result<(), JournalError> {
+    let conn: Arc<dyn AccountCloud> = match cloud.connect(account, Purpose::Lockout).await {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(());
+        }
+    };
+    let users = match conn.iam_users().await {
+        Ok(u) => u,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(());
+        }
+    };
+    let roles = match conn.iam_roles().await {
+        Ok(r) => r,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(());
+        }
+    };
+    let (changes, exempt) = match plan_account(account, &users, &roles, conn.identity(), which) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            out.errors.push(Problem::account(refusal));
+            return Ok(());
+        }
+    };
+    out.exempt = exempt;
+    let Some((j, incident)) = journal else {
+        out.changes = changes;
+        return Ok(());
+    };
+    let planned: Vec<PlannedChange> = changes
+        .iter()
+        .map(|c| c.journal(account.id.as_str()))
+        .collect();
+    let rows = j.plan_changes(incident, &planned, Utc::now())?;
+    for (change, row) in changes.into_iter().zip(rows) {
+        let result = match &change {
+            LockoutChange::AttachUserPolicy {
+                principal,
+                policy_arn,
+            } => {
+                conn.set_policy(PrincipalKind::User, principal, policy_arn, true)
+                    .await
+            }
+            LockoutChange::AttachRolePolicy {
+                principal,
+                policy_arn,
+            } => {
+                conn.set_policy(PrincipalKind::Role, principal, policy_arn, true)
+                    .await
+            }
+            LockoutChange::DeactivateAccessKey {
+                principal,
+                access_key_id,
+            } => conn.set_access_key(principal, access_key_id, false).await,
+        };
+        j.finish_changes(
+            &[(row, result.clone().map_err(|e| e.to_string()))],
+            Utc::now(),
+        )?;
+        match result {
+            Ok(()) => out.changes.push(change),
+            Err(e) => out
+                .errors
+                .push(Problem::account(format!("{}: {e}", change.action()))),
+        }
+    }
+    tracing::info!(account.id = %account.id, changes = out.changes.len(), errors = out.errors.len(), "lockout done");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn account(exempt: &str) -> Account {
+        let text = format!(
+            "[guard]\nexempt_principals = [{exempt}]\nlaunch_deny_policy_arn = \"arn:aws:iam::123456789012:policy/deny-launch\"\n\
+             [[accounts]]\nid = \"123456789012\"\nactions = [\"lockout_users\", \"block_launches\"]\n"
+        );
+        Config::parse(Path::new("t.toml"), &text)
+            .unwrap()
+            .accounts
+            .remove(0)
+    }
+
+    fn user(name: &str, policies: &[&str], keys: &[(&str, bool)]) -> IamUser {
+        IamUser {
+            name: name.into(),
+            arn: format!("arn:aws:iam::123456789012:user/{name}"),
+            attached_policies: policies.iter().map(|p| p.to_string()).collect(),
+            access_keys: keys.iter().map(|(k, a)| (k.to_string(), *a)).collect(),
+        }
+    }
+
+    fn role(name: &str, path: &str) -> IamRole {
+        IamRole {
+            name: name.into(),
+            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+            path: path.into(),
+            attached_policies: vec![],
+        }
+    }
+
+    const DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";
+    const DENY_LAUNCH: &str = "arn:aws:iam::123456789012:policy/deny-launch";
+    const BOTH: Which = Which {
+        lockout_users: true,
+        block_launches: true,
+    };
+
+    #[test]
+    fn plans_attachments_and_key_deactivations_but_spares_the_exempt_and_the_guard() {
+        let users = [
+            user("alice", &[], &[("AKIA1", true), ("AKIA2", false)]),
+            user("bob", &[DENY_ALL], &[]),
+            user("breakglass", &[], &[("AKIA3", true)]),
+            user("guard", &[], &[("AKIA4", true)]),
+        ];
+        let roles = [
+            role("app", "/"),
+            role(
+                "AWSServiceRoleForAutoScaling",
+                "/aws-service-role/autoscaling.amazonaws.com/",
+            ),
+            role("runawaytrain-member", "/"),
+        ];
+        let (changes, exempt) = plan_account(
+            &account("\"breakglass\""),
+            &users,
+            &roles,
+            "arn:aws:iam::123456789012:user/guard",
+            BOTH,
+        )
+        .unwrap();
+        let user_policy = |p: &str, a: &str| LockoutChange::AttachUserPolicy {
+            principal: p.into(),
+            policy_arn: a.into(),
+        };
+        assert_eq!(
+            changes,
+            [
+                user_policy("alice", DENY_ALL),
+                user_policy("alice", DENY_LAUNCH),
+                LockoutChange::DeactivateAccessKey {
+                    principal: "alice".into(),
+                    access_key_id: "AKIA1".into()
+                },
+                // Already attached: no change, so restore will not detach what it did not attach.
+                user_policy("bob", DENY_LAUNCH),
+                LockoutChange::AttachRolePolicy {
+                    principal: "app".into(),
+                    policy_arn: DENY_LAUNCH.into()
+                },
+                LockoutChange::AttachRolePolicy {
+                    principal: "runawaytrain-member".into(),
+                    policy_arn: DENY_LAUNCH.into()
+                },
+            ]
+        );
+        let reasons: Vec<&str> = exempt.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "listed in exempt_principals",
+                "the guard's own identity",
+                "service-linked role"
+            ]
+        );
+
+        // Acting through an assumed role: that role is spared.
+        let (changes, _) = plan_account(
+            &account("\"breakglass\""),
+            &users,
+            &roles,
+            "arn:aws:sts::123456789012:assumed-role/runawaytrain-member/runawaytrain-lockout",
+            BOTH,
+        )
+        .unwrap();
+        assert!(!changes.iter().any(|c| matches!(c, LockoutChange::AttachRolePolicy { principal, .. } if principal == "runawaytrain-member")));
+        assert!(changes.iter().any(|c| matches!(c, LockoutChange::AttachUserPolicy { principal, .. } if principal == "guard")));
+    }
+
+    #[test]
+    fn refuses_a_lockout_that_leaves_no_exempt_principal() {
+        let users = [user("alice", &[], &[])];
+        let e = plan_account(
+            &account(""),
+            &users,
+            &[],
+            "arn:aws:iam::123456789012:root",
+            BOTH,
+        )
+        .unwrap_err();
+        assert!(e.contains("exempt_principals is empty"), "{e}");
+        let e = plan_account(
+            &account("\"breakglass\""),
+            &users,
+            &[],
+            "arn:aws:iam::123456789012:root",
+            BOTH,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("none of exempt_principals (breakglass) exists"),
+            "{e}"
+        );
+        // By ARN works as well as by name.
+        assert!(
+            plan_account(
+                &account("\"arn:aws:iam::123456789012:user/alice\""),
+                &users,
+                &[],
+                "x",
+                BOTH
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn reads_the_guards_own_principal() {
+        assert_eq!(
+            own_principal("arn:aws:iam::1:user/ops/guard"),
+            Some((PrincipalKind::User, "guard".into()))
+        );
+        assert_eq!(
+            own_principal("arn:aws:sts::1:assumed-role/runawaytrain/s"),
+            Some((PrincipalKind::Role, "runawaytrain".into()))
+        );
+        assert_eq!(own_principal("arn:aws:iam::1:root"), None);
+    }
+}

@@ -1,0 +1,303 @@
+//! `runaway restore INCIDENT`: undoes exactly what one incident changed, from its journal, and
+//! nothing else — detaches only the policies it attached, reactivates only the keys it
+//! deactivated, resumes only the scaling processes it suspended, and (with `--start-instances`)
+//! starts only the instances it stopped.
+//!
+//! Each undo is journaled like a change (`restore_status` pending → done/failed), so a second
+//! restore changes nothing, and a restore cut short resumes where it stopped. A change left
+//! `pending` by a crash may or may not have happened: its undo is tolerant (detaching a policy
+//! that is not attached is fine). A change that `failed` never happened and is not undone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::config::{Config, RegionName};
+use crate::journal::{ChangeRow, Journal, JournalError};
+use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Undone {
+    pub account_id: String,
+    pub region: String,
+    /// The change undone (`stop_instance`, `attach_user_policy`, ...).
+    pub action: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotUndone {
+    pub account_id: String,
+    pub region: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+}
+
+/// What a restore did, as printed by `restore --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub incident: String,
+    pub restored: Vec<Undone>,
+    /// Left as the incident set them, on purpose (instances not started without
+    /// `--start-instances`, and the scaling processes of their groups).
+    pub kept: Vec<NotUndone>,
+    /// Undos that failed.
+    pub errors: Vec<NotUndone>,
+    /// Changes a previous restore already undid.
+    pub already_restored: usize,
+}
+
+impl RestoreReport {
+    pub fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() { 0 } else { 1 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("no incident {0:?} in the journal")]
+    UnknownIncident(String),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+fn detail(row: &ChangeRow, key: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(row.detail.as_deref()?).ok()?;
+    match &v[key] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        other if !other.is_null() => Some(other.to_string()),
+        _ => None,
+    }
+}
+
+fn processes(row: &ChangeRow) -> Vec<String> {
+    row.detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| serde_json::from_value(v["processes"].clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Undoes the incident's changes.
+pub async fn run(
+    cloud: &dyn Cloud,
+    config: &Config,
+    journal: &Journal,
+    incident: &str,
+    start_instances: bool,
+) -> Result<RestoreReport, RestoreError> {
+    if journal.get_incident(incident)?.is_none() {
+        return Err(RestoreError::UnknownIncident(incident.to_owned()));
+    }
+    let rows = journal.changes(incident)?;
+    let mut report = RestoreReport {
+        incident: incident.to_owned(),
+        restored: Vec::new(),
+        kept: Vec::new(),
+        errors: Vec::new(),
+        already_restored: rows
+            .iter()
+            .filter(|r| r.restore_status.as_deref() == Some("done"))
+            .count(),
+    };
+    // To undo: what happened or may have happened, and was not undone yet.
+    let todo: Vec<&ChangeRow> = rows
+        .iter()
+        .filter(|r| r.status != "failed" && r.restore_status.as_deref() != Some("done"))
+        .collect();
+    let not_undone = |r: &ChangeRow, reason: String| NotUndone {
+        account_id: r.account_id.clone(),
+        region: r.region.clone(),
+        action: r.action.clone(),
+        target: r.target.clone(),
+        reason,
+    };
+    // Groups whose members this incident stopped: resuming them while those stay stopped would
+    // let the group terminate the stopped instances and launch others.
+    let held: BTreeSet<(String, String, String)> = if start_instances {
+        BTreeSet::new()
+    } else {
+        journal
+            .stopped_group_members(incident)?
+            .into_iter()
+            .map(|(account, region, group, _)| (account, region, group))
+            .collect()
+    };
+
+    let accounts: BTreeSet<&str> = todo.iter().map(|r| r.account_id.as_str()).collect();
+    for account_id in accounts {
+        let mine: Vec<&ChangeRow> = todo
+            .iter()
+            .copied()
+            .filter(|r| r.account_id == account_id)
+            .collect();
+        let Some(account) = config.accounts.iter().find(|a| a.id.as_str() == account_id) else {
+            for r in mine {
+                report.errors.push(not_undone(
+                    r,
+                    format!("account {account_id} is no longer in the configuration"),
+                ));
+            }
+            continue;
+        };
+        let conn = match cloud.connect(account, Purpose::Restore).await {
+            Ok(c) => c,
+            Err(e) => {
+                for r in mine {
+                    report.errors.push(not_undone(r, e.to_string()));
+                }
+                continue;
+            }
+        };
+        // Order: start the instances, then resume their groups, then give the access back.
+        let rank = |r: &&ChangeRow| match r.action.as_str() {
+            "stop_instance" => 0,
+            "suspend_processes" => 1,
+            _ => 2,
+        };
+        let mut mine = mine;
+        mine.sort_by_key(|r| (rank(r), r.id));
+
+        // Instances, batched per region.
+        let mut stops: BTreeMap<&str, Vec<&ChangeRow>> = BTreeMap::new();
+        for r in mine.iter().filter(|r| r.action == "stop_instance") {
+            if start_instances {
+                stops.entry(r.region.as_str()).or_default().push(r);
+            } else {
+                report.kept.push(not_undone(
+                    r,
+                    "stopped: restore with --start-instances to start it".into(),
+                ));
+            }
+        }
+        for (region, rows) in stops {
+            let Ok(region_name) = RegionName::parse(region) else {
+                continue;
+            };
+            // A crash and a resumed run can journal one instance twice: start it once.
+            let mut by_target: BTreeMap<&str, Vec<&ChangeRow>> = BTreeMap::new();
+            for r in rows {
+                by_target.entry(r.target.as_str()).or_default().push(r);
+            }
+            let targets: Vec<&str> = by_target.keys().copied().collect();
+            for batch in targets.chunks(crate::halt::STOP_BATCH) {
+                let batch_rows: Vec<&ChangeRow> = batch
+                    .iter()
+                    .flat_map(|t| by_target[t].iter().copied())
+                    .collect();
+                journal.mark_restore(
+                    &batch_rows.iter().map(|r| (r.id, None)).collect::<Vec<_>>(),
+                    Utc::now(),
+                )?;
+                let ids: Vec<String> = batch.iter().map(|t| t.to_string()).collect();
+                let per_target: Vec<(&str, Result<(), CloudError>)> =
+                    match conn.start_instances(&region_name, &ids).await {
+                        Ok(()) => batch.iter().map(|t| (*t, Ok(()))).collect(),
+                        Err(_) => {
+                            let mut each = Vec::new();
+                            for t in batch {
+                                each.push((
+                                    *t,
+                                    conn.start_instances(&region_name, &[t.to_string()]).await,
+                                ));
+                            }
+                            each
+                        }
+                    };
+                let outcomes = per_target
+                    .into_iter()
+                    .flat_map(|(t, res)| by_target[t].iter().map(move |r| (*r, res.clone())))
+                    .collect();
+                record(journal, &mut report, outcomes, not_undone)?;
+            }
+        }
+
+        for r in mine.iter().filter(|r| r.action != "stop_instance") {
+            if r.action == "suspend_processes"
+                && held.contains(&(r.account_id.clone(), r.region.clone(), r.target.clone()))
+            {
+                report.kept.push(not_undone(r, "processes left suspended: its instances stay stopped, and resuming would let the group terminate them (restore with --start-instances)".into()));
+                continue;
+            }
+            journal.mark_restore(&[(r.id, None)], Utc::now())?;
+            let result = undo(conn.as_ref(), r).await;
+            record(journal, &mut report, vec![(*r, result)], not_undone)?;
+        }
+    }
+    tracing::info!(
+        incident.id = incident,
+        restored = report.restored.len(),
+        errors = report.errors.len(),
+        "restore done"
+    );
+    Ok(report)
+}
+
+fn record(
+    journal: &Journal,
+    report: &mut RestoreReport,
+    outcomes: Vec<(&ChangeRow, Result<(), CloudError>)>,
+    not_undone: impl Fn(&ChangeRow, String) -> NotUndone,
+) -> Result<(), JournalError> {
+    let marks: Vec<(i64, Option<Result<(), String>>)> = outcomes
+        .iter()
+        .map(|(r, res)| (r.id, Some(res.clone().map_err(|e| e.to_string()))))
+        .collect();
+    journal.mark_restore(&marks, Utc::now())?;
+    for (r, res) in outcomes {
+        match res {
+            Ok(()) => report.restored.push(Undone {
+                account_id: r.account_id.clone(),
+                region: r.region.clone(),
+                action: r.action.clone(),
+                target: r.target.clone(),
+            }),
+            Err(e) => report.errors.push(not_undone(r, e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Undoes one non-instance change.
+async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> {
+    let missing = |what: &str| CloudError {
+        kind: ErrorKind::Other,
+        operation: "restore",
+        code: None,
+        message: format!("the journaled change has no {what}"),
+    };
+    let result = match r.action.as_str() {
+        "suspend_processes" => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            conn.resume_processes(&region, &r.target, &processes(r))
+                .await
+        }
+        "attach_user_policy" | "attach_role_policy" => {
+            let kind = if r.action == "attach_user_policy" {
+                PrincipalKind::User
+            } else {
+                PrincipalKind::Role
+            };
+            let policy = detail(r, "policy_arn").ok_or_else(|| missing("policy_arn"))?;
+            match conn.set_policy(kind, &r.target, &policy, false).await {
+                // Not attached (any more, or a crash came before the attach): the state before
+                // the incident already holds.
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        }
+        "deactivate_access_key" => {
+            let user = detail(r, "user").ok_or_else(|| missing("user"))?;
+            conn.set_access_key(&user, &r.target, true).await
+        }
+        other => Err(CloudError {
+            kind: ErrorKind::Other,
+            operation: "restore",
+            code: None,
+            message: format!("no undo for {other:?}"),
+        }),
+    };
+    result
+}
