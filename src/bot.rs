@@ -37,8 +37,25 @@ pub struct Metrics {
     pub refused_presses: AtomicU64,
 }
 
+/// An incident being acted on in this process; unmarked when dropped.
+struct Running<'a> {
+    bot: &'a Bot,
+    id: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.bot
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
 pub struct Bot {
     pub config: Config,
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
     cloud: Arc<dyn Cloud>,
     chat: Arc<dyn Chat>,
     notifier: Arc<dyn Notifier>,
@@ -91,6 +108,7 @@ impl Bot {
     ) -> Bot {
         Bot {
             config,
+            running: Default::default(),
             cloud,
             chat,
             notifier,
@@ -98,6 +116,15 @@ impl Bot {
             metrics: Metrics::default(),
             own_instance,
         }
+    }
+
+    /// Marks an incident as being acted on in this process; `None` if it already is.
+    fn begin(&self, id: &str) -> Option<Running<'_>> {
+        let mut set = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(id.to_owned()).then(|| Running {
+            bot: self,
+            id: id.to_owned(),
+        })
     }
 
     fn account(&self, id: &str) -> Option<&Account> {
@@ -226,17 +253,35 @@ impl Bot {
     /// Runs the actions of every open incident whose deadline has passed. Returns their ids.
     pub async fn deadline_step(&self, now: DateTime<Utc>) -> Result<Vec<String>, JournalError> {
         let mut fired = Vec::new();
-        for row in self.journal.incidents_in(&[Status::Open])? {
-            if incident::is_due(row.status, row.deadline, now)
-                && self.journal.claim(
-                    &row.id,
-                    Status::Open,
-                    Status::Expired,
-                    "deadline",
-                    now,
-                    None,
-                )?
-            {
+        for row in self
+            .journal
+            .incidents_in(&[Status::Open, Status::Approved, Status::Expired])?
+        {
+            // Decided but never finished: a process died in the middle of the actions. Finish
+            // them: a new survey skips what is already stopped, a new IAM read what is already
+            // locked out, so nothing done is done again.
+            if matches!(row.status, Status::Approved | Status::Expired) {
+                if let Some(_running) = self.begin(&row.id) {
+                    tracing::warn!(incident.id = %row.id, "resuming actions cut short");
+                    self.execute(&row.id, None).await?;
+                    fired.push(row.id);
+                }
+                continue;
+            }
+            if !incident::is_due(row.status, row.deadline, now) {
+                continue;
+            }
+            let Some(_running) = self.begin(&row.id) else {
+                continue;
+            };
+            if self.journal.claim(
+                &row.id,
+                Status::Open,
+                Status::Expired,
+                "deadline",
+                now,
+                None,
+            )? {
                 tracing::info!(incident.id = %row.id, "deadline passed, running the actions");
                 self.execute(&row.id, None).await?;
                 fired.push(row.id);
@@ -302,7 +347,10 @@ impl Bot {
                 .map(|a| now + chrono::Duration::from_std(a.policy.snooze).unwrap_or_default()),
             _ => None,
         };
-        if !self.journal.claim(incident, from, to, user, now, snooze)? {
+        // Registered as running here before the claim, so the deadline step never takes a
+        // just-approved incident for one cut short by a crash.
+        let running = self.begin(incident);
+        if running.is_none() || !self.journal.claim(incident, from, to, user, now, snooze)? {
             let current = self
                 .journal
                 .get_incident(incident)?
@@ -373,6 +421,64 @@ impl Bot {
             .record_press(Some(&id), user, "halt", true, "awaiting confirmation", now)?;
         let row = self.journal.get_incident(&id)?.expect("just written");
         Ok(Ok(self.view(&row)))
+    }
+
+    /// `/runaway restore INCIDENT [--start-instances]`, by `user`: answers through
+    /// `response_url` with what was restored.
+    pub async fn restore(
+        &self,
+        user: &str,
+        incident: &str,
+        start_instances: bool,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, JournalError> {
+        if !self.is_approver(user) {
+            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
+            self.journal.record_press(
+                Some(incident),
+                user,
+                "restore",
+                false,
+                "refused: not an approver",
+                now,
+            )?;
+            self.tell(
+                response_url,
+                "Only the guard's approvers can restore. Nothing was changed.",
+            )
+            .await;
+            return Ok(Outcome::Refused);
+        }
+        self.journal
+            .record_press(Some(incident), user, "restore", true, "restoring", now)?;
+        match crate::restore::run(
+            self.cloud.as_ref(),
+            &self.config,
+            &self.journal,
+            incident,
+            start_instances,
+        )
+        .await
+        {
+            Ok(report) => {
+                tracing::info!(
+                    incident.id = incident,
+                    user,
+                    restored = report.restored.len(),
+                    "restored"
+                );
+                self.tell(response_url, &crate::render::restore(&report))
+                    .await;
+                Ok(Outcome::Decided(Status::Executed))
+            }
+            Err(crate::restore::RestoreError::UnknownIncident(_)) => {
+                self.tell(response_url, &format!("There is no incident `{incident}`."))
+                    .await;
+                Ok(Outcome::Unknown)
+            }
+            Err(crate::restore::RestoreError::Journal(e)) => Err(e),
+        }
     }
 
     async fn tell(&self, response_url: Option<&str>, text: &str) {

@@ -142,13 +142,15 @@ fn ephemeral(text: &str) -> Response {
 
 const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open incidents, last check · \
 `/runaway halt [ACCOUNT]`: stop every running, non-exempt instance (all accounts if none named), after a confirmation · \
-`/runaway help`: this text. Approvers only for halt and the alert buttons.";
+`/runaway restore INCIDENT [--start-instances]`: undo what an incident changed · \
+`/runaway help`: this text. Approvers only for halt, restore and the alert buttons.";
 
 #[derive(Deserialize)]
 struct CommandForm {
     #[serde(default)]
     text: String,
     user_id: String,
+    response_url: Option<String>,
 }
 
 async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -181,6 +183,25 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
                     ephemeral("The journal could not be written: nothing was changed.")
                 }
             }
+        }
+        (Some("restore"), Some(incident), flag @ (None | Some("--start-instances"))) => {
+            // Acknowledged now; the restore answers through response_url when done.
+            let (bot, id, user, url) = (
+                app.bot.clone(),
+                incident.to_owned(),
+                form.user_id.clone(),
+                form.response_url.clone(),
+            );
+            let start = flag.is_some();
+            app.tasks.spawn(async move {
+                if let Err(e) = bot
+                    .restore(&user, &id, start, url.as_deref(), Utc::now())
+                    .await
+                {
+                    tracing::error!(incident.id = %id, error = %e, "restore failed");
+                }
+            });
+            ephemeral(&format!("Restoring incident `{incident}`…"))
         }
         _ => ephemeral(&format!("Unknown command `{}`.\n{HELP}", form.text.trim())),
     }
