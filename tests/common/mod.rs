@@ -341,27 +341,43 @@ impl Workdir {
 /// request is passed to moto untouched. One request per connection (`Connection: close`).
 pub struct RefusingProxy {
     pub url: String,
+    /// StopInstances calls seen (counted when they arrive, before any delay).
+    pub stops_seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RefusingProxy {
     pub fn start(moto: &str, refused: Vec<String>) -> RefusingProxy {
+        Self::start_with_delay(moto, refused, Duration::ZERO)
+    }
+
+    /// Also holds every StopInstances call for `delay` before passing it on: a slow AWS, so
+    /// that a test can kill the guard in the middle of its actions.
+    pub fn start_with_delay(moto: &str, refused: Vec<String>, delay: Duration) -> RefusingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = moto.trim_start_matches("http://").to_owned();
+        let stops_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = stops_seen.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { break };
-                let (upstream, refused) = (upstream.clone(), refused.clone());
+                let (upstream, refused, seen) = (upstream.clone(), refused.clone(), seen.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, &upstream, &refused);
+                    let _ = proxy_one(conn, &upstream, &refused, delay, &seen);
                 });
             }
         });
-        RefusingProxy { url }
+        RefusingProxy { url, stops_seen }
     }
 }
 
-fn proxy_one(mut client: TcpStream, upstream: &str, refused: &[String]) -> std::io::Result<()> {
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: &str,
+    refused: &[String],
+    delay: Duration,
+    stops_seen: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
     // Read the head, then Content-Length bytes of body.
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -392,6 +408,10 @@ fn proxy_one(mut client: TcpStream, upstream: &str, refused: &[String]) -> std::
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+    if body.contains("Action=StopInstances") {
+        stops_seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(delay);
+    }
     if body.contains("Action=StopInstances") && !body.contains("DryRun=true") {
         if let Some(id) = refused.iter().find(|id| body.contains(&format!("={id}"))) {
             let xml = format!(
