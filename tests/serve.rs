@@ -691,6 +691,45 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
     assert_eq!(result["replace_original"], true);
     assert_eq!(count(&use1, "stopped").await, 3);
 
+    // /runaway restore: a stranger is refused; an approver gets the instances back.
+    let restore = |user: &str, url: &str| {
+        form(&[
+            ("command", "/runaway"),
+            ("text", &format!("restore {manual} --start-instances")),
+            ("user_id", user),
+            ("response_url", url),
+        ])
+    };
+    let refused = format!("{}restore-stranger", slack.responses);
+    let ack: Value = serve
+        .signed("/slack/commands", &restore(STRANGER, &refused))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(ack["text"].as_str().unwrap().contains("Restoring"), "{ack}");
+    let told = slack
+        .wait_for("response/restore-stranger", 20, |_| true)
+        .await;
+    assert!(
+        told["text"]
+            .as_str()
+            .unwrap()
+            .contains("Only the guard's approvers"),
+        "{told}"
+    );
+    assert_eq!(count(&use1, "stopped").await, 3);
+    let url = format!("{}restore", slack.responses);
+    serve
+        .signed("/slack/commands", &restore(APPROVER, &url))
+        .await;
+    let done = slack.wait_for("response/restore", 20, |_| true).await;
+    assert!(
+        done["text"].as_str().unwrap().contains("restored 3"),
+        "{done}"
+    );
+    assert_eq!(count(&use1, "running").await, 3);
+
     // Health and metrics.
     let health: Value = reqwest::get(format!("{}/healthz", serve.url))
         .await
@@ -712,7 +751,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("runaway_refused_presses_total 1"),
+        metrics.contains("runaway_refused_presses_total 2"),
         "{metrics}"
     );
     assert!(metrics.contains("runaway_open_incidents 1"), "{metrics}");
