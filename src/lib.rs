@@ -17,6 +17,7 @@ pub mod journal;
 pub mod lockout;
 pub mod model;
 pub mod notify;
+pub mod permissions;
 pub mod plan;
 pub mod ports;
 pub mod render;

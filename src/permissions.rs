@@ -1,0 +1,123 @@
+//! The IAM actions each of the guard's actions needs: one list, held against the code (every
+//! AWS call in `aws.rs` names its IAM action, and a test checks each is listed here) and against
+//! the Terraform policies (`tests/terraform.rs` parses them and fails on any difference).
+
+/// What the guard does, each with the IAM actions its AWS calls need.
+pub const PERMISSIONS: &[(&str, &[&str])] = &[
+    (
+        "check",
+        &[
+            "sts:GetCallerIdentity",
+            "ec2:DescribeRegions",
+            "ec2:DescribeInstanceStatus",
+            "ec2:DescribeTags",
+            "ec2:DescribeSpotInstanceRequests",
+            "cloudwatch:GetMetricData",
+        ],
+    ),
+    (
+        "stop_instances",
+        &[
+            "ec2:StopInstances",
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:SuspendProcesses",
+        ],
+    ),
+    (
+        "lockout_users",
+        &[
+            "iam:ListUsers",
+            "iam:ListRoles",
+            "iam:ListAttachedUserPolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListAccessKeys",
+            "iam:AttachUserPolicy",
+            "iam:UpdateAccessKey",
+        ],
+    ),
+    (
+        "block_launches",
+        &[
+            "iam:ListUsers",
+            "iam:ListRoles",
+            "iam:ListAttachedUserPolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListAccessKeys",
+            "iam:AttachUserPolicy",
+            "iam:AttachRolePolicy",
+        ],
+    ),
+    (
+        "restore",
+        &[
+            "ec2:StartInstances",
+            "autoscaling:ResumeProcesses",
+            "iam:DetachUserPolicy",
+            "iam:DetachRolePolicy",
+            "iam:UpdateAccessKey",
+        ],
+    ),
+    // Only from the account the guard runs in: reaching member accounts, and e-mailing.
+    ("reach_member_accounts", &["sts:AssumeRole"]),
+    ("notify", &["sns:Publish"]),
+];
+
+/// Actions only the guard's own role needs, not the role in a member account.
+pub const GUARD_ONLY: &[&str] = &["reach_member_accounts", "notify"];
+
+/// Where a policy applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The guard's role, in the account it runs in.
+    Guard,
+    /// The role the guard assumes in each member account.
+    Member,
+}
+
+/// The IAM actions a scope's policy must grant, sorted and without duplicates.
+pub fn iam_actions(scope: Scope) -> Vec<&'static str> {
+    let mut out: Vec<&str> = PERMISSIONS
+        .iter()
+        .filter(|(action, _)| scope == Scope::Guard || !GUARD_ONLY.contains(action))
+        .flat_map(|(_, iam)| iam.iter().copied())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every IAM action the AWS adapter names for its calls is in the list, and every listed
+    /// action is called somewhere: the list cannot drift from the code.
+    #[test]
+    fn the_list_matches_the_calls_of_the_aws_adapter() {
+        let source = include_str!("aws.rs");
+        let mut called: Vec<&str> = source
+            .match_indices("classify(\"")
+            .map(|(i, _)| {
+                let rest = &source[i + "classify(\"".len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .chain(source.match_indices("operation: \"").map(|(i, _)| {
+                let rest = &source[i + "operation: \"".len()..];
+                &rest[..rest.find('"').unwrap()]
+            }))
+            .collect();
+        // AssumeRole is made by the SDK's credentials provider for `role_arn` accounts.
+        assert!(source.contains("AssumeRoleProvider"));
+        called.push("sts:AssumeRole");
+        called.sort_unstable();
+        called.dedup();
+        assert_eq!(called, iam_actions(Scope::Guard));
+    }
+
+    #[test]
+    fn member_roles_need_neither_assume_role_nor_publish() {
+        let member = iam_actions(Scope::Member);
+        assert!(!member.contains(&"sts:AssumeRole") && !member.contains(&"sns:Publish"));
+        assert!(member.contains(&"ec2:StopInstances") && member.contains(&"iam:AttachRolePolicy"));
+    }
+}
