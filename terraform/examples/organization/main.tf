@@ -1,0 +1,81 @@
+# An organisation: the guard runs in the management (payer) account and reaches two member
+# accounts through the role modules/member-account creates in each.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+provider "aws" {
+  alias  = "research"
+  region = "us-east-1"
+  assume_role {
+    role_arn = "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+  }
+}
+
+provider "aws" {
+  alias  = "production"
+  region = "us-east-1"
+  assume_role {
+    role_arn = "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole"
+  }
+}
+
+module "runawaytrain" {
+  source = "../.."
+
+  trusted_principal_arns      = ["arn:aws:iam::111111111111:role/platform-runners"]
+  trust_ec2_instances         = true
+  notify_emails               = ["oncall@example.com", "finance@example.com"]
+  billing_alarm_threshold_usd = 5000
+  tags = {
+    owner = "platform"
+  }
+}
+
+module "research" {
+  source    = "../../modules/member-account"
+  providers = { aws = aws.research }
+
+  guard_role_arn = module.runawaytrain.guard_role_arn
+  role_name      = module.runawaytrain.member_role_name
+  tags           = { owner = "research" }
+}
+
+module "production" {
+  source    = "../../modules/member-account"
+  providers = { aws = aws.production }
+
+  guard_role_arn = module.runawaytrain.guard_role_arn
+  role_name      = module.runawaytrain.member_role_name
+  tags           = { owner = "platform" }
+}
+
+output "runaway_toml_accounts" {
+  description = "The member accounts' [[accounts]] entries of runaway.toml (add limits and actions)."
+  value = join("\n", [for name, m in { research = module.research, production = module.production } : <<-EOT
+    [[accounts]]
+    id = "${m.account_id}"
+    name = "${name}"
+    role_arn = "${m.role_arn}"
+    lockout_policy_arn = "${m.lockout_policy_arn}"
+    launch_deny_policy_arn = "${m.launch_deny_policy_arn}"
+  EOT
+  ])
+}
+
+output "runaway_toml_payer" {
+  description = "The [guard], [notify] and payer entries of runaway.toml."
+  value       = module.runawaytrain.runaway_toml
+}

@@ -1,0 +1,196 @@
+# runawaytrain: the guard's least-privilege IAM role, the lockout and launch-deny policies it
+# attaches, the SNS topic of the notify list, and an optional billing alarm. For the account the
+# guard runs in (usually the payer/management account); modules/member-account creates the role
+# the guard assumes in every other account.
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.id
+  role_name  = "${var.name_prefix}-guard"
+  role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${local.role_name}"
+  topic_arns = concat([aws_sns_topic.notify.arn], var.extra_notify_topic_arns)
+}
+
+module "policies" {
+  source      = "./modules/guard-policies"
+  name_prefix = var.name_prefix
+  tags        = var.tags
+}
+
+# ----- who may be the guard ---------------------------------------------------------------
+
+data "aws_iam_policy_document" "trust" {
+  dynamic "statement" {
+    for_each = var.trust_ecs_tasks ? [1] : []
+    content {
+      sid     = "EcsTasks"
+      actions = ["sts:AssumeRole"]
+      principals {
+        type        = "Service"
+        identifiers = ["ecs-tasks.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.trust_ec2_instances ? [1] : []
+    content {
+      sid     = "Ec2Instances"
+      actions = ["sts:AssumeRole"]
+      principals {
+        type        = "Service"
+        identifiers = ["ec2.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.trusted_principal_arns) > 0 ? [1] : []
+    content {
+      sid     = "TrustedPrincipals"
+      actions = ["sts:AssumeRole"]
+      principals {
+        type        = "AWS"
+        identifiers = var.trusted_principal_arns
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "guard" {
+  name                 = local.role_name
+  description          = "runawaytrain guard: checks and halts runaway AWS usage"
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  max_session_duration = 3600
+  tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.trust_ecs_tasks || var.trust_ec2_instances || length(var.trusted_principal_arns) > 0
+      error_message = "Nothing could assume the guard's role: set trust_ecs_tasks, trust_ec2_instances or trusted_principal_arns."
+    }
+  }
+}
+
+resource "aws_iam_instance_profile" "guard" {
+  count = var.trust_ec2_instances ? 1 : 0
+  name  = local.role_name
+  role  = aws_iam_role.guard.name
+  tags  = var.tags
+}
+
+# ----- what the guard may do: exactly the calls of the code (src/permissions.rs) -------------
+
+data "aws_iam_policy_document" "guard_permissions" {
+  statement {
+    sid = "Observe"
+    # These reads have no resource-level permissions: "*" is the only resource they accept.
+    actions = [
+      "sts:GetCallerIdentity",
+      "ec2:DescribeRegions",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeTags",
+      "ec2:DescribeSpotInstanceRequests",
+      "autoscaling:DescribeAutoScalingGroups",
+      "cloudwatch:GetMetricData",
+      "iam:ListUsers",
+      "iam:ListRoles",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadPrincipals"
+    actions = [
+      "iam:ListAttachedUserPolicies",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListAccessKeys",
+    ]
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:user/*",
+      "arn:${local.partition}:iam::${local.account_id}:role/*",
+    ]
+  }
+
+  statement {
+    sid       = "StopAndStartInstances"
+    actions   = ["ec2:StopInstances", "ec2:StartInstances"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
+  }
+
+  statement {
+    sid       = "HoldAutoScalingGroups"
+    actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
+    resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
+  }
+
+  statement {
+    sid       = "AttachOnlyTheLockoutPolicies"
+    actions   = ["iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*", "arn:${local.partition}:iam::${local.account_id}:role/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = [module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn]
+    }
+  }
+
+  statement {
+    sid       = "DeactivateAndReactivateKeys"
+    actions   = ["iam:UpdateAccessKey"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+  }
+
+  statement {
+    sid       = "ReachMemberAccounts"
+    actions   = ["sts:AssumeRole"]
+    resources = ["arn:${local.partition}:iam::*:role/${var.member_role_name}"]
+  }
+
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = local.topic_arns
+  }
+
+  statement {
+    sid    = "NeverChangeItself"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+      "iam:DeleteRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:TagRole",
+      "iam:UntagRole",
+    ]
+    resources = [local.role_arn]
+  }
+}
+
+resource "aws_iam_policy" "guard" {
+  name        = "${var.name_prefix}-guard"
+  description = "runawaytrain guard: exactly the AWS calls it makes"
+  policy      = data.aws_iam_policy_document.guard_permissions.json
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "guard" {
+  role       = aws_iam_role.guard.name
+  policy_arn = aws_iam_policy.guard.arn
+}

@@ -1,0 +1,137 @@
+# The role the guard assumes in a member account: trusted by the guard's role only, with the
+# same least-privilege permissions as the guard (less reaching other accounts and e-mailing),
+# and this account's own copies of the lockout and launch-deny policies.
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${var.role_name}"
+}
+
+module "policies" {
+  source      = "../guard-policies"
+  name_prefix = var.name_prefix
+  tags        = var.tags
+}
+
+data "aws_iam_policy_document" "trust" {
+  statement {
+    sid     = "OnlyTheGuard"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "AWS"
+      identifiers = [var.guard_role_arn]
+    }
+    dynamic "condition" {
+      for_each = var.external_id == null ? [] : [var.external_id]
+      content {
+        test     = "StringEquals"
+        variable = "sts:ExternalId"
+        values   = [condition.value]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "member" {
+  name                 = var.role_name
+  description          = "runawaytrain guard, in this member account"
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "member_permissions" {
+  statement {
+    sid = "Observe"
+    # These reads have no resource-level permissions: "*" is the only resource they accept.
+    actions = [
+      "sts:GetCallerIdentity",
+      "ec2:DescribeRegions",
+      "ec2:DescribeInstanceStatus",
+      "ec2:DescribeTags",
+      "ec2:DescribeSpotInstanceRequests",
+      "autoscaling:DescribeAutoScalingGroups",
+      "cloudwatch:GetMetricData",
+      "iam:ListUsers",
+      "iam:ListRoles",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadPrincipals"
+    actions = [
+      "iam:ListAttachedUserPolicies",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListAccessKeys",
+    ]
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:user/*",
+      "arn:${local.partition}:iam::${local.account_id}:role/*",
+    ]
+  }
+
+  statement {
+    sid       = "StopAndStartInstances"
+    actions   = ["ec2:StopInstances", "ec2:StartInstances"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
+  }
+
+  statement {
+    sid       = "HoldAutoScalingGroups"
+    actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
+    resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
+  }
+
+  statement {
+    sid       = "AttachOnlyTheLockoutPolicies"
+    actions   = ["iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*", "arn:${local.partition}:iam::${local.account_id}:role/*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = [module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn]
+    }
+  }
+
+  statement {
+    sid       = "DeactivateAndReactivateKeys"
+    actions   = ["iam:UpdateAccessKey"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+  }
+
+  statement {
+    sid    = "NeverChangeItself"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+      "iam:DeleteRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:TagRole",
+      "iam:UntagRole",
+    ]
+    resources = [local.role_arn]
+  }
+}
+
+resource "aws_iam_policy" "member" {
+  name        = "${var.name_prefix}-member"
+  description = "runawaytrain guard in a member account: exactly the AWS calls it makes"
+  policy      = data.aws_iam_policy_document.member_permissions.json
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "member" {
+  role       = aws_iam_role.member.name
+  policy_arn = aws_iam_policy.member.arn
+}

@@ -1,0 +1,49 @@
+variable "guard_role_arn" {
+  description = "ARN of the guard's role in the account it runs in (the root module's guard_role_arn output). Only it may assume this role."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.guard_role_arn))
+    error_message = "guard_role_arn must be an IAM role ARN, like arn:aws:iam::111111111111:role/runawaytrain-guard."
+  }
+}
+
+variable "role_name" {
+  description = "Name of the role created here; the same as the root module's member_role_name."
+  type        = string
+  default     = "runawaytrain-member"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.role_name))
+    error_message = "role_name must be a valid IAM role name (1 to 64 of letters, digits and +=,.@_-)."
+  }
+}
+
+variable "external_id" {
+  description = "If set, the guard must present this external id (runaway.toml: external_id on the account)."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.external_id == null || can(regex("^[A-Za-z0-9+=,.@:/-]{2,1224}$", var.external_id))
+    error_message = "external_id must be 2 to 1224 characters of letters, digits and +=,.@:/-."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the lockout and launch-deny policy names in this account."
+  type        = string
+  default     = "runawaytrain"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9+=,.@_-]{0,37}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter, contain only letters, digits and +=,.@_-, and be at most 38 characters."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,46 @@
+output "guard_role_arn" {
+  description = "ARN of the guard's IAM role: run runaway serve with it (task role, instance profile, or assumed)."
+  value       = aws_iam_role.guard.arn
+}
+
+output "guard_instance_profile_name" {
+  description = "Instance profile of the guard's role, when trust_ec2_instances is set; null otherwise."
+  value       = one(aws_iam_instance_profile.guard[*].name)
+}
+
+output "notify_topic_arn" {
+  description = "runaway.toml [notify] sns_topic_arn."
+  value       = aws_sns_topic.notify.arn
+}
+
+output "lockout_policy_arn" {
+  description = "runaway.toml [guard] lockout_policy_arn (for this account)."
+  value       = module.policies.lockout_policy_arn
+}
+
+output "launch_deny_policy_arn" {
+  description = "runaway.toml [guard] launch_deny_policy_arn (for this account)."
+  value       = module.policies.launch_deny_policy_arn
+}
+
+output "member_role_name" {
+  description = "Name of the role the guard may assume in member accounts: pass it to modules/member-account."
+  value       = var.member_role_name
+}
+
+output "runaway_toml" {
+  description = "The [guard], [notify] and payer [[accounts]] lines of runaway.toml for this account."
+  value       = <<-EOT
+    [guard]
+    home_region = "${local.region}"
+    lockout_policy_arn = "${module.policies.lockout_policy_arn}"
+    launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
+
+    [notify]
+    sns_topic_arn = "${aws_sns_topic.notify.arn}"
+
+    [[accounts]]
+    id = "${local.account_id}"
+    name = "payer"
+  EOT
+}

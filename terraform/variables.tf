@@ -1,0 +1,89 @@
+variable "name_prefix" {
+  description = "Prefix of every name the module creates: the guard's role, its policy, the lockout and launch-deny policies, the SNS topic."
+  type        = string
+  default     = "runawaytrain"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9+=,.@_-]{0,37}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter, contain only letters, digits and +=,.@_-, and be at most 38 characters (IAM role names are limited to 64)."
+  }
+}
+
+variable "trust_ecs_tasks" {
+  description = "Let ECS tasks assume the guard's role (run it as an ECS/Fargate task role)."
+  type        = bool
+  default     = false
+}
+
+variable "trust_ec2_instances" {
+  description = "Let EC2 instances assume the guard's role (run it on an instance); also creates an instance profile."
+  type        = bool
+  default     = false
+}
+
+variable "trusted_principal_arns" {
+  description = "IAM principals (roles or users) allowed to assume the guard's role, e.g. the role of a CI runner or an SSO permission set."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.trusted_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|root)", arn))])
+    error_message = "Each trusted_principal_arns entry must be an IAM role, user or account root ARN, like arn:aws:iam::111111111111:role/NAME."
+  }
+}
+
+variable "member_role_name" {
+  description = "Name of the role the guard assumes in member accounts (modules/member-account creates it). The guard may assume only roles of this name."
+  type        = string
+  default     = "runawaytrain-member"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.member_role_name))
+    error_message = "member_role_name must be a valid IAM role name (1 to 64 of letters, digits and +=,.@_-)."
+  }
+}
+
+variable "notify_emails" {
+  description = "E-mail addresses subscribed to the notify topic (each must confirm the subscription)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.notify_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "Each notify_emails entry must be an e-mail address."
+  }
+}
+
+variable "extra_notify_topic_arns" {
+  description = "Other SNS topics the guard may publish to (per-account sns_topic_arn in runaway.toml)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.extra_notify_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", arn))])
+    error_message = "Each extra_notify_topic_arns entry must be an SNS topic ARN."
+  }
+}
+
+variable "sns_kms_key_id" {
+  description = "KMS key encrypting the notify topic. The default AWS managed key needs no key policy change; a customer managed key must let the guard's role and the CloudWatch alarm use it."
+  type        = string
+  default     = "alias/aws/sns"
+}
+
+variable "billing_alarm_threshold_usd" {
+  description = "If set, a CloudWatch alarm on AWS/Billing EstimatedCharges (USD) above this amount notifies the topic. Billing metrics exist only in us-east-1: the module's provider must then be in us-east-1."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.billing_alarm_threshold_usd == null || try(var.billing_alarm_threshold_usd > 0, false)
+    error_message = "billing_alarm_threshold_usd must be a positive amount, or null for no alarm."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
