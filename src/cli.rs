@@ -173,12 +173,8 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
 
 async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     let accounts = config.select_accounts(&args.accounts)?;
-    let interactive = std::io::stdin().is_terminal();
-    if !args.dry_run && !args.yes && !interactive {
-        return Err(Exit(
-            exit::USAGE,
-            "refusing to halt without --yes: standard input is not a terminal to confirm on".into(),
-        ));
+    if !args.dry_run {
+        need_yes_or_terminal(args.yes, "halt")?;
     }
     // The journal must be usable before anything changes in AWS. A dry run journals nothing.
     let journal = match args.dry_run {
@@ -200,25 +196,13 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         eprint!("{}", render::halt_plan(&plan));
     }
     if !args.dry_run && !args.yes && to_stop > 0 {
-        eprint!("Stop these {to_stop} instances? Type 'yes' to go on: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            return Err(Exit(
-                exit::USAGE,
-                "halt not confirmed: nothing changed".into(),
-            ));
-        }
+        confirm(&format!("Stop these {to_stop} instances?"))?;
     }
 
     let report = match &journal {
         None => halt::execute(plan, None, config.guard.max_concurrency).await,
         Some(j) => {
-            let actor = format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            );
+            let actor = cli_actor();
             let incident = j.open_incident("halt", &actor, chrono::Utc::now())?;
             tracing::info!(incident.id = %incident, "halt started");
             let report =
@@ -238,6 +222,12 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         print!("{}", render::halt(&report));
     }
     Ok(report.exit_code())
+}
+
+/// Who asked, for the journal: `cli:<user>`.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"));
+    format!("cli:{}", user.unwrap_or_else(|_| "unknown".into()))
 }
 
 /// Asks on the terminal; `Err` (exit 2, nothing changed) unless the answer is `yes`.
@@ -300,10 +290,7 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
             if !args.yes && planned > 0 {
                 confirm(&format!("Make these {planned} changes?"))?;
             }
-            let actor = format!(
-                "cli:{}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-            );
+            let actor = cli_actor();
             let incident = j.open_incident("lockout", &actor, chrono::Utc::now())?;
             let report = lockout::run(
                 &aws,

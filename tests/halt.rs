@@ -434,7 +434,10 @@ async fn asks_on_a_terminal_and_stops_only_when_told_yes() {
     let w = Workdir::new(&config(""));
     let out = w.run_in_terminal(&moto.url, &["halt"], "no\n").await;
     assert!(out.stdout.contains("Stop these 2 instances?"), "{out:?}");
-    assert!(out.stdout.contains("halt not confirmed"), "{out:?}");
+    assert!(
+        out.stdout.contains("not confirmed: nothing changed"),
+        "{out:?}"
+    );
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(count(&sdk, "running").await, 2);
 
