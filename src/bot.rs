@@ -190,7 +190,7 @@ impl Bot {
                     tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident updated");
                     self.refresh_message(&l.id, None).await?;
                 }
-                (OnCheck::Resolve, Some(l), _) => {
+                (OnCheck::Resolve, Some(l), _)
                     if self.journal.claim(
                         &l.id,
                         Status::Open,
@@ -198,10 +198,10 @@ impl Bot {
                         "check",
                         now,
                         None,
-                    )? {
-                        tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident resolved");
-                        self.refresh_message(&l.id, None).await?;
-                    }
+                    )? =>
+                {
+                    tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident resolved");
+                    self.refresh_message(&l.id, None).await?;
                 }
                 _ => {}
             }
@@ -599,7 +599,11 @@ impl Bot {
         let view = self.view(&row);
         let result = match (&row.slack_channel, &row.slack_ts, response_url) {
             (Some(channel), Some(ts), _) => self.chat.update_incident(channel, ts, &view).await,
-            (_, _, Some(url)) => self.chat.respond(url, &Reply::Incident(view)).await,
+            (_, _, Some(url)) => {
+                self.chat
+                    .respond(url, &Reply::Incident(Box::new(view)))
+                    .await
+            }
             _ => Ok(()),
         };
         if let Err(e) = result {

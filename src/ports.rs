@@ -230,7 +230,7 @@ pub trait Chat: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum Reply {
     Ephemeral(String),
-    Incident(IncidentView),
+    Incident(Box<IncidentView>),
 }
 
 /// The e-mail fallback: the notify list's SNS topic.

@@ -268,7 +268,8 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         code: None,
         message: format!("the journaled change has no {what}"),
     };
-    let result = match r.action.as_str() {
+
+    match r.action.as_str() {
         "suspend_processes" => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
             conn.resume_processes(&region, &r.target, &processes(r))
@@ -298,6 +299,5 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
             code: None,
             message: format!("no undo for {other:?}"),
         }),
-    };
-    result
+    }
 }

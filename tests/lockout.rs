@@ -14,10 +14,13 @@ use serde_json::{Value, json};
 
 const DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";
 
+/// A user's attached policies, and access keys with their status.
+type UserState = (Vec<String>, Vec<(String, String)>);
+
 /// Every user's attached policies and keys, and every role's attached policies.
 #[derive(Debug, PartialEq, Clone)]
 struct IamState {
-    users: BTreeMap<String, (Vec<String>, Vec<(String, String)>)>,
+    users: BTreeMap<String, UserState>,
     roles: BTreeMap<String, Vec<String>>,
 }
 

@@ -211,7 +211,7 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
         .deadline_step(now + chrono::Duration::minutes(10))
         .await
         .unwrap();
-    assert_eq!(fired, [incident.clone()]);
+    assert_eq!(fired, std::slice::from_ref(&incident));
     assert!(
         s.bot
             .deadline_step(now + chrono::Duration::minutes(11))

@@ -412,20 +412,21 @@ fn proxy_one(
         stops_seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(delay);
     }
-    if body.contains("Action=StopInstances") && !body.contains("DryRun=true") {
-        if let Some(id) = refused.iter().find(|id| body.contains(&format!("={id}"))) {
-            let xml = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnsupportedOperation</Code>\
+    if body.contains("Action=StopInstances")
+        && !body.contains("DryRun=true")
+        && let Some(id) = refused.iter().find(|id| body.contains(&format!("={id}")))
+    {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnsupportedOperation</Code>\
                  <Message>The instance '{id}' does not have an 'ebs' root device type and cannot be stopped.</Message>\
                  </Error></Errors><RequestID>6b1b2d0c-0000-4000-8000-000000000000</RequestID></Response>"
-            );
-            write!(
-                client,
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
-                xml.len()
-            )?;
-            return Ok(());
-        }
+        );
+        write!(
+            client,
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+            xml.len()
+        )?;
+        return Ok(());
     }
     // Pass through, asking moto to close so the whole answer is read to its end.
     let head = head
