@@ -40,22 +40,28 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Check every account and region once against the Fail rules; changes nothing.
-    /// Exit 0 all ok, 1 a rule fails, 3 something could not be checked.
+    /// Check every account and region once against the Fail rules; changes nothing
+    ///
+    /// Exit 0 all ok, 1 a rule fails, 2 usage or configuration error, 3 something could not be
+    /// checked (and nothing failed).
     Check {
         /// Print the report as one JSON object
         #[arg(long)]
         json: bool,
     },
-    /// Stop every running, non-exempt instance in every region of the accounts. Never terminates.
+    /// Stop every running, non-exempt instance in every region of the accounts; never terminates
+    ///
     /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
     Halt(HaltArgs),
-    /// Lock out the accounts' IAM users (deny-all policy, access keys set Inactive) and, where a
-    /// launch_deny_policy_arn is configured, block launches (launch-deny policy on users and
-    /// roles). Never the exempt principals, service-linked roles or the guard's own identity.
-    /// Exit 0 done, 1 done in part, 2 usage or configuration error (nothing changed).
+    /// Lock out the accounts' IAM users and block launches, journaled
+    ///
+    /// Attaches the deny-all lockout policy to every IAM user and sets their access keys
+    /// Inactive; where a launch_deny_policy_arn is configured, attaches it to users and roles.
+    /// Never the exempt principals, service-linked roles or the guard's own identity.
+    /// Exit 0 done, 1 done in part (or refused), 2 usage or configuration error (nothing changed).
     Lockout(HaltArgs),
-    /// Undo exactly what one incident changed, from the journal.
+    /// Undo exactly what one incident changed, from the journal
+    ///
     /// Exit 0 done, 1 done in part, 2 usage error or unknown incident (nothing changed).
     Restore {
         /// The incident id (`inc-...`)
@@ -70,14 +76,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Open and recent incidents and the last check, from the journal.
+    /// Open and recent incidents and the last check, from the journal
     Status {
         /// Print the status as one JSON object
         #[arg(long)]
         json: bool,
     },
-    /// The Slack bot: HTTP server (RUNAWAY_LISTEN, default 127.0.0.1:3000), periodic checks and
-    /// incident deadlines, until SIGINT/SIGTERM. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.
+    /// The Slack bot: HTTP server, periodic checks and incident deadlines
+    ///
+    /// Listens on RUNAWAY_LISTEN (default 127.0.0.1:3000) until SIGINT/SIGTERM. Needs
+    /// SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (environment or ./.env).
     Serve,
 }
 
