@@ -7,6 +7,15 @@ use crate::check::CheckReport;
 use crate::halt::{HaltPlan, HaltReport};
 use crate::rules::{Quantity, State};
 
+/// `1 region`, `2 regions`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn state(s: State) -> &'static str {
     match s {
         State::Ok => "ok",
@@ -102,10 +111,10 @@ pub fn check(r: &CheckReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "\n{} ({}): {} regions checked{}{}",
+            "\n{} ({}): {} checked{}{}",
             a.account_id,
             a.name,
-            a.regions.len(),
+            count(a.regions.len(), "region"),
             if busy.is_empty() {
                 String::new()
             } else {

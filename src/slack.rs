@@ -358,9 +358,9 @@ pub fn incident_message(view: &IncidentView) -> Value {
         let regions: Vec<String> = o.regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
         if !regions.is_empty() {
             blocks.push(section(&format!(
-                "*Running instances:* {} in {} regions\n{}",
+                "*Running instances:* {} in {}\n{}",
                 o.running_instances,
-                regions.len(),
+                crate::render::count(regions.len(), "region"),
                 summarise(&regions, 40, " · ")
             )));
         }

@@ -1,0 +1,155 @@
+//! What people see, as reviewed snapshots (insta): the Slack alert in its states, the e-mail,
+//! and the check table. A change to any of them shows up as a diff to review and accept
+//! (`INSTA_UPDATE=always cargo test --test snapshots`, then read the `.snap` files).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{TimeZone, Utc};
+use runawaytrain::check::{AccountReport, CheckReport};
+use runawaytrain::config::Action;
+use runawaytrain::halt::{AccountHalt, Skipped, Suspension};
+use runawaytrain::incident::{Observed, Status, violation};
+use runawaytrain::model::Problem;
+use runawaytrain::ports::IncidentView;
+use runawaytrain::rules::{Quantity, State};
+
+fn observed() -> Observed {
+    Observed {
+        running_instances: 12,
+        regions: BTreeMap::from([("us-east-1".into(), 10), ("eu-west-1".into(), 2)]),
+        estimated_charges_usd: Some(612.5),
+        violations: vec![
+            violation(
+                "max_running_instances",
+                Quantity::Count(4),
+                Quantity::Count(12),
+            ),
+            violation(
+                "max_estimated_charges_usd",
+                Quantity::Usd(500.0),
+                Quantity::Usd(612.5),
+            ),
+        ],
+    }
+}
+
+fn view(status: Status) -> IncidentView {
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    let executed = matches!(status, Status::Executed | Status::Partial);
+    IncidentView {
+        id: "inc-20261123-170000-3fa2".into(),
+        accounts: vec![("111111111111".into(), "payer".into())],
+        observed: Some(observed()),
+        actions: vec![Action::StopInstances, Action::LockoutUsers],
+        deadline: Some(at + chrono::Duration::minutes(10)),
+        status,
+        decided_by: (status != Status::Open).then(|| {
+            if executed {
+                "deadline".into()
+            } else {
+                "U0123456789".into()
+            }
+        }),
+        decided_at: (status != Status::Open).then_some(at + chrono::Duration::minutes(10)),
+        exempt_tag: "runaway:exempt".into(),
+        outcome: executed.then(|| {
+            vec![AccountHalt {
+                account_id: "111111111111".into(),
+                name: "payer".into(),
+                stopped: BTreeMap::from([
+                    (
+                        "us-east-1".into(),
+                        (0..9).map(|i| format!("i-0000000000000000{i}")).collect(),
+                    ),
+                    (
+                        "eu-west-1".into(),
+                        vec!["i-0000000000000000a".into(), "i-0000000000000000b".into()],
+                    ),
+                ]),
+                suspended: vec![Suspension {
+                    region: "us-east-1".into(),
+                    group: "web".into(),
+                    processes: vec![
+                        "Launch".into(),
+                        "ReplaceUnhealthy".into(),
+                        "HealthCheck".into(),
+                        "AZRebalance".into(),
+                    ],
+                }],
+                skipped: vec![Skipped {
+                    instance_id: "i-0000000000000000c".into(),
+                    region: "us-east-1".into(),
+                    reason: "exempt: tagged runaway:exempt=true".into(),
+                    exempt: true,
+                }],
+                errors: vec![],
+            }]
+        }),
+        lockout: None,
+    }
+}
+
+#[test]
+fn slack_alert_open() {
+    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(Status::Open)));
+}
+
+#[test]
+fn slack_alert_overridden() {
+    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(
+        Status::Overridden
+    )));
+}
+
+#[test]
+fn slack_alert_executed() {
+    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(
+        Status::Executed
+    )));
+}
+
+#[test]
+fn email_executed() {
+    let (subject, body) = runawaytrain::notify::email(&view(Status::Executed));
+    insta::assert_snapshot!(format!("Subject: {subject}\n\n{body}"));
+}
+
+#[test]
+fn check_table() {
+    let report = CheckReport {
+        checked_at: Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap(),
+        state: State::Fail,
+        accounts: vec![
+            AccountReport {
+                account_id: "111111111111".into(),
+                name: "payer".into(),
+                state: State::Fail,
+                running_instances: 12,
+                regions: BTreeMap::from([
+                    ("us-east-1".into(), 10),
+                    ("eu-west-1".into(), 2),
+                    ("sa-east-1".into(), 0),
+                ]),
+                estimated_charges_usd: Some(612.5),
+                violations: observed().violations,
+                errors: vec![],
+            },
+            AccountReport {
+                account_id: "222222222222".into(),
+                name: "research".into(),
+                state: State::Error,
+                running_instances: 3,
+                regions: BTreeMap::from([("eu-central-1".into(), 3)]),
+                estimated_charges_usd: None,
+                violations: vec![],
+                errors: vec![Problem::region(
+                    "ap-south-1",
+                    "ec2:DescribeInstanceStatus: AuthFailure: AWS was not able to validate the provided access credentials",
+                )],
+            },
+        ],
+    };
+    let _ = Path::new("");
+    insta::assert_snapshot!(runawaytrain::render::check(&report));
+}
