@@ -163,23 +163,7 @@ async fn suspends_auto_scaling_groups_first_so_their_instances_stay_stopped() {
     let moto = Moto::start();
     let sdk = moto.sdk("us-east-1").await;
     let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("web")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("web")
-        .launch_configuration_name("web")
-        .min_size(3)
-        .max_size(3)
-        .desired_capacity(3)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    auto_scaling_group(&sdk, "web", 3).await;
     // Already suspended by someone else: the journal must record it as the state before.
     asg.suspend_processes()
         .auto_scaling_group_name("web")

@@ -330,46 +330,6 @@ fn serve_config(deny: &str, grace: &str, topic: &str) -> String {
     )
 }
 
-async fn serve(w: &Workdir, endpoint: &str, slack: &SlackStandIn) -> tokio::process::Child {
-    let port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
-        .arg("serve")
-        .current_dir(w.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUNAWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUNAWAY_SLACK_API_URL", &slack.api)
-        .env("SLACK_BOT_TOKEN", "xoxb-test-token")
-        .env("SLACK_SIGNING_SECRET", "secret")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("runaway serve did not start");
-}
-
-async fn kill9(child: &mut tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
-    child.wait().await.unwrap();
-}
-
 fn incident_of(message: &Value) -> String {
     message["blocks"]
         .as_array()
@@ -405,13 +365,13 @@ async fn killed_in_the_grace_period_it_acts_once_at_the_deadline_and_restore_und
     let slack = SlackStandIn::start().await;
     let w = Workdir::new(&serve_config(&deny, "8s", &topic));
 
-    let mut first = serve(&w, &moto.url, &slack).await;
+    let first = Serve::start(&w, &moto.url, &slack).await;
     let incident = incident_of(&slack.wait_for("chat.postMessage", 20, |_| true).await);
-    kill9(&mut first).await;
+    first.stop("-KILL").await;
     assert_eq!(count(&sdk, "running").await, 3);
     assert_eq!(iam_state(&iam).await, iam_before);
 
-    let mut second = serve(&w, &moto.url, &slack).await;
+    let second = Serve::start(&w, &moto.url, &slack).await;
     let done = slack
         .wait_for("chat.update", 40, |b| {
             text_of(b).contains("stopped 3 instances")
@@ -423,17 +383,8 @@ async fn killed_in_the_grace_period_it_acts_once_at_the_deadline_and_restore_und
     );
     assert_eq!(count(&sdk, "stopped").await, 3);
     assert_ne!(iam_state(&iam).await, iam_before);
-    let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
-    let (status, deadline, decided): (String, String, String) = db
-        .query_row(
-            "SELECT status, deadline, decided_at FROM incidents WHERE id = ?1",
-            [&incident],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(status, "executed");
-    assert!(decided >= deadline);
-    kill9(&mut second).await;
+    assert_executed_at_its_deadline(&w.path("journal.db"), &incident);
+    second.stop("-KILL").await;
 
     let out = w
         .run(
@@ -463,23 +414,7 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
         .topic_arn
         .unwrap();
     let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("web")
-        .image_id("ami-12c6146b")
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("web")
-        .launch_configuration_name("web")
-        .min_size(2)
-        .max_size(2)
-        .desired_capacity(2)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    auto_scaling_group(&sdk, "web", 2).await;
     launch(&sdk, 248, &[], false).await;
     let iam_before = iam_state(&iam).await;
     let slack = SlackStandIn::start().await;
@@ -487,7 +422,7 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
 
     // A slow AWS: each StopInstances call is held 3 s. Killed while the second batch is held.
     let proxy = RefusingProxy::start_with_delay(&moto.url, vec![], Duration::from_secs(3));
-    let mut first = serve(&w, &proxy.url, &slack).await;
+    let first = Serve::start(&w, &proxy.url, &slack).await;
     let incident = incident_of(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while proxy.stops_seen.load(std::sync::atomic::Ordering::SeqCst) < 2 {
@@ -497,7 +432,11 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    kill9(&mut first).await;
+    first.stop("-KILL").await;
+    // The call the guard was waiting on still reaches AWS, as it would: let it land.
+    while proxy.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
     let status: String = db
         .query_row(
@@ -513,7 +452,7 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
     assert!(count(&sdk, "running").await > 0);
 
     // Restarted (AWS fast again): it finishes what was left, once.
-    let mut second = serve(&w, &moto.url, &slack).await;
+    let second = Serve::start(&w, &moto.url, &slack).await;
     slack
         .wait_for("chat.update", 60, |b| {
             text_of(b).contains("deny policies attached")
@@ -541,7 +480,7 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
         .query_row("SELECT count(*) FROM changes WHERE incident_id = ?1 AND action = 'suspend_processes' AND status = 'done'", [&incident], |r| r.get(0))
         .unwrap();
     assert_eq!(suspended, 1, "the group was suspended once");
-    kill9(&mut second).await;
+    second.stop("-KILL").await;
 
     // Restore: every instance it stopped runs again, the group's processes are resumed, IAM is
     // as before.

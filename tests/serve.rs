@@ -6,7 +6,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use common::slack::{Mode, SlackStandIn, text_of};
@@ -21,7 +20,6 @@ use serde_json::{Value, json};
 
 const APPROVER: &str = "UAPPROVER1";
 const STRANGER: &str = "USTRANGER1";
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 fn config_text(grace: &str, topic: &str) -> String {
     format!(
@@ -115,6 +113,26 @@ async fn setup(grace: &str) -> Setup {
         _dir: dir,
         euw1,
     }
+}
+
+/// The incident of the first alert posted.
+fn first_alert(s: &Setup) -> String {
+    button_value(
+        &s.slack.calls_to("chat.postMessage")[0].body,
+        "runaway_approve",
+    )
+    .unwrap()
+}
+
+/// A second alert was posted, for another incident than `before`.
+#[track_caller]
+fn assert_new_alert(s: &Setup, before: &str) {
+    let posts = s.slack.calls_to("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert_ne!(
+        button_value(&posts[1].body, "runaway_approve").unwrap(),
+        before
+    );
 }
 
 fn button_value(message: &Value, action_id: &str) -> Option<String> {
@@ -255,12 +273,7 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
         .check_step(now + chrono::Duration::minutes(13))
         .await
         .unwrap();
-    let posts = s.slack.calls_to("chat.postMessage");
-    assert_eq!(posts.len(), 2);
-    assert_ne!(
-        button_value(&posts[1].body, "runaway_approve").unwrap(),
-        incident
-    );
+    assert_new_alert(&s, &incident);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,11 +281,7 @@ async fn halt_now_runs_at_once_and_double_clicks_run_nothing_twice() {
     let s = setup("10m").await;
     let now = Utc::now();
     s.bot.check_step(now).await.unwrap();
-    let incident = button_value(
-        &s.slack.calls_to("chat.postMessage")[0].body,
-        "runaway_approve",
-    )
-    .unwrap();
+    let incident = first_alert(&s);
     let url = format!("{}1", s.slack.responses);
     let (a, b) = tokio::join!(
         s.bot
@@ -372,12 +381,7 @@ async fn override_closes_the_alert_and_keeps_the_account_quiet_unless_worse() {
         .check_step(now + chrono::Duration::minutes(25))
         .await
         .unwrap();
-    let posts = s.slack.calls_to("chat.postMessage");
-    assert_eq!(posts.len(), 2);
-    assert_ne!(
-        button_value(&posts[1].body, "runaway_approve").unwrap(),
-        incident
-    );
+    assert_new_alert(&s, &incident);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,11 +389,7 @@ async fn a_stranger_is_refused_told_and_journaled() {
     let s = setup("10m").await;
     let now = Utc::now();
     s.bot.check_step(now).await.unwrap();
-    let incident = button_value(
-        &s.slack.calls_to("chat.postMessage")[0].body,
-        "runaway_approve",
-    )
-    .unwrap();
+    let incident = first_alert(&s);
     let url = format!("{}stranger", s.slack.responses);
     let outcome = s
         .bot
@@ -485,78 +485,6 @@ async fn when_slack_fails_the_e_mail_says_so_and_the_deadline_still_holds() {
 
 // ----- through `runaway serve` ---------------------------------------------------------------
 
-struct Serve {
-    child: tokio::process::Child,
-    pub url: String,
-}
-
-impl Serve {
-    async fn start(w: &Workdir, moto: &Moto, slack: &SlackStandIn) -> Serve {
-        let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
-            .arg("serve")
-            .current_dir(w.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUNAWAY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUNAWAY_SLACK_API_URL", &slack.api)
-            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
-            .env("SLACK_SIGNING_SECRET", SECRET)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("runaway serve");
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if reqwest::get(format!("{url}/healthz")).await.is_ok() {
-                return Serve { child, url };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("runaway serve did not start");
-    }
-
-    async fn post(
-        &self,
-        route: &str,
-        body: &str,
-        timestamp: i64,
-        signature: Option<String>,
-    ) -> reqwest::Response {
-        let mut r = reqwest::Client::new()
-            .post(format!("{}{route}", self.url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", timestamp.to_string())
-            .body(body.to_owned());
-        if let Some(sig) = signature {
-            r = r.header("x-slack-signature", sig);
-        }
-        r.send().await.unwrap()
-    }
-
-    async fn signed(&self, route: &str, body: &str) -> reqwest::Response {
-        let now = Utc::now().timestamp();
-        self.post(route, body, now, Some(sign(SECRET, now, body.as_bytes())))
-            .await
-    }
-
-    async fn stop(mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().unwrap().to_string();
-        std::process::Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .unwrap()
-            .unwrap()
-    }
-}
-
 fn form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap()
 }
@@ -575,7 +503,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
     let use1 = moto.sdk("us-east-1").await;
     launch(&use1, 3, &[], false).await;
     let w = Workdir::new(&config_text("10m", &topic));
-    let serve = Serve::start(&w, &moto, &slack).await;
+    let serve = Serve::start(&w, &moto.url, &slack).await;
     let alert = slack.wait_for("chat.postMessage", 20, |_| true).await;
     let incident = button_value(&alert, "runaway_approve").unwrap();
 
@@ -587,7 +515,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         &format!("{}x", slack.responses),
     );
     let now = Utc::now().timestamp();
-    let good = sign(SECRET, now, body.as_bytes());
+    let good = sign(SIGNING_SECRET, now, body.as_bytes());
     for (what, ts, sig, sent) in [
         (
             "bad signature",
@@ -598,7 +526,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         (
             "stale timestamp",
             now - 301,
-            Some(sign(SECRET, now - 301, body.as_bytes())),
+            Some(sign(SIGNING_SECRET, now - 301, body.as_bytes())),
             body.clone(),
         ),
         ("missing headers", now, None, body.clone()),
@@ -768,13 +696,13 @@ async fn a_restart_in_the_grace_period_keeps_the_deadline_and_alerts_once() {
     let use1 = moto.sdk("us-east-1").await;
     launch(&use1, 3, &[], false).await;
     let w = Workdir::new(&config_text("6s", &topic));
-    let serve = Serve::start(&w, &moto, &slack).await;
+    let serve = Serve::start(&w, &moto.url, &slack).await;
     let alert = slack.wait_for("chat.postMessage", 20, |_| true).await;
     let incident = button_value(&alert, "runaway_approve").unwrap();
     // Killed without a chance to clean up, inside the grace period.
     serve.stop("-KILL").await;
     assert_eq!(count(&use1, "running").await, 3);
-    let serve = Serve::start(&w, &moto, &slack).await;
+    let serve = Serve::start(&w, &moto.url, &slack).await;
     let done = slack
         .wait_for("chat.update", 30, |b| {
             text_of(b).contains("stopped 3 instances")
@@ -787,19 +715,7 @@ async fn a_restart_in_the_grace_period_keeps_the_deadline_and_alerts_once() {
         1,
         "the restart must not alert again"
     );
-    let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
-    let (status, deadline, decided): (String, String, String) = db
-        .query_row(
-            "SELECT status, deadline, decided_at FROM incidents WHERE id = ?1",
-            [&incident],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(status, "executed");
-    assert!(
-        decided >= deadline,
-        "ran at {decided}, before its deadline {deadline}"
-    );
+    assert_executed_at_its_deadline(&w.path("journal.db"), &incident);
     assert_eq!(serve.stop("-TERM").await.code(), Some(0));
 
     // `runaway status` reads the same journal.

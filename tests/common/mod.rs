@@ -8,6 +8,8 @@
 
 pub mod slack;
 
+use slack::SlackStandIn;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -197,6 +199,29 @@ pub async fn launch(
     ids
 }
 
+/// An Auto Scaling group of `size` running instances in the region's zone `a`.
+pub async fn auto_scaling_group(sdk: &SdkConfig, name: &str, size: i32) {
+    let asg = aws_sdk_autoscaling::Client::new(sdk);
+    asg.create_launch_configuration()
+        .launch_configuration_name(name)
+        .image_id("ami-12c6146b")
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .expect("CreateLaunchConfiguration");
+    let zone = format!("{}a", sdk.region().expect("a region"));
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_configuration_name(name)
+        .min_size(size)
+        .max_size(size)
+        .desired_capacity(size)
+        .availability_zones(zone)
+        .send()
+        .await
+        .expect("CreateAutoScalingGroup");
+}
+
 /// State of every instance of the region, by id.
 pub async fn states(sdk: &SdkConfig) -> BTreeMap<String, String> {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
@@ -249,6 +274,112 @@ impl std::fmt::Debug for Output {
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// The journal says the incident ran, decided by its deadline, not before it.
+#[track_caller]
+pub fn assert_executed_at_its_deadline(journal: &Path, incident: &str) {
+    let db = rusqlite::Connection::open(journal).unwrap();
+    let (status, deadline, decided, by): (String, String, String, String) = db
+        .query_row(
+            "SELECT status, deadline, decided_at, decided_by FROM incidents WHERE id = ?1",
+            [incident],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), by.as_str()), ("executed", "deadline"));
+    assert!(
+        decided >= deadline,
+        "ran at {decided}, before its deadline {deadline}"
+    );
+}
+
+/// The signing secret `Serve` gives `runaway serve`.
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// `runaway serve` as a child process, on a free port, against `endpoint` and a Slack stand-in.
+pub struct Serve {
+    child: tokio::process::Child,
+    pub url: String,
+}
+
+impl Serve {
+    pub async fn start(w: &Workdir, endpoint: &str, slack: &SlackStandIn) -> Serve {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+            .arg("serve")
+            .current_dir(w.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUNAWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUNAWAY_SLACK_API_URL", &slack.api)
+            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("runaway serve");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/healthz")).await.is_ok() {
+                return Serve { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("runaway serve did not start");
+    }
+
+    /// POSTs a form body with the given timestamp and signature header (or none).
+    pub async fn post(
+        &self,
+        route: &str,
+        body: &str,
+        timestamp: i64,
+        signature: Option<String>,
+    ) -> reqwest::Response {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{route}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .body(body.to_owned());
+        if let Some(sig) = signature {
+            r = r.header("x-slack-signature", sig);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// POSTs a form body signed as Slack signs it.
+    pub async fn signed(&self, route: &str, body: &str) -> reqwest::Response {
+        let now = chrono::Utc::now().timestamp();
+        self.post(
+            route,
+            body,
+            now,
+            Some(runawaytrain::slack::sign(
+                SIGNING_SECRET,
+                now,
+                body.as_bytes(),
+            )),
+        )
+        .await
+    }
+
+    /// Sends `signal` (`-TERM`, `-KILL`) and waits for the exit.
+    pub async fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -343,6 +474,8 @@ pub struct RefusingProxy {
     pub url: String,
     /// StopInstances calls seen (counted when they arrive, before any delay).
     pub stops_seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// StopInstances calls held or being passed on, not yet answered by moto.
+    pub in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RefusingProxy {
@@ -357,17 +490,23 @@ impl RefusingProxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = moto.trim_start_matches("http://").to_owned();
         let stops_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let seen = stops_seen.clone();
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (seen, flying) = (stops_seen.clone(), in_flight.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { break };
-                let (upstream, refused, seen) = (upstream.clone(), refused.clone(), seen.clone());
+                let (upstream, refused) = (upstream.clone(), refused.clone());
+                let (seen, flying) = (seen.clone(), flying.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, &upstream, &refused, delay, &seen);
+                    let _ = proxy_one(conn, &upstream, &refused, delay, &seen, &flying);
                 });
             }
         });
-        RefusingProxy { url, stops_seen }
+        RefusingProxy {
+            url,
+            stops_seen,
+            in_flight,
+        }
     }
 }
 
@@ -377,6 +516,7 @@ fn proxy_one(
     refused: &[String],
     delay: Duration,
     stops_seen: &std::sync::atomic::AtomicUsize,
+    in_flight: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     // Read the head, then Content-Length bytes of body.
     let mut buf = Vec::new();
@@ -408,10 +548,30 @@ fn proxy_one(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
-    if body.contains("Action=StopInstances") {
+    let is_stop = body.contains("Action=StopInstances");
+    if is_stop {
+        // In flight from before it is counted as seen, until moto has answered it.
+        in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         stops_seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(delay);
     }
+    let result = pass_on(&mut client, upstream, refused, &head, &buf, head_end, &body);
+    if is_stop {
+        in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    result
+}
+
+/// Answers for AWS (a refused stop), or passes the request to moto and its answer back.
+fn pass_on(
+    client: &mut TcpStream,
+    upstream: &str,
+    refused: &[String],
+    head: &str,
+    buf: &[u8],
+    head_end: usize,
+    body: &str,
+) -> std::io::Result<()> {
     if body.contains("Action=StopInstances")
         && !body.contains("DryRun=true")
         && let Some(id) = refused.iter().find(|id| body.contains(&format!("={id}")))
