@@ -303,26 +303,8 @@ impl Bot {
     ) -> Result<Outcome, JournalError> {
         let action = format!("{press:?}").to_lowercase();
         if !self.is_approver(user) {
-            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
-            self.journal.record_press(
-                Some(incident),
-                user,
-                &action,
-                false,
-                "refused: not an approver",
-                now,
-            )?;
-            tracing::warn!(
-                incident.id = incident,
-                user,
-                action,
-                "press refused: not an approver"
-            );
-            self.tell(
-                response_url,
-                "Only the guard's approvers can halt, approve or override. Nothing was changed.",
-            )
-            .await;
+            let text = self.refuse(user, &action, Some(incident), now)?;
+            self.tell(response_url, text).await;
             return Ok(Outcome::Refused);
         }
         let Some(row) = self.journal.get_incident(incident)? else {
@@ -397,18 +379,7 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Result<Result<IncidentView, String>, JournalError> {
         if !self.is_approver(user) {
-            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
-            self.journal.record_press(
-                None,
-                user,
-                "halt",
-                false,
-                "refused: not an approver",
-                now,
-            )?;
-            return Ok(Err(
-                "Only the guard's approvers can halt. Nothing was changed.".into(),
-            ));
+            return Ok(Err(self.refuse(user, "halt", None, now)?.to_owned()));
         }
         let ids: Vec<String> = account.into_iter().map(str::to_owned).collect();
         let accounts = match self.config.select_accounts(&ids) {
@@ -423,6 +394,30 @@ impl Bot {
         Ok(Ok(self.view(&row)))
     }
 
+    /// Journals and counts a refused command by someone not among the approvers; returns what
+    /// to tell them.
+    pub fn refuse(
+        &self,
+        user: &str,
+        action: &str,
+        incident: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<&'static str, JournalError> {
+        self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
+        self.journal.record_press(
+            incident,
+            user,
+            action,
+            false,
+            "refused: not an approver",
+            now,
+        )?;
+        tracing::warn!(incident.id = ?incident, user, action, "refused: not an approver");
+        Ok(
+            "Only the guard's approvers can halt, restore, approve or override. Nothing was changed.",
+        )
+    }
+
     /// `/runaway restore INCIDENT [--start-instances]`, by `user`: answers through
     /// `response_url` with what was restored.
     pub async fn restore(
@@ -434,20 +429,8 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Result<Outcome, JournalError> {
         if !self.is_approver(user) {
-            self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
-            self.journal.record_press(
-                Some(incident),
-                user,
-                "restore",
-                false,
-                "refused: not an approver",
-                now,
-            )?;
-            self.tell(
-                response_url,
-                "Only the guard's approvers can restore. Nothing was changed.",
-            )
-            .await;
+            let text = self.refuse(user, "restore", Some(incident), now)?;
+            self.tell(response_url, text).await;
             return Ok(Outcome::Refused);
         }
         self.journal

@@ -184,6 +184,18 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
                 }
             }
         }
+        (Some("restore"), Some(incident), _) if !app.bot.is_approver(&form.user_id) => {
+            match app
+                .bot
+                .refuse(&form.user_id, "restore", Some(incident), Utc::now())
+            {
+                Ok(text) => ephemeral(text),
+                Err(e) => {
+                    tracing::error!(error = %e, "refusal not journaled");
+                    ephemeral("The journal could not be written: nothing was changed.")
+                }
+            }
+        }
         (Some("restore"), Some(incident), flag @ (None | Some("--start-instances"))) => {
             // Acknowledged now; the restore answers through response_url when done.
             let (bot, id, user, url) = (
