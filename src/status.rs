@@ -67,7 +67,7 @@ pub fn text(journal: &Journal, config: &Config) -> Result<String, JournalError> 
     let v = json(journal, config)?;
     let mut out = match v["last_check"].as_str() {
         Some(at) => format!("Last check: {at}\n"),
-        None => "No check has run yet.\n".to_owned(),
+        None => "No check by runaway serve yet.\n".to_owned(),
     };
     for a in v["accounts"].as_array().into_iter().flatten() {
         let _ = writeln!(
