@@ -70,39 +70,7 @@ pub fn email(view: &IncidentView) -> (String, String) {
     if let Some(outcome) = &view.outcome {
         body.push('\n');
         for a in outcome {
-            let stopped: usize = a.stopped.values().map(Vec::len).sum();
-            let _ = writeln!(
-                body,
-                "{} ({}): stopped {stopped} instances",
-                a.name, a.account_id
-            );
-            for (region, ids) in &a.stopped {
-                let _ = writeln!(body, "  {region}: {}", ids.join(" "));
-            }
-            for s in &a.suspended {
-                let _ = writeln!(
-                    body,
-                    "  suspended Auto Scaling group {} ({}): {}",
-                    s.group,
-                    s.region,
-                    s.processes.join(", ")
-                );
-            }
-            for s in &a.skipped {
-                let _ = writeln!(
-                    body,
-                    "  left {} ({}): {}",
-                    s.instance_id, s.region, s.reason
-                );
-            }
-            for e in &a.errors {
-                let _ = writeln!(
-                    body,
-                    "  error in {}: {}",
-                    e.region.as_deref().unwrap_or("the account"),
-                    e.message
-                );
-            }
+            body += &crate::render::account_halt(a, false, true);
         }
         let _ = writeln!(
             body,

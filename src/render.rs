@@ -186,6 +186,56 @@ pub fn halt_plan(p: &HaltPlan<'_>) -> String {
     out
 }
 
+/// One account's part of a halt: what was stopped (by region, with the instance ids when
+/// `ids`), the groups suspended first, what was left running and why, and what failed. Shared by
+/// the CLI and the notify e-mail.
+pub fn account_halt(a: &crate::halt::AccountHalt, dry_run: bool, ids: bool) -> String {
+    let verb = if dry_run { "would stop" } else { "stopped" };
+    let n: usize = a.stopped.values().map(Vec::len).sum();
+    let mut out = format!(
+        "{} ({}): {verb} {n} instances in {}\n",
+        a.account_id,
+        a.name,
+        count(a.stopped.len(), "region")
+    );
+    for (region, stopped) in &a.stopped {
+        let _ = match ids {
+            true => writeln!(out, "  {region}: {}", stopped.join(" ")),
+            false => writeln!(out, "  {region}: {}", stopped.len()),
+        };
+    }
+    for s in &a.suspended {
+        let suspended = if dry_run {
+            "would suspend"
+        } else {
+            "suspended"
+        };
+        let _ = writeln!(
+            out,
+            "  {} Auto Scaling group {}: {suspended} {}",
+            s.region,
+            s.group,
+            s.processes.join(", ")
+        );
+    }
+    for s in &a.skipped {
+        let _ = writeln!(
+            out,
+            "  left {} in {}: {}",
+            s.instance_id, s.region, s.reason
+        );
+    }
+    for e in &a.errors {
+        let _ = writeln!(
+            out,
+            "  error in {}: {}",
+            e.region.as_deref().unwrap_or("the account"),
+            e.message
+        );
+    }
+    out
+}
+
 pub fn halt(r: &HaltReport) -> String {
     let verb = if r.dry_run { "would stop" } else { "stopped" };
     let mut out = match &r.incident {
@@ -193,46 +243,7 @@ pub fn halt(r: &HaltReport) -> String {
         None => "dry run: nothing changed, nothing journaled\n".to_string(),
     };
     for a in &r.accounts {
-        let n: usize = a.stopped.values().map(Vec::len).sum();
-        let _ = writeln!(
-            out,
-            "{} ({}): {verb} {n} instances in {} regions",
-            a.account_id,
-            a.name,
-            a.stopped.len()
-        );
-        for (region, ids) in &a.stopped {
-            let _ = writeln!(out, "  {region}: {}", ids.len());
-        }
-        for s in &a.suspended {
-            let _ = writeln!(
-                out,
-                "  {} Auto Scaling group {}: {} {}",
-                s.region,
-                s.group,
-                if r.dry_run {
-                    "would suspend"
-                } else {
-                    "suspended"
-                },
-                s.processes.join(", ")
-            );
-        }
-        for s in &a.skipped {
-            let _ = writeln!(
-                out,
-                "  left {} in {}: {}",
-                s.instance_id, s.region, s.reason
-            );
-        }
-        for e in &a.errors {
-            let _ = writeln!(
-                out,
-                "  error in {}: {}",
-                e.region.as_deref().unwrap_or("the account"),
-                e.message
-            );
-        }
+        out += &account_halt(a, r.dry_run, false);
     }
     let _ = writeln!(
         out,
