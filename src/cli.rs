@@ -215,12 +215,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
             tracing::info!(incident.id = %incident, "halt started");
             let report =
                 halt::execute(plan, Some((j, &incident)), config.guard.max_concurrency).await;
-            let status = if report.complete() {
-                "executed"
-            } else {
-                "partial"
-            };
-            j.close_incident(&incident, status, chrono::Utc::now())?;
+            close_incident(j, &incident, report.complete())?;
             report
         }
     };
@@ -230,6 +225,13 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         print!("{}", render::halt(&report));
     }
     Ok(report.exit_code())
+}
+
+/// Closes a CLI incident as `executed`, or `partial` when not done in full.
+fn close_incident(j: &Journal, incident: &str, complete: bool) -> Result<(), Exit> {
+    let status = if complete { "executed" } else { "partial" };
+    j.close_incident(incident, status, chrono::Utc::now())?;
+    Ok(())
 }
 
 /// Who asked, for the journal: `cli:<user>`.
@@ -307,12 +309,7 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
                 config.guard.max_concurrency,
             )
             .await;
-            let status = if report.complete() {
-                "executed"
-            } else {
-                "partial"
-            };
-            j.close_incident(&incident, status, chrono::Utc::now())?;
+            close_incident(j, &incident, report.complete())?;
             report
         }
     };

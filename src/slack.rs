@@ -260,6 +260,17 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// A danger-style button with its confirm dialog, the incident id as its value.
+fn danger_button(action_id: &str, incident: &str, label: &str, title: &str, text: &str) -> Value {
+    json!({"type": "button", "action_id": action_id, "style": "danger", "value": incident,
+        "text": {"type": "plain_text", "text": label},
+        "confirm": {"title": {"type": "plain_text", "text": title},
+            "text": {"type": "mrkdwn", "text": truncate(text, 300)},
+            "confirm": {"type": "plain_text", "text": label},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger"}})
+}
+
 fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}})
 }
@@ -382,13 +393,8 @@ pub fn incident_message(view: &IncidentView) -> Value {
                 actions.join("\n")
             )));
             blocks.push(json!({"type": "actions", "block_id": "runaway_decide", "elements": [
-                {"type": "button", "action_id": "runaway_approve", "style": "danger", "value": view.id,
-                 "text": {"type": "plain_text", "text": "Halt now"},
-                 "confirm": {"title": {"type": "plain_text", "text": "Halt now?"},
-                    "text": {"type": "mrkdwn", "text": truncate(&format!("Run the actions on {accounts} now, without waiting for the deadline."), 300)},
-                    "confirm": {"type": "plain_text", "text": "Halt now"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                    "style": "danger"}},
+                danger_button("runaway_approve", &view.id, "Halt now", "Halt now?",
+                    &format!("Run the actions on {accounts} now, without waiting for the deadline.")),
                 {"type": "button", "action_id": "runaway_override", "value": view.id,
                  "text": {"type": "plain_text", "text": "Override"}}
             ]}));
@@ -399,15 +405,12 @@ pub fn incident_message(view: &IncidentView) -> Value {
                 "*Confirm to run:*\n{}",
                 actions.join("\n")
             )));
-            blocks.push(json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
-                {"type": "button", "action_id": "runaway_confirm_halt", "style": "danger", "value": view.id,
-                 "text": {"type": "plain_text", "text": "Halt"},
-                 "confirm": {"title": {"type": "plain_text", "text": "Halt these accounts?"},
-                    "text": {"type": "mrkdwn", "text": truncate(&format!("Stop every running, non-exempt instance of {accounts}."), 300)},
-                    "confirm": {"type": "plain_text", "text": "Halt"},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                    "style": "danger"}}
-            ]}));
+            blocks.push(
+                json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
+                    danger_button("runaway_confirm_halt", &view.id, "Halt", "Halt these accounts?",
+                        &format!("Stop every running, non-exempt instance of {accounts}."))
+                ]}),
+            );
         }
         _ => {
             let at = view.decided_at.map(utc).unwrap_or_default();
