@@ -84,6 +84,12 @@ fn left_at(row: &IncidentRow) -> Latest {
     }
 }
 
+/// `now + d`, saturating at the end of time: never zero, never a panic. Durations of the
+/// configuration are at most 30 days, so this is plain addition for any real clock.
+pub fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    crate::config::checked_after(now, d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// What a press or a slash command led to, for the HTTP layer and the tests.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -215,8 +221,7 @@ impl Bot {
         observed: Observed,
         now: DateTime<Utc>,
     ) -> Result<(), JournalError> {
-        let deadline =
-            now + chrono::Duration::from_std(account.policy.grace_period).unwrap_or_default();
+        let deadline = after(now, account.policy.grace_period);
         let id = self
             .journal
             .open_alert(account.id.as_str(), &observed, deadline, now)?;
@@ -326,7 +331,7 @@ impl Bot {
                 .account_id
                 .as_deref()
                 .and_then(|id| self.account(id))
-                .map(|a| now + chrono::Duration::from_std(a.policy.snooze).unwrap_or_default()),
+                .map(|a| after(now, a.policy.snooze)),
             _ => None,
         };
         // Registered as running here before the claim, so the deadline step never takes a
@@ -542,9 +547,7 @@ impl Bot {
         };
         let result = serde_json::json!({ "halt": report, "lockout": locked });
         let now = Utc::now();
-        let snooze = accounts
-            .first()
-            .map(|a| now + chrono::Duration::from_std(a.policy.snooze).unwrap_or_default());
+        let snooze = accounts.first().map(|a| after(now, a.policy.snooze));
         self.journal
             .finish_incident(id, status, &result, snooze, now)?;
         self.metrics

@@ -404,9 +404,12 @@ impl Config {
         }
         ids.iter()
             .map(|id| {
+                // An id always means that account; names are unique and never look like an id
+                // (checked at load), so the name is only a second way in.
                 self.accounts
                     .iter()
-                    .find(|a| a.id.as_str() == id || a.name == *id)
+                    .find(|a| a.id.as_str() == id)
+                    .or_else(|| self.accounts.iter().find(|a| a.name == *id))
                     .ok_or_else(|| {
                         format!(
                             "no account {id:?} in {}: expected one of {}",
@@ -482,6 +485,14 @@ fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         channel: raw.slack.channel,
         approvers: raw.slack.approvers,
     };
+    if let Some(channel) = &slack.channel
+        && !is_slack_id(channel, &['C', 'G'])
+    {
+        return Err((
+            "slack.channel".into(),
+            format!("expected a Slack channel id like \"C0123456789\", found {channel:?}"),
+        ));
+    }
     if let Some(i) = slack
         .approvers
         .iter()
@@ -513,11 +524,21 @@ fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         accounts.push(account(i, a, &defaults)?);
     }
     let mut seen = BTreeSet::new();
+    let mut names = BTreeSet::new();
     for (i, a) in accounts.iter().enumerate() {
         if !seen.insert(a.id.clone()) {
             return Err((
                 format!("accounts[{i}].id"),
                 format!("account {} is listed twice", a.id),
+            ));
+        }
+        if !names.insert(a.name.clone()) {
+            return Err((
+                format!("accounts[{i}].name"),
+                format!(
+                    "expected a name no other account has, found {:?} twice",
+                    a.name
+                ),
             ));
         }
     }
@@ -614,6 +635,12 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
         other => other,
     };
     let actions = a.actions.unwrap_or_else(|| vec![Action::StopInstances]);
+    if actions.is_empty() {
+        return Err((
+            key("actions"),
+            "expected at least one action (stop_instances, lockout_users, block_launches): an incident that does nothing would still say it acted".into(),
+        ));
+    }
     let policy = policy(
         &format!("accounts[{i}]"),
         RawPolicy {
@@ -643,6 +670,18 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
             key("slack_channel"),
             format!("expected a Slack channel id like \"C0123456789\", found {channel:?}"),
         ));
+    }
+    if let Some(name) = &a.name {
+        if name.trim().is_empty() {
+            return Err((key("name"), "expected a name, found an empty string".into()));
+        }
+        // A name that looks like an account id would make `--account 222222222222` ambiguous.
+        if AccountId::parse(name).is_ok() && name != id.as_str() {
+            return Err((
+                key("name"),
+                format!("expected a name that does not look like an account id, found {name:?}"),
+            ));
+        }
     }
     Ok(Account {
         name: a.name.unwrap_or_else(|| id.to_string()),
@@ -735,15 +774,35 @@ fn policy(
     })
 }
 
+/// The longest duration any key accepts: a grace period, a snooze or an interval longer than
+/// this is a typo, and bounding them keeps every `now + duration` far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Invalid> {
     let text = value.unwrap_or(default);
     match humantime::parse_duration(text) {
+        Ok(d) if d > MAX_DURATION => Err((
+            key.to_owned(),
+            format!("expected at most 30 days, found {text:?}"),
+        )),
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err((
             key.to_owned(),
-            format!("expected a positive duration like \"5m\" or \"1h 30m\", found {text:?}"),
+            format!(
+                "expected a positive duration like \"5m\" or \"1h 30m\" (at most 30 days), found {text:?}"
+            ),
         )),
     }
+}
+
+/// `at + d`, or `None` when it would leave chrono's range. Durations of the configuration are
+/// at most [`MAX_DURATION`], so this is `Some` for any real clock; callers still never read a
+/// failure as zero.
+pub fn checked_after(
+    at: chrono::DateTime<chrono::Utc>,
+    d: Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    at.checked_add_signed(chrono::Duration::from_std(d).ok()?)
 }
 
 fn policy_arn(key: &str, arn: String) -> Result<String, Invalid> {
@@ -903,5 +962,82 @@ exempt_tag = "keep"
         );
         check_err("[guard]\n", "accounts", "at least one");
         check_err("[guard\n", "(file)", "TOML");
+    }
+
+    #[test]
+    fn durations_are_bounded_and_never_become_zero() {
+        // chrono::Duration::from_std overflows on this one; it must be refused, not read as 0 s.
+        check_err(
+            &MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"1000000y\""),
+            "guard.grace_period",
+            "at most 30 days",
+        );
+        check_err(
+            &MINIMAL.replace("exempt_tag = \"keep\"", "snooze = \"31days\""),
+            "accounts[1].snooze",
+            "at most 30 days",
+        );
+        check_err(
+            &MINIMAL.replace("home_region = \"us-east-1\"", "check_every = \"40d\""),
+            "guard.check_every",
+            "at most 30 days",
+        );
+        check_err(
+            &MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"0s\""),
+            "guard.grace_period",
+            "positive",
+        );
+        let c = parse(&MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"30days\""))
+            .unwrap();
+        assert_eq!(c.accounts[0].policy.grace_period, MAX_DURATION);
+        let now = chrono::Utc::now();
+        assert_eq!(
+            checked_after(now, MAX_DURATION),
+            Some(now + chrono::Duration::days(30))
+        );
+        assert_eq!(
+            checked_after(chrono::DateTime::<chrono::Utc>::MAX_UTC, MAX_DURATION),
+            None
+        );
+    }
+
+    #[test]
+    fn an_id_always_means_that_account_and_names_are_unique() {
+        // A name that looks like another account's id is refused...
+        check_err(
+            &MINIMAL.replace("name = \"payer\"", "name = \"222222222222\""),
+            "accounts[0].name",
+            "does not look like an account id",
+        );
+        // ...and so is a name given twice.
+        check_err(
+            &MINIMAL.replace("name = \"research\"", "name = \"payer\""),
+            "accounts[1].name",
+            "twice",
+        );
+        // Its own id as its name is what the default is anyway.
+        let c = parse(&MINIMAL.replace("name = \"payer\"", "name = \"111111111111\"")).unwrap();
+        let by_id = c.select_accounts(&["222222222222".into()]).unwrap();
+        assert_eq!(by_id[0].name, "research");
+        let by_name = c.select_accounts(&["research".into()]).unwrap();
+        assert_eq!(by_name[0].id.as_str(), "222222222222");
+        assert!(c.select_accounts(&["nobody".into()]).is_err());
+    }
+
+    #[test]
+    fn slack_channel_and_actions_are_checked() {
+        check_err(
+            &format!("{MINIMAL}\n[slack]\nchannel = \"#alerts\"\n"),
+            "slack.channel",
+            "channel id",
+        );
+        check_err(
+            &MINIMAL.replace(
+                "actions = [\"stop_instances\", \"lockout_users\", \"block_launches\"]",
+                "actions = []",
+            ),
+            "accounts[0].actions",
+            "at least one action",
+        );
     }
 }

@@ -14,9 +14,16 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::incident::{Observed, Status};
 
-/// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+/// The schema version this build writes (`PRAGMA user_version`): the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Every schema change ever made, in order: migration `n` (counted from 1) takes a journal of
+/// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
+/// is brought to the current one in order, in one transaction. Never edit one that shipped:
+/// add the next.
+const MIGRATIONS: [&str; 4] = [SCHEMA, MIGRATE_TO_2, MIGRATE_TO_3, MIGRATE_TO_4];
+
+/// Version 1: CLI halts — incidents, findings, changes, problems.
 const SCHEMA: &str = "
 CREATE TABLE incidents (
     id         TEXT PRIMARY KEY,
@@ -57,6 +64,14 @@ CREATE TABLE problems (                    -- what could not be read or done
     message     TEXT NOT NULL,
     at          TEXT NOT NULL
 );
+";
+
+/// Version 4: the process carrying out an incident's actions (so that `restore` waits for it
+/// rather than racing it), and the `response_url` of a `/runaway halt` waiting for its
+/// confirmation (so that its expiry can be said in Slack).
+const MIGRATE_TO_4: &str = "
+ALTER TABLE incidents ADD COLUMN acting_process TEXT;  -- 'pid@start' of the process acting
+ALTER TABLE incidents ADD COLUMN response_url TEXT;    -- cleared once the halt is decided
 ";
 
 /// Version 3: the undoing of each change by `restore`, journaled like the change itself.
@@ -159,7 +174,7 @@ impl Journal {
         {
             return Err(fail(&format!("directory {} does not exist", dir.display())));
         }
-        let conn = Connection::open(path).map_err(|e| fail(&e))?;
+        let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| fail(&e))?;
         let mode: String = conn
@@ -170,39 +185,7 @@ impl Journal {
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(|e| fail(&e))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| fail(&format!("not a usable SQLite database: {e}")))?;
-        match version {
-            0 => {
-                let tables: i64 = conn
-                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                    .map_err(|e| fail(&e))?;
-                if tables > 0 {
-                    return Err(fail(&"not a runawaytrain journal (it has other tables)"));
-                }
-                conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} {MIGRATE_TO_2} {MIGRATE_TO_3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                ))
-                .map_err(|e| fail(&format!("cannot create the journal: {e}")))?;
-            }
-            1 => {
-                conn.execute_batch(&format!(
-                    "BEGIN; {MIGRATE_TO_2} PRAGMA user_version = 2; COMMIT;"
-                ))
-                .map_err(|e| fail(&format!("cannot upgrade the journal: {e}")))?;
-            }
-            SCHEMA_VERSION => {
-                // Prove it writable now rather than halfway through a halt.
-                conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")
-                    .map_err(|e| fail(&format!("not writable: {e}")))?;
-            }
-            v => {
-                return Err(fail(&format!(
-                    "schema version {v} is newer than this build understands ({SCHEMA_VERSION})"
-                )));
-            }
-        }
+        migrate(&mut conn).map_err(|e| fail(&e))?;
         Ok(Journal {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -233,10 +216,11 @@ impl Journal {
         at: DateTime<Utc>,
     ) -> Result<String, JournalError> {
         let id = new_incident_id(at);
+        let me = crate::process::this_process();
         self.with("open an incident", |c| {
             c.execute(
-                "INSERT INTO incidents (id, kind, status, opened_at, actor) VALUES (?1, ?2, 'executing', ?3, ?4)",
-                params![id, kind, at.to_rfc3339(), actor],
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, acting_process) VALUES (?1, ?2, 'executing', ?3, ?4, ?5)",
+                params![id, kind, at.to_rfc3339(), actor, me],
             )
         })?;
         Ok(id)
@@ -447,39 +431,106 @@ pub struct IncidentRow {
     pub slack_ts: Option<String>,
     pub snooze_until: Option<DateTime<Utc>>,
     pub result: Option<serde_json::Value>,
+    /// `pid@start` of the process carrying out (or that carried out) the actions.
+    pub acting_process: Option<String>,
+    /// The `response_url` of a `/runaway halt` still waiting for its confirmation.
+    pub response_url: Option<String>,
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
-     decided_at, observed, slack_channel, slack_ts, snooze_until, result";
+     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url";
 
-fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
+/// Brings the journal to [`SCHEMA_VERSION`]: every missing migration, in order, in one
+/// transaction taken before the version is read, so two processes opening one old journal
+/// migrate it once. A file that is not a journal, or of a newer schema, is refused untouched.
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| format!("not a usable SQLite database, or not writable: {e}"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| format!("not a usable SQLite database: {e}"))?;
+    if version == 0 {
+        let tables: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if tables > 0 {
+            return Err("not a runawaytrain journal (it has other tables)".into());
+        }
+    }
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(format!(
+            "schema version {version} is newer than this build understands ({SCHEMA_VERSION})"
+        ));
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = n + 1;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", to as i64))
+            .map_err(|e| {
+                format!("cannot upgrade the journal from version {version} to {to}: {e}")
+            })?;
+    }
+    // Committing even when nothing changed proves the journal writable now rather than
+    // halfway through a halt.
+    tx.commit().map_err(|e| format!("not writable: {e}"))
+}
+
+/// A value of a row that this build cannot read: an error naming the row, never a default.
+fn unreadable(row: &str, column: &str, value: &str, expected: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("{row}: {column} {value:?} is not {expected}").into(),
+    )
+}
+
+fn time_of(row: &str, column: &str, s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    s.map(|s| {
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| unreadable(row, column, &s, "an RFC 3339 time"))
+    })
+    .transpose()
+}
+
+fn json_of<T: serde::de::DeserializeOwned>(
+    row: &str,
+    column: &str,
+    s: Option<String>,
+) -> rusqlite::Result<Option<T>> {
+    s.map(|s| {
+        serde_json::from_str(&s)
+            .map_err(|e| unreadable(row, column, &s, &format!("JSON this build reads ({e})")))
+    })
+    .transpose()
 }
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    let id: String = r.get(0)?;
+    let name = format!("incident {id}");
+    let id_ = &name;
     let status: String = r.get(2)?;
-    let accounts: Option<String> = r.get(5)?;
-    let observed: Option<String> = r.get(10)?;
-    let result: Option<String> = r.get(14)?;
+    let opened_at: String = r.get(6)?;
     Ok(IncidentRow {
-        id: r.get(0)?,
         kind: r.get(1)?,
-        status: Status::parse(&status).unwrap_or(Status::Executing),
+        status: Status::parse(&status)
+            .ok_or_else(|| unreadable(&name, "status", &status, "a status this build knows"))?,
         actor: r.get(3)?,
         account_id: r.get(4)?,
-        accounts: accounts
-            .and_then(|a| serde_json::from_str(&a).ok())
-            .unwrap_or_default(),
-        opened_at: time(r.get(6)?).unwrap_or_default(),
-        deadline: time(r.get(7)?),
+        accounts: json_of(id_, "accounts", r.get(5)?)?.unwrap_or_default(),
+        opened_at: time_of(id_, "opened_at", Some(opened_at))?.expect("some in, some out"),
+        deadline: time_of(id_, "deadline", r.get(7)?)?,
         decided_by: r.get(8)?,
-        decided_at: time(r.get(9)?),
-        observed: observed.and_then(|o| serde_json::from_str(&o).ok()),
+        decided_at: time_of(id_, "decided_at", r.get(9)?)?,
+        observed: json_of(id_, "observed", r.get(10)?)?,
         slack_channel: r.get(11)?,
         slack_ts: r.get(12)?,
-        snooze_until: time(r.get(13)?),
-        result: result.and_then(|o| serde_json::from_str(&o).ok()),
+        snooze_until: time_of(id_, "snooze_until", r.get(13)?)?,
+        result: json_of(id_, "result", r.get(14)?)?,
+        acting_process: r.get(15)?,
+        response_url: r.get(16)?,
+        id,
     })
 }
 
@@ -571,6 +622,18 @@ impl Journal {
             )
         })?;
         Ok(changed == 1)
+    }
+
+    /// Records that this process carries out the incident's actions (see [`crate::process`]).
+    pub fn set_acting(&self, id: &str) -> Result<(), JournalError> {
+        let me = crate::process::this_process();
+        self.with("record the acting process", |c| {
+            c.execute(
+                "UPDATE incidents SET acting_process = ?2 WHERE id = ?1",
+                params![id, me],
+            )
+        })?;
+        Ok(())
     }
 
     /// Records what the actions did, and the final status.
@@ -692,16 +755,19 @@ impl Journal {
 
     /// The last check: when, and its report.
     pub fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError> {
-        let row: Option<(String, String)> = self.with("read the last check", |c| {
+        self.with("read the last check", |c| {
             c.query_row(
-                "SELECT checked_at, report FROM checks ORDER BY id DESC LIMIT 1",
+                "SELECT id, checked_at, report FROM checks ORDER BY id DESC LIMIT 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| {
+                    let row = format!("check {}", r.get::<_, i64>(0)?);
+                    let at = time_of(&row, "checked_at", Some(r.get(1)?))?.expect("some");
+                    let report = json_of(&row, "report", Some(r.get(2)?))?.expect("some");
+                    Ok((at, report))
+                },
             )
             .optional()
-        })?;
-        Ok(row
-            .and_then(|(at, report)| Some((time(Some(at))?, serde_json::from_str(&report).ok()?))))
+        })
     }
 }
 
@@ -766,6 +832,137 @@ mod tests {
             j.incident(&inc).unwrap(),
             Some(("halt".into(), "partial".into()))
         );
+    }
+
+    /// A journal file as an older build left it, from the SQL it ran (`tests/fixtures/`).
+    fn old_journal(dir: &Path, version: i64) -> PathBuf {
+        let sql = match version {
+            1 => include_str!("../tests/fixtures/journal-v1.sql"),
+            2 => include_str!("../tests/fixtures/journal-v2.sql"),
+            3 => include_str!("../tests/fixtures/journal-v3.sql"),
+            _ => unreachable!(),
+        };
+        let path = dir.join(format!("v{version}.db"));
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(sql).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, version);
+        path
+    }
+
+    #[test]
+    fn every_older_journal_upgrades_in_order_to_the_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        for version in 1..SCHEMA_VERSION {
+            let path = old_journal(dir.path(), version);
+            let j = Journal::open(&path).unwrap_or_else(|e| panic!("version {version}: {e}"));
+            let v: i64 = j
+                .with("read", |c| {
+                    c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                })
+                .unwrap();
+            assert_eq!(v, SCHEMA_VERSION, "from version {version}");
+            // What the old build wrote reads back, and the new columns are usable.
+            let halt = "inc-20261101-100000-0001";
+            let row = j.get_incident(halt).unwrap().expect("the old halt");
+            assert_eq!((row.kind.as_str(), row.status), ("halt", Status::Partial));
+            let changes = j.changes(halt).unwrap();
+            assert_eq!(changes.len(), 1, "from version {version}");
+            let restored = if version >= 3 { Some("done") } else { None };
+            assert_eq!(changes[0].restore_status.as_deref(), restored);
+            j.mark_restore(&[(changes[0].id, Some(Ok(())))], Utc::now())
+                .unwrap();
+            j.set_acting(halt).unwrap();
+            assert_eq!(
+                j.get_incident(halt).unwrap().unwrap().acting_process,
+                Some(crate::process::this_process())
+            );
+            if version >= 2 {
+                let alert = j.get_incident("inc-20261102-100000-0002").unwrap().unwrap();
+                assert_eq!(alert.status, Status::Open);
+                assert_eq!(alert.observed.unwrap().running_instances, 3);
+                assert!(j.last_check().unwrap().is_some());
+            }
+            drop(j);
+            // A second open finds it current and changes nothing.
+            Journal::open(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_failed_upgrade_changes_nothing_and_a_newer_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // A version-2 file whose upgrade to 3 cannot run (the column is there already).
+        let path = old_journal(dir.path(), 2);
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("ALTER TABLE changes ADD COLUMN restored_at TEXT;")
+            .unwrap();
+        drop(c);
+        let e = Journal::open(&path)
+            .err()
+            .expect("a broken upgrade accepted");
+        assert!(e.message.contains("from version 2 to 3"), "{e}");
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2, "the upgrade is one transaction");
+        let columns: i64 = c
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('changes') WHERE name = 'restore_status'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 0, "no half-applied migration");
+        drop(c);
+
+        let newer = dir.path().join("newer.db");
+        let c = Connection::open(&newer).unwrap();
+        c.execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(c);
+        let e = Journal::open(&newer)
+            .err()
+            .expect("a newer journal accepted");
+        assert!(e.message.contains("newer than this build"), "{e}");
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_read_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        let now = Utc::now();
+        let a = j.open_manual(&["123456789012".into()], "U1", now).unwrap();
+        let b = j.open_manual(&["123456789012".into()], "U1", now).unwrap();
+        j.with("corrupt", |c| {
+            c.execute(
+                "UPDATE incidents SET status = 'exploded' WHERE id = ?1",
+                [&a],
+            )?;
+            c.execute(
+                "UPDATE incidents SET opened_at = 'yesterday' WHERE id = ?1",
+                [&b],
+            )
+        })
+        .unwrap();
+        let e = j
+            .get_incident(&a)
+            .err()
+            .expect("an unknown status read back");
+        assert!(
+            e.message.contains(&a) && e.message.contains("exploded"),
+            "{e}"
+        );
+        let e = j.get_incident(&b).err().expect("a bad time read back");
+        assert!(
+            e.message.contains(&b) && e.message.contains("yesterday"),
+            "{e}"
+        );
+        // Lists fail too, rather than skip or default the row.
+        assert!(j.recent_incidents(10).is_err());
     }
 
     #[test]

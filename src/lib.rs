@@ -20,6 +20,7 @@ pub mod notify;
 pub mod permissions;
 pub mod plan;
 pub mod ports;
+pub mod process;
 pub mod render;
 pub mod restore;
 pub mod rules;
