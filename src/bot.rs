@@ -268,6 +268,7 @@ impl Bot {
             if matches!(row.status, Status::Approved | Status::Expired) {
                 if let Some(_running) = self.begin(&row.id) {
                     tracing::warn!(incident.id = %row.id, "resuming actions cut short");
+                    self.journal.set_acting(&row.id)?;
                     self.execute(&row.id, None).await?;
                     fired.push(row.id);
                 }
@@ -446,6 +447,7 @@ impl Bot {
             &self.journal,
             incident,
             start_instances,
+            crate::restore::MAX_WAIT,
         )
         .await
         {
@@ -465,7 +467,11 @@ impl Bot {
                     .await;
                 Ok(Outcome::Unknown)
             }
-            Err(crate::restore::RestoreError::Journal(e)) => Err(e),
+            Err(e @ crate::restore::RestoreError::StillRunning { .. }) => {
+                self.tell(response_url, &e.to_string()).await;
+                Ok(Outcome::AlreadyDecided(Status::Executing))
+            }
+            Err(crate::restore::RestoreError::Journal { error, .. }) => Err(error),
         }
     }
 

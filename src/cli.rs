@@ -105,12 +105,31 @@ struct HaltArgs {
     json: bool,
 }
 
-/// A failure that ends the command with a message and an exit status.
+/// A failure that ends the command with a message and an exit status. There is no blanket
+/// conversion: every failure is given the status that is true of it where it happens — `2`
+/// only while nothing has been changed, `1` once something may have been.
 struct Exit(i32, String);
 
-impl<E: std::fmt::Display> From<E> for Exit {
-    fn from(e: E) -> Self {
-        Exit(exit::USAGE, e.to_string())
+/// A failure before anything was changed: exit 2.
+fn usage(e: impl std::fmt::Display) -> Exit {
+    Exit(exit::USAGE, e.to_string())
+}
+
+/// A failure after changes were made in AWS (`what` says which): exit 1, "done in part", since
+/// exit 2 would say that nothing was changed.
+fn after_changes(what: &str, e: impl std::fmt::Display) -> Exit {
+    Exit(
+        exit::FAIL,
+        format!("{what}, but then: {e}. Run `runaway status` to see what the journal holds."),
+    )
+}
+
+/// Prints a report as JSON. The reports are plain data: serialising them cannot fail, but if
+/// it ever did, the failure is said rather than turned into an exit status that lies.
+fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("runaway: error: cannot print the report as JSON: {e}"),
     }
 }
 
@@ -151,7 +170,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
     // Secrets may come from ./.env; the variables already set win.
     let _ = dotenvy::dotenv();
     let path = config::resolve_path(cli.config.as_deref());
-    let config = Config::load(&path)?;
+    let config = Config::load(&path).map_err(usage)?;
     match cli.command {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
@@ -168,11 +187,11 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
 }
 
 async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
-    let accounts = config.select_accounts(&[])?;
+    let accounts = config.select_accounts(&[]).map_err(usage)?;
     let aws = Aws::from_env(&config.guard.home_region).await;
     let report = check::run(&aws, config, &accounts).await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report);
     } else {
         print!("{}", render::check(&report));
     }
@@ -180,14 +199,14 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
 }
 
 async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
-    let accounts = config.select_accounts(&args.accounts)?;
+    let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
     if !args.dry_run {
         need_yes_or_terminal(args.yes, "halt")?;
     }
     // The journal must be usable before anything changes in AWS. A dry run journals nothing.
     let journal = match args.dry_run {
         true => None,
-        false => Some(Journal::open(&config.guard.state_path)?),
+        false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
     let own = own_instance_id().await;
@@ -207,31 +226,40 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         confirm(&format!("Stop these {to_stop} instances?"))?;
     }
 
-    let report = match &journal {
-        None => halt::execute(plan, None, config.guard.max_concurrency).await,
+    let (report, closed) = match &journal {
+        None => (
+            halt::execute(plan, None, config.guard.max_concurrency).await,
+            Ok(()),
+        ),
         Some(j) => {
             let actor = cli_actor();
-            let incident = j.open_incident("halt", &actor, chrono::Utc::now())?;
+            let incident = j
+                .open_incident("halt", &actor, chrono::Utc::now())
+                .map_err(usage)?;
             tracing::info!(incident.id = %incident, "halt started");
             let report =
                 halt::execute(plan, Some((j, &incident)), config.guard.max_concurrency).await;
-            close_incident(j, &incident, report.complete())?;
-            report
+            let closed = close_incident(j, &incident, report.complete());
+            (report, closed)
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report);
     } else {
         print!("{}", render::halt(&report));
     }
+    closed.map_err(|e| after_changes("the halt ran as printed", e))?;
     Ok(report.exit_code())
 }
 
 /// Closes a CLI incident as `executed`, or `partial` when not done in full.
-fn close_incident(j: &Journal, incident: &str, complete: bool) -> Result<(), Exit> {
+fn close_incident(
+    j: &Journal,
+    incident: &str,
+    complete: bool,
+) -> Result<(), crate::journal::JournalError> {
     let status = if complete { "executed" } else { "partial" };
-    j.close_incident(incident, status, chrono::Utc::now())?;
-    Ok(())
+    j.close_incident(incident, status, chrono::Utc::now())
 }
 
 /// Who asked, for the journal: `cli:<user>`.
@@ -267,13 +295,13 @@ fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
 
 async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     use crate::lockout::{self, Which};
-    let accounts = config.select_accounts(&args.accounts)?;
+    let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
     if !args.dry_run {
         need_yes_or_terminal(args.yes, "lock out")?;
     }
     let journal = match args.dry_run {
         true => None,
-        false => Some(Journal::open(&config.guard.state_path)?),
+        false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
     let which: Vec<(&crate::config::Account, Which)> = accounts
@@ -293,15 +321,17 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     if !args.json || (!args.yes && !args.dry_run) {
         eprint!("{}", render::lockout(&plan));
     }
-    let report = match &journal {
-        None => plan,
+    let (report, closed) = match &journal {
+        None => (plan, Ok(())),
         Some(j) => {
             let planned: usize = plan.accounts.iter().map(|a| a.changes.len()).sum();
             if !args.yes && planned > 0 {
                 confirm(&format!("Make these {planned} changes?"))?;
             }
             let actor = cli_actor();
-            let incident = j.open_incident("lockout", &actor, chrono::Utc::now())?;
+            let incident = j
+                .open_incident("lockout", &actor, chrono::Utc::now())
+                .map_err(usage)?;
             let report = lockout::run(
                 &aws,
                 &which,
@@ -309,15 +339,16 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
                 config.guard.max_concurrency,
             )
             .await;
-            close_incident(j, &incident, report.complete())?;
-            report
+            let closed = close_incident(j, &incident, report.complete());
+            (report, closed)
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report);
     } else {
         print!("{}", render::lockout(&report));
     }
+    closed.map_err(|e| after_changes("the lockout ran as printed", e))?;
     Ok(report.exit_code())
 }
 
@@ -329,9 +360,9 @@ async fn cmd_restore(
     json: bool,
 ) -> Result<i32, Exit> {
     need_yes_or_terminal(yes, "restore")?;
-    let journal = Journal::open(&config.guard.state_path)?;
-    let changes = journal.changes(incident)?;
-    if journal.get_incident(incident)?.is_none() {
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let changes = journal.changes(incident).map_err(usage)?;
+    if journal.get_incident(incident).map_err(usage)?.is_none() {
         return Err(Exit(
             exit::USAGE,
             format!(
@@ -352,11 +383,24 @@ async fn cmd_restore(
         ))?;
     }
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let report = crate::restore::run(&aws, config, &journal, incident, start_instances)
-        .await
-        .map_err(|e| Exit(exit::USAGE, e.to_string()))?;
+    let report = crate::restore::run(
+        &aws,
+        config,
+        &journal,
+        incident,
+        start_instances,
+        crate::restore::MAX_WAIT,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::restore::RestoreError::Journal {
+            error,
+            changed: true,
+        } => after_changes("the restore undid some changes", error),
+        other => usage(other),
+    })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report);
     } else {
         print!("{}", render::restore(&report));
     }
@@ -364,14 +408,12 @@ async fn cmd_restore(
 }
 
 fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
-    let journal = Journal::open(&config.guard.state_path)?;
+    // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&crate::status::json(&journal, config)?)?
-        );
+        print_json(&crate::status::json(&journal, config).map_err(usage)?);
     } else {
-        print!("{}", crate::status::text(&journal, config)?);
+        print!("{}", crate::status::text(&journal, config).map_err(usage)?);
     }
     Ok(exit::OK)
 }
@@ -402,7 +444,7 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     })?;
     let api =
         std::env::var("RUNAWAY_SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".into());
-    let journal = Arc::new(Journal::open(&config.guard.state_path)?);
+    let journal = Arc::new(Journal::open(&config.guard.state_path).map_err(usage)?);
     let aws = Aws::from_env(&config.guard.home_region).await;
     let notifier = Arc::new(crate::aws::SnsNotifier::new(&aws));
     let chat = Arc::new(crate::slack::SlackClient::new(&api, token));

@@ -614,11 +614,31 @@ impl Journal {
         at: DateTime<Utc>,
         snooze_until: Option<DateTime<Utc>>,
     ) -> Result<bool, JournalError> {
+        // Whoever wins the claim is the process that carries the decision out.
+        let me = crate::process::this_process();
         let changed = self.with("decide the incident", |c| {
             c.execute(
-                "UPDATE incidents SET status = ?3, decided_by = ?4, decided_at = ?5, snooze_until = ?6, updated_at = ?5
+                "UPDATE incidents SET status = ?3, decided_by = ?4, decided_at = ?5, snooze_until = ?6, updated_at = ?5,
+                     acting_process = ?7, response_url = NULL
                  WHERE id = ?1 AND status = ?2",
-                params![id, from.as_str(), to.as_str(), by, at.to_rfc3339(), snooze_until.map(|t| t.to_rfc3339())],
+                params![id, from.as_str(), to.as_str(), by, at.to_rfc3339(), snooze_until.map(|t| t.to_rfc3339()), me],
+            )
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Closes as `partial` an incident left in `from` (being carried out) by a process that is
+    /// gone, if it is still in `from`; so that nobody resumes it.
+    pub fn take_over(
+        &self,
+        id: &str,
+        from: Status,
+        at: DateTime<Utc>,
+    ) -> Result<bool, JournalError> {
+        let changed = self.with("take over the incident", |c| {
+            c.execute(
+                "UPDATE incidents SET status = 'partial', closed_at = ?3, updated_at = ?3 WHERE id = ?1 AND status = ?2",
+                params![id, from.as_str(), at.to_rfc3339()],
             )
         })?;
         Ok(changed == 1)

@@ -10,10 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Duration;
+
 use chrono::Utc;
 use serde::Serialize;
 
 use crate::config::{Config, RegionName};
+use crate::incident::Status;
 use crate::journal::{ChangeRow, Journal, JournalError};
 use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
@@ -59,8 +62,67 @@ impl RestoreReport {
 pub enum RestoreError {
     #[error("no incident {0:?} in the journal")]
     UnknownIncident(String),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
+    /// Its actions are still being carried out by a live process, past the wait.
+    #[error(
+        "incident {incident} is still being carried out (by process {process}); nothing was restored: try again once it has finished"
+    )]
+    StillRunning { incident: String, process: String },
+    /// The journal failed; `changed` says whether any undo had been attempted in AWS by then.
+    #[error("{error}")]
+    Journal { error: JournalError, changed: bool },
+}
+
+impl From<JournalError> for RestoreError {
+    fn from(error: JournalError) -> Self {
+        RestoreError::Journal {
+            error,
+            changed: false,
+        }
+    }
+}
+
+/// How long a restore waits for an incident's actions in flight to finish.
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// Waits until nobody is carrying out the incident's actions any more: a restore that ran
+/// beside them would undo only what was journaled so far, and the rest would stay changed. An
+/// incident left half-done by a process that died is taken over (closed as `partial`) so that a
+/// restarted `runaway serve` does not resume — redo — what the restore undoes.
+async fn settle(journal: &Journal, incident: &str, max_wait: Duration) -> Result<(), RestoreError> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let Some(row) = journal.get_incident(incident)? else {
+            return Err(RestoreError::UnknownIncident(incident.to_owned()));
+        };
+        if !matches!(
+            row.status,
+            Status::Executing | Status::Approved | Status::Expired
+        ) {
+            return Ok(());
+        }
+        match row.acting_process {
+            Some(p) if crate::process::is_alive(&p) => {
+                if started.elapsed() >= max_wait {
+                    return Err(RestoreError::StillRunning {
+                        incident: incident.to_owned(),
+                        process: p,
+                    });
+                }
+                if !said {
+                    tracing::warn!(incident.id = incident, process = %p, "waiting for the incident's actions to finish before restoring");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            process => {
+                if journal.take_over(incident, row.status, Utc::now())? {
+                    tracing::warn!(incident.id = incident, process = ?process, status = row.status.as_str(), "actions cut short by a process that is gone: closed as partial, then restored");
+                    return Ok(());
+                }
+            }
+        }
+    }
 }
 
 fn detail(row: &ChangeRow, key: &str) -> Option<String> {
@@ -80,17 +142,41 @@ fn processes(row: &ChangeRow) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Undoes the incident's changes.
+/// Undoes the incident's changes, once nobody is carrying them out any more (waiting at most
+/// `max_wait`).
 pub async fn run(
     cloud: &dyn Cloud,
     config: &Config,
     journal: &Journal,
     incident: &str,
     start_instances: bool,
+    max_wait: Duration,
 ) -> Result<RestoreReport, RestoreError> {
-    if journal.get_incident(incident)?.is_none() {
-        return Err(RestoreError::UnknownIncident(incident.to_owned()));
-    }
+    settle(journal, incident, max_wait).await?;
+    let mut called = false;
+    undo_all(
+        cloud,
+        config,
+        journal,
+        incident,
+        start_instances,
+        &mut called,
+    )
+    .await
+    .map_err(|error| RestoreError::Journal {
+        error,
+        changed: called,
+    })
+}
+
+async fn undo_all(
+    cloud: &dyn Cloud,
+    config: &Config,
+    journal: &Journal,
+    incident: &str,
+    start_instances: bool,
+    called: &mut bool,
+) -> Result<RestoreReport, JournalError> {
     let rows = journal.changes(incident)?;
     let mut report = RestoreReport {
         incident: incident.to_owned(),
@@ -192,6 +278,7 @@ pub async fn run(
                     Utc::now(),
                 )?;
                 let ids: Vec<String> = batch.iter().map(|t| t.to_string()).collect();
+                *called = true;
                 let per_target: Vec<(&str, Result<(), CloudError>)> =
                     match conn.start_instances(&region_name, &ids).await {
                         Ok(()) => batch.iter().map(|t| (*t, Ok(()))).collect(),
@@ -222,6 +309,7 @@ pub async fn run(
                 continue;
             }
             journal.mark_restore(&[(r.id, None)], Utc::now())?;
+            *called = true;
             let result = undo(conn.as_ref(), r).await;
             record(journal, &mut report, vec![(*r, result)], not_undone)?;
         }
