@@ -35,27 +35,143 @@ pub struct Metrics {
     pub slack_failures: AtomicU64,
     pub sns_failures: AtomicU64,
     pub refused_presses: AtomicU64,
+    /// The last check: its state (0 none yet, 1 ok, 2 error, 3 fail), accounts checked, and
+    /// accounts it could not read at all.
+    pub last_check_state: std::sync::atomic::AtomicU8,
+    pub last_check_accounts: AtomicU64,
+    pub last_check_unreadable: AtomicU64,
+    pub check_loop: LoopBeat,
+    pub deadline_loop: LoopBeat,
 }
 
-/// An incident being acted on in this process; unmarked when dropped.
-struct Running<'a> {
-    bot: &'a Bot,
+/// A loop's signs of life, for `/healthz`.
+#[derive(Debug, Default)]
+pub struct LoopBeat {
+    running: std::sync::atomic::AtomicBool,
+    /// Unix milliseconds of the last completed turn; 0 before the first.
+    last: AtomicI64,
+}
+
+impl LoopBeat {
+    /// Marks the loop running until the returned guard drops (the loop returns or panics).
+    pub fn enter(&self) -> impl Drop + '_ {
+        self.running.store(true, Ordering::SeqCst);
+        struct Leave<'a>(&'a LoopBeat);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.running.store(false, Ordering::SeqCst);
+            }
+        }
+        Leave(self)
+    }
+
+    pub fn beat(&self, at: DateTime<Utc>) {
+        self.last.store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn state(&self) -> crate::health::LoopState {
+        let last = self.last.load(Ordering::Relaxed);
+        crate::health::LoopState {
+            running: self.running.load(Ordering::SeqCst),
+            last_beat: (last > 0)
+                .then(|| DateTime::from_timestamp_millis(last))
+                .flatten(),
+        }
+    }
+}
+
+impl Metrics {
+    fn record_outcome(&self, report: &CheckReport) {
+        let state = match report.state {
+            State::Ok => 1,
+            State::Error => 2,
+            State::Fail => 3,
+        };
+        // An account is unreadable when nothing of it could be read: it errs and shows no
+        // region counted.
+        let unreadable = report
+            .accounts
+            .iter()
+            .filter(|a| a.state == State::Error && a.regions.is_empty())
+            .count();
+        self.last_check_state.store(state, Ordering::Relaxed);
+        self.last_check_accounts
+            .store(report.accounts.len() as u64, Ordering::Relaxed);
+        self.last_check_unreadable
+            .store(unreadable as u64, Ordering::Relaxed);
+    }
+
+    pub fn last_check_state(&self) -> Option<&'static str> {
+        match self.last_check_state.load(Ordering::Relaxed) {
+            1 => Some("ok"),
+            2 => Some("error"),
+            3 => Some("fail"),
+            _ => None,
+        }
+    }
+}
+
+type Marks = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// An incident being acted on (or alerted about) in this process; unmarked when dropped, so it
+/// can move into the task doing the work.
+struct Running {
+    set: Marks,
     id: String,
 }
 
-impl Drop for Running<'_> {
+impl Running {
+    fn begin(set: &Marks, id: &str) -> Option<Running> {
+        let mut g = set.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(id.to_owned()).then(|| Running {
+            set: set.clone(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        self.bot
-            .running
+        self.set
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
     }
 }
 
+/// The clock of one step: the time the step was called with, moved on by the time it has taken
+/// since. Tests drive steps with a chosen `now`; nothing below reads the wall clock.
+#[derive(Clone, Copy)]
+struct StepClock {
+    start: DateTime<Utc>,
+    since: Instant,
+}
+
+impl StepClock {
+    fn new(now: DateTime<Utc>) -> Self {
+        StepClock {
+            start: now,
+            since: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        after(self.start, self.since.elapsed())
+    }
+}
+
+/// The longest a `/runaway halt` waits for its confirmation: Slack's `response_url`, through
+/// which its expiry is said, lives 30 minutes.
+const MAX_CONFIRMATION_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 pub struct Bot {
     pub config: Config,
-    running: std::sync::Mutex<std::collections::HashSet<String>>,
+    running: Marks,
+    /// Incidents whose alert is being delivered by this process.
+    delivering: Marks,
+    /// Deliveries, message updates and actions started by the steps, so that no Slack call or
+    /// halt holds up the next check or deadline. Awaited (within a bound) at shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
     cloud: Arc<dyn Cloud>,
     chat: Arc<dyn Chat>,
     notifier: Arc<dyn Notifier>,
@@ -115,6 +231,8 @@ impl Bot {
         Bot {
             config,
             running: Default::default(),
+            delivering: Default::default(),
+            tasks: tokio_util::task::TaskTracker::new(),
             cloud,
             chat,
             notifier,
@@ -125,12 +243,15 @@ impl Bot {
     }
 
     /// Marks an incident as being acted on in this process; `None` if it already is.
-    fn begin(&self, id: &str) -> Option<Running<'_>> {
-        let mut set = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        set.insert(id.to_owned()).then(|| Running {
-            bot: self,
-            id: id.to_owned(),
-        })
+    fn begin(&self, id: &str) -> Option<Running> {
+        Running::begin(&self.running, id)
+    }
+
+    /// Waits until the work the steps started in the background is done (tests, shutdown).
+    pub async fn idle(&self) {
+        while !self.tasks.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     fn account(&self, id: &str) -> Option<&Account> {
@@ -143,16 +264,18 @@ impl Bot {
 
     // ----- the check step ---------------------------------------------------------------
 
-    /// Checks every account once and opens, updates or resolves incidents.
-    pub async fn check_step(&self, now: DateTime<Utc>) -> Result<CheckReport, JournalError> {
+    /// Checks every account once and opens, updates or resolves incidents. Alerts are
+    /// delivered, and messages updated, in tasks of their own: accounts do not wait on each
+    /// other, and Slack never holds up the next check.
+    pub async fn check_step(self: &Arc<Self>, now: DateTime<Utc>) -> Result<CheckReport, JournalError> {
+        let clock = StepClock::new(now);
         let started = Instant::now();
         let accounts: Vec<&Account> = self.config.accounts.iter().collect();
         let report = check::run(self.cloud.as_ref(), &self.config, &accounts).await;
         let ms = started.elapsed().as_millis() as u64;
-        let state = serde_json::to_value(report.state).unwrap_or_default();
         self.journal.record_check(
             report.checked_at,
-            state.as_str().unwrap_or("error"),
+            report.state.as_str(),
             ms,
             &serde_json::to_value(&report).unwrap_or_default(),
         )?;
@@ -161,7 +284,9 @@ impl Bot {
         self.metrics
             .last_check_at
             .store(report.checked_at.timestamp(), Ordering::Relaxed);
+        self.metrics.record_outcome(&report);
         tracing::info!(state = ?report.state, duration_ms = ms, "check done");
+        let checked = clock.now();
 
         for a in &report.accounts {
             let Some(account) = self.account(&a.account_id) else {
@@ -187,14 +312,21 @@ impl Bot {
             let decision = incident::on_check(
                 latest.as_ref().map(left_at).as_ref(),
                 observed.as_ref(),
-                now,
+                checked,
             );
             match (decision, latest, observed) {
-                (OnCheck::Open, _, Some(o)) => self.open_alert(account, o, now).await?,
+                (OnCheck::Open, _, Some(o)) => {
+                    let id = self.journal.open_alert(account.id.as_str(), &o, checked)?;
+                    self.metrics
+                        .incidents_opened
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(incident.id = %id, account.id = %account.id, "incident opened");
+                    self.spawn_delivery(&id, checked, clock);
+                }
                 (OnCheck::Update, Some(l), Some(o)) => {
-                    self.journal.update_observed(&l.id, &o, now)?;
+                    self.journal.update_observed(&l.id, &o, checked)?;
                     tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident updated");
-                    self.refresh_message(&l.id, None).await?;
+                    self.spawn_refresh(&l.id);
                 }
                 (OnCheck::Resolve, Some(l), _)
                     if self.journal.claim(
@@ -202,12 +334,12 @@ impl Bot {
                         Status::Open,
                         Status::Resolved,
                         "check",
-                        now,
+                        checked,
                         None,
                     )? =>
                 {
                     tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident resolved");
-                    self.refresh_message(&l.id, None).await?;
+                    self.spawn_refresh(&l.id);
                 }
                 _ => {}
             }
@@ -215,31 +347,63 @@ impl Bot {
         Ok(report)
     }
 
-    async fn open_alert(
+    fn spawn_refresh(self: &Arc<Self>, id: &str) {
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            if let Err(e) = bot.refresh_message(&id, None).await {
+                tracing::error!(incident.id = %id, error = %e, "message not updated");
+            }
+        });
+    }
+
+    /// Delivers a new alert in a task of its own (unless this process is delivering it already).
+    /// `checked`: the end of the check, from which the grace period runs if the alert reaches
+    /// nobody.
+    fn spawn_delivery(self: &Arc<Self>, id: &str, checked: DateTime<Utc>, clock: StepClock) {
+        let Some(mark) = Running::begin(&self.delivering, id) else {
+            return;
+        };
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            let _mark = mark;
+            if let Err(e) = bot.deliver(&id, checked, clock).await {
+                tracing::error!(incident.id = %id, error = %e, "alert not delivered");
+            }
+        });
+    }
+
+    /// Posts the alert to Slack and e-mails the notify list. The grace period runs from when the
+    /// alert was first delivered (the Slack post, else the e-mail); if it reached nobody, from
+    /// the end of the check: a guard that cannot reach people must still act.
+    async fn deliver(
         &self,
-        account: &Account,
-        observed: Observed,
-        now: DateTime<Utc>,
+        id: &str,
+        checked: DateTime<Utc>,
+        clock: StepClock,
     ) -> Result<(), JournalError> {
-        let deadline = after(now, account.policy.grace_period);
-        let id = self
-            .journal
-            .open_alert(account.id.as_str(), &observed, deadline, now)?;
-        self.metrics
-            .incidents_opened
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::info!(incident.id = %id, account.id = %account.id, deadline = %deadline, "incident opened");
-        let row = self.journal.get_incident(&id)?.expect("just written");
-        let view = self.view(&row);
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) else {
+            return Ok(());
+        };
+        let grace = account.policy.grace_period;
         let channel = account
             .slack_channel
             .as_ref()
             .or(self.config.slack.channel.as_ref());
-        let slack_error = match channel {
-            None => Some("no Slack channel configured".to_owned()),
-            Some(channel) => match self.chat.post_incident(channel, &view).await {
+        let slack_error = match (channel, &row.slack_ts) {
+            (_, Some(_)) => None,
+            (None, None) => Some("no Slack channel configured".to_owned()),
+            (Some(channel), None) => match self.chat.post_incident(channel, &self.view(&row)).await {
                 Ok(ts) => {
-                    self.journal.set_slack_message(&id, channel, &ts)?;
+                    let delivered = clock.now();
+                    self.journal.set_slack_message(id, channel, &ts)?;
+                    if self.journal.set_deadline(id, after(delivered, grace))? {
+                        tracing::info!(incident.id = id, "alert posted; the grace period runs from now");
+                    }
+                    // The post said "within the grace period"; now it can say until when.
+                    self.refresh_message(id, None).await?;
                     None
                 }
                 Err(e) => {
@@ -249,35 +413,76 @@ impl Bot {
                 }
             },
         };
-        self.email(account, &view, slack_error.as_deref()).await;
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let mut view = self.view(&row);
+        // Not delivered yet: the e-mail is the first delivery, and says the deadline it sets.
+        let provisional = after(clock.now(), grace);
+        view.deadline = view.deadline.or(Some(provisional));
+        let mailed = self.email(account, &view, slack_error.as_deref()).await;
+        if row.deadline.is_none() {
+            let deadline = if mailed {
+                provisional
+            } else {
+                tracing::error!(incident.id = id, "the alert reached nobody: the grace period runs from the end of the check");
+                after(checked, grace)
+            };
+            self.journal.set_deadline(id, deadline)?;
+        }
         Ok(())
     }
 
     // ----- the deadline step ------------------------------------------------------------
 
-    /// Runs the actions of every open incident whose deadline has passed. Returns their ids.
-    pub async fn deadline_step(&self, now: DateTime<Utc>) -> Result<Vec<String>, JournalError> {
+    /// Starts the actions of every open incident whose deadline has passed, and lapses every
+    /// `/runaway halt` left unconfirmed past its own. Returns their ids. The actions run in
+    /// tasks of their own: one incident's halt never holds up another's deadline.
+    pub async fn deadline_step(self: &Arc<Self>, now: DateTime<Utc>) -> Result<Vec<String>, JournalError> {
+        let clock = StepClock::new(now);
         let mut fired = Vec::new();
-        for row in self
-            .journal
-            .incidents_in(&[Status::Open, Status::Approved, Status::Expired])?
-        {
+        for row in self.journal.incidents_in(&[
+            Status::Open,
+            Status::AwaitingConfirmation,
+            Status::Approved,
+            Status::Expired,
+        ])? {
             // Decided but never finished: a process died in the middle of the actions. Finish
             // them: a new survey skips what is already stopped, a new IAM read what is already
             // locked out, so nothing done is done again.
             if matches!(row.status, Status::Approved | Status::Expired) {
-                if let Some(_running) = self.begin(&row.id) {
+                if let Some(running) = self.begin(&row.id) {
                     tracing::warn!(incident.id = %row.id, "resuming actions cut short");
                     self.journal.set_acting(&row.id)?;
-                    self.execute(&row.id, None).await?;
+                    self.spawn_execute(&row.id, running, clock);
                     fired.push(row.id);
                 }
+                continue;
+            }
+            // An alert never delivered: its process died before it could be. Deliver it now.
+            if row.status == Status::Open && row.deadline.is_none() {
+                self.spawn_delivery(&row.id, row.opened_at, clock);
                 continue;
             }
             if !incident::is_due(row.status, row.deadline, now) {
                 continue;
             }
-            let Some(_running) = self.begin(&row.id) else {
+            if row.status == Status::AwaitingConfirmation {
+                if self.journal.claim(
+                    &row.id,
+                    Status::AwaitingConfirmation,
+                    Status::Unconfirmed,
+                    "deadline",
+                    now,
+                    None,
+                )? {
+                    tracing::info!(incident.id = %row.id, "halt not confirmed in time: lapsed");
+                    self.spawn_lapse_note(&row.id, row.response_url.clone());
+                    fired.push(row.id);
+                }
+                continue;
+            }
+            let Some(running) = self.begin(&row.id) else {
                 continue;
             };
             if self.journal.claim(
@@ -289,11 +494,31 @@ impl Bot {
                 None,
             )? {
                 tracing::info!(incident.id = %row.id, "deadline passed, running the actions");
-                self.execute(&row.id, None).await?;
+                self.spawn_execute(&row.id, running, clock);
                 fired.push(row.id);
             }
         }
         Ok(fired)
+    }
+
+    fn spawn_execute(self: &Arc<Self>, id: &str, running: Running, clock: StepClock) {
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            let _running = running;
+            if let Err(e) = bot.execute(&id, None, clock).await {
+                tracing::error!(incident.id = %id, error = %e, "actions not journaled");
+            }
+        });
+    }
+
+    /// Says in Slack that a `/runaway halt` lapsed: its message loses its button.
+    fn spawn_lapse_note(self: &Arc<Self>, id: &str, response_url: Option<String>) {
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            if let Err(e) = bot.refresh_message(&id, response_url.as_deref()).await {
+                tracing::error!(incident.id = %id, error = %e, "lapse not said");
+            }
+        });
     }
 
     // ----- presses and commands ---------------------------------------------------------
@@ -370,7 +595,10 @@ impl Bot {
             "incident decided"
         );
         match to {
-            Status::Approved => self.execute(incident, response_url).await?,
+            Status::Approved => {
+                self.execute(incident, response_url, StepClock::new(now))
+                    .await?
+            }
             _ => self.refresh_message(incident, response_url).await?,
         }
         Ok(Outcome::Decided(to))
@@ -382,6 +610,7 @@ impl Bot {
         &self,
         user: &str,
         account: Option<&str>,
+        response_url: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Result<IncidentView, String>, JournalError> {
         if !self.is_approver(user) {
@@ -393,7 +622,17 @@ impl Bot {
             Err(e) => return Ok(Err(e)),
         };
         let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
-        let id = self.journal.open_manual(&ids, user, now)?;
+        // It lapses, button and all, after the grace period (of the shortest among the
+        // accounts), and at most when Slack's response_url stops working.
+        let wait = accounts
+            .iter()
+            .map(|a| a.policy.grace_period)
+            .min()
+            .unwrap_or(self.config.guard.defaults.grace_period)
+            .min(MAX_CONFIRMATION_WAIT);
+        let id = self
+            .journal
+            .open_manual(&ids, user, after(now, wait), response_url, now)?;
         self.journal
             .record_press(Some(&id), user, "halt", true, "awaiting confirmation", now)?;
         let row = self.journal.get_incident(&id)?.expect("just written");
@@ -491,7 +730,12 @@ impl Bot {
 
     /// Runs a decided incident's actions, journals the result, updates the message and
     /// e-mails the notify list.
-    async fn execute(&self, id: &str, response_url: Option<&str>) -> Result<(), JournalError> {
+    async fn execute(
+        &self,
+        id: &str,
+        response_url: Option<&str>,
+        clock: StepClock,
+    ) -> Result<(), JournalError> {
         let row = self
             .journal
             .get_incident(id)?
@@ -552,7 +796,7 @@ impl Bot {
             Status::Partial
         };
         let result = serde_json::json!({ "halt": report, "lockout": locked });
-        let now = Utc::now();
+        let now = clock.now();
         let snooze = accounts.first().map(|a| after(now, a.policy.snooze));
         self.journal
             .finish_incident(id, status, &result, snooze, now)?;
@@ -605,15 +849,21 @@ impl Bot {
         Ok(())
     }
 
-    /// E-mails the account's notify list. When Slack failed, says so: nobody is left uninformed.
-    async fn email(&self, account: &Account, view: &IncidentView, slack_error: Option<&str>) {
+    /// E-mails the account's notify list; whether it was published. When Slack failed, says
+    /// so: nobody is left uninformed.
+    async fn email(
+        &self,
+        account: &Account,
+        view: &IncidentView,
+        slack_error: Option<&str>,
+    ) -> bool {
         let Some(topic) = account.sns_topic_arn.as_ref().or(self
             .config
             .notify
             .sns_topic_arn
             .as_ref())
         else {
-            return;
+            return false;
         };
         let (subject, mut body) = crate::notify::email(view);
         if let Some(e) = slack_error {
@@ -621,9 +871,13 @@ impl Bot {
                 "The Slack alert could not be posted ({e}). Override from the command line is not possible; stop the guard to prevent the actions.\n\n{body}"
             );
         }
-        if let Err(e) = self.notifier.publish(topic, &subject, &body).await {
-            self.metrics.sns_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(incident.id = %view.id, error = %e, "notify e-mail not published");
+        match self.notifier.publish(topic, &subject, &body).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.metrics.sns_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(incident.id = %view.id, error = %e, "notify e-mail not published");
+                false
+            }
         }
     }
 
@@ -668,6 +922,9 @@ impl Bot {
             observed: row.observed.clone(),
             actions,
             deadline: row.deadline,
+            grace_period: accounts
+                .first()
+                .map_or(self.config.guard.defaults.grace_period, |a| a.policy.grace_period),
             status: row.status,
             decided_by: row.decided_by.clone(),
             decided_at: row.decided_at,

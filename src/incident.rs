@@ -45,6 +45,8 @@ pub enum Status {
     Partial,
     /// A CLI halt being carried out.
     Executing,
+    /// A `/runaway halt` nobody confirmed in time: lapsed, nothing was done.
+    Unconfirmed,
 }
 
 impl Status {
@@ -59,6 +61,7 @@ impl Status {
             Self::Executed => "executed",
             Self::Partial => "partial",
             Self::Executing => "executing",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 
@@ -179,9 +182,10 @@ impl Press {
     }
 }
 
-/// Whether an incident's deadline has passed with nobody deciding.
+/// Whether an incident's deadline has passed with nobody deciding: an alert's actions are due,
+/// or a `/runaway halt` lapses unconfirmed. An alert not yet delivered has no deadline yet.
 pub fn is_due(status: Status, deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    status == Status::Open && deadline.is_some_and(|d| now >= d)
+    status.is_waiting() && deadline.is_some_and(|d| now >= d)
 }
 
 /// Shorthand for tests and messages: a violation of `rule`.
@@ -310,7 +314,14 @@ mod tests {
         assert!(is_due(Status::Open, Some(now), now));
         assert!(!is_due(Status::Open, Some(now + Duration::seconds(1)), now));
         assert!(!is_due(Status::Overridden, Some(now), now));
-        for s in [Status::Open, Status::AwaitingConfirmation, Status::Partial] {
+        assert!(!is_due(Status::Open, None, now), "not delivered yet");
+        assert!(is_due(Status::AwaitingConfirmation, Some(now), now));
+        for s in [
+            Status::Open,
+            Status::AwaitingConfirmation,
+            Status::Partial,
+            Status::Unconfirmed,
+        ] {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
     }

@@ -536,42 +536,59 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
 
 /// The bot's side of the journal.
 impl Journal {
-    /// Opens an alert incident for an account: status `open`, with its deadline.
+    /// Opens an alert incident for an account: status `open`, without a deadline until the
+    /// alert is delivered ([`Journal::set_deadline`]).
     pub fn open_alert(
         &self,
         account_id: &str,
         observed: &Observed,
-        deadline: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<String, JournalError> {
         let id = new_incident_id(at);
         self.with("open an incident", |c| {
             c.execute(
-                "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, deadline, observed, updated_at)
-                 VALUES (?1, 'alert', 'open', ?2, 'runaway serve', ?3, ?4, ?5, ?2)",
-                params![id, at.to_rfc3339(), account_id, deadline.to_rfc3339(), json_text(observed)],
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, observed, updated_at)
+                 VALUES (?1, 'alert', 'open', ?2, 'runaway serve', ?3, ?4, ?2)",
+                params![id, at.to_rfc3339(), account_id, json_text(observed)],
             )
         })?;
         Ok(id)
     }
 
+    /// Sets the incident's deadline if it has none yet; whether it did. The first delivery of
+    /// an alert sets it, and nothing moves it afterwards.
+    pub fn set_deadline(&self, id: &str, deadline: DateTime<Utc>) -> Result<bool, JournalError> {
+        let changed = self.with("set the deadline", |c| {
+            c.execute(
+                "UPDATE incidents SET deadline = ?2 WHERE id = ?1 AND deadline IS NULL",
+                params![id, deadline.to_rfc3339()],
+            )
+        })?;
+        Ok(changed == 1)
+    }
+
     /// Opens a halt asked for with `/runaway halt`, waiting for its confirmation button.
+    /// `deadline`: when it lapses unconfirmed; `response_url`: where to say so.
     pub fn open_manual(
         &self,
         accounts: &[String],
         user: &str,
+        deadline: DateTime<Utc>,
+        response_url: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<String, JournalError> {
         let id = new_incident_id(at);
         self.with("open an incident", |c| {
             c.execute(
-                "INSERT INTO incidents (id, kind, status, opened_at, actor, accounts, updated_at)
-                 VALUES (?1, 'manual', 'awaiting_confirmation', ?2, ?3, ?4, ?2)",
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, accounts, updated_at, deadline, response_url)
+                 VALUES (?1, 'manual', 'awaiting_confirmation', ?2, ?3, ?4, ?2, ?5, ?6)",
                 params![
                     id,
                     at.to_rfc3339(),
                     format!("slack:{user}"),
-                    json_text(&accounts)
+                    json_text(&accounts),
+                    deadline.to_rfc3339(),
+                    response_url
                 ],
             )
         })?;
@@ -955,8 +972,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(&dir.path().join("j.db")).unwrap();
         let now = Utc::now();
-        let a = j.open_manual(&["123456789012".into()], "U1", now).unwrap();
-        let b = j.open_manual(&["123456789012".into()], "U1", now).unwrap();
+        let a = j
+            .open_manual(&["123456789012".into()], "U1", now, None, now)
+            .unwrap();
+        let b = j
+            .open_manual(&["123456789012".into()], "U1", now, None, now)
+            .unwrap();
         j.with("corrupt", |c| {
             c.execute(
                 "UPDATE incidents SET status = 'exploded' WHERE id = ?1",

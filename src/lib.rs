@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod halt;
+pub mod health;
 pub mod incident;
 pub mod journal;
 pub mod lockout;

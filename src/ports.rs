@@ -190,7 +190,11 @@ pub struct IncidentView {
     /// What the check saw (alerts only).
     pub observed: Option<crate::incident::Observed>,
     pub actions: Vec<crate::config::Action>,
+    /// When the actions run (an alert), or the halt lapses (`/runaway halt`); `None` while
+    /// the alert is being delivered: the grace period starts once it has been.
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// The grace period, said while the deadline is not known yet.
+    pub grace_period: std::time::Duration,
     pub status: crate::incident::Status,
     /// Slack user id, or `deadline` when the deadline decided.
     pub decided_by: Option<String>,

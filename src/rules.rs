@@ -29,6 +29,16 @@ pub enum State {
     Fail,
 }
 
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Fail => "fail",
+        }
+    }
+}
+
 /// A number as the rule knows it: a count stays an integer in JSON, an amount stays a decimal.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

@@ -171,7 +171,12 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
             }
         },
         (Some("halt"), account, None) => {
-            match app.bot.request_halt(&form.user_id, account, Utc::now()) {
+            match app.bot.request_halt(
+                &form.user_id,
+                account,
+                form.response_url.as_deref(),
+                Utc::now(),
+            ) {
                 Ok(Ok(view)) => {
                     let mut message = slack::incident_message(&view);
                     message["response_type"] = json!("in_channel");

@@ -76,10 +76,41 @@ fn emails(moto: &Moto) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The bot, its steps awaited to the end of the work they start in the background (deliveries,
+/// actions), so that a test sees their effects.
+struct Stepped(Arc<Bot>);
+
+impl Stepped {
+    async fn check_step(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<runawaytrain::check::CheckReport, runawaytrain::journal::JournalError> {
+        let r = self.0.check_step(now).await;
+        self.0.idle().await;
+        r
+    }
+
+    async fn deadline_step(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Vec<String>, runawaytrain::journal::JournalError> {
+        let r = self.0.deadline_step(now).await;
+        self.0.idle().await;
+        r
+    }
+}
+
+impl std::ops::Deref for Stepped {
+    type Target = Bot;
+    fn deref(&self) -> &Bot {
+        &self.0
+    }
+}
+
 struct Setup {
     moto: Moto,
     slack: SlackStandIn,
-    bot: Bot,
+    bot: Stepped,
     _dir: tempfile::TempDir,
     euw1: aws_config::SdkConfig,
 }
@@ -98,11 +129,20 @@ async fn setup(grace: &str) -> Setup {
         &RegionName::parse("us-east-1").unwrap(),
     );
     let notifier = Arc::new(SnsNotifier::new(&aws));
-    let chat = Arc::new(SlackClient::new(
+    // A short budget for Slack calls: the tests that make Slack fail need not wait 20 s.
+    let chat = Arc::new(SlackClient::with_budget(
         &slack.api,
         Secret::new("xoxb-test-token".into()),
+        std::time::Duration::from_secs(4),
     ));
-    let bot = Bot::new(config, Arc::new(aws), chat, notifier, journal, None);
+    let bot = Stepped(Arc::new(Bot::new(
+        config,
+        Arc::new(aws),
+        chat,
+        notifier,
+        journal,
+        None,
+    )));
     let euw1 = moto.sdk("eu-west-1").await;
     launch(&moto.sdk("us-east-1").await, 2, &[], false).await;
     launch(&euw1, 1, &[], false).await;
@@ -113,6 +153,17 @@ async fn setup(grace: &str) -> Setup {
         _dir: dir,
         euw1,
     }
+}
+
+/// When the incident's actions run, from the journal.
+fn deadline_of(s: &Setup, incident: &str) -> chrono::DateTime<Utc> {
+    s.bot
+        .journal
+        .get_incident(incident)
+        .unwrap()
+        .unwrap()
+        .deadline
+        .expect("a deadline once delivered")
 }
 
 /// The incident of the first alert posted.
@@ -182,10 +233,22 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
         text.contains("us-east-1 2") && text.contains("eu-west-1 1"),
         "{text}"
     );
-    let deadline = (now + chrono::Duration::minutes(10))
-        .format("%Y-%m-%d %H:%M:%S UTC")
-        .to_string();
-    assert!(text.contains(&deadline), "{text}");
+    // The grace period runs from when the alert was delivered: the post, then its update
+    // saying until when.
+    let due = deadline_of(&s, &incident);
+    assert!(
+        due >= now + chrono::Duration::minutes(10)
+            && due < now + chrono::Duration::minutes(10) + chrono::Duration::seconds(10),
+        "{due}"
+    );
+    let said = s
+        .slack
+        .wait_for("chat.update", 5, |b| {
+            text_of(b).contains(&due.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        })
+        .await;
+    assert_eq!(said["ts"], "1700000000.000001", "the alert itself, updated");
+    assert!(text.contains("within 10m of this alert"), "{text}");
     assert!(text.contains("stop every running instance"), "{text}");
     assert!(alert["blocks"].as_array().unwrap().len() <= 50);
     // SNS: the notify list hears of it too.
@@ -216,7 +279,7 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
     // Not due yet.
     assert!(
         s.bot
-            .deadline_step(now + chrono::Duration::minutes(9))
+            .deadline_step(due - chrono::Duration::seconds(1))
             .await
             .unwrap()
             .is_empty()
@@ -224,11 +287,7 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
     assert_eq!(count(&s.euw1, "running").await, 2);
 
     // The deadline passes with nobody overriding: the actions run, once.
-    let fired = s
-        .bot
-        .deadline_step(now + chrono::Duration::minutes(10))
-        .await
-        .unwrap();
+    let fired = s.bot.deadline_step(due).await.unwrap();
     assert_eq!(fired, std::slice::from_ref(&incident));
     assert!(
         s.bot
@@ -433,8 +492,11 @@ async fn slack_rate_limits_are_waited_out() {
     s.slack.set_mode(Mode::RateLimitOnce);
     s.bot.check_step(Utc::now()).await.unwrap();
     let calls = s.slack.calls();
-    assert_eq!(calls.len(), 2, "{calls:#?}");
+    // Refused with 429, posted once after Retry-After, then updated with its deadline.
+    assert_eq!(calls.len(), 3, "{calls:#?}");
     assert!(!calls[0].answered_ok && calls[1].answered_ok);
+    assert_eq!(s.slack.calls_to("chat.postMessage").len(), 1);
+    assert_eq!(s.slack.messages().len(), 1);
     assert_eq!(
         s.bot
             .metrics
@@ -471,14 +533,11 @@ async fn when_slack_fails_the_e_mail_says_so_and_the_deadline_still_holds() {
                 .load(std::sync::atomic::Ordering::Relaxed),
             1
         );
-        assert_eq!(
-            s.bot
-                .deadline_step(now + chrono::Duration::minutes(10))
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        // Only the e-mail was delivered: the grace period runs from it.
+        let incident = s.bot.journal.recent_incidents(1).unwrap()[0].id.clone();
+        let due = deadline_of(&s, &incident);
+        assert!(due >= now + chrono::Duration::minutes(10), "{due}");
+        assert_eq!(s.bot.deadline_step(due).await.unwrap().len(), 1);
         assert_eq!(count(&s.euw1, "stopped").await, 1);
     }
 }

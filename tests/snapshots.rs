@@ -43,6 +43,7 @@ fn view(status: Status) -> IncidentView {
         observed: Some(observed()),
         actions: vec![Action::StopInstances, Action::LockoutUsers],
         deadline: Some(at + chrono::Duration::minutes(10)),
+        grace_period: std::time::Duration::from_secs(600),
         status,
         decided_by: (status != Status::Open).then(|| {
             if executed {

@@ -20,6 +20,10 @@ pub enum Mode {
     ServerError,
     /// Every call gets `{"ok": false, "error": "invalid_auth"}`.
     InvalidAuth,
+    /// The next `chat.postMessage` is posted, but its answer is HTTP 500; then back to `Ok`.
+    LandThenFail,
+    /// Every call gets 429 with `Retry-After: 60`.
+    RateLimitLong,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +41,12 @@ struct Inner {
     calls: Vec<Call>,
     mode: Option<Mode>,
     seq: u64,
+    /// Messages in channels, as `conversations.history` returns them, newest first.
+    messages: Vec<Value>,
+    /// How long each Web API call is held before it is answered.
+    delay: Duration,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -67,6 +77,21 @@ impl SlackStandIn {
 
     pub fn set_mode(&self, mode: Mode) {
         self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    /// Holds every Web API call for `delay` before answering it.
+    pub fn set_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().delay = delay;
+    }
+
+    /// The most Web API calls that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
+    /// Messages that landed in channels (whatever the poster was answered).
+    pub fn messages(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().messages.clone()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -103,14 +128,39 @@ async fn api(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| {
+        // Read methods get a form, as Slack takes them.
+        serde_urlencoded::from_str::<std::collections::BTreeMap<String, String>>(&body)
+            .map(|form| json!(form))
+            .unwrap_or(Value::Null)
+    });
+    let delay = {
+        let mut g = inner.lock().unwrap();
+        g.in_flight += 1;
+        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+        g.delay
+    };
+    tokio::time::sleep(delay).await;
     let mut g = inner.lock().unwrap();
-    let mode = g.mode.unwrap_or(Mode::Ok);
+    g.in_flight -= 1;
+    let mut mode = g.mode.unwrap_or(Mode::Ok);
     if mode == Mode::RateLimitOnce {
         g.mode = Some(Mode::Ok);
     }
+    if mode == Mode::LandThenFail && method != "chat.postMessage" {
+        mode = Mode::Ok;
+    }
     g.seq += 1;
     let seq = g.seq;
+    if method == "chat.postMessage" && matches!(mode, Mode::Ok | Mode::LandThenFail) {
+        let ts = format!("1700000000.{seq:06}");
+        let mut message = json!({"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]});
+        if !body["metadata"].is_null() {
+            message["metadata"] = body["metadata"].clone();
+        }
+        message["channel"] = body["channel"].clone();
+        g.messages.insert(0, message);
+    }
     let (answered_ok, response) = match mode {
         Mode::RateLimitOnce => (
             false,
@@ -124,12 +174,47 @@ async fn api(
             false,
             axum::Json(json!({"ok": false, "error": "invalid_auth"})).into_response(),
         ),
+        Mode::RateLimitLong => (
+            false,
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "60")], "").into_response(),
+        ),
+        Mode::LandThenFail => {
+            g.mode = Some(Mode::Ok);
+            (
+                false,
+                (StatusCode::INTERNAL_SERVER_ERROR, "upstream timeout").into_response(),
+            )
+        }
+        Mode::Ok if method == "conversations.history" => {
+            let channel = body["channel"].clone();
+            let messages: Vec<Value> = g
+                .messages
+                .iter()
+                .filter(|m| m["channel"] == channel)
+                .map(|m| {
+                    let mut m = m.clone();
+                    m.as_object_mut().unwrap().remove("channel");
+                    m
+                })
+                .collect();
+            (
+                true,
+                axum::Json(json!({"ok": true, "messages": messages, "has_more": false}))
+                    .into_response(),
+            )
+        }
         Mode::Ok => {
             let channel = body["channel"].clone();
             let ts = body["ts"]
                 .as_str()
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("1700000000.{seq:06}"));
+            if method == "chat.update" {
+                for m in g.messages.iter_mut().filter(|m| m["ts"] == ts.as_str()) {
+                    m["blocks"] = body["blocks"].clone();
+                    m["text"] = body["text"].clone();
+                }
+            }
             let answer = json!({"ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]}});
             (true, axum::Json(answer).into_response())

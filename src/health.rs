@@ -1,0 +1,146 @@
+//! What `/healthz` says, decided from plain facts (pure): whether the guard's two loops are
+//! alive, and whether its last check could read anything. A guard whose checks all fail (wrong
+//! credentials, AWS unreachable) or whose deadline loop died is not healthy, even though its
+//! HTTP server still answers.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+/// The deadline loop ticks every second; this long without a tick means it is stuck.
+pub const DEADLINE_LOOP_STALL_SECS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopState {
+    /// The loop's task is running (it has not returned or panicked).
+    pub running: bool,
+    /// When it last completed a turn.
+    pub last_beat: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub now: DateTime<Utc>,
+    /// When `serve` started: before the first check, staleness counts from here.
+    pub started: DateTime<Utc>,
+    pub check_every: Duration,
+    pub last_check: Option<DateTime<Utc>>,
+    /// `ok`, `fail` or `error`.
+    pub last_check_state: Option<&'static str>,
+    pub accounts_checked: u64,
+    /// Accounts the last check could not read at all.
+    pub accounts_unreadable: u64,
+    pub check_loop: LoopState,
+    pub deadline_loop: LoopState,
+}
+
+/// Healthy or not, and the body of `/healthz`.
+pub fn assess(f: &Facts) -> (bool, Value) {
+    let mut problems: Vec<String> = Vec::new();
+    let stale = f.now - f.last_check.unwrap_or(f.started) > f.check_every * 2;
+    if !f.check_loop.running {
+        problems.push("the check loop has stopped".into());
+    } else if stale {
+        problems.push(match f.last_check {
+            Some(t) => format!("no check since {}", rfc3339(t)),
+            None => "no check yet".into(),
+        });
+    }
+    let deadline_stuck = f
+        .deadline_loop
+        .last_beat
+        .is_none_or(|t| f.now - t > Duration::seconds(DEADLINE_LOOP_STALL_SECS))
+        && f.now - f.started > Duration::seconds(DEADLINE_LOOP_STALL_SECS);
+    if !f.deadline_loop.running {
+        problems.push("the deadline loop has stopped: no deadline would fire".into());
+    } else if deadline_stuck {
+        problems.push("the deadline loop is stuck: no deadline would fire".into());
+    }
+    if f.accounts_checked > 0 && f.accounts_unreadable == f.accounts_checked {
+        problems.push(format!(
+            "the last check could not read any of the {} accounts",
+            f.accounts_checked
+        ));
+    }
+    let status = match problems.as_slice() {
+        [] => "ok",
+        [only] if stale && f.check_loop.running && only.starts_with("no check") => "stale",
+        _ => "unhealthy",
+    };
+    let loop_json = |l: &LoopState| json!({"running": l.running, "last_beat": l.last_beat.map(rfc3339)});
+    let body = json!({
+        "status": status,
+        "last_check": f.last_check.map(rfc3339),
+        "last_check_state": f.last_check_state,
+        "accounts_unreadable": f.accounts_unreadable,
+        "loops": {"check": loop_json(&f.check_loop), "deadline": loop_json(&f.deadline_loop)},
+        "problems": problems,
+    });
+    (status == "ok", body)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy(now: DateTime<Utc>) -> Facts {
+        let alive = LoopState {
+            running: true,
+            last_beat: Some(now - Duration::seconds(1)),
+        };
+        Facts {
+            now,
+            started: now - Duration::hours(1),
+            check_every: Duration::minutes(5),
+            last_check: Some(now - Duration::minutes(2)),
+            last_check_state: Some("ok"),
+            accounts_checked: 3,
+            accounts_unreadable: 0,
+            check_loop: alive,
+            deadline_loop: alive,
+        }
+    }
+
+    #[track_caller]
+    fn says(f: &Facts, ok: bool, status: &str, problem: &str) {
+        let (healthy, body) = assess(f);
+        assert_eq!(healthy, ok, "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert!(body["problems"].to_string().contains(problem), "{body}");
+    }
+
+    #[test]
+    fn each_way_of_being_unhealthy() {
+        let now = Utc::now();
+        says(&healthy(now), true, "ok", "");
+        // A failing rule is the guard working, not a health problem.
+        let mut f = healthy(now);
+        f.last_check_state = Some("fail");
+        f.accounts_unreadable = 2;
+        says(&f, true, "ok", "");
+        // Nothing readable: wrong credentials, AWS unreachable.
+        f.accounts_unreadable = 3;
+        says(&f, false, "unhealthy", "could not read any");
+        let mut f = healthy(now);
+        f.last_check = Some(now - Duration::minutes(11));
+        says(&f, false, "stale", "no check since");
+        let mut f = healthy(now);
+        f.deadline_loop.running = false;
+        says(&f, false, "unhealthy", "deadline loop has stopped");
+        let mut f = healthy(now);
+        f.deadline_loop.last_beat = Some(now - Duration::minutes(1));
+        says(&f, false, "unhealthy", "deadline loop is stuck");
+        let mut f = healthy(now);
+        f.check_loop.running = false;
+        says(&f, false, "unhealthy", "check loop has stopped");
+        // Just started: no check and no beat yet is fine for a moment.
+        let mut f = healthy(now);
+        f.started = now - Duration::seconds(2);
+        f.last_check = None;
+        f.deadline_loop.last_beat = None;
+        says(&f, true, "ok", "");
+    }
+}
