@@ -267,7 +267,10 @@ impl Bot {
     /// Checks every account once and opens, updates or resolves incidents. Alerts are
     /// delivered, and messages updated, in tasks of their own: accounts do not wait on each
     /// other, and Slack never holds up the next check.
-    pub async fn check_step(self: &Arc<Self>, now: DateTime<Utc>) -> Result<CheckReport, JournalError> {
+    pub async fn check_step(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+    ) -> Result<CheckReport, JournalError> {
         let clock = StepClock::new(now);
         let started = Instant::now();
         let accounts: Vec<&Account> = self.config.accounts.iter().collect();
@@ -395,12 +398,16 @@ impl Bot {
         let slack_error = match (channel, &row.slack_ts) {
             (_, Some(_)) => None,
             (None, None) => Some("no Slack channel configured".to_owned()),
-            (Some(channel), None) => match self.chat.post_incident(channel, &self.view(&row)).await {
+            (Some(channel), None) => match self.chat.post_incident(channel, &self.view(&row)).await
+            {
                 Ok(ts) => {
                     let delivered = clock.now();
                     self.journal.set_slack_message(id, channel, &ts)?;
                     if self.journal.set_deadline(id, after(delivered, grace))? {
-                        tracing::info!(incident.id = id, "alert posted; the grace period runs from now");
+                        tracing::info!(
+                            incident.id = id,
+                            "alert posted; the grace period runs from now"
+                        );
                     }
                     // The post said "within the grace period"; now it can say until when.
                     self.refresh_message(id, None).await?;
@@ -425,7 +432,10 @@ impl Bot {
             let deadline = if mailed {
                 provisional
             } else {
-                tracing::error!(incident.id = id, "the alert reached nobody: the grace period runs from the end of the check");
+                tracing::error!(
+                    incident.id = id,
+                    "the alert reached nobody: the grace period runs from the end of the check"
+                );
                 after(checked, grace)
             };
             self.journal.set_deadline(id, deadline)?;
@@ -438,7 +448,10 @@ impl Bot {
     /// Starts the actions of every open incident whose deadline has passed, and lapses every
     /// `/runaway halt` left unconfirmed past its own. Returns their ids. The actions run in
     /// tasks of their own: one incident's halt never holds up another's deadline.
-    pub async fn deadline_step(self: &Arc<Self>, now: DateTime<Utc>) -> Result<Vec<String>, JournalError> {
+    pub async fn deadline_step(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, JournalError> {
         let clock = StepClock::new(now);
         let mut fired = Vec::new();
         for row in self.journal.incidents_in(&[
@@ -924,7 +937,9 @@ impl Bot {
             deadline: row.deadline,
             grace_period: accounts
                 .first()
-                .map_or(self.config.guard.defaults.grace_period, |a| a.policy.grace_period),
+                .map_or(self.config.guard.defaults.grace_period, |a| {
+                    a.policy.grace_period
+                }),
             status: row.status,
             decided_by: row.decided_by.clone(),
             decided_at: row.decided_at,

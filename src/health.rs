@@ -66,7 +66,8 @@ pub fn assess(f: &Facts) -> (bool, Value) {
         [only] if stale && f.check_loop.running && only.starts_with("no check") => "stale",
         _ => "unhealthy",
     };
-    let loop_json = |l: &LoopState| json!({"running": l.running, "last_beat": l.last_beat.map(rfc3339)});
+    let loop_json =
+        |l: &LoopState| json!({"running": l.running, "last_beat": l.last_beat.map(rfc3339)});
     let body = json!({
         "status": status,
         "last_check": f.last_check.map(rfc3339),

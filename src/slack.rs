@@ -125,7 +125,10 @@ enum Attempt {
     Refused(String),
     /// The request never reached Slack (connection refused) or Slack refused it unprocessed
     /// (429): repeating it is safe.
-    NotSent { error: String, wait: Duration },
+    NotSent {
+        error: String,
+        wait: Duration,
+    },
     /// The request may have been processed (5xx, timeout, connection lost mid-answer).
     Unknown(String),
 }
@@ -166,7 +169,12 @@ impl SlackClient {
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
                     .collect();
                 request
                     .header("content-type", "application/x-www-form-urlencoded")
@@ -201,8 +209,12 @@ impl SlackClient {
                 let status = r.status();
                 match r.json::<Value>().await {
                     Ok(v) if v["ok"] == json!(true) => Attempt::Answer(v),
-                    Ok(v) => Attempt::Refused(v["error"].as_str().unwrap_or("unknown error").to_owned()),
-                    Err(_) => Attempt::Unknown(format!("HTTP {}: not a Slack answer", status.as_u16())),
+                    Ok(v) => {
+                        Attempt::Refused(v["error"].as_str().unwrap_or("unknown error").to_owned())
+                    }
+                    Err(_) => {
+                        Attempt::Unknown(format!("HTTP {}: not a Slack answer", status.as_u16()))
+                    }
                 }
             }
         }
@@ -256,12 +268,16 @@ impl SlackClient {
     async fn find_alert(&self, channel: &str, incident: &str) -> Result<Option<String>, ChatError> {
         let body = json!({"channel": channel, "limit": 50, "include_all_metadata": true});
         let answer = self.call("conversations.history", &body, true).await?;
-        Ok(answer["messages"].as_array().into_iter().flatten().find_map(|m| {
-            (m["metadata"]["event_type"] == METADATA_EVENT
-                && m["metadata"]["event_payload"]["incident"] == incident)
-                .then(|| m["ts"].as_str().map(str::to_owned))
-                .flatten()
-        }))
+        Ok(answer["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|m| {
+                (m["metadata"]["event_type"] == METADATA_EVENT
+                    && m["metadata"]["event_payload"]["incident"] == incident)
+                    .then(|| m["ts"].as_str().map(str::to_owned))
+                    .flatten()
+            }))
     }
 }
 
@@ -292,21 +308,19 @@ impl Chat for SlackClient {
         for _ in 0..2 {
             match self.call_once("chat.postMessage", &body, false).await {
                 Ok(answer) => return answer["ts"].as_str().map(str::to_owned).ok_or_else(no_ts),
-                Err((e, true)) => {
-                    match self.find_alert(channel, &view.id).await {
-                        Ok(Some(ts)) => return Ok(ts),
-                        Ok(None) => continue,
-                        Err(lookup) => {
-                            return Err(ChatError {
-                                method: e.method,
-                                error: format!(
-                                    "{}; not posted again, since it could not be looked for ({})",
-                                    e.error, lookup.error
-                                ),
-                            });
-                        }
+                Err((e, true)) => match self.find_alert(channel, &view.id).await {
+                    Ok(Some(ts)) => return Ok(ts),
+                    Ok(None) => continue,
+                    Err(lookup) => {
+                        return Err(ChatError {
+                            method: e.method,
+                            error: format!(
+                                "{}; not posted again, since it could not be looked for ({})",
+                                e.error, lookup.error
+                            ),
+                        });
                     }
-                }
+                },
                 Err((e, false)) => return Err(e),
             }
         }

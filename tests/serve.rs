@@ -5,17 +5,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chrono::Utc;
+use common::bot::*;
 use common::slack::{Mode, SlackStandIn, text_of};
 use common::*;
-use runawaytrain::aws::{Aws, SnsNotifier};
-use runawaytrain::bot::{Bot, Outcome};
-use runawaytrain::config::{Config, RegionName};
+use runawaytrain::bot::Outcome;
 use runawaytrain::incident::{Press, Status};
-use runawaytrain::journal::Journal;
-use runawaytrain::slack::{Secret, SlackClient, sign};
+use runawaytrain::slack::sign;
 use serde_json::{Value, json};
 
 const APPROVER: &str = "UAPPROVER1";
@@ -47,66 +43,6 @@ max_running_instances = 2
     )
 }
 
-async fn topic(moto: &Moto) -> String {
-    aws_sdk_sns::Client::new(&moto.sdk("us-east-1").await)
-        .create_topic()
-        .name("runawaytrain")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap()
-}
-
-/// E-mails published to the topic: (subject, message).
-fn emails(moto: &Moto) -> Vec<(String, String)> {
-    let data = moto.data();
-    data["sns"]["Topic"][0]["sent_notifications"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|n| {
-                    (
-                        n[2].as_str().unwrap_or("").to_owned(),
-                        n[1].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The bot, its steps awaited to the end of the work they start in the background (deliveries,
-/// actions), so that a test sees their effects.
-struct Stepped(Arc<Bot>);
-
-impl Stepped {
-    async fn check_step(
-        &self,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<runawaytrain::check::CheckReport, runawaytrain::journal::JournalError> {
-        let r = self.0.check_step(now).await;
-        self.0.idle().await;
-        r
-    }
-
-    async fn deadline_step(
-        &self,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Vec<String>, runawaytrain::journal::JournalError> {
-        let r = self.0.deadline_step(now).await;
-        self.0.idle().await;
-        r
-    }
-}
-
-impl std::ops::Deref for Stepped {
-    type Target = Bot;
-    fn deref(&self) -> &Bot {
-        &self.0
-    }
-}
-
 struct Setup {
     moto: Moto,
     slack: SlackStandIn,
@@ -116,41 +52,15 @@ struct Setup {
 }
 
 async fn setup(grace: &str) -> Setup {
-    let moto = Moto::start();
-    let slack = SlackStandIn::start().await;
-    let topic = topic(&moto).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("runaway.toml");
-    std::fs::write(&path, config_text(grace, &topic)).unwrap();
-    let config = Config::load(&path).unwrap();
-    let journal = Arc::new(Journal::open(&config.guard.state_path).unwrap());
-    let aws = Aws::new(
-        moto.sdk("us-east-1").await,
-        &RegionName::parse("us-east-1").unwrap(),
-    );
-    let notifier = Arc::new(SnsNotifier::new(&aws));
-    // A short budget for Slack calls: the tests that make Slack fail need not wait 20 s.
-    let chat = Arc::new(SlackClient::with_budget(
-        &slack.api,
-        Secret::new("xoxb-test-token".into()),
-        std::time::Duration::from_secs(4),
-    ));
-    let bot = Stepped(Arc::new(Bot::new(
-        config,
-        Arc::new(aws),
-        chat,
-        notifier,
-        journal,
-        None,
-    )));
-    let euw1 = moto.sdk("eu-west-1").await;
-    launch(&moto.sdk("us-east-1").await, 2, &[], false).await;
+    let h = BotHarness::start(|topic| config_text(grace, topic)).await;
+    let euw1 = h.moto.sdk("eu-west-1").await;
+    launch(&h.moto.sdk("us-east-1").await, 2, &[], false).await;
     launch(&euw1, 1, &[], false).await;
     Setup {
-        moto,
-        slack,
-        bot,
-        _dir: dir,
+        moto: h.moto,
+        slack: h.slack,
+        bot: h.bot,
+        _dir: h.dir,
         euw1,
     }
 }

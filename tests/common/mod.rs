@@ -6,6 +6,7 @@
 //! at another `moto_server` executable.
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod slack;
 
 use slack::SlackStandIn;

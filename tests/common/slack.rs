@@ -154,7 +154,8 @@ async fn api(
     let seq = g.seq;
     if method == "chat.postMessage" && matches!(mode, Mode::Ok | Mode::LandThenFail) {
         let ts = format!("1700000000.{seq:06}");
-        let mut message = json!({"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]});
+        let mut message =
+            json!({"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]});
         if !body["metadata"].is_null() {
             message["metadata"] = body["metadata"].clone();
         }
