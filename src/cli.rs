@@ -462,6 +462,7 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
         signing_secret,
         tasks: tokio_util::task::TaskTracker::new(),
         started: chrono::Utc::now(),
+        replays: Default::default(),
     });
     crate::server::serve(app, listen)
         .await

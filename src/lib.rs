@@ -11,6 +11,7 @@ pub mod bot;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod halt;
 pub mod health;
 pub mod incident;

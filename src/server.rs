@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,10 +31,21 @@ use crate::slack::{self, Secret};
 pub struct App {
     pub bot: Arc<Bot>,
     pub signing_secret: Secret,
-    /// Work started by requests (presses), awaited at shutdown.
+    /// Work started by requests (presses, restores), awaited at shutdown within a bound.
     pub tasks: TaskTracker,
     pub started: chrono::DateTime<Utc>,
+    /// Signed requests seen within the signature window: a replay is refused.
+    pub replays: slack::ReplayCache,
 }
+
+/// The largest body a Slack request may have (an interaction payload carries the whole
+/// message, up to 50 blocks).
+const MAX_BODY: usize = 1024 * 1024;
+/// How long a client has to send a body once its headers are in.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the guard's own work in flight (a halt, a delivery) may finish at shutdown before
+/// the process exits anyway; what it leaves is resumed from the journal at the next start.
+const WORK_GRACE: Duration = Duration::from_secs(10);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -45,7 +56,9 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Runs the server and the loops until a shutdown signal.
+/// Runs the server and the loops until a shutdown signal, then stops within seconds: the
+/// listener closes, requests in flight get a few seconds, the guard's own work in flight
+/// [`WORK_GRACE`].
 pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "listening");
@@ -58,21 +71,30 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
 
     let (bot, token) = (app.bot.clone(), stop.clone());
     loops.spawn(async move {
+        let _alive = bot.metrics.check_loop.enter();
         let mut every = tokio::time::interval(bot.config.guard.check_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = every.tick() => {
-                    if let Err(e) = bot.check_step(Utc::now()).await {
-                        tracing::error!(error = %e, "check step failed");
+                    tokio::select! {
+                        // A check in progress changes nothing: it can be dropped at shutdown.
+                        _ = token.cancelled() => break,
+                        result = bot.check_step(Utc::now()) => {
+                            if let Err(e) = result {
+                                tracing::error!(error = %e, "check step failed");
+                            }
+                        }
                     }
+                    bot.metrics.check_loop.beat(Utc::now());
                 }
             }
         }
     });
     let (bot, token) = (app.bot.clone(), stop.clone());
     loops.spawn(async move {
+        let _alive = bot.metrics.deadline_loop.enter();
         let mut every = tokio::time::interval(Duration::from_secs(1));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -82,24 +104,36 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
                     if let Err(e) = bot.deadline_step(Utc::now()).await {
                         tracing::error!(error = %e, "deadline step failed");
                     }
+                    bot.metrics.deadline_loop.beat(Utc::now());
                 }
             }
         }
     });
 
     let token = stop.clone();
-    axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            token.cancel();
-        })
-        .await?;
-    tracing::info!("shutting down: waiting for work in flight");
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+    crate::connections::serve(
+        listener,
+        router(app.clone()),
+        crate::connections::Limits::for_this_process(),
+        stop.clone(),
+    )
+    .await;
     stop.cancel();
     loops.close();
-    app.tasks.close();
     loops.wait().await;
-    app.tasks.wait().await;
+    app.tasks.close();
+    let work = async {
+        app.tasks.wait().await;
+        app.bot.idle().await;
+    };
+    if tokio::time::timeout(WORK_GRACE, work).await.is_err() {
+        tracing::warn!("work still in flight at exit: it is journaled, and resumed at the next start");
+    }
     Ok(())
 }
 
@@ -118,22 +152,45 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Checks Slack's signature on the raw body; `Some(401)` when it fails.
-fn refuse_unsigned(app: &App, headers: &HeaderMap, body: &[u8], route: &str) -> Option<Response> {
+fn unauthorized(route: &str, reason: &dyn std::fmt::Display) -> Response {
+    tracing::warn!(route, %reason, "unsigned request refused");
+    (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
+}
+
+/// Reads a Slack request's body only once its headers show a fresh, well-formed signature,
+/// within [`MAX_BODY`] and [`BODY_TIMEOUT`]; then checks the signature and that it was not seen
+/// before. `Err`: the answer to give.
+async fn signed_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    route: &str,
+) -> Result<Bytes, Response> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match slack::verify_signature(
-        &app.signing_secret,
+    let now = Utc::now().timestamp();
+    let signed = slack::SignedHeaders::check(
         get("x-slack-request-timestamp"),
         get("x-slack-signature"),
-        body,
-        Utc::now().timestamp(),
-    ) {
-        Ok(()) => None,
-        Err(e) => {
-            tracing::warn!(route, reason = %e, "unsigned request refused");
-            Some((StatusCode::UNAUTHORIZED, "invalid request signature").into_response())
-        }
+        now,
+    )
+    .map_err(|e| unauthorized(route, &e))?;
+    let length = get("content-length").and_then(|v| v.parse::<usize>().ok());
+    if length.is_some_and(|n| n > MAX_BODY) {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response());
     }
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response()),
+        Err(_) => return Err((StatusCode::REQUEST_TIMEOUT, "body too slow").into_response()),
+    };
+    signed
+        .verify(&app.signing_secret, &bytes)
+        .map_err(|e| unauthorized(route, &e))?;
+    if !app.replays.first_time(signed.signature(), now) {
+        return Err(unauthorized(route, &"replayed"));
+    }
+    Ok(bytes)
 }
 
 fn ephemeral(text: &str) -> Response {
@@ -153,15 +210,17 @@ struct CommandForm {
     response_url: Option<String>,
 }
 
-async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refused) = refuse_unsigned(&app, &headers, &body, "/slack/commands") {
-        return refused;
-    }
+async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let body = match signed_body(&app, &headers, body, "/slack/commands").await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
     let Ok(form) = serde_urlencoded::from_bytes::<CommandForm>(&body) else {
         return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
     };
     let mut words = form.text.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
+    let words = (words.next(), words.next(), words.next(), words.next());
+    match (words.0, words.1, words.2) {
         (None | Some("help"), _, _) => ephemeral(HELP),
         (Some("status"), None, _) => match app.bot.status_text() {
             Ok(text) => ephemeral(&text),
@@ -170,7 +229,7 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
                 ephemeral("The journal could not be read; see the guard's logs.")
             }
         },
-        (Some("halt"), account, None) => {
+        (Some("halt"), account, None) if words.3.is_none() => {
             match app.bot.request_halt(
                 &form.user_id,
                 account,
@@ -201,7 +260,9 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
                 }
             }
         }
-        (Some("restore"), Some(incident), flag @ (None | Some("--start-instances"))) => {
+        (Some("restore"), Some(incident), flag @ (None | Some("--start-instances")))
+            if words.3.is_none() =>
+        {
             // Acknowledged now; the restore answers through response_url when done.
             let (bot, id, user, url) = (
                 app.bot.clone(),
@@ -220,7 +281,8 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
             });
             ephemeral(&format!("Restoring incident `{incident}`…"))
         }
-        _ => ephemeral(&format!("Unknown command `{}`.\n{HELP}", form.text.trim())),
+        // What was typed is not echoed back: the help says what is understood.
+        _ => ephemeral(&format!("Not a command of `/runaway`.\n{HELP}")),
     }
 }
 
@@ -229,10 +291,11 @@ struct InteractionForm {
     payload: String,
 }
 
-async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refused) = refuse_unsigned(&app, &headers, &body, "/slack/interactions") {
-        return refused;
-    }
+async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let body = match signed_body(&app, &headers, body, "/slack/interactions").await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
     let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
         return (StatusCode::BAD_REQUEST, "no payload").into_response();
     };
@@ -244,12 +307,14 @@ async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         .unwrap_or_default()
         .to_owned();
     let response_url = payload["response_url"].as_str().map(str::to_owned);
-    for action in payload["actions"].as_array().into_iter().flatten() {
+    // A button press carries one action; only the first is read, so that a forged or odd
+    // payload cannot start a task per element.
+    if let Some(action) = payload["actions"].as_array().and_then(|a| a.first()) {
         let (Some(press), Some(incident)) = (
             action["action_id"].as_str().and_then(Press::from_action_id),
             action["value"].as_str(),
         ) else {
-            continue;
+            return StatusCode::OK.into_response();
         };
         // Acknowledge at once; the work goes on in the background and answers by itself.
         let (bot, incident, user, url) = (
@@ -271,22 +336,27 @@ async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let last = app.bot.metrics.last_check_at.load(Ordering::Relaxed);
-    let last_check = (last > 0)
-        .then(|| chrono::DateTime::from_timestamp(last, 0))
-        .flatten();
-    let limit =
-        chrono::Duration::from_std(app.bot.config.guard.check_every * 2).unwrap_or_default();
-    let since = last_check.unwrap_or(app.started);
-    let stale = Utc::now() - since > limit;
-    let body = json!({
-        "status": if stale { "stale" } else { "ok" },
-        "last_check": last_check.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    });
-    let code = if stale {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+    let m = &app.bot.metrics;
+    let last = m.last_check_at.load(Ordering::Relaxed);
+    let facts = crate::health::Facts {
+        now: Utc::now(),
+        started: app.started,
+        check_every: chrono::Duration::from_std(app.bot.config.guard.check_every)
+            .unwrap_or(chrono::Duration::MAX),
+        last_check: (last > 0)
+            .then(|| chrono::DateTime::from_timestamp(last, 0))
+            .flatten(),
+        last_check_state: m.last_check_state(),
+        accounts_checked: m.last_check_accounts.load(Ordering::Relaxed),
+        accounts_unreadable: m.last_check_unreadable.load(Ordering::Relaxed),
+        check_loop: m.check_loop.state(),
+        deadline_loop: m.deadline_loop.state(),
+    };
+    let (healthy, body) = crate::health::assess(&facts);
+    let code = if healthy {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     (code, axum::Json(body)).into_response()
 }
