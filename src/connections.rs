@@ -111,20 +111,23 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             drop(stream);
             continue;
         };
-        let (router, http, table, stop) = (router.clone(), http.clone(), table.clone(), stop.clone());
+        let (router, http, table, stop) =
+            (router.clone(), http.clone(), table.clone(), stop.clone());
         conns.spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let mut router = router.clone();
-                let busy = Busy::new(&busy);
-                async move {
-                    let _busy = busy;
-                    let response = router
-                        .call(request.map(axum::body::Body::new))
-                        .await
-                        .unwrap_or_else(|e: Infallible| match e {});
-                    Ok::<_, Infallible>(response)
-                }
-            });
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let mut router = router.clone();
+                    let busy = Busy::new(&busy);
+                    async move {
+                        let _busy = busy;
+                        let response = router
+                            .call(request.map(axum::body::Body::new))
+                            .await
+                            .unwrap_or_else(|e: Infallible| match e {});
+                        Ok::<_, Infallible>(response)
+                    }
+                },
+            );
             let conn = http.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let finish = tokio::select! {
@@ -137,7 +140,11 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
                 conn.as_mut().graceful_shutdown();
                 let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
             }
-            table.lock().unwrap_or_else(|p| p.into_inner()).open.remove(&id);
+            table
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .open
+                .remove(&id);
         });
     }
     drop(listener);
@@ -147,10 +154,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
 
 /// Registers a new connection, evicting the oldest idle one when full; `None` when every open
 /// connection has a request in progress.
-fn admit(
-    table: &Mutex<Table>,
-    max: usize,
-) -> Option<(u64, Arc<AtomicUsize>, CancellationToken)> {
+fn admit(table: &Mutex<Table>, max: usize) -> Option<(u64, Arc<AtomicUsize>, CancellationToken)> {
     let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
     if t.open.len() >= max {
         let idle = t

@@ -989,15 +989,12 @@ mod tests {
             )
         })
         .unwrap();
-        let e = j
-            .get_incident(&a)
-            .err()
-            .expect("an unknown status read back");
+        let e = j.get_incident(&a).expect_err("an unknown status read back");
         assert!(
             e.message.contains(&a) && e.message.contains("exploded"),
             "{e}"
         );
-        let e = j.get_incident(&b).err().expect("a bad time read back");
+        let e = j.get_incident(&b).expect_err("a bad time read back");
         assert!(
             e.message.contains(&b) && e.message.contains("yesterday"),
             "{e}"

@@ -132,7 +132,9 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
         app.bot.idle().await;
     };
     if tokio::time::timeout(WORK_GRACE, work).await.is_err() {
-        tracing::warn!("work still in flight at exit: it is journaled, and resumed at the next start");
+        tracing::warn!(
+            "work still in flight at exit: it is journaled, and resumed at the next start"
+        );
     }
     Ok(())
 }

@@ -145,7 +145,10 @@ impl ReplayCache {
             seen.retain(|_, at| now.abs_diff(*at) <= window as u64);
         }
         if seen.len() >= MAX_REMEMBERED
-            && let Some(oldest) = seen.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone())
+            && let Some(oldest) = seen
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone())
         {
             seen.remove(&oldest);
         }

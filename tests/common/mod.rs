@@ -307,8 +307,30 @@ pub struct Serve {
 
 impl Serve {
     pub async fn start(w: &Workdir, endpoint: &str, slack: &SlackStandIn) -> Serve {
+        Self::start_with(w, endpoint, slack, None).await
+    }
+
+    /// With `open_files`, the process runs with that soft limit on open files (`ulimit -n`).
+    pub async fn start_with(
+        w: &Workdir,
+        endpoint: &str,
+        slack: &SlackStandIn,
+        open_files: Option<u32>,
+    ) -> Serve {
         let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+        let mut cmd = match open_files {
+            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway")),
+            Some(n) => {
+                let mut c = tokio::process::Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {n} && exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_runaway"),
+                ]);
+                c
+            }
+        };
+        let child = cmd
             .arg("serve")
             .current_dir(w.dir.path())
             .env_clear()
@@ -371,16 +393,38 @@ impl Serve {
     }
 
     /// Sends `signal` (`-TERM`, `-KILL`) and waits for the exit.
-    pub async fn stop(mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.child.id().unwrap().to_string();
+    pub async fn stop(self, signal: &str) -> std::process::ExitStatus {
+        self.stop_within(signal, Duration::from_secs(30))
+            .await
+            .expect("runaway serve did not exit within 30 s")
+    }
+
+    /// Sends `signal` and waits at most `limit` for the exit; `None` if it did not come.
+    pub async fn stop_within(
+        mut self,
+        signal: &str,
+        limit: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let pid = self.pid().to_string();
         std::process::Command::new("kill")
             .args([signal, &pid])
             .status()
             .unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+        tokio::time::timeout(limit, self.child.wait())
             .await
-            .unwrap()
-            .unwrap()
+            .ok()
+            .map(Result::unwrap)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Descriptors the process has open now.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 }
 
