@@ -20,18 +20,27 @@ async fn main() {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let body = serde_urlencoded::to_string([
-        ("command", "/runaway"),
-        ("text", text.as_str()),
-        ("user_id", "U0123456789"),
-    ])
-    .unwrap();
+    // Each request carries its own trigger_id, as Slack's do: the guard refuses a signed request
+    // replayed within the signature window.
+    let body = |trigger: String| {
+        serde_urlencoded::to_string([
+            ("command", "/runaway"),
+            ("text", text.as_str()),
+            ("user_id", "U0123456789"),
+            ("trigger_id", trigger.as_str()),
+        ])
+        .unwrap()
+    };
     let mut latencies = Vec::with_capacity(concurrency * rounds);
-    for _ in 0..rounds {
+    for round in 0..rounds {
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..concurrency {
-            let (client, url, secret, body) =
-                (client.clone(), url.clone(), secret.clone(), body.clone());
+        for i in 0..concurrency {
+            let (client, url, secret, body) = (
+                client.clone(),
+                url.clone(),
+                secret.clone(),
+                body(format!("{round}.{i}")),
+            );
             tasks.spawn(async move {
                 let ts = chrono::Utc::now().timestamp();
                 let started = Instant::now();

@@ -957,3 +957,26 @@ impl Bot {
         crate::status::text(&self.journal, &self.config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_past_the_end_of_time_saturates_and_is_never_zero() {
+        let now = Utc::now();
+        assert_eq!(
+            after(now, std::time::Duration::from_secs(600)),
+            now + chrono::Duration::minutes(10)
+        );
+        // chrono::Duration::from_std fails on this; it must not become "now".
+        assert_eq!(
+            after(now, std::time::Duration::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert_eq!(
+            after(DateTime::<Utc>::MAX_UTC, std::time::Duration::from_secs(1)),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+}
