@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use runawaytrain::slack::sign;
+use runawaytrain::adapters::slack::sign;
 
 #[tokio::main]
 async fn main() {

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::aws::Aws;
+use crate::adapters::aws::Aws;
+use crate::adapters::journal::Journal;
+use crate::app::{check, halt};
 use crate::config::{self, Config};
-use crate::journal::Journal;
-use crate::{check, halt, render};
+use crate::text::terminal as render;
 
 /// Exit statuses of the contract.
 pub mod exit {
@@ -257,7 +258,7 @@ fn close_incident(
     j: &Journal,
     incident: &str,
     complete: bool,
-) -> Result<(), crate::journal::JournalError> {
+) -> Result<(), crate::adapters::journal::JournalError> {
     let status = if complete { "executed" } else { "partial" };
     j.close_incident(incident, status, chrono::Utc::now())
 }
@@ -294,7 +295,7 @@ fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
 }
 
 async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
-    use crate::lockout::{self, Which};
+    use crate::app::lockout::{self, Which};
     let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
     if !args.dry_run {
         need_yes_or_terminal(args.yes, "lock out")?;
@@ -383,17 +384,17 @@ async fn cmd_restore(
         ))?;
     }
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let report = crate::restore::run(
+    let report = crate::app::restore::run(
         &aws,
         config,
         &journal,
         incident,
         start_instances,
-        crate::restore::MAX_WAIT,
+        crate::app::restore::MAX_WAIT,
     )
     .await
     .map_err(|e| match e {
-        crate::restore::RestoreError::Journal {
+        crate::app::restore::RestoreError::Journal {
             error,
             changed: true,
         } => after_changes("the restore undid some changes", error),
@@ -411,17 +412,20 @@ fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
     // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
     let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
     if json {
-        print_json(&crate::status::json(&journal, config).map_err(usage)?);
+        print_json(&crate::app::status::json(&journal, config).map_err(usage)?);
     } else {
-        print!("{}", crate::status::text(&journal, config).map_err(usage)?);
+        print!(
+            "{}",
+            crate::app::status::text(&journal, config).map_err(usage)?
+        );
     }
     Ok(exit::OK)
 }
 
 /// A secret from the environment (or ./.env), never echoed.
-fn secret(name: &str) -> Result<crate::slack::Secret, Exit> {
+fn secret(name: &str) -> Result<crate::adapters::slack::Secret, Exit> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(crate::slack::Secret::new(v)),
+        Ok(v) if !v.trim().is_empty() => Ok(crate::adapters::slack::Secret::new(v)),
         _ => Err(Exit(
             exit::USAGE,
             format!("{name} is not set (environment or ./.env): runaway serve needs it"),
@@ -446,10 +450,10 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
         std::env::var("RUNAWAY_SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".into());
     let journal = Arc::new(Journal::open(&config.guard.state_path).map_err(usage)?);
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let notifier = Arc::new(crate::aws::SnsNotifier::new(&aws));
-    let chat = Arc::new(crate::slack::SlackClient::new(&api, token));
+    let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
+    let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));
     let own = own_instance_id().await;
-    let bot = Arc::new(crate::bot::Bot::new(
+    let bot = Arc::new(crate::app::bot::Bot::new(
         config,
         Arc::new(aws),
         chat,
@@ -457,14 +461,14 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
         journal,
         own,
     ));
-    let app = Arc::new(crate::server::App {
+    let app = Arc::new(crate::adapters::http::App {
         bot,
         signing_secret,
         tasks: tokio_util::task::TaskTracker::new(),
         started: chrono::Utc::now(),
         replays: Default::default(),
     });
-    crate::server::serve(app, listen)
+    crate::adapters::http::serve(app, listen)
         .await
         .map_err(|e| Exit(exit::USAGE, format!("cannot serve on {listen}: {e}")))?;
     Ok(exit::OK)

@@ -1,32 +1,17 @@
 //! runawaytrain: a guard that stops runaway AWS usage before it becomes a runaway bill or a
 //! breach. See `ARCHITECTURE.md` for the map of this crate and its invariants.
 //!
-//! - pure core: [`config`] (validated configuration), [`model`], [`rules`], [`plan`]
-//! - ports and adapters: [`ports`] (traits), [`aws`] (the only SDK user), [`journal`] (the only
-//!   SQL)
-//! - application: [`survey`], [`check`], [`halt`], and the command line in [`cli`] / [`render`]
+//! - [`core`]: the pure core — model, rules, plans, the incident state machine, reports
+//! - [`ports`]: the traits the application needs from the world
+//! - [`adapters`]: one folder per outside system — AWS, Slack, the journal, HTTP, processes
+//! - [`app`]: what the guard does — survey, check, halt, lockout, restore, status, the bot
+//! - [`text`]: what people read — terminal tables, e-mail
+//! - [`config`] (the validated configuration) and [`cli`] (the command line, which wires it all)
 
-pub mod aws;
-pub mod bot;
-pub mod check;
+pub mod adapters;
+pub mod app;
 pub mod cli;
 pub mod config;
-pub mod connections;
-pub mod halt;
-pub mod health;
-pub mod incident;
-pub mod journal;
-pub mod lockout;
-pub mod model;
-pub mod notify;
-pub mod permissions;
-pub mod plan;
+pub mod core;
 pub mod ports;
-pub mod process;
-pub mod render;
-pub mod restore;
-pub mod rules;
-pub mod server;
-pub mod slack;
-pub mod status;
-pub mod survey;
+pub mod text;

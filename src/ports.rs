@@ -1,5 +1,5 @@
 //! The guard's ports: what it needs from the cloud, in its own words. The AWS adapter
-//! (`crate::aws`) is the one implementation; the application layer (`check`, `halt`) only sees
+//! (`crate::adapters::aws`) is the one implementation; the application layer (`check`, `halt`) only sees
 //! these traits, so it never imports an SDK type.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{Account, RegionName};
-use crate::model::Instance;
+use crate::core::model::Instance;
 
 /// Why the guard is reaching into an account. Becomes the assumed role's session name, so
 /// CloudTrail shows what acted and why (`runawaytrain-check`, `runawaytrain-halt`).
@@ -188,22 +188,22 @@ pub struct IncidentView {
     /// `(id, name)` of the accounts concerned.
     pub accounts: Vec<(String, String)>,
     /// What the check saw (alerts only).
-    pub observed: Option<crate::incident::Observed>,
+    pub observed: Option<crate::core::incident::Observed>,
     pub actions: Vec<crate::config::Action>,
     /// When the actions run (an alert), or the halt lapses (`/runaway halt`); `None` while
     /// the alert is being delivered: the grace period starts once it has been.
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// The grace period, said while the deadline is not known yet.
     pub grace_period: std::time::Duration,
-    pub status: crate::incident::Status,
+    pub status: crate::core::incident::Status,
     /// Slack user id, or `deadline` when the deadline decided.
     pub decided_by: Option<String>,
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub exempt_tag: String,
     /// What stopping the instances did, once it ran.
-    pub outcome: Option<Vec<crate::halt::AccountHalt>>,
+    pub outcome: Option<Vec<crate::app::halt::AccountHalt>>,
     /// What the lockout actions did, once they ran.
-    pub lockout: Option<Vec<crate::lockout::AccountLockout>>,
+    pub lockout: Option<Vec<crate::app::lockout::AccountLockout>>,
 }
 
 /// A failed chat call. Never holds the token.

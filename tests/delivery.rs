@@ -12,8 +12,8 @@ use chrono::Utc;
 use common::bot::*;
 use common::slack::{Mode, text_of};
 use common::*;
-use runawaytrain::bot::Outcome;
-use runawaytrain::incident::{Observed, Press, Status};
+use runawaytrain::app::bot::Outcome;
+use runawaytrain::core::incident::{Observed, Press, Status};
 
 const APPROVER: &str = "UAPPROVER1";
 
@@ -46,7 +46,7 @@ sns_topic_arn = "{topic}"
     text
 }
 
-fn alerts(h: &BotHarness) -> Vec<runawaytrain::journal::IncidentRow> {
+fn alerts(h: &BotHarness) -> Vec<runawaytrain::adapters::journal::IncidentRow> {
     h.bot.journal.recent_incidents(100).unwrap()
 }
 

@@ -9,9 +9,9 @@ use chrono::Utc;
 use common::bot::*;
 use common::slack::{Mode, SlackStandIn, text_of};
 use common::*;
-use runawaytrain::bot::Outcome;
-use runawaytrain::incident::{Press, Status};
-use runawaytrain::slack::sign;
+use runawaytrain::adapters::slack::sign;
+use runawaytrain::app::bot::Outcome;
+use runawaytrain::core::incident::{Press, Status};
 use serde_json::{Value, json};
 
 const APPROVER: &str = "UAPPROVER1";

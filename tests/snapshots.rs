@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use runawaytrain::check::{AccountReport, CheckReport};
+use runawaytrain::app::check::{AccountReport, CheckReport};
+use runawaytrain::app::halt::{AccountHalt, Skipped, Suspension};
 use runawaytrain::config::Action;
-use runawaytrain::halt::{AccountHalt, Skipped, Suspension};
-use runawaytrain::incident::{Observed, Status, violation};
-use runawaytrain::model::Problem;
+use runawaytrain::core::incident::{Observed, Status, violation};
+use runawaytrain::core::model::Problem;
+use runawaytrain::core::rules::{Quantity, State};
 use runawaytrain::ports::IncidentView;
-use runawaytrain::rules::{Quantity, State};
 
 fn observed() -> Observed {
     Observed {
@@ -93,26 +93,28 @@ fn view(status: Status) -> IncidentView {
 
 #[test]
 fn slack_alert_open() {
-    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(Status::Open)));
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&view(
+        Status::Open
+    )));
 }
 
 #[test]
 fn slack_alert_overridden() {
-    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&view(
         Status::Overridden
     )));
 }
 
 #[test]
 fn slack_alert_executed() {
-    insta::assert_json_snapshot!(runawaytrain::slack::incident_message(&view(
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&view(
         Status::Executed
     )));
 }
 
 #[test]
 fn email_executed() {
-    let (subject, body) = runawaytrain::notify::email(&view(Status::Executed));
+    let (subject, body) = runawaytrain::text::email::email(&view(Status::Executed));
     insta::assert_snapshot!(format!("Subject: {subject}\n\n{body}"));
 }
 
@@ -152,5 +154,5 @@ fn check_table() {
         ],
     };
     let _ = Path::new("");
-    insta::assert_snapshot!(runawaytrain::render::check(&report));
+    insta::assert_snapshot!(runawaytrain::text::terminal::check(&report));
 }

@@ -1,12 +1,12 @@
 //! The Terraform policies against the code: parses the module's HCL (hcl-rs) and fails when a
 //! policy lacks an IAM action the code uses, or grants one it does not use
-//! (`runawaytrain::permissions`). Also checks the module's conventions that a parser can see.
+//! (`runawaytrain::core::permissions`). Also checks the module's conventions that a parser can see.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hcl::{Body, Expression};
-use runawaytrain::permissions::{Scope, iam_actions};
+use runawaytrain::core::permissions::{Scope, iam_actions};
 
 fn terraform() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("terraform")

@@ -118,7 +118,7 @@ async fn sigterm_exits_within_seconds_whatever_the_clients_do() {
         format!(
             "POST /slack/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
              X-Slack-Request-Timestamp: {now}\r\nX-Slack-Signature: {}\r\nContent-Length: {}\r\n\r\n{}",
-            runawaytrain::slack::sign(SIGNING_SECRET, now, body.as_bytes()),
+            runawaytrain::adapters::slack::sign(SIGNING_SECRET, now, body.as_bytes()),
             body.len(),
             &body[..body.len() / 2]
         )
@@ -158,7 +158,7 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     // A signed request replayed within the window is refused.
     let status = form(&[("text", "status"), ("user_id", APPROVER)]);
     let now = Utc::now().timestamp();
-    let sig = runawaytrain::slack::sign(SIGNING_SECRET, now, status.as_bytes());
+    let sig = runawaytrain::adapters::slack::sign(SIGNING_SECRET, now, status.as_bytes());
     let first = serve
         .post("/slack/commands", &status, now, Some(sig.clone()))
         .await;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use runawaytrain::aws::{Aws, SnsNotifier};
-use runawaytrain::bot::Bot;
+use runawaytrain::adapters::aws::{Aws, SnsNotifier};
+use runawaytrain::adapters::journal::Journal;
+use runawaytrain::adapters::slack::{Secret, SlackClient};
+use runawaytrain::app::bot::Bot;
 use runawaytrain::config::{Config, RegionName};
-use runawaytrain::journal::Journal;
-use runawaytrain::slack::{Secret, SlackClient};
 
 use super::Moto;
 use super::slack::SlackStandIn;
@@ -50,7 +50,8 @@ impl Stepped {
     pub async fn check_step(
         &self,
         now: chrono::DateTime<Utc>,
-    ) -> Result<runawaytrain::check::CheckReport, runawaytrain::journal::JournalError> {
+    ) -> Result<runawaytrain::app::check::CheckReport, runawaytrain::adapters::journal::JournalError>
+    {
         let r = self.0.check_step(now).await;
         self.0.idle().await;
         r
@@ -59,7 +60,7 @@ impl Stepped {
     pub async fn deadline_step(
         &self,
         now: chrono::DateTime<Utc>,
-    ) -> Result<Vec<String>, runawaytrain::journal::JournalError> {
+    ) -> Result<Vec<String>, runawaytrain::adapters::journal::JournalError> {
         let r = self.0.deadline_step(now).await;
         self.0.idle().await;
         r

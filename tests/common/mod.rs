@@ -383,7 +383,7 @@ impl Serve {
             route,
             body,
             now,
-            Some(runawaytrain::slack::sign(
+            Some(runawaytrain::adapters::slack::sign(
                 SIGNING_SECRET,
                 now,
                 body.as_bytes(),

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 
 use crate::config::{Account, RegionName};
-use crate::model::Instance;
+use crate::core::model::Instance;
 use crate::ports::{AccountCloud, Cloud, CloudError, Purpose};
 
 /// What was seen of one account.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::config::Action;
-use crate::incident::Status;
+use crate::core::incident::Status;
 use crate::ports::{Chat, ChatError, IncidentView, Reply};
 
 /// Slack's limits, as its own SDK enforces them.
@@ -565,7 +565,7 @@ pub fn incident_message(view: &IncidentView) -> Value {
             blocks.push(section(&format!(
                 "*Running instances:* {} in {}\n{}",
                 o.running_instances,
-                crate::render::count(regions.len(), "region"),
+                crate::text::terminal::count(regions.len(), "region"),
                 summarise(&regions, 40, " · ")
             )));
         }
@@ -660,8 +660,8 @@ pub fn incident_message(view: &IncidentView) -> Value {
     json!({"text": truncate(&fallback, 3000), "blocks": blocks})
 }
 
-fn lockout_text(a: &crate::lockout::AccountLockout) -> String {
-    use crate::lockout::LockoutChange;
+fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
+    use crate::app::lockout::LockoutChange;
     let (mut users, mut roles, mut keys) = (BTreeSetOf::new(), BTreeSetOf::new(), 0usize);
     for c in &a.changes {
         match c {
@@ -702,14 +702,14 @@ fn lockout_text(a: &crate::lockout::AccountLockout) -> String {
 
 type BTreeSetOf = std::collections::BTreeSet<String>;
 
-fn quantity(q: crate::rules::Quantity) -> String {
+fn quantity(q: crate::core::rules::Quantity) -> String {
     match q {
-        crate::rules::Quantity::Count(n) => n.to_string(),
-        crate::rules::Quantity::Usd(x) => format!("${x:.2}"),
+        crate::core::rules::Quantity::Count(n) => n.to_string(),
+        crate::core::rules::Quantity::Usd(x) => format!("${x:.2}"),
     }
 }
 
-fn outcome_text(a: &crate::halt::AccountHalt) -> String {
+fn outcome_text(a: &crate::app::halt::AccountHalt) -> String {
     let stopped: usize = a.stopped.values().map(Vec::len).sum();
     let by_region: Vec<String> = a
         .stopped
@@ -883,10 +883,10 @@ mod tests {
 
     #[test]
     fn every_state_of_a_huge_incident_stays_within_slack_limits() {
-        use crate::halt::{AccountHalt, Skipped};
-        use crate::incident::{Observed, violation};
-        use crate::model::Problem;
-        use crate::rules::Quantity;
+        use crate::app::halt::{AccountHalt, Skipped};
+        use crate::core::incident::{Observed, violation};
+        use crate::core::model::Problem;
+        use crate::core::rules::Quantity;
         use std::collections::BTreeMap;
         let regions: BTreeMap<String, u64> = (0..120)
             .map(|i| (format!("xx-region-{i}"), 1000 + i))

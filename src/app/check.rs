@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
+use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
-use crate::model::Problem;
+use crate::core::model::Problem;
+use crate::core::rules::{self, Observation, State, Violation};
 use crate::ports::{Cloud, Purpose};
-use crate::rules::{self, Observation, State, Violation};
-use crate::survey::{AccountSurvey, survey};
 
 /// The report of one check, as printed by `check --json`.
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::incident::Status;
+use crate::core::incident::Status;
 use crate::ports::IncidentView;
 
 /// `(subject, body)` of the e-mail about the incident in its current state.
@@ -70,7 +70,7 @@ pub fn email(view: &IncidentView) -> (String, String) {
     if let Some(outcome) = &view.outcome {
         body.push('\n');
         for a in outcome {
-            body += &crate::render::account_halt(a, false, true);
+            body += &crate::text::terminal::account_halt(a, false, true);
         }
         let _ = writeln!(
             body,
@@ -81,9 +81,9 @@ pub fn email(view: &IncidentView) -> (String, String) {
     (subject, body)
 }
 
-fn q(x: crate::rules::Quantity) -> String {
+fn q(x: crate::core::rules::Quantity) -> String {
     match x {
-        crate::rules::Quantity::Count(n) => n.to_string(),
-        crate::rules::Quantity::Usd(v) => format!("${v:.2}"),
+        crate::core::rules::Quantity::Count(n) => n.to_string(),
+        crate::core::rules::Quantity::Usd(v) => format!("${v:.2}"),
     }
 }

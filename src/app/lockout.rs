@@ -17,9 +17,9 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::config::{Account, Action};
-use crate::journal::{Journal, JournalError, PlannedChange};
-use crate::model::Problem;
+use crate::core::model::Problem;
 use crate::ports::{AccountCloud, Cloud, IamRole, IamUser, PrincipalKind, Purpose};
 
 /// Path of AWS's service-linked roles: never given a deny policy.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::config::{AccountPolicy, InstanceId};
-use crate::model::{Instance, Lifecycle};
+use crate::core::model::{Instance, Lifecycle};
 
 /// The Auto Scaling processes that would replace or re-launch a stopped instance. Suspended
 /// before the group's instances are stopped, so that the halt holds instead of the group

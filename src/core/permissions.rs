@@ -94,7 +94,7 @@ mod tests {
     /// action is called somewhere: the list cannot drift from the code.
     #[test]
     fn the_list_matches_the_calls_of_the_aws_adapter() {
-        let source = include_str!("aws.rs");
+        let source = include_str!("../adapters/aws/mod.rs");
         let mut called: Vec<&str> = source
             .match_indices("classify(\"")
             .map(|(i, _)| {

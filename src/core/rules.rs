@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Account;
-use crate::model::Problem;
+use crate::core::model::Problem;
 
 /// What one check saw of one account.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,5 @@
 //! The incident state machine of `runaway serve`. Pure: an incident, an event and the time in;
-//! a decision out. The bot (`crate::bot`) journals the decision and carries out its effects.
+//! a decision out. The bot (`crate::app::bot`) journals the decision and carries out its effects.
 //!
 //! ```text
 //!            check fails                 Halt now (approver)
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{Quantity, Violation};
+use crate::core::rules::{Quantity, Violation};
 
 /// Where an incident is. Stored in the journal as its lowercase name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::check::CheckReport;
-use crate::halt::{HaltPlan, HaltReport};
-use crate::rules::{Quantity, State};
+use crate::app::check::CheckReport;
+use crate::app::halt::{HaltPlan, HaltReport};
+use crate::core::rules::{Quantity, State};
 
 /// `1 region`, `2 regions`.
 pub fn count(n: usize, noun: &str) -> String {
@@ -189,7 +189,7 @@ pub fn halt_plan(p: &HaltPlan<'_>) -> String {
 /// One account's part of a halt: what was stopped (by region, with the instance ids when
 /// `ids`), the groups suspended first, what was left running and why, and what failed. Shared by
 /// the CLI and the notify e-mail.
-pub fn account_halt(a: &crate::halt::AccountHalt, dry_run: bool, ids: bool) -> String {
+pub fn account_halt(a: &crate::app::halt::AccountHalt, dry_run: bool, ids: bool) -> String {
     let verb = if dry_run { "would stop" } else { "stopped" };
     let n: usize = a.stopped.values().map(Vec::len).sum();
     let mut out = format!(
@@ -254,7 +254,7 @@ pub fn halt(r: &HaltReport) -> String {
     out
 }
 
-pub fn lockout(r: &crate::lockout::LockoutReport) -> String {
+pub fn lockout(r: &crate::app::lockout::LockoutReport) -> String {
     let mut out = match &r.incident {
         Some(id) => format!("incident {id}\n"),
         None => "plan (nothing changed yet):\n".to_string(),
@@ -269,15 +269,15 @@ pub fn lockout(r: &crate::lockout::LockoutReport) -> String {
         );
         for c in &a.changes {
             let _ = match c {
-                crate::lockout::LockoutChange::AttachUserPolicy {
+                crate::app::lockout::LockoutChange::AttachUserPolicy {
                     principal,
                     policy_arn,
                 } => writeln!(out, "  attach {policy_arn} to user {principal}"),
-                crate::lockout::LockoutChange::AttachRolePolicy {
+                crate::app::lockout::LockoutChange::AttachRolePolicy {
                     principal,
                     policy_arn,
                 } => writeln!(out, "  attach {policy_arn} to role {principal}"),
-                crate::lockout::LockoutChange::DeactivateAccessKey {
+                crate::app::lockout::LockoutChange::DeactivateAccessKey {
                     principal,
                     access_key_id,
                 } => {
@@ -298,7 +298,7 @@ pub fn lockout(r: &crate::lockout::LockoutReport) -> String {
     out
 }
 
-pub fn restore(r: &crate::restore::RestoreReport) -> String {
+pub fn restore(r: &crate::app::restore::RestoreReport) -> String {
     let mut out = format!("incident {}: restored {}", r.incident, r.restored.len());
     if r.already_restored > 0 {
         let _ = write!(out, " ({} already restored before)", r.already_restored);

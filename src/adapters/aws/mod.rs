@@ -16,7 +16,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 
 use crate::config::{Account, RegionName};
-use crate::model::{Instance, Lifecycle};
+use crate::core::model::{Instance, Lifecycle};
 use crate::ports::{
     AccountCloud, Cloud, CloudError, ErrorKind, IamRole, IamUser, PrincipalKind, Purpose,
 };

@@ -1,6 +1,6 @@
 //! The bot behind `runaway serve`: one check step, one deadline step, button presses and slash
 //! commands, each callable on its own (the tests drive them with their own clock); the server
-//! (`crate::server`) is a thin loop around them.
+//! (`crate::adapters::http`) is a thin loop around them.
 //!
 //! Every decision goes through the journal first: an incident is opened, updated and claimed
 //! (`Journal::claim`, a conditional update) before anything is posted or run, so a double
@@ -13,14 +13,14 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::check::{self, CheckReport};
+use crate::adapters::journal::{IncidentRow, Journal, JournalError};
+use crate::app::check::{self, CheckReport};
+use crate::app::halt;
+use crate::app::lockout;
 use crate::config::{Account, Action, Config};
-use crate::halt;
-use crate::incident::{self, Latest, Observed, OnCheck, Press, Status};
-use crate::journal::{IncidentRow, Journal, JournalError};
-use crate::lockout;
+use crate::core::incident::{self, Latest, Observed, OnCheck, Press, Status};
+use crate::core::rules::State;
 use crate::ports::{Chat, Cloud, IncidentView, Notifier, Reply};
-use crate::rules::State;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -69,9 +69,9 @@ impl LoopBeat {
         self.last.store(at.timestamp_millis(), Ordering::Relaxed);
     }
 
-    pub fn state(&self) -> crate::health::LoopState {
+    pub fn state(&self) -> crate::core::health::LoopState {
         let last = self.last.load(Ordering::Relaxed);
-        crate::health::LoopState {
+        crate::core::health::LoopState {
             running: self.running.load(Ordering::SeqCst),
             last_beat: (last > 0)
                 .then(|| DateTime::from_timestamp_millis(last))
@@ -693,13 +693,13 @@ impl Bot {
         }
         self.journal
             .record_press(Some(incident), user, "restore", true, "restoring", now)?;
-        match crate::restore::run(
+        match crate::app::restore::run(
             self.cloud.as_ref(),
             &self.config,
             &self.journal,
             incident,
             start_instances,
-            crate::restore::MAX_WAIT,
+            crate::app::restore::MAX_WAIT,
         )
         .await
         {
@@ -710,20 +710,20 @@ impl Bot {
                     restored = report.restored.len(),
                     "restored"
                 );
-                self.tell(response_url, &crate::render::restore(&report))
+                self.tell(response_url, &crate::text::terminal::restore(&report))
                     .await;
                 Ok(Outcome::Decided(Status::Executed))
             }
-            Err(crate::restore::RestoreError::UnknownIncident(_)) => {
+            Err(crate::app::restore::RestoreError::UnknownIncident(_)) => {
                 self.tell(response_url, &format!("There is no incident `{incident}`."))
                     .await;
                 Ok(Outcome::Unknown)
             }
-            Err(e @ crate::restore::RestoreError::StillRunning { .. }) => {
+            Err(e @ crate::app::restore::RestoreError::StillRunning { .. }) => {
                 self.tell(response_url, &e.to_string()).await;
                 Ok(Outcome::AlreadyDecided(Status::Executing))
             }
-            Err(crate::restore::RestoreError::Journal { error, .. }) => Err(error),
+            Err(crate::app::restore::RestoreError::Journal { error, .. }) => Err(error),
         }
     }
 
@@ -878,7 +878,7 @@ impl Bot {
         else {
             return false;
         };
-        let (subject, mut body) = crate::notify::email(view);
+        let (subject, mut body) = crate::text::email::email(view);
         if let Some(e) = slack_error {
             body = format!(
                 "The Slack alert could not be posted ({e}). Override from the command line is not possible; stop the guard to prevent the actions.\n\n{body}"
@@ -954,7 +954,7 @@ impl Bot {
 
     /// The text of `/runaway status` and `runaway status`.
     pub fn status_text(&self) -> Result<String, JournalError> {
-        crate::status::text(&self.journal, &self.config)
+        crate::app::status::text(&self.journal, &self.config)
     }
 }
 

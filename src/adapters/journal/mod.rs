@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::incident::{Observed, Status};
+use crate::core::incident::{Observed, Status};
 
 /// The schema version this build writes (`PRAGMA user_version`): the number of migrations.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -216,7 +216,7 @@ impl Journal {
         at: DateTime<Utc>,
     ) -> Result<String, JournalError> {
         let id = new_incident_id(at);
-        let me = crate::process::this_process();
+        let me = crate::adapters::process::this_process();
         self.with("open an incident", |c| {
             c.execute(
                 "INSERT INTO incidents (id, kind, status, opened_at, actor, acting_process) VALUES (?1, ?2, 'executing', ?3, ?4, ?5)",
@@ -632,7 +632,7 @@ impl Journal {
         snooze_until: Option<DateTime<Utc>>,
     ) -> Result<bool, JournalError> {
         // Whoever wins the claim is the process that carries the decision out.
-        let me = crate::process::this_process();
+        let me = crate::adapters::process::this_process();
         let changed = self.with("decide the incident", |c| {
             c.execute(
                 "UPDATE incidents SET status = ?3, decided_by = ?4, decided_at = ?5, snooze_until = ?6, updated_at = ?5,
@@ -661,9 +661,9 @@ impl Journal {
         Ok(changed == 1)
     }
 
-    /// Records that this process carries out the incident's actions (see [`crate::process`]).
+    /// Records that this process carries out the incident's actions (see [`crate::adapters::process`]).
     pub fn set_acting(&self, id: &str) -> Result<(), JournalError> {
-        let me = crate::process::this_process();
+        let me = crate::adapters::process::this_process();
         self.with("record the acting process", |c| {
             c.execute(
                 "UPDATE incidents SET acting_process = ?2 WHERE id = ?1",
@@ -874,9 +874,9 @@ mod tests {
     /// A journal file as an older build left it, from the SQL it ran (`tests/fixtures/`).
     fn old_journal(dir: &Path, version: i64) -> PathBuf {
         let sql = match version {
-            1 => include_str!("../tests/fixtures/journal-v1.sql"),
-            2 => include_str!("../tests/fixtures/journal-v2.sql"),
-            3 => include_str!("../tests/fixtures/journal-v3.sql"),
+            1 => include_str!("../../../tests/fixtures/journal-v1.sql"),
+            2 => include_str!("../../../tests/fixtures/journal-v2.sql"),
+            3 => include_str!("../../../tests/fixtures/journal-v3.sql"),
             _ => unreachable!(),
         };
         let path = dir.join(format!("v{version}.db"));
@@ -914,7 +914,7 @@ mod tests {
             j.set_acting(halt).unwrap();
             assert_eq!(
                 j.get_incident(halt).unwrap().unwrap().acting_process,
-                Some(crate::process::this_process())
+                Some(crate::adapters::process::this_process())
             );
             if version >= 2 {
                 let alert = j.get_incident("inc-20261102-100000-0002").unwrap().unwrap();

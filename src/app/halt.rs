@@ -1,6 +1,6 @@
 //! `runaway halt`: stop every running, non-exempt instance in every region of the accounts.
 //!
-//! A fixed order: survey → plan (pure, `crate::plan`) → confirm (the CLI) → per region, at once:
+//! A fixed order: survey → plan (pure, `crate::core::plan`) → confirm (the CLI) → per region, at once:
 //! journal the findings → suspend the Auto Scaling groups of the instances to stop (journaled
 //! before and after) → stop the instances in batches (journaled before and after). A dry run
 //! stops after the plan and asks AWS (`DryRun`) whether the stops would be allowed; it journals
@@ -15,12 +15,12 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::adapters::journal::{Finding, Journal, JournalError, PlannedChange};
+use crate::app::survey::survey;
 use crate::config::{Account, RegionName};
-use crate::journal::{Finding, Journal, JournalError, PlannedChange};
-use crate::model::Problem;
-use crate::plan::{self, Exemptions, RegionPlan, SkipReason};
+use crate::core::model::Problem;
+use crate::core::plan::{self, Exemptions, RegionPlan, SkipReason};
 use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, Purpose};
-use crate::survey::survey;
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
 /// and stay far inside EC2's resource-token bucket (1,000 burst per region).

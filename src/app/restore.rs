@@ -15,9 +15,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::adapters::journal::{ChangeRow, Journal, JournalError};
 use crate::config::{Config, RegionName};
-use crate::incident::Status;
-use crate::journal::{ChangeRow, Journal, JournalError};
+use crate::core::incident::Status;
 use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -102,7 +102,7 @@ async fn settle(journal: &Journal, incident: &str, max_wait: Duration) -> Result
             return Ok(());
         }
         match row.acting_process {
-            Some(p) if crate::process::is_alive(&p) => {
+            Some(p) if crate::adapters::process::is_alive(&p) => {
                 if started.elapsed() >= max_wait {
                     return Err(RestoreError::StillRunning {
                         incident: incident.to_owned(),
@@ -268,7 +268,7 @@ async fn undo_all(
                 by_target.entry(r.target.as_str()).or_default().push(r);
             }
             let targets: Vec<&str> = by_target.keys().copied().collect();
-            for batch in targets.chunks(crate::halt::STOP_BATCH) {
+            for batch in targets.chunks(crate::app::halt::STOP_BATCH) {
                 let batch_rows: Vec<&ChangeRow> = batch
                     .iter()
                     .flat_map(|t| by_target[t].iter().copied())

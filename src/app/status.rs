@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
+use crate::adapters::journal::{IncidentRow, Journal, JournalError};
 use crate::config::Config;
-use crate::incident::Status;
-use crate::journal::{IncidentRow, Journal, JournalError};
+use crate::core::incident::Status;
 
 /// Incidents still waiting or being carried out.
 const OPEN: [Status; 5] = [

@@ -7,6 +7,8 @@
 //! period needs no cron syntax, and the loop is a dozen lines that cannot silently stop firing.
 //! `/healthz` turns 503 when the last check is older than two periods.
 
+pub mod connections;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,9 +26,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bot::Bot;
-use crate::incident::Press;
-use crate::slack::{self, Secret};
+use crate::adapters::slack::{self, Secret};
+use crate::app::bot::Bot;
+use crate::core::incident::Press;
 
 pub struct App {
     pub bot: Arc<Bot>,
@@ -116,10 +118,10 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
         tracing::info!("shutting down");
         token.cancel();
     });
-    crate::connections::serve(
+    crate::adapters::http::connections::serve(
         listener,
         router(app.clone()),
-        crate::connections::Limits::for_this_process(),
+        crate::adapters::http::connections::Limits::for_this_process(),
         stop.clone(),
     )
     .await;
@@ -340,7 +342,7 @@ async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let m = &app.bot.metrics;
     let last = m.last_check_at.load(Ordering::Relaxed);
-    let facts = crate::health::Facts {
+    let facts = crate::core::health::Facts {
         now: Utc::now(),
         started: app.started,
         check_every: chrono::Duration::from_std(app.bot.config.guard.check_every)
@@ -354,7 +356,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         check_loop: m.check_loop.state(),
         deadline_loop: m.deadline_loop.state(),
     };
-    let (healthy, body) = crate::health::assess(&facts);
+    let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {
         StatusCode::OK
     } else {
@@ -369,8 +371,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .bot
         .journal
         .incidents_in(&[
-            crate::incident::Status::Open,
-            crate::incident::Status::AwaitingConfirmation,
+            crate::core::incident::Status::Open,
+            crate::core::incident::Status::AwaitingConfirmation,
         ])
         .map(|v| v.len())
         .unwrap_or(0);

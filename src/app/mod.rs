@@ -1,0 +1,10 @@
+//! The application: what the guard does, written against the ports (`crate::ports`) and the
+//! core, wired to the adapters by the command line (`crate::cli`).
+
+pub mod bot;
+pub mod check;
+pub mod halt;
+pub mod lockout;
+pub mod restore;
+pub mod status;
+pub mod survey;

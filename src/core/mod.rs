@@ -1,0 +1,11 @@
+//! The pure core: the guard's words for what it sees and decides. Nothing here touches the
+//! world — no AWS SDK, no SQL, no tokio, no clock (`Utc::now`): every function takes what it
+//! needs as plain data, so it is tested with plain data and cannot fail on I/O. A test
+//! (`tests/it/architecture.rs`) holds this.
+
+pub mod health;
+pub mod incident;
+pub mod model;
+pub mod permissions;
+pub mod plan;
+pub mod rules;

@@ -1,0 +1,4 @@
+//! The text people read: the terminal's tables and the notify e-mail. Pure.
+
+pub mod email;
+pub mod terminal;
