@@ -201,9 +201,9 @@ pub struct IncidentView {
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub exempt_tag: String,
     /// What stopping the instances did, once it ran.
-    pub outcome: Option<Vec<crate::app::halt::AccountHalt>>,
+    pub outcome: Option<Vec<crate::core::reports::AccountHalt>>,
     /// What the lockout actions did, once they ran.
-    pub lockout: Option<Vec<crate::app::lockout::AccountLockout>>,
+    pub lockout: Option<Vec<crate::core::reports::AccountLockout>>,
 }
 
 /// A failed chat call. Never holds the token.

@@ -1,55 +1,14 @@
 //! `runaway check`: one survey of every account and region, evaluated against each account's
 //! Fail rules. Changes nothing.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+pub use crate::core::reports::{AccountReport, CheckReport};
+use chrono::Utc;
 
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
 use crate::core::model::Problem;
-use crate::core::rules::{self, Observation, State, Violation};
+use crate::core::rules::{self, Observation, State};
 use crate::ports::{Cloud, Purpose};
-
-/// The report of one check, as printed by `check --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
-    #[serde(serialize_with = "rfc3339")]
-    pub checked_at: DateTime<Utc>,
-    pub state: State,
-    pub accounts: Vec<AccountReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AccountReport {
-    pub account_id: String,
-    pub name: String,
-    pub state: State,
-    pub running_instances: u64,
-    /// Every region checked, zeros included; a region that could not be read is absent here and
-    /// present in `errors`.
-    pub regions: BTreeMap<String, u64>,
-    pub estimated_charges_usd: Option<f64>,
-    pub violations: Vec<Violation>,
-    pub errors: Vec<Problem>,
-}
-
-pub(crate) fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
-impl CheckReport {
-    /// The exit status of `runaway check`: 0 all ok, 1 a rule fails, 3 something could not be
-    /// checked (and nothing failed).
-    pub fn exit_code(&self) -> i32 {
-        match self.state {
-            State::Ok => 0,
-            State::Fail => 1,
-            State::Error => 3,
-        }
-    }
-}
 
 /// Checks the accounts once.
 pub async fn run(cloud: &dyn Cloud, config: &Config, accounts: &[&Account]) -> CheckReport {

@@ -6,13 +6,13 @@
 //! stops after the plan and asks AWS (`DryRun`) whether the stops would be allowed; it journals
 //! nothing. The guard never terminates anything.
 
+pub use crate::core::reports::{AccountHalt, HaltReport, Skipped, Suspension};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::adapters::journal::{Finding, Journal, JournalError, PlannedChange};
@@ -85,65 +85,6 @@ pub async fn plan<'a>(
         })
         .collect();
     HaltPlan { accounts }
-}
-
-/// What a halt did (or, dry, would do), as printed by `halt --json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HaltReport {
-    /// The journal's incident id; `None` for a dry run, which journals nothing.
-    pub incident: Option<String>,
-    pub dry_run: bool,
-    pub accounts: Vec<AccountHalt>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountHalt {
-    pub account_id: String,
-    pub name: String,
-    /// Instances stopped (dry run: that AWS says could be stopped), by region.
-    pub stopped: BTreeMap<String, Vec<String>>,
-    /// Auto Scaling groups whose processes were suspended first.
-    pub suspended: Vec<Suspension>,
-    pub skipped: Vec<Skipped>,
-    pub errors: Vec<Problem>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Suspension {
-    pub region: String,
-    pub group: String,
-    pub processes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Skipped {
-    pub instance_id: String,
-    pub region: String,
-    pub reason: String,
-    /// Exempt by the operator's will, as opposed to left running against the halt's purpose.
-    pub exempt: bool,
-}
-
-impl HaltReport {
-    /// Done in full: nothing failed, and nothing that should stop was left running.
-    pub fn complete(&self) -> bool {
-        self.accounts
-            .iter()
-            .all(|a| a.errors.is_empty() && a.skipped.iter().all(|s| s.exempt))
-    }
-
-    /// The exit status of `runaway halt`: 0 done, 1 done in part.
-    pub fn exit_code(&self) -> i32 {
-        if self.complete() { 0 } else { 1 }
-    }
-
-    pub fn stopped(&self) -> usize {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.stopped.values())
-            .map(Vec::len)
-            .sum()
-    }
 }
 
 /// Carries the plan out (or, with `journal = None`, dry-runs it). Regions of all accounts run at

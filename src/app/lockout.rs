@@ -9,12 +9,12 @@
 //! The planning (`plan_account`) is pure; `run` reads IAM, journals each change before making it
 //! and its result after.
 
+pub use crate::core::reports::{AccountLockout, ExemptPrincipal, LockoutChange, LockoutReport};
 use std::sync::Arc;
 
 use chrono::Utc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::adapters::journal::{Journal, JournalError, PlannedChange};
@@ -25,101 +25,37 @@ use crate::ports::{AccountCloud, Cloud, IamRole, IamUser, PrincipalKind, Purpose
 /// Path of AWS's service-linked roles: never given a deny policy.
 const SERVICE_LINKED_PATH: &str = "/aws-service-role/";
 
-/// One change a lockout makes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum LockoutChange {
-    AttachUserPolicy {
-        principal: String,
-        policy_arn: String,
-    },
-    AttachRolePolicy {
-        principal: String,
-        policy_arn: String,
-    },
-    DeactivateAccessKey {
-        principal: String,
-        access_key_id: String,
-    },
-}
-
-impl LockoutChange {
-    /// The journal's action name (the same as the JSON tag).
-    pub fn action(&self) -> &'static str {
-        match self {
-            Self::AttachUserPolicy { .. } => "attach_user_policy",
-            Self::AttachRolePolicy { .. } => "attach_role_policy",
-            Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+/// The journal's row for a lockout change.
+fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
+    let (target, detail, before) = match change {
+        LockoutChange::AttachUserPolicy {
+            principal,
+            policy_arn,
         }
-    }
-
-    fn journal(&self, account_id: &str) -> PlannedChange {
-        let (target, detail, before) = match self {
-            Self::AttachUserPolicy {
-                principal,
-                policy_arn,
-            }
-            | Self::AttachRolePolicy {
-                principal,
-                policy_arn,
-            } => (
-                principal.clone(),
-                json!({ "policy_arn": policy_arn }),
-                json!({ "attached": false }),
-            ),
-            Self::DeactivateAccessKey {
-                principal,
-                access_key_id,
-            } => (
-                access_key_id.clone(),
-                json!({ "user": principal }),
-                json!({ "status": "Active" }),
-            ),
-        };
-        PlannedChange {
-            account_id: account_id.to_owned(),
-            region: "global".into(),
-            action: self.action(),
-            target,
-            detail,
-            before,
-        }
-    }
-}
-
-/// What one account's lockout will do or did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountLockout {
-    pub account_id: String,
-    pub name: String,
-    /// Changes made (dry run: that would be made).
-    pub changes: Vec<LockoutChange>,
-    /// Principals left alone, and why.
-    pub exempt: Vec<ExemptPrincipal>,
-    pub errors: Vec<Problem>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExemptPrincipal {
-    pub principal: String,
-    pub reason: String,
-}
-
-/// What a lockout did, as printed by `lockout --json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LockoutReport {
-    pub incident: Option<String>,
-    pub dry_run: bool,
-    pub accounts: Vec<AccountLockout>,
-}
-
-impl LockoutReport {
-    pub fn complete(&self) -> bool {
-        self.accounts.iter().all(|a| a.errors.is_empty())
-    }
-
-    pub fn exit_code(&self) -> i32 {
-        if self.complete() { 0 } else { 1 }
+        | LockoutChange::AttachRolePolicy {
+            principal,
+            policy_arn,
+        } => (
+            principal.clone(),
+            json!({ "policy_arn": policy_arn }),
+            json!({ "attached": false }),
+        ),
+        LockoutChange::DeactivateAccessKey {
+            principal,
+            access_key_id,
+        } => (
+            access_key_id.clone(),
+            json!({ "user": principal }),
+            json!({ "status": "Active" }),
+        ),
+    };
+    PlannedChange {
+        account_id: account_id.to_owned(),
+        region: "global".into(),
+        action: change.action(),
+        target,
+        detail,
+        before,
     }
 }
 
@@ -347,7 +283,7 @@ async fn lock_account(
     };
     let planned: Vec<PlannedChange> = changes
         .iter()
-        .map(|c| c.journal(account.id.as_str()))
+        .map(|c| journaled(c, account.id.as_str()))
         .collect();
     let rows = j.plan_changes(incident, &planned, Utc::now())?;
     for (change, row) in changes.into_iter().zip(rows) {

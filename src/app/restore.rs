@@ -8,55 +8,17 @@
 //! `pending` by a crash may or may not have happened: its undo is tolerant (detaching a policy
 //! that is not attached is fine). A change that `failed` never happened and is not undone.
 
+pub use crate::core::reports::{NotUndone, RestoreReport, Undone};
 use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::Serialize;
 
 use crate::adapters::journal::{ChangeRow, Journal, JournalError};
 use crate::config::{Config, RegionName};
 use crate::core::incident::Status;
 use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Undone {
-    pub account_id: String,
-    pub region: String,
-    /// The change undone (`stop_instance`, `attach_user_policy`, ...).
-    pub action: String,
-    pub target: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NotUndone {
-    pub account_id: String,
-    pub region: String,
-    pub action: String,
-    pub target: String,
-    pub reason: String,
-}
-
-/// What a restore did, as printed by `restore --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RestoreReport {
-    pub incident: String,
-    pub restored: Vec<Undone>,
-    /// Left as the incident set them, on purpose (instances not started without
-    /// `--start-instances`, and the scaling processes of their groups).
-    pub kept: Vec<NotUndone>,
-    /// Undos that failed.
-    pub errors: Vec<NotUndone>,
-    /// Changes a previous restore already undid.
-    pub already_restored: usize,
-}
-
-impl RestoreReport {
-    pub fn exit_code(&self) -> i32 {
-        if self.errors.is_empty() { 0 } else { 1 }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {

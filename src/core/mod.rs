@@ -8,4 +8,5 @@ pub mod incident;
 pub mod model;
 pub mod permissions;
 pub mod plan;
+pub mod reports;
 pub mod rules;

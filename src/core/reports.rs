@@ -1,0 +1,220 @@
+//! The reports of what the guard saw and did — a check, a halt, a lockout, a restore — as
+//! printed with `--json`, journaled, and shown in Slack and e-mail. Plain data: the application
+//! fills them, the text and the adapters read them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::core::model::Problem;
+use crate::core::rules::{State, Violation};
+
+// ----- check ----------------------------------------------------------------------------------
+
+/// The report of one check, as printed by `check --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    #[serde(serialize_with = "rfc3339")]
+    pub checked_at: DateTime<Utc>,
+    pub state: State,
+    pub accounts: Vec<AccountReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountReport {
+    pub account_id: String,
+    pub name: String,
+    pub state: State,
+    pub running_instances: u64,
+    /// Every region checked, zeros included; a region that could not be read is absent here and
+    /// present in `errors`.
+    pub regions: BTreeMap<String, u64>,
+    pub estimated_charges_usd: Option<f64>,
+    pub violations: Vec<Violation>,
+    pub errors: Vec<Problem>,
+}
+
+pub(crate) fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+impl CheckReport {
+    /// The exit status of `runaway check`: 0 all ok, 1 a rule fails, 3 something could not be
+    /// checked (and nothing failed).
+    pub fn exit_code(&self) -> i32 {
+        match self.state {
+            State::Ok => 0,
+            State::Fail => 1,
+            State::Error => 3,
+        }
+    }
+}
+
+// ----- halt -----------------------------------------------------------------------------------
+
+/// What a halt did (or, dry, would do), as printed by `halt --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HaltReport {
+    /// The journal's incident id; `None` for a dry run, which journals nothing.
+    pub incident: Option<String>,
+    pub dry_run: bool,
+    pub accounts: Vec<AccountHalt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountHalt {
+    pub account_id: String,
+    pub name: String,
+    /// Instances stopped (dry run: that AWS says could be stopped), by region.
+    pub stopped: BTreeMap<String, Vec<String>>,
+    /// Auto Scaling groups whose processes were suspended first.
+    pub suspended: Vec<Suspension>,
+    pub skipped: Vec<Skipped>,
+    pub errors: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suspension {
+    pub region: String,
+    pub group: String,
+    pub processes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Skipped {
+    pub instance_id: String,
+    pub region: String,
+    pub reason: String,
+    /// Exempt by the operator's will, as opposed to left running against the halt's purpose.
+    pub exempt: bool,
+}
+
+impl HaltReport {
+    /// Done in full: nothing failed, and nothing that should stop was left running.
+    pub fn complete(&self) -> bool {
+        self.accounts
+            .iter()
+            .all(|a| a.errors.is_empty() && a.skipped.iter().all(|s| s.exempt))
+    }
+
+    /// The exit status of `runaway halt`: 0 done, 1 done in part.
+    pub fn exit_code(&self) -> i32 {
+        if self.complete() { 0 } else { 1 }
+    }
+
+    pub fn stopped(&self) -> usize {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.stopped.values())
+            .map(Vec::len)
+            .sum()
+    }
+}
+
+// ----- lockout --------------------------------------------------------------------------------
+
+/// One change a lockout makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum LockoutChange {
+    AttachUserPolicy {
+        principal: String,
+        policy_arn: String,
+    },
+    AttachRolePolicy {
+        principal: String,
+        policy_arn: String,
+    },
+    DeactivateAccessKey {
+        principal: String,
+        access_key_id: String,
+    },
+}
+
+impl LockoutChange {
+    /// The journal's action name (the same as the JSON tag).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::AttachUserPolicy { .. } => "attach_user_policy",
+            Self::AttachRolePolicy { .. } => "attach_role_policy",
+            Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+        }
+    }
+}
+
+/// What one account's lockout will do or did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountLockout {
+    pub account_id: String,
+    pub name: String,
+    /// Changes made (dry run: that would be made).
+    pub changes: Vec<LockoutChange>,
+    /// Principals left alone, and why.
+    pub exempt: Vec<ExemptPrincipal>,
+    pub errors: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExemptPrincipal {
+    pub principal: String,
+    pub reason: String,
+}
+
+/// What a lockout did, as printed by `lockout --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockoutReport {
+    pub incident: Option<String>,
+    pub dry_run: bool,
+    pub accounts: Vec<AccountLockout>,
+}
+
+impl LockoutReport {
+    pub fn complete(&self) -> bool {
+        self.accounts.iter().all(|a| a.errors.is_empty())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        if self.complete() { 0 } else { 1 }
+    }
+}
+
+// ----- restore --------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Undone {
+    pub account_id: String,
+    pub region: String,
+    /// The change undone (`stop_instance`, `attach_user_policy`, ...).
+    pub action: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotUndone {
+    pub account_id: String,
+    pub region: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+}
+
+/// What a restore did, as printed by `restore --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    pub incident: String,
+    pub restored: Vec<Undone>,
+    /// Left as the incident set them, on purpose (instances not started without
+    /// `--start-instances`, and the scaling processes of their groups).
+    pub kept: Vec<NotUndone>,
+    /// Undos that failed.
+    pub errors: Vec<NotUndone>,
+    /// Changes a previous restore already undid.
+    pub already_restored: usize,
+}
+
+impl RestoreReport {
+    pub fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() { 0 } else { 1 }
+    }
+}
