@@ -190,7 +190,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
 async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
     let accounts = config.select_accounts(&[]).map_err(usage)?;
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let report = check::run(&aws, config, &accounts).await;
+    let report = check::run(&aws, config, &accounts, chrono::Utc::now()).await;
     if json {
         print_json(&report);
     } else {
@@ -229,7 +229,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
 
     let (report, closed) = match &journal {
         None => (
-            halt::execute(plan, None, config.guard.max_concurrency).await,
+            halt::execute(plan, None, config.guard.max_concurrency, &chrono::Utc::now).await,
             Ok(()),
         ),
         Some(j) => {
@@ -238,8 +238,13 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
                 .open_incident("halt", &actor, chrono::Utc::now())
                 .map_err(usage)?;
             tracing::info!(incident.id = %incident, "halt started");
-            let report =
-                halt::execute(plan, Some((j, &incident)), config.guard.max_concurrency).await;
+            let report = halt::execute(
+                plan,
+                Some((j, &incident)),
+                config.guard.max_concurrency,
+                &chrono::Utc::now,
+            )
+            .await;
             let closed = close_incident(j, &incident, report.complete());
             (report, closed)
         }
@@ -318,7 +323,14 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         })
         .collect();
     // The plan first (a dry run), shown before anything changes.
-    let plan = lockout::run(&aws, &which, None, config.guard.max_concurrency).await;
+    let plan = lockout::run(
+        &aws,
+        &which,
+        None,
+        config.guard.max_concurrency,
+        &chrono::Utc::now,
+    )
+    .await;
     if !args.json || (!args.yes && !args.dry_run) {
         eprint!("{}", render::lockout(&plan));
     }
@@ -338,6 +350,7 @@ async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
                 &which,
                 Some((j, &incident)),
                 config.guard.max_concurrency,
+                &chrono::Utc::now,
             )
             .await;
             let closed = close_incident(j, &incident, report.complete());
@@ -391,6 +404,7 @@ async fn cmd_restore(
         incident,
         start_instances,
         crate::app::restore::MAX_WAIT,
+        &chrono::Utc::now,
     )
     .await
     .map_err(|e| match e {

@@ -67,6 +67,10 @@ impl fmt::Display for CloudError {
     }
 }
 
+/// The time, as the caller sees it: `Utc::now` in the command line, the step's clock in the
+/// bot, a chosen one in tests. The application reads time only through it.
+pub type Clock<'a> = &'a (dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync);
+
 /// Reaches accounts.
 #[async_trait]
 pub trait Cloud: Send + Sync {

@@ -2,7 +2,7 @@
 //! Fail rules. Changes nothing.
 
 pub use crate::core::reports::{AccountReport, CheckReport};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
@@ -11,8 +11,14 @@ use crate::core::rules::{self, Observation, State};
 use crate::ports::{Cloud, Purpose};
 
 /// Checks the accounts once.
-pub async fn run(cloud: &dyn Cloud, config: &Config, accounts: &[&Account]) -> CheckReport {
-    let checked_at = Utc::now();
+/// Checks the accounts once; `now`: when the check started, as the report says.
+pub async fn run(
+    cloud: &dyn Cloud,
+    config: &Config,
+    accounts: &[&Account],
+    now: DateTime<Utc>,
+) -> CheckReport {
+    let checked_at = now;
     let surveys = survey(
         cloud,
         accounts,

@@ -10,17 +10,18 @@ pub use crate::core::reports::{AccountHalt, HaltReport, Skipped, Suspension};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::adapters::journal::{Finding, Journal, JournalError, PlannedChange};
+use crate::app::journaled;
 use crate::app::survey::survey;
 use crate::config::{Account, RegionName};
+use crate::core::change::ChangeKind;
 use crate::core::model::Problem;
 use crate::core::plan::{self, Exemptions, RegionPlan, SkipReason};
-use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, Purpose};
+use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, Purpose};
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
 /// and stay far inside EC2's resource-token bucket (1,000 burst per region).
@@ -93,6 +94,7 @@ pub async fn execute(
     plan: HaltPlan<'_>,
     journal: Option<(&Journal, &str)>,
     concurrency: usize,
+    clock: Clock<'_>,
 ) -> HaltReport {
     let dry_run = journal.is_none();
     let mut accounts: Vec<AccountHalt> = plan
@@ -115,7 +117,7 @@ pub async fn execute(
                     a.account.id.as_str(),
                     p.region.as_deref(),
                     &p.message,
-                    Utc::now(),
+                    clock(),
                 ) {
                     out.errors.push(Problem::account(e));
                 }
@@ -138,6 +140,7 @@ pub async fn execute(
                     account_id: a.account.id.as_str(),
                     region,
                     journal,
+                    clock,
                 };
                 (i, ctx.halt(p).await)
             }));
@@ -171,6 +174,7 @@ pub async fn execute(
 }
 
 struct RegionCtx<'a> {
+    clock: Clock<'a>,
     conn: &'a dyn AccountCloud,
     account_id: &'a str,
     region: &'a RegionName,
@@ -316,20 +320,20 @@ impl RegionCtx<'_> {
             let change = PlannedChange {
                 account_id: self.account_id.into(),
                 region: region.into(),
-                action: "suspend_processes",
+                action: ChangeKind::SuspendProcesses,
                 target: group.clone(),
                 detail: json!({ "processes": processes }),
                 before: json!({ "suspended_processes": already }),
             };
-            let ids = j.plan_changes(incident, &[change], Utc::now())?;
-            let result = self
-                .conn
-                .suspend_processes(self.region, &group, &processes)
-                .await;
-            j.finish_changes(
-                &[(ids[0], result.clone().map_err(|e| e.to_string()))],
-                Utc::now(),
-            )?;
+            let result = journaled::make(j, incident, &[change], self.clock, async || {
+                vec![
+                    self.conn
+                        .suspend_processes(self.region, &group, &processes)
+                        .await,
+                ]
+            })
+            .await?
+            .remove(0);
             match result {
                 Ok(()) => out.suspended.push(Suspension {
                     region: region.into(),
@@ -366,41 +370,34 @@ impl RegionCtx<'_> {
             .map(|id| PlannedChange {
                 account_id: self.account_id.into(),
                 region: region.into(),
-                action: "stop_instance",
+                action: ChangeKind::StopInstance,
                 target: id.clone(),
                 detail: json!({}),
                 before: json!({ "state": "running" }),
             })
             .collect();
-        let rows = j.plan_changes(incident, &changes, Utc::now())?;
-        match self.conn.stop_instances(self.region, batch, false).await {
-            Ok(()) => {
-                let done: Vec<_> = rows.iter().map(|&r| (r, Ok(()))).collect();
-                j.finish_changes(&done, Utc::now())?;
-                out.stopped.extend_from_slice(batch);
-            }
-            Err(e) if batch.len() == 1 => {
-                j.finish_changes(&[(rows[0], Err(e.to_string()))], Utc::now())?;
-                out.failed(region, &batch[0], e);
-            }
-            Err(e) => {
-                // One bad id fails the whole call: isolate it by stopping one at a time.
-                tracing::warn!(account.id = self.account_id, region, error = %e,
-                    "batch stop failed, retrying instance by instance");
-                for (id, row) in batch.iter().zip(rows) {
-                    let result = self
-                        .conn
-                        .stop_instances(self.region, std::slice::from_ref(id), false)
-                        .await;
-                    j.finish_changes(
-                        &[(row, result.clone().map_err(|e| e.to_string()))],
-                        Utc::now(),
-                    )?;
-                    match result {
-                        Ok(()) => out.stopped.push(id.clone()),
-                        Err(e) => out.failed(region, id, e),
+        let results = journaled::make(j, incident, &changes, self.clock, async || {
+            match self.conn.stop_instances(self.region, batch, false).await {
+                Ok(()) => vec![Ok(()); batch.len()],
+                Err(e) if batch.len() == 1 => vec![Err(e)],
+                Err(e) => {
+                    // One bad id fails the whole call: isolate it by stopping one at a time.
+                    tracing::warn!(account.id = self.account_id, region, error = %e,
+                        "batch stop failed, retrying instance by instance");
+                    let mut each = Vec::with_capacity(batch.len());
+                    for id in batch {
+                        let one = std::slice::from_ref(id);
+                        each.push(self.conn.stop_instances(self.region, one, false).await);
                     }
+                    each
                 }
+            }
+        })
+        .await?;
+        for (id, result) in batch.iter().zip(results) {
+            match result {
+                Ok(()) => out.stopped.push(id.clone()),
+                Err(e) => out.failed(region, id, e),
             }
         }
         Ok(())

@@ -12,15 +12,15 @@
 pub use crate::core::reports::{AccountLockout, ExemptPrincipal, LockoutChange, LockoutReport};
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::adapters::journal::{Journal, JournalError, PlannedChange};
+use crate::app::journaled;
 use crate::config::{Account, Action};
 use crate::core::model::Problem;
-use crate::ports::{AccountCloud, Cloud, IamRole, IamUser, PrincipalKind, Purpose};
+use crate::ports::{AccountCloud, Clock, Cloud, IamRole, IamUser, PrincipalKind, Purpose};
 
 /// Path of AWS's service-linked roles: never given a deny policy.
 const SERVICE_LINKED_PATH: &str = "/aws-service-role/";
@@ -211,6 +211,7 @@ pub async fn run(
     accounts: &[(&Account, Which)],
     journal: Option<(&Journal, &str)>,
     concurrency: usize,
+    clock: Clock<'_>,
 ) -> LockoutReport {
     let mut jobs: Vec<BoxFuture<'_, AccountLockout>> = Vec::new();
     for &(account, which) in accounts {
@@ -222,7 +223,7 @@ pub async fn run(
                 exempt: Vec::new(),
                 errors: Vec::new(),
             };
-            if let Err(e) = lock_account(cloud, account, which, journal, &mut out).await {
+            if let Err(e) = lock_account(cloud, account, which, journal, clock, &mut out).await {
                 out.errors.push(Problem::account(format!(
                     "{e}; stopped locking out this account"
                 )));
@@ -246,6 +247,7 @@ async fn lock_account(
     account: &Account,
     which: Which,
     journal: Option<(&Journal, &str)>,
+    clock: Clock<'_>,
     out: &mut AccountLockout,
 ) -> Result<(), JournalError> {
     let conn: Arc<dyn AccountCloud> = match cloud.connect(account, Purpose::Lockout).await {
@@ -285,32 +287,32 @@ async fn lock_account(
         .iter()
         .map(|c| journaled(c, account.id.as_str()))
         .collect();
-    let rows = j.plan_changes(incident, &planned, Utc::now())?;
-    for (change, row) in changes.into_iter().zip(rows) {
-        let result = match &change {
-            LockoutChange::AttachUserPolicy {
-                principal,
-                policy_arn,
-            } => {
-                conn.set_policy(PrincipalKind::User, principal, policy_arn, true)
-                    .await
-            }
-            LockoutChange::AttachRolePolicy {
-                principal,
-                policy_arn,
-            } => {
-                conn.set_policy(PrincipalKind::Role, principal, policy_arn, true)
-                    .await
-            }
-            LockoutChange::DeactivateAccessKey {
-                principal,
-                access_key_id,
-            } => conn.set_access_key(principal, access_key_id, false).await,
-        };
-        j.finish_changes(
-            &[(row, result.clone().map_err(|e| e.to_string()))],
-            Utc::now(),
-        )?;
+    // One at a time, each journaled before and after: a failure stops nothing else.
+    for (change, planned) in changes.into_iter().zip(planned) {
+        let result = journaled::make(j, incident, &[planned], clock, async || {
+            vec![match &change {
+                LockoutChange::AttachUserPolicy {
+                    principal,
+                    policy_arn,
+                } => {
+                    conn.set_policy(PrincipalKind::User, principal, policy_arn, true)
+                        .await
+                }
+                LockoutChange::AttachRolePolicy {
+                    principal,
+                    policy_arn,
+                } => {
+                    conn.set_policy(PrincipalKind::Role, principal, policy_arn, true)
+                        .await
+                }
+                LockoutChange::DeactivateAccessKey {
+                    principal,
+                    access_key_id,
+                } => conn.set_access_key(principal, access_key_id, false).await,
+            }]
+        })
+        .await?
+        .remove(0);
         match result {
             Ok(()) => out.changes.push(change),
             Err(e) => out

@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod check;
 pub mod halt;
+pub mod journaled;
 pub mod lockout;
 pub mod restore;
 pub mod status;

@@ -13,12 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
-use chrono::Utc;
-
 use crate::adapters::journal::{ChangeRow, Journal, JournalError};
+use crate::app::journaled;
 use crate::config::{Config, RegionName};
+use crate::core::change::{ChangeKind, ChangeStatus};
 use crate::core::incident::Status;
-use crate::ports::{AccountCloud, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
+use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -50,7 +50,12 @@ pub const MAX_WAIT: Duration = Duration::from_secs(600);
 /// beside them would undo only what was journaled so far, and the rest would stay changed. An
 /// incident left half-done by a process that died is taken over (closed as `partial`) so that a
 /// restarted `runaway serve` does not resume — redo — what the restore undoes.
-async fn settle(journal: &Journal, incident: &str, max_wait: Duration) -> Result<(), RestoreError> {
+async fn settle(
+    journal: &Journal,
+    incident: &str,
+    max_wait: Duration,
+    clock: Clock<'_>,
+) -> Result<(), RestoreError> {
     let started = std::time::Instant::now();
     let mut said = false;
     loop {
@@ -78,7 +83,7 @@ async fn settle(journal: &Journal, incident: &str, max_wait: Duration) -> Result
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             process => {
-                if journal.take_over(incident, row.status, Utc::now())? {
+                if journal.take_over(incident, row.status, clock())? {
                     tracing::warn!(incident.id = incident, process = ?process, status = row.status.as_str(), "actions cut short by a process that is gone: closed as partial, then restored");
                     return Ok(());
                 }
@@ -113,8 +118,9 @@ pub async fn run(
     incident: &str,
     start_instances: bool,
     max_wait: Duration,
+    clock: Clock<'_>,
 ) -> Result<RestoreReport, RestoreError> {
-    settle(journal, incident, max_wait).await?;
+    settle(journal, incident, max_wait, clock).await?;
     let mut called = false;
     undo_all(
         cloud,
@@ -122,6 +128,7 @@ pub async fn run(
         journal,
         incident,
         start_instances,
+        clock,
         &mut called,
     )
     .await
@@ -137,6 +144,7 @@ async fn undo_all(
     journal: &Journal,
     incident: &str,
     start_instances: bool,
+    clock: Clock<'_>,
     called: &mut bool,
 ) -> Result<RestoreReport, JournalError> {
     let rows = journal.changes(incident)?;
@@ -147,18 +155,20 @@ async fn undo_all(
         errors: Vec::new(),
         already_restored: rows
             .iter()
-            .filter(|r| r.restore_status.as_deref() == Some("done"))
+            .filter(|r| r.restore_status == Some(ChangeStatus::Done))
             .count(),
     };
     // To undo: what happened or may have happened, and was not undone yet.
     let todo: Vec<&ChangeRow> = rows
         .iter()
-        .filter(|r| r.status != "failed" && r.restore_status.as_deref() != Some("done"))
+        .filter(|r| {
+            r.status != ChangeStatus::Failed && r.restore_status != Some(ChangeStatus::Done)
+        })
         .collect();
     let not_undone = |r: &ChangeRow, reason: String| NotUndone {
         account_id: r.account_id.clone(),
         region: r.region.clone(),
-        action: r.action.clone(),
+        action: r.action,
         target: r.target.clone(),
         reason,
     };
@@ -200,17 +210,19 @@ async fn undo_all(
             }
         };
         // Order: start the instances, then resume their groups, then give the access back.
-        let rank = |r: &&ChangeRow| match r.action.as_str() {
-            "stop_instance" => 0,
-            "suspend_processes" => 1,
-            _ => 2,
+        let rank = |r: &&ChangeRow| match r.action {
+            ChangeKind::StopInstance => 0,
+            ChangeKind::SuspendProcesses => 1,
+            ChangeKind::AttachUserPolicy
+            | ChangeKind::AttachRolePolicy
+            | ChangeKind::DeactivateAccessKey => 2,
         };
         let mut mine = mine;
         mine.sort_by_key(|r| (rank(r), r.id));
 
         // Instances, batched per region.
         let mut stops: BTreeMap<&str, Vec<&ChangeRow>> = BTreeMap::new();
-        for r in mine.iter().filter(|r| r.action == "stop_instance") {
+        for r in mine.iter().filter(|r| r.action == ChangeKind::StopInstance) {
             if start_instances {
                 stops.entry(r.region.as_str()).or_default().push(r);
             } else {
@@ -235,45 +247,45 @@ async fn undo_all(
                     .iter()
                     .flat_map(|t| by_target[t].iter().copied())
                     .collect();
-                journal.mark_restore(
-                    &batch_rows.iter().map(|r| (r.id, None)).collect::<Vec<_>>(),
-                    Utc::now(),
-                )?;
+                let row_ids: Vec<i64> = batch_rows.iter().map(|r| r.id).collect();
                 let ids: Vec<String> = batch.iter().map(|t| t.to_string()).collect();
-                *called = true;
-                let per_target: Vec<(&str, Result<(), CloudError>)> =
-                    match conn.start_instances(&region_name, &ids).await {
-                        Ok(()) => batch.iter().map(|t| (*t, Ok(()))).collect(),
-                        Err(_) => {
-                            let mut each = Vec::new();
-                            for t in batch {
-                                each.push((
-                                    *t,
-                                    conn.start_instances(&region_name, &[t.to_string()]).await,
-                                ));
+                let results = journaled::undo(journal, &row_ids, clock, async || {
+                    *called = true;
+                    let per_target: BTreeMap<&str, Result<(), CloudError>> =
+                        match conn.start_instances(&region_name, &ids).await {
+                            Ok(()) => batch.iter().map(|t| (*t, Ok(()))).collect(),
+                            Err(_) => {
+                                let mut each = BTreeMap::new();
+                                for t in batch {
+                                    let one = [t.to_string()];
+                                    each.insert(*t, conn.start_instances(&region_name, &one).await);
+                                }
+                                each
                             }
-                            each
-                        }
-                    };
-                let outcomes = per_target
-                    .into_iter()
-                    .flat_map(|(t, res)| by_target[t].iter().map(move |r| (*r, res.clone())))
-                    .collect();
-                record(journal, &mut report, outcomes, not_undone)?;
+                        };
+                    batch_rows
+                        .iter()
+                        .map(|r| per_target[r.target.as_str()].clone())
+                        .collect()
+                })
+                .await?;
+                record(&mut report, batch_rows.into_iter().zip(results), not_undone);
             }
         }
 
-        for r in mine.iter().filter(|r| r.action != "stop_instance") {
-            if r.action == "suspend_processes"
+        for r in mine.iter().filter(|r| r.action != ChangeKind::StopInstance) {
+            if r.action == ChangeKind::SuspendProcesses
                 && held.contains(&(r.account_id.clone(), r.region.clone(), r.target.clone()))
             {
                 report.kept.push(not_undone(r, "processes left suspended: its instances stay stopped, and resuming would let the group terminate them (restore with --start-instances)".into()));
                 continue;
             }
-            journal.mark_restore(&[(r.id, None)], Utc::now())?;
-            *called = true;
-            let result = undo(conn.as_ref(), r).await;
-            record(journal, &mut report, vec![(*r, result)], not_undone)?;
+            let results = journaled::undo(journal, &[r.id], clock, async || {
+                *called = true;
+                vec![undo(conn.as_ref(), r).await]
+            })
+            .await?;
+            record(&mut report, [*r].into_iter().zip(results), not_undone);
         }
     }
     tracing::info!(
@@ -285,29 +297,23 @@ async fn undo_all(
     Ok(report)
 }
 
-fn record(
-    journal: &Journal,
+/// Adds the journaled outcomes of undos to the report.
+fn record<'r>(
     report: &mut RestoreReport,
-    outcomes: Vec<(&ChangeRow, Result<(), CloudError>)>,
+    outcomes: impl IntoIterator<Item = (&'r ChangeRow, Result<(), CloudError>)>,
     not_undone: impl Fn(&ChangeRow, String) -> NotUndone,
-) -> Result<(), JournalError> {
-    let marks: Vec<(i64, Option<Result<(), String>>)> = outcomes
-        .iter()
-        .map(|(r, res)| (r.id, Some(res.clone().map_err(|e| e.to_string()))))
-        .collect();
-    journal.mark_restore(&marks, Utc::now())?;
+) {
     for (r, res) in outcomes {
         match res {
             Ok(()) => report.restored.push(Undone {
                 account_id: r.account_id.clone(),
                 region: r.region.clone(),
-                action: r.action.clone(),
+                action: r.action,
                 target: r.target.clone(),
             }),
             Err(e) => report.errors.push(not_undone(r, e.to_string())),
         }
     }
-    Ok(())
 }
 
 /// Undoes one non-instance change.
@@ -319,14 +325,14 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         message: format!("the journaled change has no {what}"),
     };
 
-    match r.action.as_str() {
-        "suspend_processes" => {
+    match r.action {
+        ChangeKind::SuspendProcesses => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
             conn.resume_processes(&region, &r.target, &processes(r))
                 .await
         }
-        "attach_user_policy" | "attach_role_policy" => {
-            let kind = if r.action == "attach_user_policy" {
+        ChangeKind::AttachUserPolicy | ChangeKind::AttachRolePolicy => {
+            let kind = if r.action == ChangeKind::AttachUserPolicy {
                 PrincipalKind::User
             } else {
                 PrincipalKind::Role
@@ -339,15 +345,15 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
                 other => other,
             }
         }
-        "deactivate_access_key" => {
+        ChangeKind::DeactivateAccessKey => {
             let user = detail(r, "user").ok_or_else(|| missing("user"))?;
             conn.set_access_key(&user, &r.target, true).await
         }
-        other => Err(CloudError {
-            kind: ErrorKind::Other,
-            operation: "restore",
-            code: None,
-            message: format!("no undo for {other:?}"),
-        }),
+        // Started in their batches, never one by one here.
+        ChangeKind::StopInstance => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            conn.start_instances(&region, std::slice::from_ref(&r.target))
+                .await
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::core::change::ChangeKind;
 use crate::core::model::Problem;
 use crate::core::rules::{State, Violation};
 
@@ -133,12 +134,12 @@ pub enum LockoutChange {
 }
 
 impl LockoutChange {
-    /// The journal's action name (the same as the JSON tag).
-    pub fn action(&self) -> &'static str {
+    /// The kind of change, as journaled (its name is the JSON tag).
+    pub fn action(&self) -> ChangeKind {
         match self {
-            Self::AttachUserPolicy { .. } => "attach_user_policy",
-            Self::AttachRolePolicy { .. } => "attach_role_policy",
-            Self::DeactivateAccessKey { .. } => "deactivate_access_key",
+            Self::AttachUserPolicy { .. } => ChangeKind::AttachUserPolicy,
+            Self::AttachRolePolicy { .. } => ChangeKind::AttachRolePolicy,
+            Self::DeactivateAccessKey { .. } => ChangeKind::DeactivateAccessKey,
         }
     }
 }
@@ -186,7 +187,7 @@ pub struct Undone {
     pub account_id: String,
     pub region: String,
     /// The change undone (`stop_instance`, `attach_user_policy`, ...).
-    pub action: String,
+    pub action: ChangeKind,
     pub target: String,
 }
 
@@ -194,7 +195,7 @@ pub struct Undone {
 pub struct NotUndone {
     pub account_id: String,
     pub region: String,
-    pub action: String,
+    pub action: ChangeKind,
     pub target: String,
     pub reason: String,
 }

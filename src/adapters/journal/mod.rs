@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::core::change::{ChangeKind, ChangeStatus};
 use crate::core::incident::{Observed, Status};
 
 /// The schema version this build writes (`PRAGMA user_version`): the number of migrations.
@@ -126,7 +127,7 @@ pub struct JournalError {
 pub struct PlannedChange {
     pub account_id: String,
     pub region: String,
-    pub action: &'static str,
+    pub action: ChangeKind,
     pub target: String,
     pub detail: serde_json::Value,
     pub before: serde_json::Value,
@@ -147,14 +148,14 @@ pub struct ChangeRow {
     pub id: i64,
     pub account_id: String,
     pub region: String,
-    pub action: String,
+    pub action: ChangeKind,
     pub target: String,
     pub detail: Option<String>,
     pub before: Option<String>,
-    pub status: String,
+    pub status: ChangeStatus,
     pub error: Option<String>,
     /// How `restore` left it: `None` (not undone), `pending`, `done` or `failed`.
-    pub restore_status: Option<String>,
+    pub restore_status: Option<ChangeStatus>,
 }
 
 pub struct Journal {
@@ -298,7 +299,7 @@ impl Journal {
                 )?;
                 for ch in changes {
                     insert.execute(params![
-                        incident, ch.account_id, ch.region, ch.action, ch.target,
+                        incident, ch.account_id, ch.region, ch.action.as_str(), ch.target,
                         ch.detail.to_string(), ch.before.to_string(), at.to_rfc3339()
                     ])?;
                     ids.push(tx.last_insert_rowid());
@@ -341,17 +342,31 @@ impl Journal {
                  FROM changes WHERE incident_id = ?1 ORDER BY id",
             )?;
             q.query_map([incident], |r| {
+                let id: i64 = r.get(0)?;
+                let row = format!("change {id}");
+                let action: String = r.get(3)?;
+                let status: String = r.get(7)?;
+                let restore_status: Option<String> = r.get(9)?;
+                let status_of = |column: &str, s: &str| {
+                    ChangeStatus::parse(s)
+                        .ok_or_else(|| unreadable(&row, column, s, "pending, done or failed"))
+                };
                 Ok(ChangeRow {
-                    id: r.get(0)?,
+                    id,
                     account_id: r.get(1)?,
                     region: r.get(2)?,
-                    action: r.get(3)?,
+                    action: ChangeKind::parse(&action).ok_or_else(|| {
+                        unreadable(&row, "action", &action, "a change this build knows")
+                    })?,
                     target: r.get(4)?,
                     detail: r.get(5)?,
                     before: r.get(6)?,
-                    status: r.get(7)?,
+                    status: status_of("status", &status)?,
                     error: r.get(8)?,
-                    restore_status: r.get(9)?,
+                    restore_status: restore_status
+                        .as_deref()
+                        .map(|s| status_of("restore_status", s))
+                        .transpose()?,
                 })
             })?
             .collect()
@@ -836,7 +851,7 @@ mod tests {
         let planned = |target: &str| PlannedChange {
             account_id: "123456789012".into(),
             region: "us-east-1".into(),
-            action: "stop_instance",
+            action: ChangeKind::StopInstance,
             target: target.into(),
             detail: json!({}),
             before: json!({"state": "running"}),
@@ -845,7 +860,7 @@ mod tests {
             .plan_changes(&inc, &[planned("i-1"), planned("i-2")], now)
             .unwrap();
         let pending = j.changes(&inc).unwrap();
-        assert!(pending.iter().all(|c| c.status == "pending"));
+        assert!(pending.iter().all(|c| c.status == ChangeStatus::Pending));
         j.finish_changes(
             &[
                 (ids[0], Ok(())),
@@ -856,8 +871,8 @@ mod tests {
         .unwrap();
         let rows = j.changes(&inc).unwrap();
         assert_eq!(
-            rows.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(),
-            ["done", "failed"]
+            rows.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [ChangeStatus::Done, ChangeStatus::Failed]
         );
         assert_eq!(rows[1].error.as_deref(), Some("IncorrectInstanceState"));
         assert_eq!(rows[0].before.as_deref(), Some(r#"{"state":"running"}"#));
@@ -907,8 +922,8 @@ mod tests {
             assert_eq!((row.kind.as_str(), row.status), ("halt", Status::Partial));
             let changes = j.changes(halt).unwrap();
             assert_eq!(changes.len(), 1, "from version {version}");
-            let restored = if version >= 3 { Some("done") } else { None };
-            assert_eq!(changes[0].restore_status.as_deref(), restored);
+            let restored = (version >= 3).then_some(ChangeStatus::Done);
+            assert_eq!(changes[0].restore_status, restored);
             j.mark_restore(&[(changes[0].id, Some(Ok(())))], Utc::now())
                 .unwrap();
             j.set_acting(halt).unwrap();

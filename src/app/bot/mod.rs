@@ -274,7 +274,7 @@ impl Bot {
         let clock = StepClock::new(now);
         let started = Instant::now();
         let accounts: Vec<&Account> = self.config.accounts.iter().collect();
-        let report = check::run(self.cloud.as_ref(), &self.config, &accounts).await;
+        let report = check::run(self.cloud.as_ref(), &self.config, &accounts, now).await;
         let ms = started.elapsed().as_millis() as u64;
         self.journal.record_check(
             report.checked_at,
@@ -693,6 +693,7 @@ impl Bot {
         }
         self.journal
             .record_press(Some(incident), user, "restore", true, "restoring", now)?;
+        let started = Instant::now();
         match crate::app::restore::run(
             self.cloud.as_ref(),
             &self.config,
@@ -700,6 +701,7 @@ impl Bot {
             incident,
             start_instances,
             crate::app::restore::MAX_WAIT,
+            &|| after(now, started.elapsed()),
         )
         .await
         {
@@ -776,6 +778,7 @@ impl Bot {
                     plan,
                     Some((&self.journal, id)),
                     self.config.guard.max_concurrency,
+                    &|| clock.now(),
                 )
                 .await,
             )
@@ -797,6 +800,7 @@ impl Bot {
                     &which,
                     Some((&self.journal, id)),
                     self.config.guard.max_concurrency,
+                    &|| clock.now(),
                 )
                 .await,
             )

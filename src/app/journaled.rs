@@ -1,0 +1,51 @@
+//! The journal-first invariant's one home: every change the guard makes in AWS — and every undo
+//! by `restore` — goes through here. The changes are journaled `pending` (committed, with the
+//! state they change from) before `act` runs, and `done` or `failed` after, with what `act` said
+//! of each. If the journal cannot be written first, `act` does not run.
+
+use chrono::{DateTime, Utc};
+
+use crate::adapters::journal::{Journal, JournalError, PlannedChange};
+use crate::ports::CloudError;
+
+/// Makes `changes` under `incident`: journaled, then `act` (one result per change, in order),
+/// then journaled again.
+pub async fn make(
+    journal: &Journal,
+    incident: &str,
+    changes: &[PlannedChange],
+    now: impl Fn() -> DateTime<Utc>,
+    act: impl AsyncFnOnce() -> Vec<Result<(), CloudError>>,
+) -> Result<Vec<Result<(), CloudError>>, JournalError> {
+    let rows = journal.plan_changes(incident, changes, now())?;
+    let results = act().await;
+    debug_assert_eq!(results.len(), rows.len());
+    let outcomes: Vec<(i64, Result<(), String>)> = rows
+        .iter()
+        .zip(&results)
+        .map(|(row, r)| (*row, r.clone().map_err(|e| e.to_string())))
+        .collect();
+    journal.finish_changes(&outcomes, now())?;
+    Ok(results)
+}
+
+/// Undoes the journaled changes `rows`: marked `pending` undo, then `act` (one result per row,
+/// in order), then marked `done`/`failed`.
+pub async fn undo(
+    journal: &Journal,
+    rows: &[i64],
+    now: impl Fn() -> DateTime<Utc>,
+    act: impl AsyncFnOnce() -> Vec<Result<(), CloudError>>,
+) -> Result<Vec<Result<(), CloudError>>, JournalError> {
+    let pending: Vec<(i64, Option<Result<(), String>>)> = rows.iter().map(|r| (*r, None)).collect();
+    journal.mark_restore(&pending, now())?;
+    let results = act().await;
+    debug_assert_eq!(results.len(), rows.len());
+    let outcomes: Vec<(i64, Option<Result<(), String>>)> = rows
+        .iter()
+        .zip(&results)
+        .map(|(row, r)| (*row, Some(r.clone().map_err(|e| e.to_string()))))
+        .collect();
+    journal.mark_restore(&outcomes, now())?;
+    Ok(results)
+}

@@ -1,0 +1,95 @@
+//! The changes the guard makes in AWS, in the journal's words: every kind it can make (and
+//! `restore` can undo), and where a change or its undoing stands. Stored as their lowercase
+//! names; a name this build does not know is an error, never a default.
+
+/// Every kind of change the guard makes in AWS: the journal's `action` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    StopInstance,
+    SuspendProcesses,
+    AttachUserPolicy,
+    AttachRolePolicy,
+    DeactivateAccessKey,
+}
+
+impl ChangeKind {
+    pub const ALL: [ChangeKind; 5] = [
+        Self::StopInstance,
+        Self::SuspendProcesses,
+        Self::AttachUserPolicy,
+        Self::AttachRolePolicy,
+        Self::DeactivateAccessKey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StopInstance => "stop_instance",
+            Self::SuspendProcesses => "suspend_processes",
+            Self::AttachUserPolicy => "attach_user_policy",
+            Self::AttachRolePolicy => "attach_role_policy",
+            Self::DeactivateAccessKey => "deactivate_access_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ChangeKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Where a change (or its undoing by `restore`) stands: journaled `pending` before the call,
+/// `done` or `failed` after. A `pending` one may or may not have happened (a crash came between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl ChangeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeStatus> {
+        [Self::Pending, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_none() {
+        for k in ChangeKind::ALL {
+            assert_eq!(ChangeKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(ChangeKind::parse("terminate_instance"), None);
+        for s in [
+            ChangeStatus::Pending,
+            ChangeStatus::Done,
+            ChangeStatus::Failed,
+        ] {
+            assert_eq!(ChangeStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ChangeStatus::parse("maybe"), None);
+    }
+}
