@@ -6,17 +6,21 @@
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_ec2::types::{Filter, SpotInstanceType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 
+mod autoscaling;
+mod cloudwatch;
+mod ec2;
+mod iam;
+
 use crate::config::{Account, RegionName};
-use crate::core::model::{Instance, Lifecycle};
+use crate::core::model::Instance;
 use crate::ports::{
     AccountCloud, Cloud, CloudError, ErrorKind, IamRole, IamUser, PrincipalKind, Purpose,
 };
@@ -131,7 +135,7 @@ struct AwsAccount {
 }
 
 impl AwsAccount {
-    fn ec2(&self, region: &RegionName) -> aws_sdk_ec2::Client {
+    pub(super) fn ec2(&self, region: &RegionName) -> aws_sdk_ec2::Client {
         let mut clients = self.ec2.lock().unwrap_or_else(|p| p.into_inner());
         clients
             .entry(region.clone())
@@ -144,33 +148,11 @@ impl AwsAccount {
             .clone()
     }
 
-    fn autoscaling(&self, region: &RegionName) -> aws_sdk_autoscaling::Client {
+    pub(super) fn autoscaling(&self, region: &RegionName) -> aws_sdk_autoscaling::Client {
         let conf = aws_sdk_autoscaling::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
             .build();
         aws_sdk_autoscaling::Client::from_conf(conf)
-    }
-
-    /// Request types of the region's Spot requests, by instance id.
-    async fn spot_types(&self, region: &RegionName) -> Result<HashMap<String, bool>, CloudError> {
-        let mut pages = self
-            .ec2(region)
-            .describe_spot_instance_requests()
-            .into_paginator()
-            .send();
-        let mut types = HashMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ec2:DescribeSpotInstanceRequests", e))?;
-            for r in page.spot_instance_requests() {
-                if let Some(id) = r.instance_id() {
-                    types.insert(
-                        id.to_owned(),
-                        r.r#type() == Some(&SpotInstanceType::Persistent),
-                    );
-                }
-            }
-        }
-        Ok(types)
     }
 }
 
@@ -181,26 +163,7 @@ impl AccountCloud for AwsAccount {
     }
 
     async fn enabled_regions(&self) -> Result<Vec<RegionName>, CloudError> {
-        let out = self
-            .ec2(&self.home_region)
-            .describe_regions()
-            .all_regions(true)
-            .send()
-            .await
-            .map_err(|e| classify("ec2:DescribeRegions", e))?;
-        let partition = self.home_region.partition();
-        let mut regions: Vec<RegionName> = out
-            .regions()
-            .iter()
-            .filter(|r| {
-                r.opt_in_status()
-                    .is_some_and(|s| ENABLED_OPT_IN.contains(&s))
-            })
-            .filter_map(|r| RegionName::parse(r.region_name()?).ok())
-            .filter(|r| r.partition() == partition)
-            .collect();
-        regions.sort();
-        Ok(regions)
+        ec2::enabled_regions(self).await
     }
 
     async fn running_instances(
@@ -208,124 +171,11 @@ impl AccountCloud for AwsAccount {
         region: &RegionName,
         tag_keys: &[String],
     ) -> Result<Vec<Instance>, CloudError> {
-        // Three light reads instead of DescribeInstances, whose full descriptions are the
-        // heaviest EC2 read (and the most throttled one): the running ids, then the tags asked
-        // for (read after the ids, so an instance tagged at launch has its tags), then the Spot
-        // requests. Whether AWS can stop an instance is left to AWS to say at stop time.
-        let ec2 = self.ec2(region);
-        let mut ids = Vec::new();
-        let mut pages = ec2
-            .describe_instance_status()
-            .filters(
-                Filter::builder()
-                    .name("instance-state-name")
-                    .values("running")
-                    .build(),
-            )
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ec2:DescribeInstanceStatus", e))?;
-            ids.extend(
-                page.instance_statuses()
-                    .iter()
-                    .filter_map(|s| s.instance_id().map(str::to_owned)),
-            );
-        }
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        let mut keys: Vec<String> = tag_keys.to_vec();
-        keys.push(ASG_TAG.to_owned());
-        let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-        let mut pages = ec2
-            .describe_tags()
-            .filters(
-                Filter::builder()
-                    .name("resource-type")
-                    .values("instance")
-                    .build(),
-            )
-            .filters(Filter::builder().name("key").set_values(Some(keys)).build())
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ec2:DescribeTags", e))?;
-            for t in page.tags() {
-                if let (Some(id), Some(key)) = (t.resource_id(), t.key()) {
-                    tags.entry(id.to_owned())
-                        .or_default()
-                        .insert(key.to_owned(), t.value().unwrap_or("").to_owned());
-                }
-            }
-        }
-
-        // Only persistent Spot requests can be stopped. If the requests cannot be read, the
-        // instances count as on-demand, and AWS refuses to stop a one-time Spot instance itself.
-        let spot = self.spot_types(region).await.unwrap_or_else(|e| {
-            tracing::warn!(region = %region, error = %e, "spot requests unreadable");
-            HashMap::new()
-        });
-        Ok(ids
-            .into_iter()
-            .map(|id| {
-                let tags = tags.remove(&id).unwrap_or_default();
-                Instance {
-                    lifecycle: match spot.get(&id) {
-                        Some(&persistent) => Lifecycle::Spot { persistent },
-                        None => Lifecycle::OnDemand,
-                    },
-                    auto_scaling_group: tags.get(ASG_TAG).cloned(),
-                    tags,
-                    id,
-                }
-            })
-            .collect())
+        ec2::running_instances(self, region, tag_keys).await
     }
 
     async fn estimated_charges_usd(&self) -> Result<Option<f64>, CloudError> {
-        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
-        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
-            .region(Region::new(self.home_region.to_string()))
-            .build();
-        let cw = aws_sdk_cloudwatch::Client::from_conf(conf);
-        let now = SystemTime::now();
-        let query = MetricDataQuery::builder()
-            .id("charges")
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("AWS/Billing")
-                            .metric_name("EstimatedCharges")
-                            .dimensions(Dimension::builder().name("Currency").value("USD").build())
-                            .build(),
-                    )
-                    .period(3600)
-                    .stat("Maximum")
-                    .build(),
-            )
-            .build();
-        let out = cw
-            .get_metric_data()
-            .metric_data_queries(query)
-            .start_time((now - Duration::from_secs(24 * 3600)).into())
-            .end_time(now.into())
-            .scan_by(ScanBy::TimestampDescending)
-            .send()
-            .await
-            .map_err(|e| classify("cloudwatch:GetMetricData", e))?;
-        // The newest point: the estimate only grows within a month, and resets at its start.
-        let latest = out
-            .metric_data_results()
-            .iter()
-            .flat_map(|r| r.timestamps().iter().zip(r.values()))
-            .max_by_key(|(t, _)| (t.secs(), t.subsec_nanos()))
-            .map(|(_, v)| *v);
-        Ok(latest)
+        cloudwatch::estimated_charges_usd(self).await
     }
 
     async fn suspended_processes(
@@ -333,32 +183,7 @@ impl AccountCloud for AwsAccount {
         region: &RegionName,
         groups: &[String],
     ) -> Result<BTreeMap<String, Vec<String>>, CloudError> {
-        let client = self.autoscaling(region);
-        let mut out = BTreeMap::new();
-        // DescribeAutoScalingGroups takes at most 100 names per call.
-        for chunk in groups.chunks(100) {
-            let mut pages = client
-                .describe_auto_scaling_groups()
-                .set_auto_scaling_group_names(Some(chunk.to_vec()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| classify("autoscaling:DescribeAutoScalingGroups", e))?;
-                for g in page.auto_scaling_groups() {
-                    let suspended = g
-                        .suspended_processes()
-                        .iter()
-                        .filter_map(|p| p.process_name().map(str::to_owned))
-                        .collect();
-                    out.insert(
-                        g.auto_scaling_group_name().unwrap_or_default().to_owned(),
-                        suspended,
-                    );
-                }
-            }
-        }
-        Ok(out)
+        autoscaling::suspended_processes(self, region, groups).await
     }
 
     async fn suspend_processes(
@@ -367,14 +192,7 @@ impl AccountCloud for AwsAccount {
         group: &str,
         processes: &[String],
     ) -> Result<(), CloudError> {
-        self.autoscaling(region)
-            .suspend_processes()
-            .auto_scaling_group_name(group)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify("autoscaling:SuspendProcesses", e))?;
-        Ok(())
+        autoscaling::suspend_processes(self, region, group, processes).await
     }
 
     async fn stop_instances(
@@ -383,29 +201,11 @@ impl AccountCloud for AwsAccount {
         ids: &[String],
         dry_run: bool,
     ) -> Result<(), CloudError> {
-        let result = self
-            .ec2(region)
-            .stop_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .dry_run(dry_run)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // With DryRun, AWS answers "would have succeeded" as an error.
-            Err(e) if dry_run && e.code() == Some("DryRunOperation") => Ok(()),
-            Err(e) => Err(classify("ec2:StopInstances", e)),
-        }
+        ec2::stop_instances(self, region, ids, dry_run).await
     }
 
     async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError> {
-        self.ec2(region)
-            .start_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify("ec2:StartInstances", e))?;
-        Ok(())
+        ec2::start_instances(self, region, ids).await
     }
 
     async fn resume_processes(
@@ -414,71 +214,15 @@ impl AccountCloud for AwsAccount {
         group: &str,
         processes: &[String],
     ) -> Result<(), CloudError> {
-        self.autoscaling(region)
-            .resume_processes()
-            .auto_scaling_group_name(group)
-            .set_scaling_processes(Some(processes.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify("autoscaling:ResumeProcesses", e))?;
-        Ok(())
+        autoscaling::resume_processes(self, region, group, processes).await
     }
 
     async fn iam_users(&self) -> Result<Vec<IamUser>, CloudError> {
-        let iam = self.iam();
-        let mut users = Vec::new();
-        let mut pages = iam.list_users().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("iam:ListUsers", e))?;
-            for u in page.users() {
-                users.push(IamUser {
-                    name: u.user_name().to_owned(),
-                    arn: u.arn().to_owned(),
-                    attached_policies: Vec::new(),
-                    access_keys: Vec::new(),
-                });
-            }
-        }
-        for u in &mut users {
-            u.attached_policies = self.attached(PrincipalKind::User, &u.name).await?;
-            let mut pages = iam
-                .list_access_keys()
-                .user_name(&u.name)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| classify("iam:ListAccessKeys", e))?;
-                for k in page.access_key_metadata() {
-                    if let Some(id) = k.access_key_id() {
-                        u.access_keys.push((
-                            id.to_owned(),
-                            k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(users)
+        iam::iam_users(self).await
     }
 
     async fn iam_roles(&self) -> Result<Vec<IamRole>, CloudError> {
-        let mut roles = Vec::new();
-        let mut pages = self.iam().list_roles().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("iam:ListRoles", e))?;
-            for r in page.roles() {
-                roles.push(IamRole {
-                    name: r.role_name().to_owned(),
-                    arn: r.arn().to_owned(),
-                    path: r.path().to_owned(),
-                    attached_policies: Vec::new(),
-                });
-            }
-        }
-        for r in &mut roles {
-            r.attached_policies = self.attached(PrincipalKind::Role, &r.name).await?;
-        }
-        Ok(roles)
+        iam::iam_roles(self).await
     }
 
     async fn set_policy(
@@ -488,41 +232,7 @@ impl AccountCloud for AwsAccount {
         policy_arn: &str,
         attach: bool,
     ) -> Result<(), CloudError> {
-        let iam = self.iam();
-        match (principal, attach) {
-            (PrincipalKind::User, true) => iam
-                .attach_user_policy()
-                .user_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("iam:AttachUserPolicy", e)),
-            (PrincipalKind::User, false) => iam
-                .detach_user_policy()
-                .user_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("iam:DetachUserPolicy", e)),
-            (PrincipalKind::Role, true) => iam
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("iam:AttachRolePolicy", e)),
-            (PrincipalKind::Role, false) => iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("iam:DetachRolePolicy", e)),
-        }
+        iam::set_policy(self, principal, name, policy_arn, attach).await
     }
 
     async fn set_access_key(
@@ -531,65 +241,7 @@ impl AccountCloud for AwsAccount {
         key_id: &str,
         active: bool,
     ) -> Result<(), CloudError> {
-        let status = if active {
-            aws_sdk_iam::types::StatusType::Active
-        } else {
-            aws_sdk_iam::types::StatusType::Inactive
-        };
-        self.iam()
-            .update_access_key()
-            .user_name(user)
-            .access_key_id(key_id)
-            .status(status)
-            .send()
-            .await
-            .map_err(|e| classify("iam:UpdateAccessKey", e))?;
-        Ok(())
-    }
-}
-
-impl AwsAccount {
-    /// IAM is global: one client, in the home region (its partition's IAM endpoint).
-    fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.sdk)
-    }
-
-    async fn attached(&self, kind: PrincipalKind, name: &str) -> Result<Vec<String>, CloudError> {
-        let iam = self.iam();
-        let mut out = Vec::new();
-        match kind {
-            PrincipalKind::User => {
-                let mut pages = iam
-                    .list_attached_user_policies()
-                    .user_name(name)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| classify("iam:ListAttachedUserPolicies", e))?;
-                    out.extend(
-                        page.attached_policies()
-                            .iter()
-                            .filter_map(|p| p.policy_arn().map(str::to_owned)),
-                    );
-                }
-            }
-            PrincipalKind::Role => {
-                let mut pages = iam
-                    .list_attached_role_policies()
-                    .role_name(name)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| classify("iam:ListAttachedRolePolicies", e))?;
-                    out.extend(
-                        page.attached_policies()
-                            .iter()
-                            .filter_map(|p| p.policy_arn().map(str::to_owned)),
-                    );
-                }
-            }
-        }
-        Ok(out)
+        iam::set_access_key(self, user, key_id, active).await
     }
 }
 
