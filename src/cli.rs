@@ -439,7 +439,7 @@ fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
 /// A secret from the environment (or ./.env), never echoed.
 fn secret(name: &str) -> Result<crate::adapters::slack::Secret, Exit> {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(crate::adapters::slack::Secret::new(v)),
+        Ok(v) if !v.trim().is_empty() => Ok(crate::adapters::slack::Secret::from(v)),
         _ => Err(Exit(
             exit::USAGE,
             format!("{name} is not set (environment or ./.env): runaway serve needs it"),

@@ -1,0 +1,484 @@
+//! Block Kit: an incident's message in every state, within Slack's limits.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::config::Action;
+use crate::core::incident::Status;
+use crate::ports::IncidentView;
+
+/// Slack's limits, as its own SDK enforces them.
+const MAX_SECTION_TEXT: usize = 3000;
+const MAX_HEADER_TEXT: usize = 150;
+const MAX_FIELDS: usize = 10;
+/// Account outcomes shown in one message; the rest are counted.
+const MAX_OUTCOME_SECTIONS: usize = 40;
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A danger-style button with its confirm dialog, the incident id as its value.
+fn danger_button(action_id: &str, incident: &str, label: &str, title: &str, text: &str) -> Value {
+    json!({"type": "button", "action_id": action_id, "style": "danger", "value": incident,
+        "text": {"type": "plain_text", "text": label},
+        "confirm": {"title": {"type": "plain_text", "text": title},
+            "text": {"type": "mrkdwn", "text": truncate(text, 300)},
+            "confirm": {"type": "plain_text", "text": label},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger"}})
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}})
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn who(by: Option<&str>) -> String {
+    match by {
+        Some("deadline") | None => "the deadline".into(),
+        Some(user) => format!("<@{user}>"),
+    }
+}
+
+/// Lists `items`, at most `max`, saying how many more there are.
+fn summarise(items: &[String], max: usize, sep: &str) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(sep);
+    if items.len() > max {
+        out += &format!("{sep}… and {} more", items.len() - max);
+    }
+    out
+}
+
+fn action_text(a: Action, exempt_tag: &str) -> String {
+    match a {
+        Action::StopInstances => format!(
+            "stop every running instance in every region (never terminate; instances tagged `{exempt_tag}=true` are left alone)"
+        ),
+        Action::LockoutUsers => {
+            "lock out the IAM users (deny-all policy, access keys deactivated)".into()
+        }
+        Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
+    }
+}
+
+fn accounts_text(view: &IncidentView) -> String {
+    view.accounts
+        .iter()
+        .map(|(id, name)| {
+            if id == name {
+                id.clone()
+            } else {
+                format!("{name} ({id})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The message of an incident (`text` fallback and `blocks`), for every status.
+pub fn incident_message(view: &IncidentView) -> Value {
+    let accounts = accounts_text(view);
+    let manual = view.observed.is_none();
+    let title = if manual {
+        format!("Halt requested: {accounts}")
+    } else {
+        format!("🚨 {accounts} fails its rules")
+    };
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, MAX_HEADER_TEXT), "emoji": true}}),
+    ];
+    let mut fallback = title.clone();
+
+    if let Some(o) = &view.observed {
+        let fields: Vec<Value> = o
+            .violations
+            .iter()
+            .take(MAX_FIELDS)
+            .map(|v| {
+                let (observed, limit) = (quantity(v.observed), quantity(v.limit));
+                json!({"type": "mrkdwn", "text": format!("*{}*\n{observed} (limit {limit})", v.rule)})
+            })
+            .collect();
+        if !fields.is_empty() {
+            blocks.push(json!({"type": "section", "fields": fields}));
+        }
+        fallback += &format!(
+            ": {}",
+            o.violations
+                .iter()
+                .map(|v| format!(
+                    "{} {} > {}",
+                    v.rule,
+                    quantity(v.observed),
+                    quantity(v.limit)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let regions: Vec<String> = o.regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        if !regions.is_empty() {
+            blocks.push(section(&format!(
+                "*Running instances:* {} in {}\n{}",
+                o.running_instances,
+                crate::text::terminal::count(regions.len(), "region"),
+                summarise(&regions, 40, " · ")
+            )));
+        }
+    }
+
+    let actions: Vec<String> = view
+        .actions
+        .iter()
+        .map(|a| format!("• {}", action_text(*a, &view.exempt_tag)))
+        .collect();
+    match view.status {
+        Status::Open => {
+            let (by, at) = match view.deadline {
+                Some(t) => (format!("by {}", utc(t)), format!("at {}", utc(t))),
+                None => {
+                    let within = format!(
+                        "within {} of this alert",
+                        humantime::format_duration(view.grace_period)
+                    );
+                    (within.clone(), within)
+                }
+            };
+            blocks.push(section(&format!(
+                "*If nobody overrides {by}:*\n{}",
+                actions.join("\n")
+            )));
+            blocks.push(json!({"type": "actions", "block_id": "runaway_decide", "elements": [
+                danger_button("runaway_approve", &view.id, "Halt now", "Halt now?",
+                    &format!("Run the actions on {accounts} now, without waiting for the deadline.")),
+                {"type": "button", "action_id": "runaway_override", "value": view.id,
+                 "text": {"type": "plain_text", "text": "Override"}}
+            ]}));
+            fallback += &format!(". Actions {at} unless overridden.");
+        }
+        Status::AwaitingConfirmation => {
+            let by = view
+                .deadline
+                .map(|t| format!(" by {}", utc(t)))
+                .unwrap_or_default();
+            blocks.push(section(&format!(
+                "*Confirm{by} to run:*\n{}",
+                actions.join("\n")
+            )));
+            blocks.push(
+                json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
+                    danger_button("runaway_confirm_halt", &view.id, "Halt", "Halt these accounts?",
+                        &format!("Stop every running, non-exempt instance of {accounts}."))
+                ]}),
+            );
+        }
+        _ => {
+            let at = view.decided_at.map(utc).unwrap_or_default();
+            let decision = match view.status {
+                Status::Unconfirmed => format!(
+                    "*Not confirmed* by {at}: the halt lapsed, nothing was done. Ask again with `/runaway halt`."
+                ),
+                Status::Overridden => format!(
+                    "*Overridden* by {} at {at}: closed as a false alarm, nothing was done.",
+                    who(view.decided_by.as_deref())
+                ),
+                Status::Resolved => {
+                    format!("*Resolved* at {at}: back within its limits, nothing was done.")
+                }
+                _ if view.decided_by.as_deref() == Some("deadline") => {
+                    format!("*Deadline passed* at {at} with nobody overriding: actions run.")
+                }
+                _ => format!("*Halted* by {} at {at}.", who(view.decided_by.as_deref())),
+            };
+            fallback += &format!(". {}", decision.replace('*', ""));
+            blocks.push(section(&decision));
+            if let Some(outcome) = &view.outcome {
+                // One section per account, within the 50-block limit.
+                for a in outcome.iter().take(MAX_OUTCOME_SECTIONS) {
+                    blocks.push(section(&outcome_text(a)));
+                }
+                if outcome.len() > MAX_OUTCOME_SECTIONS {
+                    blocks.push(section(&format!(
+                        "… and {} more accounts: see the e-mail or `runaway status`.",
+                        outcome.len() - MAX_OUTCOME_SECTIONS
+                    )));
+                }
+            } else if matches!(view.status, Status::Approved | Status::Expired) {
+                blocks.push(section("_Running the actions…_"));
+            }
+            for a in view.lockout.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
+                blocks.push(section(&lockout_text(a)));
+            }
+        }
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("incident `{}` · runawaytrain", view.id)}]}));
+    blocks.truncate(50);
+    json!({"text": truncate(&fallback, 3000), "blocks": blocks})
+}
+
+fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
+    use crate::app::lockout::LockoutChange;
+    let (mut users, mut roles, mut keys) = (BTreeSetOf::new(), BTreeSetOf::new(), 0usize);
+    for c in &a.changes {
+        match c {
+            LockoutChange::AttachUserPolicy { principal, .. } => {
+                users.insert(principal.clone());
+            }
+            LockoutChange::AttachRolePolicy { principal, .. } => {
+                roles.insert(principal.clone());
+            }
+            LockoutChange::DeactivateAccessKey { .. } => keys += 1,
+        }
+    }
+    let mut text = format!(
+        "*{} ({})*: deny policies attached to {} users and {} roles, {keys} access keys set Inactive",
+        a.name,
+        a.account_id,
+        users.len(),
+        roles.len()
+    );
+    if !a.exempt.is_empty() {
+        let spared: Vec<String> = a
+            .exempt
+            .iter()
+            .map(|e| format!("{} ({})", e.principal, e.reason))
+            .collect();
+        text += &format!("\nSpared: {}", summarise(&spared, 10, ", "));
+    }
+    if !a.errors.is_empty() {
+        let errors: Vec<String> = a.errors.iter().map(|e| e.message.clone()).collect();
+        text += &format!(
+            "\n*Errors:* {}\n{}",
+            errors.len(),
+            summarise(&errors, 5, "\n")
+        );
+    }
+    text
+}
+
+type BTreeSetOf = std::collections::BTreeSet<String>;
+
+fn quantity(q: crate::core::rules::Quantity) -> String {
+    match q {
+        crate::core::rules::Quantity::Count(n) => n.to_string(),
+        crate::core::rules::Quantity::Usd(x) => format!("${x:.2}"),
+    }
+}
+
+fn outcome_text(a: &crate::app::halt::AccountHalt) -> String {
+    let stopped: usize = a.stopped.values().map(Vec::len).sum();
+    let by_region: Vec<String> = a
+        .stopped
+        .iter()
+        .map(|(r, ids)| format!("{r} {}", ids.len()))
+        .collect();
+    let mut text = format!(
+        "*{} ({})*: stopped {stopped} instances",
+        a.name, a.account_id
+    );
+    if !by_region.is_empty() {
+        text += &format!(" ({})", summarise(&by_region, 20, ", "));
+    }
+    if !a.suspended.is_empty() {
+        let groups: Vec<String> = a
+            .suspended
+            .iter()
+            .map(|s| format!("{} ({})", s.group, s.region))
+            .collect();
+        text += &format!(
+            "\nSuspended Auto Scaling groups first: {}",
+            summarise(&groups, 10, ", ")
+        );
+    }
+    let exempt = a.skipped.iter().filter(|s| s.exempt).count();
+    if exempt > 0 {
+        text += &format!("\nLeft running as exempt: {exempt}");
+    }
+    let unstoppable: Vec<String> = a
+        .skipped
+        .iter()
+        .filter(|s| !s.exempt)
+        .map(|s| format!("`{}` ({}): {}", s.instance_id, s.region, s.reason))
+        .collect();
+    if !unstoppable.is_empty() {
+        text += &format!(
+            "\n*Still running:* {}\n{}",
+            unstoppable.len(),
+            summarise(&unstoppable, 10, "\n")
+        );
+    }
+    if !a.errors.is_empty() {
+        let errors: Vec<String> = a
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.region.as_deref().unwrap_or("account"),
+                    e.message
+                )
+            })
+            .collect();
+        text += &format!(
+            "\n*Errors:* {}\n{}",
+            errors.len(),
+            summarise(&errors, 5, "\n")
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks a message against Slack's Block Kit limits (as its SDK enforces them).
+    fn assert_within_limits(m: &Value) {
+        let blocks = m["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+        assert!(m["text"].as_str().unwrap().chars().count() <= 3000);
+        for b in blocks {
+            let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+            match b["type"].as_str().unwrap() {
+                "header" => assert!(len(&b["text"]["text"]) <= MAX_HEADER_TEXT),
+                "section" => {
+                    assert!(
+                        len(&b["text"]["text"]) <= MAX_SECTION_TEXT,
+                        "section of {}",
+                        len(&b["text"]["text"])
+                    );
+                    let fields = b["fields"].as_array().map_or(0, Vec::len);
+                    assert!(fields <= MAX_FIELDS);
+                }
+                "actions" => {
+                    let elements = b["elements"].as_array().unwrap();
+                    assert!(elements.len() <= 25);
+                    for e in elements {
+                        assert!(
+                            len(&e["text"]["text"]) <= 75
+                                && len(&e["value"]) <= 2000
+                                && len(&e["action_id"]) <= 255
+                        );
+                        assert!(matches!(
+                            e["style"].as_str(),
+                            None | Some("primary") | Some("danger")
+                        ));
+                        let c = &e["confirm"];
+                        if !c.is_null() {
+                            assert!(
+                                len(&c["title"]["text"]) <= 100 && len(&c["text"]["text"]) <= 300
+                            );
+                            assert!(
+                                len(&c["confirm"]["text"]) <= 30 && len(&c["deny"]["text"]) <= 30
+                            );
+                        }
+                    }
+                }
+                "context" => {}
+                other => panic!("unexpected block {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_of_a_huge_incident_stays_within_slack_limits() {
+        use crate::app::halt::{AccountHalt, Skipped};
+        use crate::core::incident::{Observed, violation};
+        use crate::core::model::Problem;
+        use crate::core::rules::Quantity;
+        use std::collections::BTreeMap;
+        let regions: BTreeMap<String, u64> = (0..120)
+            .map(|i| (format!("xx-region-{i}"), 1000 + i))
+            .collect();
+        let observed = Observed {
+            running_instances: 999_999,
+            regions: regions.clone(),
+            estimated_charges_usd: Some(1e9),
+            violations: (0..14)
+                .map(|i| violation(&format!("rule_{i}"), Quantity::Count(1), Quantity::Usd(2.5)))
+                .collect(),
+        };
+        let outcome = AccountHalt {
+            account_id: "123456789012".into(),
+            name: "n".repeat(400),
+            stopped: regions
+                .keys()
+                .map(|r| (r.clone(), (0..300).map(|i| format!("i-{i:017x}")).collect()))
+                .collect(),
+            suspended: Vec::new(),
+            skipped: (0..500)
+                .map(|i| Skipped {
+                    instance_id: format!("i-{i:017x}"),
+                    region: "us-east-1".into(),
+                    reason: "r".repeat(200),
+                    exempt: i % 2 == 0,
+                })
+                .collect(),
+            errors: (0..80)
+                .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
+                .collect(),
+        };
+        for status in [
+            Status::Open,
+            Status::AwaitingConfirmation,
+            Status::Expired,
+            Status::Overridden,
+            Status::Partial,
+            Status::Unconfirmed,
+        ] {
+            let view = IncidentView {
+                id: "inc-20261123-170000-abcd".into(),
+                accounts: (0..60)
+                    .map(|i| (format!("{i:012}"), "x".repeat(100)))
+                    .collect(),
+                observed: Some(observed.clone()),
+                actions: vec![
+                    Action::StopInstances,
+                    Action::LockoutUsers,
+                    Action::BlockLaunches,
+                ],
+                deadline: Some(Utc::now()),
+                grace_period: std::time::Duration::from_secs(600),
+                status,
+                decided_by: Some("deadline".into()),
+                decided_at: Some(Utc::now()),
+                exempt_tag: "runaway:exempt".into(),
+                outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
+                lockout: None,
+            };
+            let m = incident_message(&view);
+            assert_within_limits(&m);
+            let last = m["blocks"].as_array().unwrap().last().unwrap().clone();
+            assert!(
+                last.to_string().contains("inc-20261123-170000-abcd"),
+                "the incident id must survive"
+            );
+        }
+    }
+
+    #[test]
+    fn long_lists_are_summarised_within_slack_limits() {
+        let regions: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+        let s = summarise(&regions, 3, ", ");
+        assert_eq!(s, "r0, r1, r2, … and 97 more");
+        assert_eq!(
+            truncate(&"x".repeat(4000), MAX_SECTION_TEXT)
+                .chars()
+                .count(),
+            MAX_SECTION_TEXT
+        );
+    }
+}
