@@ -1,0 +1,74 @@
+//! What people and the bot did around incidents: every press and acting slash command, and
+//! every check run.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, JournalError, json_of, time_of};
+
+impl Journal {
+    /// Journals a press or an acting slash command, allowed or refused, with its outcome.
+    pub fn record_press(
+        &self,
+        incident: Option<&str>,
+        user: &str,
+        action: &str,
+        allowed: bool,
+        outcome: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("record a press", |c| {
+            c.execute(
+                "INSERT INTO presses (incident_id, user_id, action, allowed, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![incident, user, action, allowed, outcome, at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Presses journaled for an incident: (user, action, allowed, outcome).
+    pub fn presses(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<(String, String, bool, String)>, JournalError> {
+        self.with("read presses", |c| {
+            let mut q = c.prepare("SELECT user_id, action, allowed, outcome FROM presses WHERE incident_id = ?1 ORDER BY rowid")?;
+            q.query_map([incident], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
+        })
+    }
+
+    /// Records a check run (keeping the last 1,000).
+    pub fn record_check(
+        &self,
+        at: DateTime<Utc>,
+        state: &str,
+        duration_ms: u64,
+        report: &serde_json::Value,
+    ) -> Result<(), JournalError> {
+        self.with("record the check", |c| {
+            c.execute(
+                "INSERT INTO checks (checked_at, state, duration_ms, report) VALUES (?1, ?2, ?3, ?4)",
+                params![at.to_rfc3339(), state, duration_ms as i64, report.to_string()],
+            )?;
+            c.execute("DELETE FROM checks WHERE id <= (SELECT max(id) - 1000 FROM checks)", [])
+        })?;
+        Ok(())
+    }
+
+    /// The last check: when, and its report.
+    pub fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError> {
+        self.with("read the last check", |c| {
+            c.query_row(
+                "SELECT id, checked_at, report FROM checks ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    let row = format!("check {}", r.get::<_, i64>(0)?);
+                    let at = time_of(&row, "checked_at", Some(r.get(1)?))?.expect("some");
+                    let report = json_of(&row, "report", Some(r.get(2)?))?.expect("some");
+                    Ok((at, report))
+                },
+            )
+            .optional()
+        })
+    }
+}

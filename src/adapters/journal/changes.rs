@@ -1,0 +1,219 @@
+//! The changes the guard makes in AWS: journaled `pending` before, `done`/`failed` after, and
+//! their undoing by `restore`; what a halt found, and the problems it met.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Journal, JournalError, unreadable};
+use crate::core::change::{ChangeKind, ChangeStatus};
+
+/// One change to journal: its target, what it does and the state it changes from.
+#[derive(Debug, Clone)]
+pub struct PlannedChange {
+    pub account_id: String,
+    pub region: String,
+    pub action: ChangeKind,
+    pub target: String,
+    pub detail: serde_json::Value,
+    pub before: serde_json::Value,
+}
+
+/// A found instance and what the guard decided for it.
+#[derive(Debug, Clone)]
+pub struct Finding<'a> {
+    pub instance_id: &'a str,
+    pub decision: &'static str,
+    pub reason: Option<String>,
+    pub auto_scaling_group: Option<&'a str>,
+}
+
+/// A change as journaled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub account_id: String,
+    pub region: String,
+    pub action: ChangeKind,
+    pub target: String,
+    pub detail: Option<String>,
+    pub before: Option<String>,
+    pub status: ChangeStatus,
+    pub error: Option<String>,
+    /// How `restore` left it: `None` (not undone), `pending`, `done` or `failed`.
+    pub restore_status: Option<ChangeStatus>,
+}
+
+impl Journal {
+    pub fn record_findings(
+        &self,
+        incident: &str,
+        account_id: &str,
+        region: &str,
+        findings: &[Finding<'_>],
+    ) -> Result<(), JournalError> {
+        self.with("record findings", |c| {
+            let tx = c.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO findings (incident_id, account_id, region, instance_id, decision, reason, auto_scaling_group)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for f in findings {
+                    insert.execute(params![incident, account_id, region, f.instance_id, f.decision, f.reason, f.auto_scaling_group])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    pub fn record_problem(
+        &self,
+        incident: &str,
+        account_id: &str,
+        region: Option<&str>,
+        message: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("record a problem", |c| {
+            c.execute(
+                "INSERT INTO problems (incident_id, account_id, region, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![incident, account_id, region, message, at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Journals changes as `pending`, in one transaction, before they are made. Returns their
+    /// row ids, in order.
+    pub fn plan_changes(
+        &self,
+        incident: &str,
+        changes: &[PlannedChange],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, JournalError> {
+        self.with("journal planned changes", |c| {
+            let tx = c.transaction()?;
+            let mut ids = Vec::with_capacity(changes.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO changes (incident_id, account_id, region, action, target, detail, before, status, planned_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
+                )?;
+                for ch in changes {
+                    insert.execute(params![
+                        incident, ch.account_id, ch.region, ch.action.as_str(), ch.target,
+                        ch.detail.to_string(), ch.before.to_string(), at.to_rfc3339()
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    /// Records the outcome of changes journaled by [`Journal::plan_changes`].
+    pub fn finish_changes(
+        &self,
+        outcomes: &[(i64, Result<(), String>)],
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("journal the result of changes", |c| {
+            let tx = c.transaction()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE changes SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+                )?;
+                for (id, outcome) in outcomes {
+                    let (status, error) = match outcome {
+                        Ok(()) => ("done", None),
+                        Err(e) => ("failed", Some(e.as_str())),
+                    };
+                    update.execute(params![id, status, error, at.to_rfc3339()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// The changes journaled under an incident, in the order they were planned.
+    pub fn changes(&self, incident: &str) -> Result<Vec<ChangeRow>, JournalError> {
+        self.with("read changes", |c| {
+            let mut q = c.prepare(
+                "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status
+                 FROM changes WHERE incident_id = ?1 ORDER BY id",
+            )?;
+            q.query_map([incident], |r| {
+                let id: i64 = r.get(0)?;
+                let row = format!("change {id}");
+                let action: String = r.get(3)?;
+                let status: String = r.get(7)?;
+                let restore_status: Option<String> = r.get(9)?;
+                let status_of = |column: &str, s: &str| {
+                    ChangeStatus::parse(s)
+                        .ok_or_else(|| unreadable(&row, column, s, "pending, done or failed"))
+                };
+                Ok(ChangeRow {
+                    id,
+                    account_id: r.get(1)?,
+                    region: r.get(2)?,
+                    action: ChangeKind::parse(&action).ok_or_else(|| {
+                        unreadable(&row, "action", &action, "a change this build knows")
+                    })?,
+                    target: r.get(4)?,
+                    detail: r.get(5)?,
+                    before: r.get(6)?,
+                    status: status_of("status", &status)?,
+                    error: r.get(8)?,
+                    restore_status: restore_status
+                        .as_deref()
+                        .map(|s| status_of("restore_status", s))
+                        .transpose()?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Journals the undoing of changes: `pending` before the calls, `done`/`failed` after.
+    pub fn mark_restore(
+        &self,
+        outcomes: &[(i64, Option<Result<(), String>>)],
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("journal the restore", |c| {
+            let tx = c.transaction()?;
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE changes SET restore_status = ?2, restore_error = ?3, restored_at = ?4 WHERE id = ?1",
+                )?;
+                for (id, outcome) in outcomes {
+                    let (status, error) = match outcome {
+                        None => ("pending", None),
+                        Some(Ok(())) => ("done", None),
+                        Some(Err(e)) => ("failed", Some(e.as_str())),
+                    };
+                    update.execute(params![id, status, error, at.to_rfc3339()])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Instance ids of Auto Scaling group members this incident stopped (from its findings).
+    pub fn stopped_group_members(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<(String, String, String, String)>, JournalError> {
+        self.with("read findings", |c| {
+            let mut q = c.prepare(
+                "SELECT account_id, region, auto_scaling_group, instance_id FROM findings
+                 WHERE incident_id = ?1 AND decision = 'stop' AND auto_scaling_group IS NOT NULL",
+            )?;
+            q.query_map([incident], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+    }
+}

@@ -1,0 +1,140 @@
+//! The journal's schema: every migration ever made, and how an older journal is brought to the
+//! current version.
+
+use rusqlite::Connection;
+
+/// The schema version this build writes (`PRAGMA user_version`): the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Every schema change ever made, in order: migration `n` (counted from 1) takes a journal of
+/// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
+/// is brought to the current one in order, in one transaction. Never edit one that shipped:
+/// add the next.
+pub(super) const MIGRATIONS: [&str; 4] = [SCHEMA, MIGRATE_TO_2, MIGRATE_TO_3, MIGRATE_TO_4];
+
+/// Version 1: CLI halts — incidents, findings, changes, problems.
+const SCHEMA: &str = "
+CREATE TABLE incidents (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,              -- 'halt'
+    status     TEXT NOT NULL,              -- 'executing', 'executed', 'partial'
+    opened_at  TEXT NOT NULL,
+    closed_at  TEXT,
+    actor      TEXT NOT NULL               -- who asked: 'cli:<user>', later a Slack user id
+);
+CREATE TABLE findings (                    -- what the guard found before acting
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    account_id  TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    decision    TEXT NOT NULL,             -- 'stop' or 'skip'
+    reason      TEXT,
+    auto_scaling_group TEXT
+);
+CREATE TABLE changes (                     -- every change in AWS, before and after
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    account_id  TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    action      TEXT NOT NULL,             -- 'stop_instance', 'suspend_processes'
+    target      TEXT NOT NULL,             -- instance id, group name
+    detail      TEXT,                      -- JSON: what the change does
+    before      TEXT,                      -- JSON: the state it changes from
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+    error       TEXT,
+    planned_at  TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX changes_by_incident ON changes(incident_id);
+CREATE TABLE problems (                    -- what could not be read or done
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    account_id  TEXT NOT NULL,
+    region      TEXT,
+    message     TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+";
+
+/// Version 4: the process carrying out an incident's actions (so that `restore` waits for it
+/// rather than racing it), and the `response_url` of a `/runaway halt` waiting for its
+/// confirmation (so that its expiry can be said in Slack).
+const MIGRATE_TO_4: &str = "
+ALTER TABLE incidents ADD COLUMN acting_process TEXT;  -- 'pid@start' of the process acting
+ALTER TABLE incidents ADD COLUMN response_url TEXT;    -- cleared once the halt is decided
+";
+
+/// Version 3: the undoing of each change by `restore`, journaled like the change itself.
+const MIGRATE_TO_3: &str = "
+ALTER TABLE changes ADD COLUMN restore_status TEXT CHECK (restore_status IN ('pending', 'done', 'failed'));
+ALTER TABLE changes ADD COLUMN restore_error TEXT;
+ALTER TABLE changes ADD COLUMN restored_at TEXT;
+";
+
+/// Version 2: the bot's incidents (alerts with deadlines, Slack messages, decisions), button
+/// presses and check runs.
+const MIGRATE_TO_2: &str = "
+ALTER TABLE incidents ADD COLUMN account_id TEXT;
+ALTER TABLE incidents ADD COLUMN accounts TEXT;       -- JSON list, for a /runaway halt
+ALTER TABLE incidents ADD COLUMN deadline TEXT;
+ALTER TABLE incidents ADD COLUMN decided_by TEXT;
+ALTER TABLE incidents ADD COLUMN decided_at TEXT;
+ALTER TABLE incidents ADD COLUMN observed TEXT;       -- JSON: what the check saw
+ALTER TABLE incidents ADD COLUMN slack_channel TEXT;
+ALTER TABLE incidents ADD COLUMN slack_ts TEXT;
+ALTER TABLE incidents ADD COLUMN snooze_until TEXT;
+ALTER TABLE incidents ADD COLUMN result TEXT;         -- JSON: what the actions did
+ALTER TABLE incidents ADD COLUMN updated_at TEXT;
+CREATE INDEX incidents_by_account ON incidents(account_id, opened_at);
+CREATE INDEX incidents_by_status ON incidents(status);
+CREATE TABLE presses (                     -- every button press and slash command that acts
+    incident_id TEXT,
+    user_id     TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    allowed     INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE TABLE checks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    checked_at  TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    report      TEXT NOT NULL
+);
+";
+
+/// Brings the journal to [`SCHEMA_VERSION`]: every missing migration, in order, in one
+/// transaction taken before the version is read, so two processes opening one old journal
+/// migrate it once. A file that is not a journal, or of a newer schema, is refused untouched.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| format!("not a usable SQLite database, or not writable: {e}"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| format!("not a usable SQLite database: {e}"))?;
+    if version == 0 {
+        let tables: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if tables > 0 {
+            return Err("not a runawaytrain journal (it has other tables)".into());
+        }
+    }
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(format!(
+            "schema version {version} is newer than this build understands ({SCHEMA_VERSION})"
+        ));
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = n + 1;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", to as i64))
+            .map_err(|e| {
+                format!("cannot upgrade the journal from version {version} to {to}: {e}")
+            })?;
+    }
+    // Committing even when nothing changed proves the journal writable now rather than
+    // halfway through a halt.
+    tx.commit().map_err(|e| format!("not writable: {e}"))
+}
