@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -210,7 +209,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let own = own_instance_id().await;
+    let own = crate::adapters::aws::own_instance_id().await;
     let plan = halt::plan(
         &aws,
         &accounts,
@@ -466,7 +465,7 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     let aws = Aws::from_env(&config.guard.home_region).await;
     let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
     let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));
-    let own = own_instance_id().await;
+    let own = crate::adapters::aws::own_instance_id().await;
     let bot = Arc::new(crate::app::bot::Bot::new(
         config,
         Arc::new(aws),
@@ -486,23 +485,4 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
         .await
         .map_err(|e| Exit(exit::USAGE, format!("cannot serve on {listen}: {e}")))?;
     Ok(exit::OK)
-}
-
-/// The instance the guard runs on, if any, so that a halt never stops the guard itself.
-/// `RUNAWAY_SELF_INSTANCE_ID` names it (empty or `none`: not on an instance); otherwise the
-/// instance metadata service is asked, briefly, unless `AWS_EC2_METADATA_DISABLED=true`.
-async fn own_instance_id() -> Option<String> {
-    if let Ok(id) = std::env::var("RUNAWAY_SELF_INSTANCE_ID") {
-        return (!id.is_empty() && id != "none").then_some(id);
-    }
-    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
-        return None;
-    }
-    let imds = aws_config::imds::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .read_timeout(Duration::from_secs(1))
-        .max_attempts(1)
-        .build();
-    let id = imds.get("/latest/meta-data/instance-id").await.ok()?;
-    Some(id.as_ref().to_owned())
 }

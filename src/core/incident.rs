@@ -163,15 +163,6 @@ pub enum Press {
 }
 
 impl Press {
-    pub fn from_action_id(id: &str) -> Option<Press> {
-        match id {
-            "runaway_approve" => Some(Self::Approve),
-            "runaway_override" => Some(Self::Override),
-            "runaway_confirm_halt" => Some(Self::ConfirmHalt),
-            _ => None,
-        }
-    }
-
     /// The status the press moves a waiting incident to, from the status it must be in.
     pub fn transition(self) -> (Status, Status) {
         match self {
@@ -297,11 +288,6 @@ mod tests {
 
     #[test]
     fn presses_and_deadlines() {
-        assert_eq!(
-            Press::from_action_id("runaway_approve"),
-            Some(Press::Approve)
-        );
-        assert_eq!(Press::from_action_id("runaway_nuke"), None);
         assert_eq!(
             Press::Override.transition(),
             (Status::Open, Status::Overridden)

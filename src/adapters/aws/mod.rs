@@ -31,6 +31,25 @@ const ASG_TAG: &str = "aws:autoscaling:groupName";
 /// Opt-in statuses of the regions an account can use.
 const ENABLED_OPT_IN: [&str; 2] = ["opt-in-not-required", "opted-in"];
 
+/// The instance the guard runs on, if any, so that a halt never stops the guard itself.
+/// `RUNAWAY_SELF_INSTANCE_ID` names it (empty or `none`: not on an instance); otherwise the
+/// instance metadata service is asked, briefly, unless `AWS_EC2_METADATA_DISABLED=true`.
+pub async fn own_instance_id() -> Option<String> {
+    if let Ok(id) = std::env::var("RUNAWAY_SELF_INSTANCE_ID") {
+        return (!id.is_empty() && id != "none").then_some(id);
+    }
+    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let imds = aws_config::imds::Client::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_secs(1))
+        .max_attempts(1)
+        .build();
+    let id = imds.get("/latest/meta-data/instance-id").await.ok()?;
+    Some(id.as_ref().to_owned())
+}
+
 /// Reaches accounts through the standard SDK chain.
 pub struct Aws {
     base: SdkConfig,

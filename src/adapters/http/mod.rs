@@ -21,14 +21,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::adapters::slack::{self, Secret};
 use crate::app::bot::Bot;
-use crate::core::incident::Press;
 
 pub struct App {
     pub bot: Arc<Bot>,
@@ -173,8 +170,8 @@ async fn signed_body(
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = Utc::now().timestamp();
     let signed = slack::SignedHeaders::check(
-        get("x-slack-request-timestamp"),
-        get("x-slack-signature"),
+        get(slack::signature::TIMESTAMP_HEADER),
+        get(slack::signature::SIGNATURE_HEADER),
         now,
     )
     .map_err(|e| unauthorized(route, &e))?;
@@ -198,7 +195,7 @@ async fn signed_body(
 }
 
 fn ephemeral(text: &str) -> Response {
-    axum::Json(json!({"response_type": "ephemeral", "text": text})).into_response()
+    axum::Json(slack::messages::ephemeral(text)).into_response()
 }
 
 const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open incidents, last check · \
@@ -206,20 +203,12 @@ const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open inciden
 `/runaway restore INCIDENT [--start-instances]`: undo what an incident changed · \
 `/runaway help`: this text. Approvers only for halt, restore and the alert buttons.";
 
-#[derive(Deserialize)]
-struct CommandForm {
-    #[serde(default)]
-    text: String,
-    user_id: String,
-    response_url: Option<String>,
-}
-
 async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let body = match signed_body(&app, &headers, body, "/slack/commands").await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    let Ok(form) = serde_urlencoded::from_bytes::<CommandForm>(&body) else {
+    let Some(form) = slack::requests::SlashCommand::parse(&body) else {
         return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
     };
     let mut words = form.text.split_whitespace();
@@ -240,11 +229,7 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
                 form.response_url.as_deref(),
                 Utc::now(),
             ) {
-                Ok(Ok(view)) => {
-                    let mut message = slack::incident_message(&view);
-                    message["response_type"] = json!("in_channel");
-                    axum::Json(message).into_response()
-                }
+                Ok(Ok(view)) => axum::Json(slack::messages::in_channel(&view)).into_response(),
                 Ok(Err(why)) => ephemeral(&why),
                 Err(e) => {
                     tracing::error!(error = %e, "halt request not journaled");
@@ -290,52 +275,35 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
     }
 }
 
-#[derive(Deserialize)]
-struct InteractionForm {
-    payload: String,
-}
-
 async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let body = match signed_body(&app, &headers, body, "/slack/interactions").await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
-        return (StatusCode::BAD_REQUEST, "no payload").into_response();
+    let press = match slack::requests::ButtonPress::parse(&body) {
+        Ok(p) => p,
+        Err(slack::requests::NotAPress::Malformed) => {
+            return (StatusCode::BAD_REQUEST, "not an interaction payload").into_response();
+        }
+        Err(slack::requests::NotAPress::Other) => return StatusCode::OK.into_response(),
     };
-    let Ok(payload) = serde_json::from_str::<serde_json::Value>(&form.payload) else {
-        return (StatusCode::BAD_REQUEST, "payload is not JSON").into_response();
-    };
-    let user = payload["user"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let response_url = payload["response_url"].as_str().map(str::to_owned);
-    // A button press carries one action; only the first is read, so that a forged or odd
-    // payload cannot start a task per element.
-    if let Some(action) = payload["actions"].as_array().and_then(|a| a.first()) {
-        let (Some(press), Some(incident)) = (
-            action["action_id"].as_str().and_then(Press::from_action_id),
-            action["value"].as_str(),
-        ) else {
-            return StatusCode::OK.into_response();
-        };
-        // Acknowledge at once; the work goes on in the background and answers by itself.
-        let (bot, incident, user, url) = (
-            app.bot.clone(),
-            incident.to_owned(),
-            user.clone(),
-            response_url.clone(),
-        );
-        app.tasks.spawn(async move {
-            if let Err(e) = bot
-                .press(press, &incident, &user, url.as_deref(), Utc::now())
-                .await
-            {
-                tracing::error!(incident.id = %incident, error = %e, "press not handled");
-            }
-        });
-    }
+    // Acknowledge at once; the work goes on in the background and answers by itself.
+    let bot = app.bot.clone();
+    app.tasks.spawn(async move {
+        let p = press;
+        if let Err(e) = bot
+            .press(
+                p.press,
+                &p.incident,
+                &p.user_id,
+                p.response_url.as_deref(),
+                Utc::now(),
+            )
+            .await
+        {
+            tracing::error!(incident.id = %p.incident, error = %e, "press not handled");
+        }
+    });
     StatusCode::OK.into_response()
 }
 

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::requests::action_id;
 use crate::config::Action;
-use crate::core::incident::Status;
+use crate::core::incident::{Press, Status};
 use crate::ports::IncidentView;
 
 /// Slack's limits, as its own SDK enforces them.
@@ -89,6 +90,18 @@ fn accounts_text(view: &IncidentView) -> String {
         .join(", ")
 }
 
+/// The answer to a slash command that only its author sees.
+pub fn ephemeral(text: &str) -> Value {
+    json!({"response_type": "ephemeral", "text": text})
+}
+
+/// The answer to a slash command that the channel sees: an incident's message.
+pub fn in_channel(view: &IncidentView) -> Value {
+    let mut message = incident_message(view);
+    message["response_type"] = json!("in_channel");
+    message
+}
+
 /// The message of an incident (`text` fallback and `blocks`), for every status.
 pub fn incident_message(view: &IncidentView) -> Value {
     let accounts = accounts_text(view);
@@ -162,9 +175,9 @@ pub fn incident_message(view: &IncidentView) -> Value {
                 actions.join("\n")
             )));
             blocks.push(json!({"type": "actions", "block_id": "runaway_decide", "elements": [
-                danger_button("runaway_approve", &view.id, "Halt now", "Halt now?",
+                danger_button(action_id(Press::Approve), &view.id, "Halt now", "Halt now?",
                     &format!("Run the actions on {accounts} now, without waiting for the deadline.")),
-                {"type": "button", "action_id": "runaway_override", "value": view.id,
+                {"type": "button", "action_id": action_id(Press::Override), "value": view.id,
                  "text": {"type": "plain_text", "text": "Override"}}
             ]}));
             fallback += &format!(". Actions {at} unless overridden.");
@@ -180,7 +193,7 @@ pub fn incident_message(view: &IncidentView) -> Value {
             )));
             blocks.push(
                 json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
-                    danger_button("runaway_confirm_halt", &view.id, "Halt", "Halt these accounts?",
+                    danger_button(action_id(Press::ConfirmHalt), &view.id, "Halt", "Halt these accounts?",
                         &format!("Stop every running, non-exempt instance of {accounts}."))
                 ]}),
             );

@@ -5,8 +5,10 @@
 //! - [`signature`]: inbound requests' v0 signatures and replays
 //! - [`web_api`]: the Web API client (posts, updates, `response_url`)
 //! - [`messages`]: Block Kit rendering of incidents
+//! - [`requests`]: slash commands and button presses, typed; the buttons' `action_id`s
 
 pub mod messages;
+pub mod requests;
 pub mod signature;
 pub mod web_api;
 

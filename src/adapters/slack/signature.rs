@@ -10,6 +10,10 @@ use sha2::Sha256;
 
 use super::Secret;
 
+/// The headers Slack signs its requests with.
+pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-slack-signature";
+
 /// Requests older or newer than this are refused (replays).
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
 

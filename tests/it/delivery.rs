@@ -4,14 +4,12 @@
 //! alert cut short by a crash is delivered after it, and a `/runaway halt` nobody confirms
 //! lapses.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::bot::*;
+use crate::common::slack::{Mode, text_of};
+use crate::common::*;
 use chrono::Utc;
-use common::bot::*;
-use common::slack::{Mode, text_of};
-use common::*;
 use runawaytrain::app::bot::Outcome;
 use runawaytrain::core::incident::{Observed, Press, Status};
 

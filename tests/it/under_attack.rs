@@ -2,14 +2,12 @@
 //! odd payloads must not reach the guard's own work. Against moto and the Slack stand-in, with
 //! raw sockets as the attacker.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::bot::topic;
+use crate::common::slack::{SlackStandIn, text_of};
+use crate::common::*;
 use chrono::Utc;
-use common::bot::topic;
-use common::slack::{SlackStandIn, text_of};
-use common::*;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

@@ -1,12 +1,10 @@
 //! `runaway halt` against a real moto server: exemptions that hold, Auto Scaling groups that
 //! stay down, two accounts, more than one page and one batch, dry run, the journal, refusals.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::*;
 use aws_sdk_autoscaling::types::SuspendedProcess;
-use common::*;
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -116,7 +114,7 @@ async fn stops_everything_but_the_exempt_in_every_region_of_both_accounts() {
     let states = states(&use1).await;
     assert!(plain.iter().all(|i| states[i] == "stopped"), "{states:?}");
     assert!(tagged.iter().all(|i| states[i] == "running"), "{states:?}");
-    let states_eu = common::states(&euw1).await;
+    let states_eu = crate::common::states(&euw1).await;
     assert_eq!(states_eu[&listed[0]], "running");
     assert_eq!(states_eu[&own[0]], "running");
     assert_eq!(states_eu[&listed[1]], "stopped");

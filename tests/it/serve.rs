@@ -3,12 +3,10 @@
 //! → SNS e-mail published. First with the bot's steps driven directly with a chosen clock, then
 //! through `runaway serve` itself: signatures, slash commands, a restart mid-grace.
 
-mod common;
-
+use crate::common::bot::*;
+use crate::common::slack::{Mode, SlackStandIn, text_of};
+use crate::common::*;
 use chrono::Utc;
-use common::bot::*;
-use common::slack::{Mode, SlackStandIn, text_of};
-use common::*;
 use runawaytrain::adapters::slack::sign;
 use runawaytrain::app::bot::Outcome;
 use runawaytrain::core::incident::{Press, Status};

@@ -2,11 +2,9 @@
 //! leaves them to be redone: against a real moto server, with the journal failing on purpose
 //! (an SQLite trigger that refuses one kind of write, as a full disk would) at chosen points.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusqlite::Connection;
 
 fn config() -> String {

@@ -3,13 +3,11 @@
 //! field by field with the state before, restore twice, refusals, a journal that cannot be used,
 //! and crashes (SIGKILL) in the grace period and in the middle of the actions.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::slack::{SlackStandIn, text_of};
-use common::*;
+use crate::common::slack::{SlackStandIn, text_of};
+use crate::common::*;
 use serde_json::{Value, json};
 
 const DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";

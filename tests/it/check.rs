@@ -2,12 +2,10 @@
 //! an assumed role), pagination past moto's 100-reservation pages, billing, exit statuses and
 //! configuration errors.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
+use crate::common::*;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-use common::*;
 use serde_json::json;
 
 fn two_accounts(payer_limit: u64, member_limit: u64) -> String {

@@ -1,0 +1,16 @@
+//! Every integration test, as one test binary: the SDK-heavy crate links once, not once per
+//! file. Each module starts what it needs (a moto server per test on a free loopback port, a
+//! Slack stand-in, the `runaway` binary) through the harness in `common`.
+
+mod common;
+
+mod architecture;
+mod check;
+mod delivery;
+mod halt;
+mod lockout;
+mod restore;
+mod serve;
+mod snapshots;
+mod terraform;
+mod under_attack;
