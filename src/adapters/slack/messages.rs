@@ -1,7 +1,15 @@
-//! Block Kit: an incident's message in every state, within Slack's limits.
+//! Block Kit: an incident's message in every state, within Slack's limits, built on
+//! slack-morphism's typed models (`SlackBlock`, `SlackMessageContent`): a block or a field
+//! Slack does not know cannot be written.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use slack_morphism::prelude::{
+    SlackActionsBlock, SlackBlock, SlackBlockButtonElement, SlackBlockButtonStyle,
+    SlackBlockConfirmItem, SlackBlockMarkDownText, SlackBlockPlainText, SlackBlockText,
+    SlackContextBlock, SlackContextBlockElement, SlackHeaderBlock, SlackMessageContent,
+    SlackSectionBlock,
+};
 
 use super::requests::action_id;
 use crate::config::Action;
@@ -24,19 +32,48 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// A danger-style button with its confirm dialog, the incident id as its value.
-fn danger_button(action_id: &str, incident: &str, label: &str, title: &str, text: &str) -> Value {
-    json!({"type": "button", "action_id": action_id, "style": "danger", "value": incident,
-        "text": {"type": "plain_text", "text": label},
-        "confirm": {"title": {"type": "plain_text", "text": title},
-            "text": {"type": "mrkdwn", "text": truncate(text, 300)},
-            "confirm": {"type": "plain_text", "text": label},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-            "style": "danger"}})
+fn mrkdwn(text: String) -> SlackBlockText {
+    SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text))
 }
 
-fn section(text: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}})
+/// A button of the guard, the incident id as its value.
+fn button(press: Press, incident: &str, label: &str) -> SlackBlockButtonElement {
+    SlackBlockButtonElement::new(label.into())
+        .with_action_id(action_id(press).into())
+        .with_value(incident.into())
+}
+
+/// A danger-style button with its confirm dialog, the incident id as its value.
+fn danger_button(
+    press: Press,
+    incident: &str,
+    label: &str,
+    title: &str,
+    text: &str,
+) -> SlackBlockButtonElement {
+    let confirm = SlackBlockConfirmItem::new(
+        title.into(),
+        mrkdwn(truncate(text, 300)),
+        label.into(),
+        "Cancel".into(),
+    )
+    .with_style("danger".into());
+    button(press, incident, label)
+        .with_style(SlackBlockButtonStyle::Danger)
+        .with_confirm(confirm)
+}
+
+fn actions_block(block_id: &str, buttons: Vec<SlackBlockButtonElement>) -> SlackBlock {
+    SlackBlock::Actions(
+        SlackActionsBlock::new(buttons.into_iter().map(Into::into).collect())
+            .with_block_id(block_id.to_owned().into()),
+    )
+}
+
+fn section(text: &str) -> SlackBlock {
+    SlackBlock::Section(
+        SlackSectionBlock::new().with_text(mrkdwn(truncate(text, MAX_SECTION_TEXT))),
+    )
 }
 
 fn utc(t: DateTime<Utc>) -> String {
@@ -102,8 +139,13 @@ pub fn in_channel(view: &IncidentView) -> Value {
     message
 }
 
-/// The message of an incident (`text` fallback and `blocks`), for every status.
+/// The message of an incident (`text` fallback and `blocks`), for every status, as JSON.
 pub fn incident_message(view: &IncidentView) -> Value {
+    serde_json::to_value(incident_content(view)).expect("Block Kit models serialise")
+}
+
+/// The message of an incident (`text` fallback and `blocks`), for every status.
+pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
     let accounts = accounts_text(view);
     let manual = view.observed.is_none();
     let title = if manual {
@@ -111,23 +153,27 @@ pub fn incident_message(view: &IncidentView) -> Value {
     } else {
         format!("🚨 {accounts} fails its rules")
     };
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, MAX_HEADER_TEXT), "emoji": true}}),
-    ];
+    let mut blocks = vec![SlackBlock::Header(SlackHeaderBlock::new(
+        SlackBlockPlainText::new(truncate(&title, MAX_HEADER_TEXT))
+            .with_emoji(true)
+            .into(),
+    ))];
     let mut fallback = title.clone();
 
     if let Some(o) = &view.observed {
-        let fields: Vec<Value> = o
+        let fields: Vec<SlackBlockText> = o
             .violations
             .iter()
             .take(MAX_FIELDS)
             .map(|v| {
                 let (observed, limit) = (quantity(v.observed), quantity(v.limit));
-                json!({"type": "mrkdwn", "text": format!("*{}*\n{observed} (limit {limit})", v.rule)})
+                mrkdwn(format!("*{}*\n{observed} (limit {limit})", v.rule))
             })
             .collect();
         if !fields.is_empty() {
-            blocks.push(json!({"type": "section", "fields": fields}));
+            blocks.push(SlackBlock::Section(
+                SlackSectionBlock::new().with_fields(fields),
+            ));
         }
         fallback += &format!(
             ": {}",
@@ -174,12 +220,21 @@ pub fn incident_message(view: &IncidentView) -> Value {
                 "*If nobody overrides {by}:*\n{}",
                 actions.join("\n")
             )));
-            blocks.push(json!({"type": "actions", "block_id": "runaway_decide", "elements": [
-                danger_button(action_id(Press::Approve), &view.id, "Halt now", "Halt now?",
-                    &format!("Run the actions on {accounts} now, without waiting for the deadline.")),
-                {"type": "button", "action_id": action_id(Press::Override), "value": view.id,
-                 "text": {"type": "plain_text", "text": "Override"}}
-            ]}));
+            blocks.push(actions_block(
+                "runaway_decide",
+                vec![
+                    danger_button(
+                        Press::Approve,
+                        &view.id,
+                        "Halt now",
+                        "Halt now?",
+                        &format!(
+                            "Run the actions on {accounts} now, without waiting for the deadline."
+                        ),
+                    ),
+                    button(Press::Override, &view.id, "Override"),
+                ],
+            ));
             fallback += &format!(". Actions {at} unless overridden.");
         }
         Status::AwaitingConfirmation => {
@@ -191,12 +246,16 @@ pub fn incident_message(view: &IncidentView) -> Value {
                 "*Confirm{by} to run:*\n{}",
                 actions.join("\n")
             )));
-            blocks.push(
-                json!({"type": "actions", "block_id": "runaway_confirm", "elements": [
-                    danger_button(action_id(Press::ConfirmHalt), &view.id, "Halt", "Halt these accounts?",
-                        &format!("Stop every running, non-exempt instance of {accounts}."))
-                ]}),
-            );
+            blocks.push(actions_block(
+                "runaway_confirm",
+                vec![danger_button(
+                    Press::ConfirmHalt,
+                    &view.id,
+                    "Halt",
+                    "Halt these accounts?",
+                    &format!("Stop every running, non-exempt instance of {accounts}."),
+                )],
+            ));
         }
         _ => {
             let at = view.decided_at.map(utc).unwrap_or_default();
@@ -237,9 +296,16 @@ pub fn incident_message(view: &IncidentView) -> Value {
             }
         }
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("incident `{}` · runawaytrain", view.id)}]}));
+    blocks.push(SlackBlock::Context(SlackContextBlock::new(vec![
+        SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(format!(
+            "incident `{}` · runawaytrain",
+            view.id
+        ))),
+    ])));
     blocks.truncate(50);
-    json!({"text": truncate(&fallback, 3000), "blocks": blocks})
+    SlackMessageContent::new()
+        .with_text(truncate(&fallback, 3000))
+        .with_blocks(blocks)
 }
 
 fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {

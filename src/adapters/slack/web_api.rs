@@ -8,7 +8,13 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::Secret;
-use super::messages::incident_message;
+use std::collections::HashMap;
+
+use slack_morphism::prelude::{
+    SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackMessageMetadata,
+};
+
+use super::messages::{incident_content, incident_message};
 use crate::ports::{Chat, ChatError, IncidentView, Reply};
 
 pub struct SlackClient {
@@ -207,10 +213,13 @@ impl Chat for SlackClient {
     /// for. Also the way back to an alert posted by a process that died before journaling its
     /// `ts`.
     async fn post_incident(&self, channel: &str, view: &IncidentView) -> Result<String, ChatError> {
-        let mut body = incident_message(view);
-        body["channel"] = json!(channel);
-        body["metadata"] =
-            json!({"event_type": METADATA_EVENT, "event_payload": {"incident": view.id}});
+        let metadata = SlackMessageMetadata::new(METADATA_EVENT.into())
+            .with_event_payload(HashMap::from([("incident".to_owned(), view.id.clone())]));
+        let request = SlackApiChatPostMessageRequest::new(
+            channel.to_owned().into(),
+            incident_content(view).with_metadata(metadata),
+        );
+        let body = serde_json::to_value(&request).expect("Web API models serialise");
         let no_ts = || ChatError {
             method: "chat.postMessage".into(),
             error: "answer without ts".into(),
@@ -246,9 +255,12 @@ impl Chat for SlackClient {
         ts: &str,
         view: &IncidentView,
     ) -> Result<(), ChatError> {
-        let mut body = incident_message(view);
-        body["channel"] = json!(channel);
-        body["ts"] = json!(ts);
+        let request = SlackApiChatUpdateRequest::new(
+            channel.to_owned().into(),
+            incident_content(view),
+            ts.to_owned().into(),
+        );
+        let body = serde_json::to_value(&request).expect("Web API models serialise");
         self.call("chat.update", &body, true).await.map(|_| ())
     }
 
