@@ -59,7 +59,7 @@ enum Command {
     /// Inactive; where a launch_deny_policy_arn is configured, attaches it to users and roles.
     /// Never the exempt principals, service-linked roles or the guard's own identity.
     /// Exit 0 done, 1 done in part (or refused), 2 usage or configuration error (nothing changed).
-    Lockout(HaltArgs),
+    Lockout(LockoutArgs),
     /// Undo exactly what one incident changed, from the journal
     ///
     /// Exit 0 done, 1 done in part, 2 usage error or unknown incident (nothing changed).
@@ -87,6 +87,22 @@ enum Command {
     /// Listens on RUNAWAY_LISTEN (default 127.0.0.1:3000) until SIGINT/SIGTERM. Needs
     /// SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (environment or ./.env).
     Serve,
+}
+
+#[derive(Args, Debug)]
+struct LockoutArgs {
+    /// Only this account (id or name); repeat for more. Default: every account.
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+    /// Change nothing: read IAM and print who would be locked out and what would change
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (required when standard input is not a terminal)
+    #[arg(long)]
+    yes: bool,
+    /// Print the result as one JSON object
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -298,7 +314,7 @@ fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
     Ok(())
 }
 
-async fn cmd_lockout(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
+async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     use crate::app::lockout::{self, Which};
     let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
     if !args.dry_run {

@@ -1,14 +1,19 @@
-//! What people see, as reviewed snapshots (insta): the Slack alert in its states, the e-mail,
-//! and the check table. A change to any of them shows up as a diff to review and accept
+//! What people see, as reviewed snapshots (insta): the Slack alert in its states, the halt
+//! confirmation, the e-mail, and the terminal's check, halt, lockout, restore and status texts. A change to any of them shows up as a diff to review and accept
 //! (`INSTA_UPDATE=always cargo test --test snapshots`, then read the `.snap` files).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
+use runawaytrain::adapters::journal::Journal;
 use runawaytrain::app::check::{AccountReport, CheckReport};
+use runawaytrain::app::halt::HaltReport;
 use runawaytrain::app::halt::{AccountHalt, Skipped, Suspension};
+use runawaytrain::app::lockout::{AccountLockout, ExemptPrincipal, LockoutChange, LockoutReport};
+use runawaytrain::app::restore::{NotUndone, RestoreReport, Undone};
 use runawaytrain::config::Action;
+use runawaytrain::core::change::ChangeKind;
 use runawaytrain::core::incident::{Observed, Status, violation};
 use runawaytrain::core::model::Problem;
 use runawaytrain::core::rules::{Quantity, State};
@@ -155,4 +160,141 @@ fn check_table() {
     };
     let _ = Path::new("");
     insta::assert_snapshot!(runawaytrain::text::terminal::check(&report));
+}
+
+fn lockout_outcome() -> Vec<AccountLockout> {
+    vec![AccountLockout {
+        account_id: "111111111111".into(),
+        name: "payer".into(),
+        changes: vec![
+            LockoutChange::AttachUserPolicy {
+                principal: "ci-deployer".into(),
+                policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
+            },
+            LockoutChange::DeactivateAccessKey {
+                principal: "ci-deployer".into(),
+                access_key_id: "AKIAEXAMPLEKEY000001".into(),
+            },
+            LockoutChange::AttachRolePolicy {
+                principal: "batch-runner".into(),
+                policy_arn: "arn:aws:iam::111111111111:policy/runawaytrain-launch-deny".into(),
+            },
+        ],
+        exempt: vec![
+            ExemptPrincipal {
+                principal: "breakglass".into(),
+                reason: "exempt_principals".into(),
+            },
+            ExemptPrincipal {
+                principal: "runawaytrain-guard".into(),
+                reason: "the guard's own identity".into(),
+            },
+        ],
+        errors: vec![Problem::account(
+            "iam:UpdateAccessKey: AccessDenied: not authorized",
+        )],
+    }]
+}
+
+#[test]
+fn slack_halt_confirmation() {
+    let mut v = view(Status::AwaitingConfirmation);
+    v.observed = None;
+    v.actions = vec![Action::StopInstances];
+    v.decided_by = None;
+    v.decided_at = None;
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&v));
+}
+
+#[test]
+fn slack_alert_executed_with_lockout() {
+    let mut v = view(Status::Partial);
+    v.lockout = Some(lockout_outcome());
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&v));
+}
+
+#[test]
+fn terminal_halt() {
+    let report = HaltReport {
+        incident: Some("inc-20261123-170000-3fa2".into()),
+        dry_run: false,
+        accounts: view(Status::Executed).outcome.unwrap(),
+    };
+    insta::assert_snapshot!(runawaytrain::text::terminal::halt(&report));
+}
+
+#[test]
+fn terminal_lockout() {
+    let report = LockoutReport {
+        incident: Some("inc-20261123-170000-3fa2".into()),
+        dry_run: false,
+        accounts: lockout_outcome(),
+    };
+    insta::assert_snapshot!(runawaytrain::text::terminal::lockout(&report));
+}
+
+#[test]
+fn terminal_restore() {
+    let undone = |action, target: &str| Undone {
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        action,
+        target: target.into(),
+    };
+    let report = RestoreReport {
+        incident: "inc-20261123-170000-3fa2".into(),
+        restored: vec![
+            undone(ChangeKind::AttachUserPolicy, "ci-deployer"),
+            undone(ChangeKind::DeactivateAccessKey, "AKIAEXAMPLEKEY000001"),
+        ],
+        kept: vec![NotUndone {
+            account_id: "111111111111".into(),
+            region: "us-east-1".into(),
+            action: ChangeKind::StopInstance,
+            target: "i-00000000000000001".into(),
+            reason: "stopped: restore with --start-instances to start it".into(),
+        }],
+        errors: vec![NotUndone {
+            account_id: "111111111111".into(),
+            region: "global".into(),
+            action: ChangeKind::AttachRolePolicy,
+            target: "batch-runner".into(),
+            reason: "iam:DetachRolePolicy: AccessDenied: not authorized".into(),
+        }],
+        already_restored: 1,
+    };
+    insta::assert_snapshot!(runawaytrain::text::terminal::restore(&report));
+}
+
+#[test]
+fn terminal_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runaway.toml");
+    std::fs::write(
+        &path,
+        "[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"111111111111\"\nname = \"payer\"\nmax_running_instances = 4\n",
+    )
+    .unwrap();
+    let config = runawaytrain::config::Config::load(&path).unwrap();
+    let journal = Journal::open(&config.guard.state_path).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    let report = serde_json::json!({"checked_at": "2026-11-23T17:00:00Z", "state": "fail",
+        "accounts": [{"account_id": "111111111111", "name": "payer", "state": "fail",
+            "running_instances": 12}]});
+    journal.record_check(at, "fail", 840, &report).unwrap();
+    let open = journal.open_alert("111111111111", &observed(), at).unwrap();
+    journal
+        .set_deadline(&open, at + chrono::Duration::minutes(10))
+        .unwrap();
+    let done = journal
+        .open_incident("halt", "cli:ops", at - chrono::Duration::hours(2))
+        .unwrap();
+    journal
+        .close_incident(&done, "executed", at - chrono::Duration::hours(2))
+        .unwrap();
+    let text = runawaytrain::app::status::text(&journal, &config)
+        .unwrap()
+        .replace(&open, "inc-OPEN")
+        .replace(&done, "inc-DONE");
+    insta::assert_snapshot!(text);
 }
