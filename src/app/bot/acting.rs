@@ -1,0 +1,233 @@
+//! Carrying a decided incident out: the halt and lockout actions, the message rewritten, the
+//! notify list e-mailed; and the view of an incident that people are shown.
+
+use std::sync::atomic::Ordering;
+
+use super::{Bot, StepClock, after};
+use crate::adapters::journal::{IncidentRow, JournalError};
+use crate::app::{halt, lockout};
+use crate::config::{Account, Action};
+use crate::core::incident::Status;
+use crate::ports::{IncidentView, Reply};
+
+impl Bot {
+    // ----- acting -----------------------------------------------------------------------
+
+    /// Runs a decided incident's actions, journals the result, updates the message and
+    /// e-mails the notify list.
+    pub(super) async fn execute(
+        &self,
+        id: &str,
+        response_url: Option<&str>,
+        clock: StepClock,
+    ) -> Result<(), JournalError> {
+        let row = self
+            .journal
+            .get_incident(id)?
+            .expect("a claimed incident exists");
+        self.refresh_message(id, response_url).await?;
+        let ids: Vec<String> = match &row.account_id {
+            Some(a) => vec![a.clone()],
+            None => row.accounts.clone(),
+        };
+        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let stops = row.kind == "manual"
+            || accounts
+                .iter()
+                .any(|a| a.actions.contains(&Action::StopInstances));
+        let report = if stops {
+            let plan = halt::plan(
+                self.cloud.as_ref(),
+                &accounts,
+                self.config.guard.max_concurrency,
+                self.own_instance.as_deref(),
+            )
+            .await;
+            Some(
+                halt::execute(
+                    plan,
+                    Some((&self.journal, id)),
+                    self.config.guard.max_concurrency,
+                    &|| clock.now(),
+                )
+                .await,
+            )
+        } else {
+            None
+        };
+        // The lockout actions (not for a /runaway halt, which only stops instances).
+        let which: Vec<(&Account, lockout::Which)> = accounts
+            .iter()
+            .map(|a| (*a, lockout::Which::from_actions(&a.actions)))
+            .filter(|(_, w)| row.kind != "manual" && w.any())
+            .collect();
+        let locked = if which.is_empty() {
+            None
+        } else {
+            Some(
+                lockout::run(
+                    self.cloud.as_ref(),
+                    &which,
+                    Some((&self.journal, id)),
+                    self.config.guard.max_concurrency,
+                    &|| clock.now(),
+                )
+                .await,
+            )
+        };
+        let complete = report.as_ref().is_none_or(|r| r.complete())
+            && locked.as_ref().is_none_or(|l| l.complete());
+        let status = if complete {
+            Status::Executed
+        } else {
+            Status::Partial
+        };
+        let result = serde_json::json!({ "halt": report, "lockout": locked });
+        let now = clock.now();
+        let snooze = accounts.first().map(|a| after(now, a.policy.snooze));
+        self.journal
+            .finish_incident(id, status, &result, snooze, now)?;
+        self.metrics
+            .incidents_executed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = &report {
+            self.metrics
+                .instances_stopped
+                .fetch_add(r.stopped() as u64, Ordering::Relaxed);
+        }
+        tracing::info!(
+            incident.id = id,
+            status = status.as_str(),
+            "incident executed"
+        );
+        self.refresh_message(id, response_url).await?;
+        let row = self.journal.get_incident(id)?.expect("exists");
+        let view = self.view(&row);
+        for account in &accounts {
+            self.email(account, &view, None).await;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the incident's Slack message (or answers through `response_url` for a halt
+    /// asked for with a slash command) to show its current state.
+    pub(super) async fn refresh_message(
+        &self,
+        id: &str,
+        response_url: Option<&str>,
+    ) -> Result<(), JournalError> {
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let view = self.view(&row);
+        let result = match (&row.slack_channel, &row.slack_ts, response_url) {
+            (Some(channel), Some(ts), _) => self.chat.update_incident(channel, ts, &view).await,
+            (_, _, Some(url)) => {
+                self.chat
+                    .respond(url, &Reply::Incident(Box::new(view)))
+                    .await
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(incident.id = id, error = %e, "message not updated");
+        }
+        Ok(())
+    }
+
+    /// E-mails the account's notify list; whether it was published. When Slack failed, says
+    /// so: nobody is left uninformed.
+    pub(super) async fn email(
+        &self,
+        account: &Account,
+        view: &IncidentView,
+        slack_error: Option<&str>,
+    ) -> bool {
+        let Some(topic) = account.sns_topic_arn.as_ref().or(self
+            .config
+            .notify
+            .sns_topic_arn
+            .as_ref())
+        else {
+            return false;
+        };
+        let (subject, mut body) = crate::text::email::email(view);
+        if let Some(e) = slack_error {
+            body = format!(
+                "The Slack alert could not be posted ({e}). Override from the command line is not possible; stop the guard to prevent the actions.\n\n{body}"
+            );
+        }
+        match self.notifier.publish(topic, &subject, &body).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.metrics.sns_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(incident.id = %view.id, error = %e, "notify e-mail not published");
+                false
+            }
+        }
+    }
+
+    /// The view of an incident for messages.
+    pub fn view(&self, row: &IncidentRow) -> IncidentView {
+        let ids: Vec<String> = match &row.account_id {
+            Some(a) => vec![a.clone()],
+            None => row.accounts.clone(),
+        };
+        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let actions: Vec<Action> = match row.kind.as_str() {
+            "manual" => vec![Action::StopInstances],
+            _ => accounts
+                .first()
+                .map(|a| a.actions.clone())
+                .unwrap_or_default(),
+        };
+        let outcome = row
+            .result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<halt::HaltReport>(r["halt"].clone()).ok())
+            .map(|r| r.accounts);
+        let lockout = row
+            .result
+            .as_ref()
+            .and_then(|r| {
+                serde_json::from_value::<lockout::LockoutReport>(r["lockout"].clone()).ok()
+            })
+            .map(|r| r.accounts);
+        IncidentView {
+            id: row.id.clone(),
+            accounts: ids
+                .iter()
+                .map(|i| {
+                    (
+                        i.clone(),
+                        self.account(i)
+                            .map_or_else(|| i.clone(), |a| a.name.clone()),
+                    )
+                })
+                .collect(),
+            observed: row.observed.clone(),
+            actions,
+            deadline: row.deadline,
+            grace_period: accounts
+                .first()
+                .map_or(self.config.guard.defaults.grace_period, |a| {
+                    a.policy.grace_period
+                }),
+            status: row.status,
+            decided_by: row.decided_by.clone(),
+            decided_at: row.decided_at,
+            exempt_tag: accounts.first().map_or_else(
+                || self.config.guard.defaults.exempt_tag.clone(),
+                |a| a.policy.exempt_tag.clone(),
+            ),
+            outcome,
+            lockout,
+        }
+    }
+
+    /// The text of `/runaway status` and `runaway status`.
+    pub fn status_text(&self) -> Result<String, JournalError> {
+        crate::app::status::text(&self.journal, &self.config)
+    }
+}

@@ -1,0 +1,222 @@
+//! Button presses and slash commands: approvers only, every one journaled, every decision a
+//! conditional update of the incident.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::{Bot, StepClock, after};
+use super::{MAX_CONFIRMATION_WAIT, Outcome};
+use crate::adapters::journal::JournalError;
+use crate::core::incident::{Press, Status};
+use crate::ports::{IncidentView, Reply};
+
+impl Bot {
+    // ----- presses and commands ---------------------------------------------------------
+
+    /// A button press by `user` on `incident`. `response_url` answers the presser.
+    pub async fn press(
+        &self,
+        press: Press,
+        incident: &str,
+        user: &str,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, JournalError> {
+        let action = format!("{press:?}").to_lowercase();
+        if !self.is_approver(user) {
+            let text = self.refuse(user, &action, Some(incident), now)?;
+            self.tell(response_url, text).await;
+            return Ok(Outcome::Refused);
+        }
+        let Some(row) = self.journal.get_incident(incident)? else {
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                true,
+                "unknown incident",
+                now,
+            )?;
+            self.tell(response_url, &format!("There is no incident `{incident}`."))
+                .await;
+            return Ok(Outcome::Unknown);
+        };
+        let (from, to) = press.transition();
+        let snooze = match to {
+            Status::Overridden => row
+                .account_id
+                .as_deref()
+                .and_then(|id| self.account(id))
+                .map(|a| after(now, a.policy.snooze)),
+            _ => None,
+        };
+        // Registered as running here before the claim, so the deadline step never takes a
+        // just-approved incident for one cut short by a crash.
+        let running = self.begin(incident);
+        if running.is_none() || !self.journal.claim(incident, from, to, user, now, snooze)? {
+            let current = self
+                .journal
+                .get_incident(incident)?
+                .map_or(row.status, |r| r.status);
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                true,
+                &format!("already {}", current.as_str()),
+                now,
+            )?;
+            self.tell(
+                response_url,
+                &format!(
+                    "Incident `{incident}` is already {}: nothing more to do.",
+                    current.as_str()
+                ),
+            )
+            .await;
+            return Ok(Outcome::AlreadyDecided(current));
+        }
+        self.journal
+            .record_press(Some(incident), user, &action, true, to.as_str(), now)?;
+        tracing::info!(
+            incident.id = incident,
+            user,
+            status = to.as_str(),
+            "incident decided"
+        );
+        match to {
+            Status::Approved => {
+                self.execute(incident, response_url, StepClock::new(now))
+                    .await?
+            }
+            _ => self.refresh_message(incident, response_url).await?,
+        }
+        Ok(Outcome::Decided(to))
+    }
+
+    /// `/runaway halt [ACCOUNT]`: opens a halt waiting for its confirmation button, and returns
+    /// the view of the confirmation message (or why not).
+    pub fn request_halt(
+        &self,
+        user: &str,
+        account: Option<&str>,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<IncidentView, String>, JournalError> {
+        if !self.is_approver(user) {
+            return Ok(Err(self.refuse(user, "halt", None, now)?.to_owned()));
+        }
+        let ids: Vec<String> = account.into_iter().map(str::to_owned).collect();
+        let accounts = match self.config.select_accounts(&ids) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
+        // It lapses, button and all, after the grace period (of the shortest among the
+        // accounts), and at most when Slack's response_url stops working.
+        let wait = accounts
+            .iter()
+            .map(|a| a.policy.grace_period)
+            .min()
+            .unwrap_or(self.config.guard.defaults.grace_period)
+            .min(MAX_CONFIRMATION_WAIT);
+        let id = self
+            .journal
+            .open_manual(&ids, user, after(now, wait), response_url, now)?;
+        self.journal
+            .record_press(Some(&id), user, "halt", true, "awaiting confirmation", now)?;
+        let row = self.journal.get_incident(&id)?.expect("just written");
+        Ok(Ok(self.view(&row)))
+    }
+
+    /// Journals and counts a refused command by someone not among the approvers; returns what
+    /// to tell them.
+    pub fn refuse(
+        &self,
+        user: &str,
+        action: &str,
+        incident: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<&'static str, JournalError> {
+        self.metrics.refused_presses.fetch_add(1, Ordering::Relaxed);
+        self.journal.record_press(
+            incident,
+            user,
+            action,
+            false,
+            "refused: not an approver",
+            now,
+        )?;
+        tracing::warn!(incident.id = ?incident, user, action, "refused: not an approver");
+        Ok(
+            "Only the guard's approvers can halt, restore, approve or override. Nothing was changed.",
+        )
+    }
+
+    /// `/runaway restore INCIDENT [--start-instances]`, by `user`: answers through
+    /// `response_url` with what was restored.
+    pub async fn restore(
+        &self,
+        user: &str,
+        incident: &str,
+        start_instances: bool,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, JournalError> {
+        if !self.is_approver(user) {
+            let text = self.refuse(user, "restore", Some(incident), now)?;
+            self.tell(response_url, text).await;
+            return Ok(Outcome::Refused);
+        }
+        self.journal
+            .record_press(Some(incident), user, "restore", true, "restoring", now)?;
+        let started = Instant::now();
+        match crate::app::restore::run(
+            self.cloud.as_ref(),
+            &self.config,
+            &self.journal,
+            incident,
+            start_instances,
+            crate::app::restore::MAX_WAIT,
+            &|| after(now, started.elapsed()),
+        )
+        .await
+        {
+            Ok(report) => {
+                tracing::info!(
+                    incident.id = incident,
+                    user,
+                    restored = report.restored.len(),
+                    "restored"
+                );
+                self.tell(response_url, &crate::text::terminal::restore(&report))
+                    .await;
+                Ok(Outcome::Decided(Status::Executed))
+            }
+            Err(crate::app::restore::RestoreError::UnknownIncident(_)) => {
+                self.tell(response_url, &format!("There is no incident `{incident}`."))
+                    .await;
+                Ok(Outcome::Unknown)
+            }
+            Err(e @ crate::app::restore::RestoreError::StillRunning { .. }) => {
+                self.tell(response_url, &e.to_string()).await;
+                Ok(Outcome::AlreadyDecided(Status::Executing))
+            }
+            Err(crate::app::restore::RestoreError::Journal { error, .. }) => Err(error),
+        }
+    }
+
+    pub(super) async fn tell(&self, response_url: Option<&str>, text: &str) {
+        if let Some(url) = response_url
+            && let Err(e) = self
+                .chat
+                .respond(url, &Reply::Ephemeral(text.to_owned()))
+                .await
+        {
+            self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, "answer not delivered");
+        }
+    }
+}

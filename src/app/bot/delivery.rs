@@ -1,0 +1,203 @@
+//! The check step: a check of every account, what it means for each account's incident, and
+//! the delivery of new alerts (Slack, then e-mail), each in a task of its own.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::{Bot, Running, StepClock, after, left_at};
+use crate::adapters::journal::JournalError;
+use crate::app::check::{self, CheckReport};
+use crate::config::Account;
+use crate::core::incident::{self, Observed, OnCheck, Status};
+use crate::core::rules::State;
+
+impl Bot {
+    // ----- the check step ---------------------------------------------------------------
+
+    /// Checks every account once and opens, updates or resolves incidents. Alerts are
+    /// delivered, and messages updated, in tasks of their own: accounts do not wait on each
+    /// other, and Slack never holds up the next check.
+    pub async fn check_step(
+        self: &Arc<Self>,
+        now: DateTime<Utc>,
+    ) -> Result<CheckReport, JournalError> {
+        let clock = StepClock::new(now);
+        let started = Instant::now();
+        let accounts: Vec<&Account> = self.config.accounts.iter().collect();
+        let report = check::run(self.cloud.as_ref(), &self.config, &accounts, now).await;
+        let ms = started.elapsed().as_millis() as u64;
+        self.journal.record_check(
+            report.checked_at,
+            report.state.as_str(),
+            ms,
+            &serde_json::to_value(&report).unwrap_or_default(),
+        )?;
+        self.metrics.checks.fetch_add(1, Ordering::Relaxed);
+        self.metrics.last_check_ms.store(ms, Ordering::Relaxed);
+        self.metrics
+            .last_check_at
+            .store(report.checked_at.timestamp(), Ordering::Relaxed);
+        self.metrics.record_outcome(&report);
+        tracing::info!(state = ?report.state, duration_ms = ms, "check done");
+        let checked = clock.now();
+
+        for a in &report.accounts {
+            let Some(account) = self.account(&a.account_id) else {
+                continue;
+            };
+            let observed = match a.state {
+                State::Fail => Some(Observed {
+                    running_instances: a.running_instances,
+                    regions: a
+                        .regions
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(r, n)| (r.clone(), *n))
+                        .collect(),
+                    estimated_charges_usd: a.estimated_charges_usd,
+                    violations: a.violations.clone(),
+                }),
+                State::Ok => None,
+                // What could not be read decides nothing: no alert, and no all-clear.
+                State::Error => continue,
+            };
+            let latest = self.journal.latest_alert(&a.account_id)?;
+            let decision = incident::on_check(
+                latest.as_ref().map(left_at).as_ref(),
+                observed.as_ref(),
+                checked,
+            );
+            match (decision, latest, observed) {
+                (OnCheck::Open, _, Some(o)) => {
+                    let id = self.journal.open_alert(account.id.as_str(), &o, checked)?;
+                    self.metrics
+                        .incidents_opened
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(incident.id = %id, account.id = %account.id, "incident opened");
+                    self.spawn_delivery(&id, checked, clock);
+                }
+                (OnCheck::Update, Some(l), Some(o)) => {
+                    self.journal.update_observed(&l.id, &o, checked)?;
+                    tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident updated");
+                    self.spawn_refresh(&l.id);
+                }
+                (OnCheck::Resolve, Some(l), _)
+                    if self.journal.claim(
+                        &l.id,
+                        Status::Open,
+                        Status::Resolved,
+                        "check",
+                        checked,
+                        None,
+                    )? =>
+                {
+                    tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident resolved");
+                    self.spawn_refresh(&l.id);
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    pub(super) fn spawn_refresh(self: &Arc<Self>, id: &str) {
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            if let Err(e) = bot.refresh_message(&id, None).await {
+                tracing::error!(incident.id = %id, error = %e, "message not updated");
+            }
+        });
+    }
+
+    /// Delivers a new alert in a task of its own (unless this process is delivering it already).
+    /// `checked`: the end of the check, from which the grace period runs if the alert reaches
+    /// nobody.
+    pub(super) fn spawn_delivery(
+        self: &Arc<Self>,
+        id: &str,
+        checked: DateTime<Utc>,
+        clock: StepClock,
+    ) {
+        let Some(mark) = Running::begin(&self.delivering, id) else {
+            return;
+        };
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            let _mark = mark;
+            if let Err(e) = bot.deliver(&id, checked, clock).await {
+                tracing::error!(incident.id = %id, error = %e, "alert not delivered");
+            }
+        });
+    }
+
+    /// Posts the alert to Slack and e-mails the notify list. The grace period runs from when the
+    /// alert was first delivered (the Slack post, else the e-mail); if it reached nobody, from
+    /// the end of the check: a guard that cannot reach people must still act.
+    pub(super) async fn deliver(
+        &self,
+        id: &str,
+        checked: DateTime<Utc>,
+        clock: StepClock,
+    ) -> Result<(), JournalError> {
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) else {
+            return Ok(());
+        };
+        let grace = account.policy.grace_period;
+        let channel = account
+            .slack_channel
+            .as_ref()
+            .or(self.config.slack.channel.as_ref());
+        let slack_error = match (channel, &row.slack_ts) {
+            (_, Some(_)) => None,
+            (None, None) => Some("no Slack channel configured".to_owned()),
+            (Some(channel), None) => match self.chat.post_incident(channel, &self.view(&row)).await
+            {
+                Ok(ts) => {
+                    let delivered = clock.now();
+                    self.journal.set_slack_message(id, channel, &ts)?;
+                    if self.journal.set_deadline(id, after(delivered, grace))? {
+                        tracing::info!(
+                            incident.id = id,
+                            "alert posted; the grace period runs from now"
+                        );
+                    }
+                    // The post said "within the grace period"; now it can say until when.
+                    self.refresh_message(id, None).await?;
+                    None
+                }
+                Err(e) => {
+                    self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(incident.id = %id, error = %e, "alert not posted to Slack");
+                    Some(e.to_string())
+                }
+            },
+        };
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let mut view = self.view(&row);
+        // Not delivered yet: the e-mail is the first delivery, and says the deadline it sets.
+        let provisional = after(clock.now(), grace);
+        view.deadline = view.deadline.or(Some(provisional));
+        let mailed = self.email(account, &view, slack_error.as_deref()).await;
+        if row.deadline.is_none() {
+            let deadline = if mailed {
+                provisional
+            } else {
+                tracing::error!(
+                    incident.id = id,
+                    "the alert reached nobody: the grace period runs from the end of the check"
+                );
+                after(checked, grace)
+            };
+            self.journal.set_deadline(id, deadline)?;
+        }
+        Ok(())
+    }
+}

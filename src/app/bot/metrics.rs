@@ -1,0 +1,97 @@
+//! The bot's counters for `/metrics`, and the loops' signs of life for `/healthz`.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::app::check::CheckReport;
+use crate::core::rules::State;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub checks: AtomicU64,
+    pub last_check_ms: AtomicU64,
+    /// Unix seconds of the last finished check; 0 before the first.
+    pub last_check_at: AtomicI64,
+    pub incidents_opened: AtomicU64,
+    pub incidents_executed: AtomicU64,
+    pub instances_stopped: AtomicU64,
+    pub slack_failures: AtomicU64,
+    pub sns_failures: AtomicU64,
+    pub refused_presses: AtomicU64,
+    /// The last check: its state (0 none yet, 1 ok, 2 error, 3 fail), accounts checked, and
+    /// accounts it could not read at all.
+    pub last_check_state: std::sync::atomic::AtomicU8,
+    pub last_check_accounts: AtomicU64,
+    pub last_check_unreadable: AtomicU64,
+    pub check_loop: LoopBeat,
+    pub deadline_loop: LoopBeat,
+}
+
+/// A loop's signs of life, for `/healthz`.
+#[derive(Debug, Default)]
+pub struct LoopBeat {
+    running: std::sync::atomic::AtomicBool,
+    /// Unix milliseconds of the last completed turn; 0 before the first.
+    last: AtomicI64,
+}
+
+impl LoopBeat {
+    /// Marks the loop running until the returned guard drops (the loop returns or panics).
+    pub fn enter(&self) -> impl Drop + '_ {
+        self.running.store(true, Ordering::SeqCst);
+        struct Leave<'a>(&'a LoopBeat);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.running.store(false, Ordering::SeqCst);
+            }
+        }
+        Leave(self)
+    }
+
+    pub fn beat(&self, at: DateTime<Utc>) {
+        self.last.store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub fn state(&self) -> crate::core::health::LoopState {
+        let last = self.last.load(Ordering::Relaxed);
+        crate::core::health::LoopState {
+            running: self.running.load(Ordering::SeqCst),
+            last_beat: (last > 0)
+                .then(|| DateTime::from_timestamp_millis(last))
+                .flatten(),
+        }
+    }
+}
+
+impl Metrics {
+    pub(super) fn record_outcome(&self, report: &CheckReport) {
+        let state = match report.state {
+            State::Ok => 1,
+            State::Error => 2,
+            State::Fail => 3,
+        };
+        // An account is unreadable when nothing of it could be read: it errs and shows no
+        // region counted.
+        let unreadable = report
+            .accounts
+            .iter()
+            .filter(|a| a.state == State::Error && a.regions.is_empty())
+            .count();
+        self.last_check_state.store(state, Ordering::Relaxed);
+        self.last_check_accounts
+            .store(report.accounts.len() as u64, Ordering::Relaxed);
+        self.last_check_unreadable
+            .store(unreadable as u64, Ordering::Relaxed);
+    }
+
+    pub fn last_check_state(&self) -> Option<&'static str> {
+        match self.last_check_state.load(Ordering::Relaxed) {
+            1 => Some("ok"),
+            2 => Some("error"),
+            3 => Some("fail"),
+            _ => None,
+        }
+    }
+}
