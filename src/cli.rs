@@ -89,14 +89,12 @@ enum Command {
     Serve,
 }
 
+/// What `halt` and `lockout` share: which accounts, confirmation, output.
 #[derive(Args, Debug)]
-struct LockoutArgs {
+struct Targets {
     /// Only this account (id or name); repeat for more. Default: every account.
     #[arg(long = "account", value_name = "ID")]
     accounts: Vec<String>,
-    /// Change nothing: read IAM and print who would be locked out and what would change
-    #[arg(long)]
-    dry_run: bool,
     /// Do not ask for confirmation (required when standard input is not a terminal)
     #[arg(long)]
     yes: bool,
@@ -107,18 +105,20 @@ struct LockoutArgs {
 
 #[derive(Args, Debug)]
 struct HaltArgs {
-    /// Only this account (id or name); repeat for more. Default: every account.
-    #[arg(long = "account", value_name = "ID")]
-    accounts: Vec<String>,
+    #[command(flatten)]
+    targets: Targets,
     /// Change nothing: print the plan, and ask AWS (DryRun) whether the stops would be allowed
     #[arg(long)]
     dry_run: bool,
-    /// Do not ask for confirmation (required when standard input is not a terminal)
+}
+
+#[derive(Args, Debug)]
+struct LockoutArgs {
+    #[command(flatten)]
+    targets: Targets,
+    /// Change nothing: read IAM and print who would be locked out and what would change
     #[arg(long)]
-    yes: bool,
-    /// Print the result as one JSON object
-    #[arg(long)]
-    json: bool,
+    dry_run: bool,
 }
 
 /// A failure that ends the command with a message and an exit status. There is no blanket
@@ -215,9 +215,11 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
 }
 
 async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
-    let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
+    let accounts = config
+        .select_accounts(&args.targets.accounts)
+        .map_err(usage)?;
     if !args.dry_run {
-        need_yes_or_terminal(args.yes, "halt")?;
+        need_yes_or_terminal(args.targets.yes, "halt")?;
     }
     // The journal must be usable before anything changes in AWS. A dry run journals nothing.
     let journal = match args.dry_run {
@@ -235,10 +237,10 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     .await;
     let (to_stop, ..) = plan.totals();
 
-    if !args.json || (!args.yes && !args.dry_run) {
+    if !args.targets.json || (!args.targets.yes && !args.dry_run) {
         eprint!("{}", render::halt_plan(&plan));
     }
-    if !args.dry_run && !args.yes && to_stop > 0 {
+    if !args.dry_run && !args.targets.yes && to_stop > 0 {
         confirm(&format!("Stop these {to_stop} instances?"))?;
     }
 
@@ -264,7 +266,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
             (report, closed)
         }
     };
-    if args.json {
+    if args.targets.json {
         print_json(&report);
     } else {
         print!("{}", render::halt(&report));
@@ -316,9 +318,11 @@ fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
 
 async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     use crate::app::lockout::{self, Which};
-    let accounts = config.select_accounts(&args.accounts).map_err(usage)?;
+    let accounts = config
+        .select_accounts(&args.targets.accounts)
+        .map_err(usage)?;
     if !args.dry_run {
-        need_yes_or_terminal(args.yes, "lock out")?;
+        need_yes_or_terminal(args.targets.yes, "lock out")?;
     }
     let journal = match args.dry_run {
         true => None,
@@ -346,14 +350,14 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
         &chrono::Utc::now,
     )
     .await;
-    if !args.json || (!args.yes && !args.dry_run) {
+    if !args.targets.json || (!args.targets.yes && !args.dry_run) {
         eprint!("{}", render::lockout(&plan));
     }
     let (report, closed) = match &journal {
         None => (plan, Ok(())),
         Some(j) => {
             let planned: usize = plan.accounts.iter().map(|a| a.changes.len()).sum();
-            if !args.yes && planned > 0 {
+            if !args.targets.yes && planned > 0 {
                 confirm(&format!("Make these {planned} changes?"))?;
             }
             let actor = cli_actor();
@@ -372,7 +376,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
             (report, closed)
         }
     };
-    if args.json {
+    if args.targets.json {
         print_json(&report);
     } else {
         print!("{}", render::lockout(&report));
