@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common::slack::{SlackStandIn, text_of};
+use crate::common::slack::{SlackStandIn, approve_value, text_of};
 use crate::common::*;
 use serde_json::{Value, json};
 
@@ -328,22 +328,6 @@ fn serve_config(deny: &str, grace: &str, topic: &str) -> String {
     )
 }
 
-fn incident_of(message: &Value) -> String {
-    message["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|b| {
-            b["elements"]
-                .as_array()?
-                .iter()
-                .find(|e| e["action_id"] == "runaway_approve")?["value"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_in_the_grace_period_it_acts_once_at_the_deadline_and_restore_undoes_it_all() {
     let moto = moto_with_policies();
@@ -364,7 +348,7 @@ async fn killed_in_the_grace_period_it_acts_once_at_the_deadline_and_restore_und
     let w = Workdir::new(&serve_config(&deny, "8s", &topic));
 
     let first = Serve::start(&w, &moto.url, &slack).await;
-    let incident = incident_of(&slack.wait_for("chat.postMessage", 20, |_| true).await);
+    let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     first.stop("-KILL").await;
     assert_eq!(count(&sdk, "running").await, 3);
     assert_eq!(iam_state(&iam).await, iam_before);
@@ -421,7 +405,7 @@ async fn killed_in_the_middle_of_the_actions_it_finishes_without_repeating_and_r
     // A slow AWS: each StopInstances call is held 3 s. Killed while the second batch is held.
     let proxy = RefusingProxy::start_with_delay(&moto.url, vec![], Duration::from_secs(3));
     let first = Serve::start(&w, &proxy.url, &slack).await;
-    let incident = incident_of(&slack.wait_for("chat.postMessage", 20, |_| true).await);
+    let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while proxy.stops_seen.load(std::sync::atomic::Ordering::SeqCst) < 2 {
         assert!(

@@ -4,7 +4,7 @@
 //! through `runaway serve` itself: signatures, slash commands, a restart mid-grace.
 
 use crate::common::bot::*;
-use crate::common::slack::{Mode, SlackStandIn, text_of};
+use crate::common::slack::{Mode, SlackStandIn, button_value, form, press_body, text_of};
 use crate::common::*;
 use chrono::Utc;
 use runawaytrain::adapters::slack::sign;
@@ -92,16 +92,6 @@ fn assert_new_alert(s: &Setup, before: &str) {
         button_value(&posts[1].body, "runaway_approve").unwrap(),
         before
     );
-}
-
-fn button_value(message: &Value, action_id: &str) -> Option<String> {
-    message["blocks"].as_array()?.iter().find_map(|b| {
-        b["elements"]
-            .as_array()?
-            .iter()
-            .find(|e| e["action_id"] == action_id)
-            .map(|e| e["value"].as_str().unwrap().to_owned())
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -451,16 +441,6 @@ async fn when_slack_fails_the_e_mail_says_so_and_the_deadline_still_holds() {
 }
 
 // ----- through `runaway serve` ---------------------------------------------------------------
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(pairs).unwrap()
-}
-
-fn press_body(action_id: &str, incident: &str, user: &str, response_url: &str) -> String {
-    let payload = json!({"type": "block_actions", "user": {"id": user}, "response_url": response_url,
-        "actions": [{"action_id": action_id, "value": incident, "type": "button"}]});
-    form(&[("payload", &payload.to_string())])
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {

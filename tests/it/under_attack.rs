@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::bot::topic;
-use crate::common::slack::{SlackStandIn, text_of};
+use crate::common::slack::{SlackStandIn, button_value, form, text_of};
 use crate::common::*;
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -37,10 +37,6 @@ regions = ["us-east-1"]
 max_running_instances = 0
 "#
     )
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(pairs).unwrap()
 }
 
 /// Connections that send half a request head and then nothing.
@@ -142,16 +138,7 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     let w = Workdir::new(&config(&topic, ""));
     let serve = Serve::start(&w, &moto.url, &slack).await;
     let alert = slack.wait_for("chat.postMessage", 20, |_| true).await;
-    let incident = alert["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "runaway_override")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let incident = button_value(&alert, "runaway_override").unwrap();
 
     // A signed request replayed within the window is refused.
     let status = form(&[("text", "status"), ("user_id", APPROVER)]);

@@ -252,3 +252,31 @@ async fn response(
 pub fn text_of(message: &Value) -> String {
     message.to_string()
 }
+
+/// A form body, as Slack sends slash commands and interactions.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+/// The body of a button press, as Slack sends it.
+pub fn press_body(action_id: &str, incident: &str, user: &str, response_url: &str) -> String {
+    let payload = json!({"type": "block_actions", "user": {"id": user}, "response_url": response_url,
+        "actions": [{"action_id": action_id, "value": incident, "type": "button"}]});
+    form(&[("payload", &payload.to_string())])
+}
+
+/// The value (the incident id) of the message's button `action_id`, if it has one.
+pub fn button_value(message: &Value, action_id: &str) -> Option<String> {
+    message["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"]
+            .as_array()?
+            .iter()
+            .find(|e| e["action_id"] == action_id)
+            .map(|e| e["value"].as_str().unwrap().to_owned())
+    })
+}
+
+/// The incident of an alert: the value of its Halt now button.
+pub fn approve_value(message: &Value) -> String {
+    button_value(message, "runaway_approve").expect("a Halt now button")
+}
