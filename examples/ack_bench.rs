@@ -24,9 +24,12 @@ async fn main() {
     // replayed within the signature window.
     let body = |trigger: String| {
         serde_urlencoded::to_string([
+            ("team_id", "T0123456789"),
+            ("channel_id", "C0123456789"),
             ("command", "/runaway"),
             ("text", text.as_str()),
             ("user_id", "U0123456789"),
+            ("response_url", "http://127.0.0.1:9/response"),
             ("trigger_id", trigger.as_str()),
         ])
         .unwrap()

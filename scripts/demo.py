@@ -38,7 +38,11 @@ def run(*args, env):
 
 def slash(url, text, user):
     """A /runaway command, signed as Slack signs it."""
-    body = urllib.parse.urlencode({"command": "/runaway", "text": text, "user_id": user}).encode()
+    # Every field Slack sends with a slash command (the guard reads them with Slack's models).
+    body = urllib.parse.urlencode({
+        "team_id": "T0123456789", "channel_id": "C0123456789", "command": "/runaway",
+        "text": text, "user_id": user, "response_url": "http://127.0.0.1:9/response",
+        "trigger_id": f"{time.time()}.{user}"}).encode()
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
     req = urllib.request.Request(url + "/slack/commands", data=body, headers={

@@ -4,7 +4,7 @@
 //! through `runaway serve` itself: signatures, slash commands, a restart mid-grace.
 
 use crate::common::bot::*;
-use crate::common::slack::{Mode, SlackStandIn, button_value, form, press_body, text_of};
+use crate::common::slack::{Mode, SlackStandIn, button_value, command_body, press_body, text_of};
 use crate::common::*;
 use chrono::Utc;
 use runawaytrain::adapters::slack::sign;
@@ -491,22 +491,12 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
 
     // Slash commands: help, status, and a halt that waits for its confirmation button.
     let help = serve
-        .signed(
-            "/slack/commands",
-            &form(&[("command", "/runaway"), ("text", ""), ("user_id", STRANGER)]),
-        )
+        .signed("/slack/commands", &command_body("", STRANGER, None))
         .await;
     assert_eq!(help.status(), 200);
     assert!(help.text().await.unwrap().contains("/runaway halt"));
     let status: Value = serve
-        .signed(
-            "/slack/commands",
-            &form(&[
-                ("command", "/runaway"),
-                ("text", "status"),
-                ("user_id", STRANGER),
-            ]),
-        )
+        .signed("/slack/commands", &command_body("status", STRANGER, None))
         .await
         .json()
         .await
@@ -516,14 +506,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         "{status}"
     );
     let refused: Value = serve
-        .signed(
-            "/slack/commands",
-            &form(&[
-                ("command", "/runaway"),
-                ("text", "halt"),
-                ("user_id", STRANGER),
-            ]),
-        )
+        .signed("/slack/commands", &command_body("halt", STRANGER, None))
         .await
         .json()
         .await
@@ -538,11 +521,7 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
     let confirm: Value = serve
         .signed(
             "/slack/commands",
-            &form(&[
-                ("command", "/runaway"),
-                ("text", "halt payer"),
-                ("user_id", APPROVER),
-            ]),
+            &command_body("halt payer", APPROVER, None),
         )
         .await
         .json()
@@ -568,12 +547,11 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
 
     // /runaway restore: a stranger is refused; an approver gets the instances back.
     let restore = |user: &str, url: &str| {
-        form(&[
-            ("command", "/runaway"),
-            ("text", &format!("restore {manual} --start-instances")),
-            ("user_id", user),
-            ("response_url", url),
-        ])
+        command_body(
+            &format!("restore {manual} --start-instances"),
+            user,
+            Some(url),
+        )
     };
     let refused = format!("{}restore-stranger", slack.responses);
     let answer: Value = serve

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use crate::common::bot::topic;
-use crate::common::slack::{SlackStandIn, button_value, form, text_of};
+use crate::common::slack::{
+    SlackStandIn, actions_payload, button_value, command_body, form, text_of,
+};
 use crate::common::*;
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -104,7 +106,7 @@ async fn sigterm_exits_within_seconds_whatever_the_clients_do() {
     let _stalled = half_open(&serve.url, 5).await;
     // One that sends fresh, well-formed signature headers and then only half its body.
     let now = Utc::now().timestamp();
-    let body = form(&[("text", "status"), ("user_id", APPROVER)]);
+    let body = command_body("status", APPROVER, None);
     let mut slow = TcpStream::connect(serve.url.trim_start_matches("http://"))
         .await
         .unwrap();
@@ -141,7 +143,7 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     let incident = button_value(&alert, "runaway_override").unwrap();
 
     // A signed request replayed within the window is refused.
-    let status = form(&[("text", "status"), ("user_id", APPROVER)]);
+    let status = command_body("status", APPROVER, None);
     let now = Utc::now().timestamp();
     let sig = runawaytrain::adapters::slack::sign(SIGNING_SECRET, now, status.as_bytes());
     let first = serve
@@ -165,10 +167,7 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     // An unknown command is not echoed back.
     let typed = "<script>alert(1)</script> and more";
     let answer: Value = serve
-        .signed(
-            "/slack/commands",
-            &form(&[("text", typed), ("user_id", APPROVER)]),
-        )
+        .signed("/slack/commands", &command_body(typed, APPROVER, None))
         .await
         .json()
         .await
@@ -183,13 +182,11 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     let answer: Value = serve
         .signed(
             "/slack/commands",
-            &form(&[
-                (
-                    "text",
-                    &format!("restore {incident} --start-instances junk"),
-                ),
-                ("user_id", APPROVER),
-            ]),
+            &command_body(
+                &format!("restore {incident} --start-instances junk"),
+                APPROVER,
+                None,
+            ),
         )
         .await
         .json()
@@ -204,8 +201,7 @@ async fn replays_odd_payloads_and_odd_commands_change_nothing() {
     let actions: Vec<Value> = (0..1000)
         .map(|_| json!({"action_id": "runaway_override", "value": incident, "type": "button"}))
         .collect();
-    let payload = json!({"type": "block_actions", "user": {"id": APPROVER},
-        "response_url": format!("{}x", slack.responses), "actions": actions});
+    let payload = actions_payload(APPROVER, &format!("{}x", slack.responses), actions);
     let r = serve
         .signed(
             "/slack/interactions",

@@ -5,7 +5,8 @@
 //! - [`signature`]: inbound requests' v0 signatures and replays
 //! - [`web_api`]: the Web API client (posts, updates, `response_url`)
 //! - [`messages`]: Block Kit rendering of incidents
-//! - [`requests`]: slash commands and button presses, typed; the buttons' `action_id`s
+//! - [`requests`]: slash commands and button presses, read with slack-morphism's models; the
+//!   buttons' `action_id`s
 
 pub mod messages;
 pub mod requests;

@@ -3,6 +3,7 @@
 //! body here and gets a typed request back; it never reads Slack's payloads itself.
 
 use serde::Deserialize;
+use slack_morphism::prelude::{SlackCommandEvent, SlackInteractionEvent};
 
 use crate::core::incident::Press;
 
@@ -23,10 +24,10 @@ pub fn press_of(action_id: &str) -> Option<Press> {
         .find(|p| self::action_id(*p) == action_id)
 }
 
-/// A `/runaway` slash command (form body).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A `/runaway` slash command, read with slack-morphism's `SlackCommandEvent` (every field
+/// Slack sends is required, so a body that is not Slack's is refused).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlashCommand {
-    #[serde(default)]
     pub text: String,
     pub user_id: String,
     pub response_url: Option<String>,
@@ -34,7 +35,12 @@ pub struct SlashCommand {
 
 impl SlashCommand {
     pub fn parse(body: &[u8]) -> Option<SlashCommand> {
-        serde_urlencoded::from_bytes(body).ok()
+        let event: SlackCommandEvent = serde_urlencoded::from_bytes(body).ok()?;
+        Some(SlashCommand {
+            text: event.text.unwrap_or_default(),
+            user_id: event.user_id.to_string(),
+            response_url: Some(event.response_url.0.to_string()),
+        })
     }
 }
 
@@ -53,45 +59,34 @@ struct InteractionForm {
     payload: String,
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    user: User,
-    response_url: Option<String>,
-    #[serde(default)]
-    actions: Vec<Action>,
-}
-
-#[derive(Deserialize)]
-struct User {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct Action {
-    action_id: String,
-    value: Option<String>,
-}
-
 /// Why an interaction was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotAPress {
     /// Not an interaction payload at all: a bad request.
     Malformed,
-    /// A payload, but not a press of one of the guard's buttons: nothing to do.
+    /// An interaction, but not a press of one of the guard's buttons: nothing to do.
     Other,
 }
 
 impl ButtonPress {
+    /// Reads the `payload` field with slack-morphism's `SlackInteractionEvent`.
     pub fn parse(body: &[u8]) -> Result<ButtonPress, NotAPress> {
         let form: InteractionForm =
             serde_urlencoded::from_bytes(body).map_err(|_| NotAPress::Malformed)?;
-        let payload: Payload =
+        let event: SlackInteractionEvent =
             serde_json::from_str(&form.payload).map_err(|_| NotAPress::Malformed)?;
-        let action = payload.actions.into_iter().next().ok_or(NotAPress::Other)?;
-        let press = press_of(&action.action_id).ok_or(NotAPress::Other)?;
+        let SlackInteractionEvent::BlockActions(event) = event else {
+            return Err(NotAPress::Other);
+        };
+        let user = event.user.ok_or(NotAPress::Other)?;
+        let action = event
+            .actions
+            .and_then(|a| a.into_iter().next())
+            .ok_or(NotAPress::Other)?;
+        let press = press_of(action.action_id.as_ref()).ok_or(NotAPress::Other)?;
         Ok(ButtonPress {
-            user_id: payload.user.id,
-            response_url: payload.response_url,
+            user_id: user.id.to_string(),
+            response_url: event.response_url.map(|u| u.0.to_string()),
             press,
             incident: action.value.ok_or(NotAPress::Other)?,
         })
@@ -109,9 +104,11 @@ mod tests {
         }
         assert_eq!(press_of("runaway_nuke"), None);
         let payload = serde_json::json!({"type": "block_actions", "user": {"id": "U1"},
+            "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": "1700000000.000001"},
             "response_url": "https://hooks.slack.com/x",
-            "actions": [{"action_id": "runaway_override", "value": "inc-1"},
-                        {"action_id": "runaway_approve", "value": "inc-2"}]});
+            "actions": [{"type": "button", "action_id": "runaway_override", "value": "inc-1"},
+                        {"type": "button", "action_id": "runaway_approve", "value": "inc-2"}]});
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         let press = ButtonPress::parse(body.as_bytes()).unwrap();
         assert_eq!(
@@ -122,14 +119,20 @@ mod tests {
             ButtonPress::parse(b"payload=nope"),
             Err(NotAPress::Malformed)
         );
-        let other = serde_urlencoded::to_string([(
-            "payload",
-            r#"{"user":{"id":"U1"},"actions":[{"action_id":"x","value":"y"}]}"#,
-        )])
-        .unwrap();
+        let mut other = payload.clone();
+        other["actions"][0]["action_id"] = "x".into();
+        let other = serde_urlencoded::to_string([("payload", other.to_string())]).unwrap();
         assert_eq!(ButtonPress::parse(other.as_bytes()), Err(NotAPress::Other));
-        let cmd = SlashCommand::parse(b"text=halt+payer&user_id=U1").unwrap();
-        assert_eq!((cmd.text.as_str(), cmd.response_url), ("halt payer", None));
-        assert_eq!(SlashCommand::parse(b"text=x"), None, "no user");
+        let cmd = SlashCommand::parse(
+            b"team_id=T1&channel_id=C1&user_id=U1&command=%2Frunaway&text=halt+payer\
+              &response_url=https%3A%2F%2Fhooks.slack.com%2Fc&trigger_id=1.2.3",
+        )
+        .unwrap();
+        assert_eq!(cmd.text, "halt payer");
+        assert_eq!(
+            SlashCommand::parse(b"text=x&user_id=U1"),
+            None,
+            "not Slack's"
+        );
     }
 }

@@ -258,10 +258,45 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).unwrap()
 }
 
+/// Where answers go when a test does not care: a closed port on loopback.
+pub const NOWHERE: &str = "http://127.0.0.1:9/response";
+
+/// The body of a `/runaway` slash command, every field as Slack sends it.
+pub fn command_body(text: &str, user: &str, response_url: Option<&str>) -> String {
+    let trigger = format!("{}.{}", rand::random::<u32>(), rand::random::<u32>());
+    form(&[
+        ("token", "deprecated-verification-token"),
+        ("team_id", "T0123456789"),
+        ("team_domain", "example"),
+        ("channel_id", "C0123456789"),
+        ("channel_name", "alerts"),
+        ("user_id", user),
+        ("user_name", "someone"),
+        ("command", "/runaway"),
+        ("text", text),
+        ("api_app_id", "A0123456789"),
+        ("response_url", response_url.unwrap_or(NOWHERE)),
+        ("trigger_id", &trigger),
+    ])
+}
+
+/// A `block_actions` payload with these actions, every field as Slack sends it.
+pub fn actions_payload(user: &str, response_url: &str, actions: Vec<Value>) -> Value {
+    json!({"type": "block_actions", "user": {"id": user, "username": "someone", "team_id": "T0123456789"},
+        "api_app_id": "A0123456789", "token": "deprecated-verification-token",
+        "team": {"id": "T0123456789", "domain": "example"},
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "C0123456789", "is_ephemeral": false},
+        "trigger_id": format!("{}.{}", rand::random::<u32>(), rand::random::<u32>()),
+        "channel": {"id": "C0123456789", "name": "alerts"},
+        "response_url": response_url, "actions": actions})
+}
+
 /// The body of a button press, as Slack sends it.
 pub fn press_body(action_id: &str, incident: &str, user: &str, response_url: &str) -> String {
-    let payload = json!({"type": "block_actions", "user": {"id": user}, "response_url": response_url,
-        "actions": [{"action_id": action_id, "value": incident, "type": "button"}]});
+    let action = json!({"type": "button", "action_id": action_id, "block_id": "runaway_decide",
+        "value": incident, "action_ts": "1700000000.000002",
+        "text": {"type": "plain_text", "text": "Halt now"}});
+    let payload = actions_payload(user, response_url, vec![action]);
     form(&[("payload", &payload.to_string())])
 }
 
