@@ -66,48 +66,8 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
         listener.local_addr()?
     );
     let stop = CancellationToken::new();
-    let loops = TaskTracker::new();
-
-    let (bot, token) = (app.bot.clone(), stop.clone());
-    loops.spawn(async move {
-        let _alive = bot.metrics.check_loop.enter();
-        let mut every = tokio::time::interval(bot.config.guard.check_every);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = every.tick() => {
-                    tokio::select! {
-                        // A check in progress changes nothing: it can be dropped at shutdown.
-                        _ = token.cancelled() => break,
-                        result = bot.check_step(Utc::now()) => {
-                            if let Err(e) = result {
-                                tracing::error!(error = %e, "check step failed");
-                            }
-                        }
-                    }
-                    bot.metrics.check_loop.beat(Utc::now());
-                }
-            }
-        }
-    });
-    let (bot, token) = (app.bot.clone(), stop.clone());
-    loops.spawn(async move {
-        let _alive = bot.metrics.deadline_loop.enter();
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = every.tick() => {
-                    if let Err(e) = bot.deadline_step(Utc::now()).await {
-                        tracing::error!(error = %e, "deadline step failed");
-                    }
-                    bot.metrics.deadline_loop.beat(Utc::now());
-                }
-            }
-        }
-    });
+    // The guard's own work: the periodic check and the deadline tick, on the wall clock.
+    let loops = crate::app::bot::run_loops(app.bot.clone(), stop.clone(), Utc::now);
 
     let token = stop.clone();
     tokio::spawn(async move {

@@ -12,8 +12,10 @@ mod commands;
 mod deadlines;
 mod delivery;
 mod metrics;
+mod run;
 
 pub use metrics::{LoopBeat, Metrics};
+pub use run::run_loops;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,0 +1,66 @@
+//! The bot's two loops, as `runaway serve` runs them: a check every `check_every` (the first
+//! at start, missed ticks skipped) and a deadline step every second. Each marks itself running
+//! for `/healthz` and beats after every turn.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Bot;
+
+/// Starts both loops; they stop when `stop` is cancelled (a check in progress is dropped: it
+/// changes nothing). `now` is the clock the steps are called with.
+pub fn run_loops(
+    bot: Arc<Bot>,
+    stop: CancellationToken,
+    now: fn() -> DateTime<Utc>,
+) -> TaskTracker {
+    let loops = TaskTracker::new();
+
+    let (checker, token) = (bot.clone(), stop.clone());
+    loops.spawn(async move {
+        let bot = checker;
+        let _alive = bot.metrics.check_loop.enter();
+        let mut every = tokio::time::interval(bot.config.guard.check_every);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = every.tick() => {
+                    tokio::select! {
+                        // A check in progress changes nothing: it can be dropped at shutdown.
+                        _ = token.cancelled() => break,
+                        result = bot.check_step(now()) => {
+                            if let Err(e) = result {
+                                tracing::error!(error = %e, "check step failed");
+                            }
+                        }
+                    }
+                    bot.metrics.check_loop.beat(now());
+                }
+            }
+        }
+    });
+    let token = stop.clone();
+    loops.spawn(async move {
+        let _alive = bot.metrics.deadline_loop.enter();
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = every.tick() => {
+                    if let Err(e) = bot.deadline_step(now()).await {
+                        tracing::error!(error = %e, "deadline step failed");
+                    }
+                    bot.metrics.deadline_loop.beat(now());
+                }
+            }
+        }
+    });
+
+    loops
+}
