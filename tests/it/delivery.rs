@@ -77,6 +77,8 @@ async fn a_rate_limited_slack_holds_up_neither_the_check_nor_the_deadline() {
     launch(&h.moto.sdk("us-east-1").await, 1, &[], false).await;
     // Every call: 429 with Retry-After 60, longer than the client's whole budget (4 s here).
     h.slack.set_mode(Mode::RateLimitLong);
+    // Slow too, so that the delivery is surely still going when the check step returns.
+    h.slack.set_delay(Duration::from_millis(1500));
     let now = Utc::now();
     h.bot.0.check_step(now).await.unwrap();
     // The check step is over while the alert is still being delivered.
