@@ -1,0 +1,233 @@
+//! Configuration: one TOML file, parsed into typed values and validated before anything runs.
+//!
+//! Every key is documented where it is defined, with its default. An unknown key, a wrong type
+//! or an impossible value is a [`ConfigError`] naming the file, the key and what was expected;
+//! the CLI turns it into exit status 2 before any AWS call is made.
+//!
+//! Values that can be wrong are parsed into newtypes ([`AccountId`], [`RoleArn`], [`RegionName`],
+//! [`InstanceId`]) so the rest of the code never sees an unchecked string.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+mod ids;
+mod validate;
+
+pub use ids::{AccountId, InstanceId, RegionName, RoleArn, partition_of};
+use validate::{RawFile, build};
+
+/// The default file when neither `--config` nor `$RUNAWAY_CONFIG` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "runaway.toml";
+
+/// A configuration that could not be used. Its message names the file, the key and what was
+/// expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// Dotted path of the offending key, `accounts[1].role_arn` style; `(file)` for the file.
+    pub key: String,
+    pub message: String,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub guard: Guard,
+    pub slack: Slack,
+    pub notify: Notify,
+    pub accounts: Vec<Account>,
+}
+
+/// `[guard]`: how the guard runs, and the defaults of every account.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// `home_region`, default `us-east-1`: where regions are discovered, SNS and the billing
+    /// metric live.
+    pub home_region: RegionName,
+    /// `check_every`, default `5m`: interval of the periodic check of `runaway serve`.
+    pub check_every: Duration,
+    /// `state_path`, default `runaway.db`: the SQLite journal. A relative path is taken from the
+    /// directory of the configuration file.
+    pub state_path: PathBuf,
+    /// `max_concurrency`, default 16: how many regions (over all accounts) are read or acted on
+    /// at once. Keeps well inside EC2's per-account, per-region API rate limits.
+    pub max_concurrency: usize,
+    /// Defaults of the per-account settings below (`exempt_*`, `*_policy_arn`, `grace_period`).
+    pub defaults: AccountPolicy,
+}
+
+/// Settings that `[guard]` gives every account and one `[[accounts]]` entry may set again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountPolicy {
+    /// `grace_period`, default `10m`: time an alert waits for a human before the actions run.
+    pub grace_period: Duration,
+    /// `snooze`, default `1h`: after an Override, or once an incident's actions ran, the
+    /// account raises no new alert for this long unless it gets worse than it was left.
+    pub snooze: Duration,
+    /// `exempt_tag`, default `runaway:exempt`: instances tagged `<exempt_tag>=true` are never
+    /// touched.
+    pub exempt_tag: String,
+    /// `exempt_instances`, default none: instance ids that are never touched.
+    pub exempt_instances: BTreeSet<InstanceId>,
+    /// `exempt_principals`, default none: IAM user/role names or ARNs a lockout never touches.
+    pub exempt_principals: Vec<String>,
+    /// `lockout_policy_arn`, default `arn:aws:iam::aws:policy/AWSDenyAll`.
+    pub lockout_policy_arn: String,
+    /// `launch_deny_policy_arn`, no default: required by the `block_launches` action.
+    pub launch_deny_policy_arn: Option<String>,
+}
+
+/// `[slack]`: only `runaway serve` needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Slack {
+    /// `channel`: the default channel of alerts.
+    pub channel: Option<String>,
+    /// `approvers`: Slack user ids allowed to halt, approve, override and restore.
+    pub approvers: Vec<String>,
+}
+
+/// `[notify]`: the e-mail fallback.
+#[derive(Debug, Clone, Default)]
+pub struct Notify {
+    /// `sns_topic_arn`: the default notify topic.
+    pub sns_topic_arn: Option<String>,
+}
+
+/// One `[[accounts]]` entry.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// `id`, required: the 12-digit account id.
+    pub id: AccountId,
+    /// `name`, default the id: a label for people.
+    pub name: String,
+    /// `role_arn`: the role assumed to reach this account. Absent: the ambient credentials are
+    /// this account (checked with GetCallerIdentity before anything is read or changed).
+    pub role_arn: Option<RoleArn>,
+    /// `external_id`: the external id the role's trust policy asks for, if any.
+    pub external_id: Option<String>,
+    /// `regions`: a pinned list. Absent: the account's enabled regions are discovered.
+    pub regions: Option<Vec<RegionName>>,
+    /// `max_running_instances`: Fail when more instances run, over all regions. Absent: no rule.
+    pub max_running_instances: Option<u64>,
+    /// `max_estimated_charges_usd`: Fail when the month's estimated charges are higher.
+    pub max_estimated_charges_usd: Option<f64>,
+    /// `actions`, default `["stop_instances"]`: what a confirmed incident does.
+    pub actions: Vec<Action>,
+    /// `slack_channel`: overrides `[slack] channel`.
+    pub slack_channel: Option<String>,
+    /// `sns_topic_arn`: overrides `[notify] sns_topic_arn`.
+    pub sns_topic_arn: Option<String>,
+    /// The `[guard]` defaults with this entry's overrides applied.
+    pub policy: AccountPolicy,
+}
+
+/// What an incident does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    StopInstances,
+    LockoutUsers,
+    BlockLaunches,
+}
+
+/// The longest duration any key accepts: a grace period, a snooze or an interval longer than
+/// this is a typo, and bounding them keeps every `now + duration` far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `at + d`, or `None` when it would leave chrono's range. Durations of the configuration are
+/// at most [`MAX_DURATION`], so this is `Some` for any real clock; callers still never read a
+/// failure as zero.
+pub fn checked_after(
+    at: chrono::DateTime<chrono::Utc>,
+    d: Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    at.checked_add_signed(chrono::Duration::from_std(d).ok()?)
+}
+
+/// Where the configuration comes from: `--config`, else `$RUNAWAY_CONFIG`, else `./runaway.toml`.
+pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("RUNAWAY_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+impl Config {
+    /// Reads and validates the file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            key: "(file)".into(),
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as the content of `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: path.to_path_buf(),
+            key: key.to_owned(),
+            message,
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| err("(file)", format!("not valid TOML: {}", one_line(&e))))?;
+        let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let line = e
+                .inner()
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)));
+            let message = e.inner().message().to_owned();
+            err(
+                if key == "." { "(file)" } else { &key },
+                format!("{message}{}", line.unwrap_or_default()),
+            )
+        })?;
+        build(path, raw).map_err(|(key, msg)| err(&key, msg))
+    }
+
+    /// The accounts named by `ids`, or all of them when `ids` is empty.
+    pub fn select_accounts(&self, ids: &[String]) -> Result<Vec<&Account>, String> {
+        if ids.is_empty() {
+            return Ok(self.accounts.iter().collect());
+        }
+        ids.iter()
+            .map(|id| {
+                // An id always means that account; names are unique and never look like an id
+                // (checked at load), so the name is only a second way in.
+                self.accounts
+                    .iter()
+                    .find(|a| a.id.as_str() == id)
+                    .or_else(|| self.accounts.iter().find(|a| a.name == *id))
+                    .ok_or_else(|| {
+                        format!(
+                            "no account {id:?} in {}: expected one of {}",
+                            self.path.display(),
+                            self.accounts
+                                .iter()
+                                .map(|a| format!("{} ({})", a.id, a.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+fn one_line(e: &toml::de::Error) -> String {
+    e.to_string()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests;

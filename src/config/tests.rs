@@ -1,0 +1,194 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[guard]
+home_region = "us-east-1"
+exempt_principals = ["breakglass"]
+launch_deny_policy_arn = "arn:aws:iam::111111111111:policy/runawaytrain-launch-deny"
+
+[[accounts]]
+id = "111111111111"
+name = "payer"
+max_running_instances = 4
+max_estimated_charges_usd = 500.0
+actions = ["stop_instances", "lockout_users", "block_launches"]
+
+[[accounts]]
+id = "222222222222"
+name = "research"
+role_arn = "arn:aws:iam::222222222222:role/runawaytrain-member"
+max_running_instances = 10
+regions = ["eu-west-1", "us-east-1"]
+exempt_tag = "keep"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/runaway/runaway.toml"), text)
+}
+
+/// Parses `text` and expects an error naming `key` whose message contains `needle`.
+fn check_err(text: &str, key: &str, needle: &str) {
+    let e = parse(text).expect_err("expected a configuration error");
+    assert_eq!(e.key, key, "{e}");
+    assert!(e.message.contains(needle), "{e}");
+    assert!(
+        e.to_string().starts_with("/etc/runaway/runaway.toml: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn minimal_file_with_defaults_and_overrides() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.guard.check_every, Duration::from_secs(300));
+    assert_eq!(c.guard.state_path, Path::new("/etc/runaway/runaway.db"));
+    assert_eq!(c.accounts[0].policy.exempt_tag, "runaway:exempt");
+    assert_eq!(c.accounts[1].policy.exempt_tag, "keep");
+    assert_eq!(c.accounts[1].policy.exempt_principals, vec!["breakglass"]);
+    assert_eq!(c.accounts[1].actions, vec![Action::StopInstances]);
+    assert_eq!(c.accounts[1].regions.as_ref().unwrap().len(), 2);
+    assert_eq!(c.accounts[0].max_estimated_charges_usd, Some(500.0));
+}
+
+#[test]
+fn errors_name_the_key_and_what_was_expected() {
+    check_err(
+        &MINIMAL.replace("name = \"payer\"", "name = \"payer\"\nmax_instances = 3"),
+        "accounts[0].max_instances",
+        "unknown field",
+    );
+    check_err(
+        &MINIMAL.replace("home_region", "home_regoin"),
+        "guard.home_regoin",
+        "unknown field",
+    );
+    check_err(
+        &MINIMAL.replace("max_running_instances = 4", "max_running_instances = \"4\""),
+        "accounts[0].max_running_instances",
+        "invalid type",
+    );
+    check_err(
+        &MINIMAL.replace("max_running_instances = 4", "max_running_instances = -1"),
+        "accounts[0].max_running_instances",
+        "non-negative",
+    );
+    check_err(
+        &MINIMAL.replace("500.0", "-3.5"),
+        "accounts[0].max_estimated_charges_usd",
+        "non-negative",
+    );
+    check_err(
+        &MINIMAL.replace("\"111111111111\"\nname", "\"11111111111\"\nname"),
+        "accounts[0].id",
+        "12-digit",
+    );
+    check_err(
+        &MINIMAL.replace("role/runawaytrain-member", "user/bob"),
+        "accounts[1].role_arn",
+        "role ARN",
+    );
+    check_err(
+        &MINIMAL.replace("iam::222222222222:role", "iam::333333333333:role"),
+        "accounts[1].role_arn",
+        "account 222222222222",
+    );
+    check_err(
+        &MINIMAL.replace("\"eu-west-1\"", "\"eu-west\""),
+        "accounts[1].regions[0]",
+        "region name",
+    );
+    check_err(
+        &MINIMAL.replace("\"lockout_users\"", "\"nuke\""),
+        "accounts[0].actions[1]",
+        "unknown variant",
+    );
+    check_err(
+        &format!("{MINIMAL}\n[[accounts]]\nid = \"333333333333\"\n"),
+        "accounts[2].role_arn",
+        "ambient",
+    );
+    check_err(
+        &MINIMAL.replace("home_region = \"us-east-1\"", "check_every = \"soon\""),
+        "guard.check_every",
+        "duration",
+    );
+    check_err("[guard]\n", "accounts", "at least one");
+    check_err("[guard\n", "(file)", "TOML");
+}
+
+#[test]
+fn durations_are_bounded_and_never_become_zero() {
+    // chrono::Duration::from_std overflows on this one; it must be refused, not read as 0 s.
+    check_err(
+        &MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"1000000y\""),
+        "guard.grace_period",
+        "at most 30 days",
+    );
+    check_err(
+        &MINIMAL.replace("exempt_tag = \"keep\"", "snooze = \"31days\""),
+        "accounts[1].snooze",
+        "at most 30 days",
+    );
+    check_err(
+        &MINIMAL.replace("home_region = \"us-east-1\"", "check_every = \"40d\""),
+        "guard.check_every",
+        "at most 30 days",
+    );
+    check_err(
+        &MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"0s\""),
+        "guard.grace_period",
+        "positive",
+    );
+    let c = parse(&MINIMAL.replace("home_region = \"us-east-1\"", "grace_period = \"30days\""))
+        .unwrap();
+    assert_eq!(c.accounts[0].policy.grace_period, MAX_DURATION);
+    let now = chrono::Utc::now();
+    assert_eq!(
+        checked_after(now, MAX_DURATION),
+        Some(now + chrono::Duration::days(30))
+    );
+    assert_eq!(
+        checked_after(chrono::DateTime::<chrono::Utc>::MAX_UTC, MAX_DURATION),
+        None
+    );
+}
+
+#[test]
+fn an_id_always_means_that_account_and_names_are_unique() {
+    // A name that looks like another account's id is refused...
+    check_err(
+        &MINIMAL.replace("name = \"payer\"", "name = \"222222222222\""),
+        "accounts[0].name",
+        "does not look like an account id",
+    );
+    // ...and so is a name given twice.
+    check_err(
+        &MINIMAL.replace("name = \"research\"", "name = \"payer\""),
+        "accounts[1].name",
+        "twice",
+    );
+    // Its own id as its name is what the default is anyway.
+    let c = parse(&MINIMAL.replace("name = \"payer\"", "name = \"111111111111\"")).unwrap();
+    let by_id = c.select_accounts(&["222222222222".into()]).unwrap();
+    assert_eq!(by_id[0].name, "research");
+    let by_name = c.select_accounts(&["research".into()]).unwrap();
+    assert_eq!(by_name[0].id.as_str(), "222222222222");
+    assert!(c.select_accounts(&["nobody".into()]).is_err());
+}
+
+#[test]
+fn slack_channel_and_actions_are_checked() {
+    check_err(
+        &format!("{MINIMAL}\n[slack]\nchannel = \"#alerts\"\n"),
+        "slack.channel",
+        "channel id",
+    );
+    check_err(
+        &MINIMAL.replace(
+            "actions = [\"stop_instances\", \"lockout_users\", \"block_launches\"]",
+            "actions = []",
+        ),
+        "accounts[0].actions",
+        "at least one action",
+    );
+}

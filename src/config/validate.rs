@@ -1,0 +1,485 @@
+//! The file as written, and its validation into a [`Config`]: every key checked, every error
+//! naming the key and what was expected.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    Account, AccountId, AccountPolicy, Action, Config, Guard, InstanceId, MAX_DURATION, Notify,
+    RegionName, RoleArn, Slack,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    #[serde(default)]
+    guard: RawGuard,
+    #[serde(default)]
+    slack: RawSlack,
+    #[serde(default)]
+    notify: RawNotify,
+    #[serde(default)]
+    accounts: Vec<RawAccount>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGuard {
+    home_region: Option<String>,
+    check_every: Option<String>,
+    state_path: Option<PathBuf>,
+    max_concurrency: Option<i64>,
+    grace_period: Option<String>,
+    snooze: Option<String>,
+    exempt_tag: Option<String>,
+    exempt_instances: Option<Vec<String>>,
+    exempt_principals: Option<Vec<String>>,
+    lockout_policy_arn: Option<String>,
+    launch_deny_policy_arn: Option<String>,
+}
+
+/// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
+struct RawPolicy {
+    grace_period: Option<String>,
+    snooze: Option<String>,
+    exempt_tag: Option<String>,
+    exempt_instances: Option<Vec<String>>,
+    exempt_principals: Option<Vec<String>>,
+    lockout_policy_arn: Option<String>,
+    launch_deny_policy_arn: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    channel: Option<String>,
+    #[serde(default)]
+    approvers: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    sns_topic_arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: String,
+    name: Option<String>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
+    regions: Option<Vec<String>>,
+    max_running_instances: Option<i64>,
+    max_estimated_charges_usd: Option<f64>,
+    actions: Option<Vec<Action>>,
+    slack_channel: Option<String>,
+    sns_topic_arn: Option<String>,
+    grace_period: Option<String>,
+    snooze: Option<String>,
+    exempt_tag: Option<String>,
+    exempt_instances: Option<Vec<String>>,
+    exempt_principals: Option<Vec<String>>,
+    lockout_policy_arn: Option<String>,
+    launch_deny_policy_arn: Option<String>,
+}
+
+pub(super) type Invalid = (String, String);
+
+pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
+    let g = raw.guard;
+    let home_region = match g.home_region {
+        Some(r) => RegionName::parse(&r).map_err(|m| ("guard.home_region".to_owned(), m))?,
+        None => RegionName("us-east-1".into()),
+    };
+    let check_every = duration("guard.check_every", g.check_every.as_deref(), "5m")?;
+    if check_every < Duration::from_secs(10) {
+        return Err((
+            "guard.check_every".into(),
+            "expected at least 10s: every check reads every region of every account".into(),
+        ));
+    }
+    let state_path = g.state_path.unwrap_or_else(|| PathBuf::from("runaway.db"));
+    let state_path = if state_path.is_relative() {
+        path.parent()
+            .map(|dir| dir.join(&state_path))
+            .unwrap_or(state_path)
+    } else {
+        state_path
+    };
+    let max_concurrency = match g.max_concurrency {
+        None => 16,
+        Some(n @ 1..=256) => n as usize,
+        Some(n) => {
+            return Err((
+                "guard.max_concurrency".into(),
+                format!("expected an integer from 1 to 256, found {n}"),
+            ));
+        }
+    };
+    let defaults = policy(
+        "guard",
+        RawPolicy {
+            grace_period: g.grace_period,
+            snooze: g.snooze,
+            exempt_tag: g.exempt_tag,
+            exempt_instances: g.exempt_instances,
+            exempt_principals: g.exempt_principals,
+            lockout_policy_arn: g.lockout_policy_arn,
+            launch_deny_policy_arn: g.launch_deny_policy_arn,
+        },
+        None,
+    )?;
+
+    let slack = Slack {
+        channel: raw.slack.channel,
+        approvers: raw.slack.approvers,
+    };
+    if let Some(channel) = &slack.channel
+        && !is_slack_id(channel, &['C', 'G'])
+    {
+        return Err((
+            "slack.channel".into(),
+            format!("expected a Slack channel id like \"C0123456789\", found {channel:?}"),
+        ));
+    }
+    if let Some(i) = slack
+        .approvers
+        .iter()
+        .position(|u| !is_slack_id(u, &['U', 'W']))
+    {
+        return Err((
+            format!("slack.approvers[{i}]"),
+            format!(
+                "expected a Slack user id like \"U0123456789\", found {:?}",
+                slack.approvers[i]
+            ),
+        ));
+    }
+    let notify = Notify {
+        sns_topic_arn: raw.notify.sns_topic_arn,
+    };
+    if let Some(arn) = &notify.sns_topic_arn {
+        sns_arn("notify.sns_topic_arn", arn)?;
+    }
+
+    if raw.accounts.is_empty() {
+        return Err((
+            "accounts".into(),
+            "expected at least one [[accounts]] entry".into(),
+        ));
+    }
+    let mut accounts = Vec::with_capacity(raw.accounts.len());
+    for (i, a) in raw.accounts.into_iter().enumerate() {
+        accounts.push(account(i, a, &defaults)?);
+    }
+    let mut seen = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for (i, a) in accounts.iter().enumerate() {
+        if !seen.insert(a.id.clone()) {
+            return Err((
+                format!("accounts[{i}].id"),
+                format!("account {} is listed twice", a.id),
+            ));
+        }
+        if !names.insert(a.name.clone()) {
+            return Err((
+                format!("accounts[{i}].name"),
+                format!(
+                    "expected a name no other account has, found {:?} twice",
+                    a.name
+                ),
+            ));
+        }
+    }
+    let ambient: Vec<usize> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.role_arn.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if let [_, second, ..] = ambient[..] {
+        return Err((
+            format!("accounts[{second}].role_arn"),
+            "expected a role ARN: only one account can use the ambient credentials".into(),
+        ));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        guard: Guard {
+            home_region,
+            check_every,
+            state_path,
+            max_concurrency,
+            defaults,
+        },
+        slack,
+        notify,
+        accounts,
+    })
+}
+
+fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account, Invalid> {
+    let key = |k: &str| format!("accounts[{i}].{k}");
+    let id = AccountId::parse(&a.id).map_err(|m| (key("id"), m))?;
+    let role_arn = a
+        .role_arn
+        .as_deref()
+        .map(RoleArn::parse)
+        .transpose()
+        .map_err(|m| (key("role_arn"), m))?;
+    if let Some(role) = &role_arn
+        && role.account() != id.as_str()
+    {
+        return Err((
+            key("role_arn"),
+            format!(
+                "expected a role in account {id}, found one in account {}",
+                role.account()
+            ),
+        ));
+    }
+    if a.external_id.is_some() && role_arn.is_none() {
+        return Err((
+            key("external_id"),
+            "only meaningful with role_arn, which is absent".into(),
+        ));
+    }
+    let regions = match a.regions {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err((
+                key("regions"),
+                "expected at least one region, or no `regions` key to discover them".into(),
+            ));
+        }
+        Some(list) => {
+            let mut out: Vec<RegionName> = Vec::with_capacity(list.len());
+            for (j, r) in list.iter().enumerate() {
+                let r =
+                    RegionName::parse(r).map_err(|m| (format!("{}[{j}]", key("regions")), m))?;
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+            Some(out)
+        }
+    };
+    let max_running_instances = match a.max_running_instances {
+        None => None,
+        Some(n) if n >= 0 => Some(n as u64),
+        Some(n) => {
+            return Err((
+                key("max_running_instances"),
+                format!("expected a non-negative integer, found {n}"),
+            ));
+        }
+    };
+    let max_estimated_charges_usd = match a.max_estimated_charges_usd {
+        Some(x) if !(x.is_finite() && x >= 0.0) => {
+            return Err((
+                key("max_estimated_charges_usd"),
+                format!("expected a non-negative amount in USD, found {x}"),
+            ));
+        }
+        other => other,
+    };
+    let actions = a.actions.unwrap_or_else(|| vec![Action::StopInstances]);
+    if actions.is_empty() {
+        return Err((
+            key("actions"),
+            "expected at least one action (stop_instances, lockout_users, block_launches): an incident that does nothing would still say it acted".into(),
+        ));
+    }
+    let policy = policy(
+        &format!("accounts[{i}]"),
+        RawPolicy {
+            grace_period: a.grace_period,
+            snooze: a.snooze,
+            exempt_tag: a.exempt_tag,
+            exempt_instances: a.exempt_instances,
+            exempt_principals: a.exempt_principals,
+            lockout_policy_arn: a.lockout_policy_arn,
+            launch_deny_policy_arn: a.launch_deny_policy_arn,
+        },
+        Some(defaults),
+    )?;
+    if actions.contains(&Action::BlockLaunches) && policy.launch_deny_policy_arn.is_none() {
+        return Err((
+            key("actions"),
+            "block_launches needs launch_deny_policy_arn, in [guard] or on this account".into(),
+        ));
+    }
+    if let Some(arn) = &a.sns_topic_arn {
+        sns_arn(&key("sns_topic_arn"), arn)?;
+    }
+    if let Some(channel) = &a.slack_channel
+        && !is_slack_id(channel, &['C', 'G'])
+    {
+        return Err((
+            key("slack_channel"),
+            format!("expected a Slack channel id like \"C0123456789\", found {channel:?}"),
+        ));
+    }
+    if let Some(name) = &a.name {
+        if name.trim().is_empty() {
+            return Err((key("name"), "expected a name, found an empty string".into()));
+        }
+        // A name that looks like an account id would make `--account 222222222222` ambiguous.
+        if AccountId::parse(name).is_ok() && name != id.as_str() {
+            return Err((
+                key("name"),
+                format!("expected a name that does not look like an account id, found {name:?}"),
+            ));
+        }
+    }
+    Ok(Account {
+        name: a.name.unwrap_or_else(|| id.to_string()),
+        id,
+        role_arn,
+        external_id: a.external_id,
+        regions,
+        max_running_instances,
+        max_estimated_charges_usd,
+        actions,
+        slack_channel: a.slack_channel,
+        sns_topic_arn: a.sns_topic_arn,
+        policy,
+    })
+}
+
+fn policy(
+    section: &str,
+    raw: RawPolicy,
+    defaults: Option<&AccountPolicy>,
+) -> Result<AccountPolicy, Invalid> {
+    let key = |k: &str| format!("{section}.{k}");
+    let base = defaults.cloned().unwrap_or_else(|| AccountPolicy {
+        grace_period: Duration::from_secs(600),
+        snooze: Duration::from_secs(3600),
+        exempt_tag: "runaway:exempt".into(),
+        exempt_instances: BTreeSet::new(),
+        exempt_principals: Vec::new(),
+        lockout_policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
+        launch_deny_policy_arn: None,
+    });
+    let grace_period = match raw.grace_period {
+        Some(s) => duration(&key("grace_period"), Some(&s), "")?,
+        None => base.grace_period,
+    };
+    let snooze = match raw.snooze {
+        Some(s) => duration(&key("snooze"), Some(&s), "")?,
+        None => base.snooze,
+    };
+    let exempt_tag = match raw.exempt_tag {
+        Some(t) if t.trim().is_empty() || t.len() > 128 || t.starts_with("aws:") => {
+            return Err((
+                key("exempt_tag"),
+                format!(
+                    "expected a tag key of 1 to 128 characters not starting with \"aws:\", found {t:?}"
+                ),
+            ));
+        }
+        Some(t) => t,
+        None => base.exempt_tag,
+    };
+    let exempt_instances = match raw.exempt_instances {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                InstanceId::parse(s).map_err(|m| (format!("{}[{j}]", key("exempt_instances")), m))
+            })
+            .collect::<Result<_, _>>()?,
+        None => base.exempt_instances,
+    };
+    let exempt_principals = match raw.exempt_principals {
+        Some(list) => {
+            if let Some(j) = list.iter().position(|p| p.trim().is_empty()) {
+                return Err((
+                    format!("{}[{j}]", key("exempt_principals")),
+                    "expected an IAM user or role name or ARN, found an empty string".into(),
+                ));
+            }
+            list
+        }
+        None => base.exempt_principals,
+    };
+    let lockout_policy_arn = match raw.lockout_policy_arn {
+        Some(arn) => policy_arn(&key("lockout_policy_arn"), arn)?,
+        None => base.lockout_policy_arn,
+    };
+    let launch_deny_policy_arn = match raw.launch_deny_policy_arn {
+        Some(arn) => Some(policy_arn(&key("launch_deny_policy_arn"), arn)?),
+        None => base.launch_deny_policy_arn,
+    };
+    Ok(AccountPolicy {
+        grace_period,
+        snooze,
+        exempt_tag,
+        exempt_instances,
+        exempt_principals,
+        lockout_policy_arn,
+        launch_deny_policy_arn,
+    })
+}
+
+fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Invalid> {
+    let text = value.unwrap_or(default);
+    match humantime::parse_duration(text) {
+        Ok(d) if d > MAX_DURATION => Err((
+            key.to_owned(),
+            format!("expected at most 30 days, found {text:?}"),
+        )),
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err((
+            key.to_owned(),
+            format!(
+                "expected a positive duration like \"5m\" or \"1h 30m\" (at most 30 days), found {text:?}"
+            ),
+        )),
+    }
+}
+
+fn policy_arn(key: &str, arn: String) -> Result<String, Invalid> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = matches!(parts[..], ["arn", _, "iam", "", acct, res]
+        if (acct == "aws" || AccountId::parse(acct).is_ok()) && res.starts_with("policy/") && res.len() > 7);
+    if ok {
+        Ok(arn)
+    } else {
+        Err((
+            key.to_owned(),
+            format!(
+                "expected an IAM managed policy ARN like \"arn:aws:iam::111111111111:policy/NAME\", found {arn:?}"
+            ),
+        ))
+    }
+}
+
+fn sns_arn(key: &str, arn: &str) -> Result<(), Invalid> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = matches!(parts[..], ["arn", _, "sns", region, acct, name]
+        if RegionName::parse(region).is_ok() && AccountId::parse(acct).is_ok() && !name.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            key.to_owned(),
+            format!(
+                "expected an SNS topic ARN like \"arn:aws:sns:us-east-1:111111111111:NAME\", found {arn:?}"
+            ),
+        ))
+    }
+}
+
+fn is_slack_id(s: &str, prefixes: &[char]) -> bool {
+    s.len() >= 9
+        && s.starts_with(prefixes)
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
