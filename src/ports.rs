@@ -221,6 +221,13 @@ pub struct ChatError {
 /// The chat where alerts go and people press buttons.
 #[async_trait]
 pub trait Chat: Send + Sync {
+    /// The timestamp (`ts`) of the incident's message in `channel`, if it was posted there: how
+    /// an alert posted by a process that died before journaling it is found again.
+    async fn find_incident(
+        &self,
+        channel: &str,
+        incident: &str,
+    ) -> Result<Option<String>, ChatError>;
     /// Posts the incident's message; returns its timestamp (`ts`).
     async fn post_incident(&self, channel: &str, view: &IncidentView) -> Result<String, ChatError>;
     /// Rewrites the incident's message in place.

@@ -177,6 +177,30 @@ async fn an_alert_cut_short_by_a_crash_is_delivered_once_after_it() {
     h.bot.deadline_step(Utc::now()).await.unwrap();
     assert_eq!(h.slack.messages().len(), 1, "delivered once");
     assert_eq!(emails(&h.moto).len(), 1);
+
+    // Killed after the post landed but before its ts was journaled: found, not posted again.
+    let lost = h
+        .bot
+        .journal
+        .open_alert(PAYER, &observed, Utc::now())
+        .unwrap();
+    let landed: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}chat.postMessage", h.slack.api))
+        .json(
+            &serde_json::json!({"channel": "C0123456789", "text": "alert",
+            "metadata": {"event_type": "runaway_incident", "event_payload": {"incident": lost}}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    h.bot.deadline_step(Utc::now()).await.unwrap();
+    assert_eq!(h.slack.messages().len(), 2, "posted twice");
+    let row = h.bot.journal.get_incident(&lost).unwrap().unwrap();
+    assert_eq!(row.slack_ts.as_deref(), landed["ts"].as_str());
+    assert!(row.deadline.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,11 +1,7 @@
-//! `runaway serve`: the HTTP server (Slack slash commands and interactivity, health, metrics)
-//! and two loops around the bot's steps — the periodic check and the deadline timer — in one
-//! process, until SIGINT or SIGTERM; then it stops taking requests and waits for the work in
-//! flight (a check, a halt) to finish and be journaled.
-//!
-//! A plain `tokio::time::interval` schedules the checks rather than a cron crate: one fixed
-//! period needs no cron syntax, and the loop is a dozen lines that cannot silently stop firing.
-//! `/healthz` turns 503 when the last check is older than two periods.
+//! `runaway serve`'s HTTP side: the Slack routes (slash commands and interactivity, signed),
+//! health and metrics, served by the accept loop of `connections` until SIGINT or SIGTERM. It
+//! starts the bot's two loops (`crate::app::bot::run_loops`), and on the signal stops taking
+//! requests, gives those in flight and the guard's own work a bounded time, and exits.
 
 pub mod connections;
 

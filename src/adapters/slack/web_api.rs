@@ -208,6 +208,14 @@ fn without_url(e: &reqwest::Error) -> String {
 
 #[async_trait]
 impl Chat for SlackClient {
+    async fn find_incident(
+        &self,
+        channel: &str,
+        incident: &str,
+    ) -> Result<Option<String>, ChatError> {
+        self.find_alert(channel, incident).await
+    }
+
     /// Posts the alert, at most once: a post whose answer was lost (5xx, timeout) is looked for
     /// in the channel before it is posted again, and is not posted again if it cannot be looked
     /// for. Also the way back to an alert posted by a process that died before journaling its

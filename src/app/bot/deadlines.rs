@@ -41,7 +41,7 @@ impl Bot {
             }
             // An alert never delivered: its process died before it could be. Deliver it now.
             if row.status == Status::Open && row.deadline.is_none() {
-                self.spawn_delivery(&row.id, row.opened_at, clock);
+                self.spawn_delivery(&row.id, row.opened_at, clock, true);
                 continue;
             }
             if !incident::is_due(row.status, row.deadline, now) {

@@ -77,7 +77,7 @@ impl Bot {
                         .incidents_opened
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(incident.id = %id, account.id = %account.id, "incident opened");
-                    self.spawn_delivery(&id, checked, clock);
+                    self.spawn_delivery(&id, checked, clock, false);
                 }
                 (OnCheck::Update, Some(l), Some(o)) => {
                     self.journal.update_observed(&l.id, &o, checked)?;
@@ -115,11 +115,13 @@ impl Bot {
     /// Delivers a new alert in a task of its own (unless this process is delivering it already).
     /// `checked`: the end of the check, from which the grace period runs if the alert reaches
     /// nobody.
+    /// `recovering`: the alert was opened by a process that died before delivering it.
     pub(super) fn spawn_delivery(
         self: &Arc<Self>,
         id: &str,
         checked: DateTime<Utc>,
         clock: StepClock,
+        recovering: bool,
     ) {
         let Some(mark) = Running::begin(&self.delivering, id) else {
             return;
@@ -127,7 +129,7 @@ impl Bot {
         let (bot, id) = (self.clone(), id.to_owned());
         self.tasks.spawn(async move {
             let _mark = mark;
-            if let Err(e) = bot.deliver(&id, checked, clock).await {
+            if let Err(e) = bot.deliver(&id, checked, clock, recovering).await {
                 tracing::error!(incident.id = %id, error = %e, "alert not delivered");
             }
         });
@@ -141,6 +143,7 @@ impl Bot {
         id: &str,
         checked: DateTime<Utc>,
         clock: StepClock,
+        recovering: bool,
     ) -> Result<(), JournalError> {
         let Some(row) = self.journal.get_incident(id)? else {
             return Ok(());
@@ -153,30 +156,47 @@ impl Bot {
             .slack_channel
             .as_ref()
             .or(self.config.slack.channel.as_ref());
+        // After a crash, the alert may have been posted without its ts journaled: look first.
+        let found = match (channel, &row.slack_ts, recovering) {
+            (Some(channel), None, true) => self
+                .chat
+                .find_incident(channel, id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(incident.id = id, error = %e, "could not look for the alert");
+                    None
+                }),
+            _ => None,
+        };
         let slack_error = match (channel, &row.slack_ts) {
             (_, Some(_)) => None,
             (None, None) => Some("no Slack channel configured".to_owned()),
-            (Some(channel), None) => match self.chat.post_incident(channel, &self.view(&row)).await
-            {
-                Ok(ts) => {
-                    let delivered = clock.now();
-                    self.journal.set_slack_message(id, channel, &ts)?;
-                    if self.journal.set_deadline(id, after(delivered, grace))? {
-                        tracing::info!(
-                            incident.id = id,
-                            "alert posted; the grace period runs from now"
-                        );
+            (Some(channel), None) => {
+                let posted = match found {
+                    Some(ts) => Ok(ts),
+                    None => self.chat.post_incident(channel, &self.view(&row)).await,
+                };
+                match posted {
+                    Ok(ts) => {
+                        let delivered = clock.now();
+                        self.journal.set_slack_message(id, channel, &ts)?;
+                        if self.journal.set_deadline(id, after(delivered, grace))? {
+                            tracing::info!(
+                                incident.id = id,
+                                "alert posted; the grace period runs from now"
+                            );
+                        }
+                        // The post said "within the grace period"; now it can say until when.
+                        self.refresh_message(id, None).await?;
+                        None
                     }
-                    // The post said "within the grace period"; now it can say until when.
-                    self.refresh_message(id, None).await?;
-                    None
+                    Err(e) => {
+                        self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(incident.id = %id, error = %e, "alert not posted to Slack");
+                        Some(e.to_string())
+                    }
                 }
-                Err(e) => {
-                    self.metrics.slack_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(incident.id = %id, error = %e, "alert not posted to Slack");
-                    Some(e.to_string())
-                }
-            },
+            }
         };
         let Some(row) = self.journal.get_incident(id)? else {
             return Ok(());

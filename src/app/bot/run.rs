@@ -1,6 +1,9 @@
 //! The bot's two loops, as `runaway serve` runs them: a check every `check_every` (the first
 //! at start, missed ticks skipped) and a deadline step every second. Each marks itself running
 //! for `/healthz` and beats after every turn.
+//!
+//! A plain `tokio::time::interval` schedules the checks rather than a cron crate: one fixed
+//! period needs no cron syntax, and the loop is a dozen lines that cannot silently stop firing.
 
 use std::sync::Arc;
 use std::time::Duration;
