@@ -4,10 +4,14 @@
 //! A process is named `pid@start`, its start time read from `/proc` (clock ticks since boot),
 //! so that a reused pid is not taken for the process that died.
 
-/// This process's name.
+/// This process's name, read from `/proc` once: it does not change while the process lives.
 pub fn this_process() -> String {
-    let pid = std::process::id();
-    format!("{pid}@{}", start_time(pid).unwrap_or_default())
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let pid = std::process::id();
+        format!("{pid}@{}", start_time(pid).unwrap_or_default())
+    })
+    .clone()
 }
 
 /// Whether the process named `name` (from [`this_process`]) still runs. Where `/proc` cannot

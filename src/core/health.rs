@@ -61,9 +61,10 @@ pub fn assess(f: &Facts) -> (bool, Value) {
             f.accounts_checked
         ));
     }
-    let status = match problems.as_slice() {
-        [] => "ok",
-        [only] if stale && f.check_loop.running && only.starts_with("no check") => "stale",
+    // "stale" only when stale checks are the one problem; anything else is "unhealthy".
+    let status = match problems.len() {
+        0 => "ok",
+        1 if stale && f.check_loop.running => "stale",
         _ => "unhealthy",
     };
     let loop_json =

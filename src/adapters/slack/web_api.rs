@@ -14,7 +14,7 @@ use slack_morphism::prelude::{
     SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackMessageMetadata,
 };
 
-use super::messages::{incident_content, incident_message};
+use super::messages::{ephemeral, incident_content, incident_message};
 use crate::ports::{Chat, ChatError, IncidentView, Reply};
 
 pub struct SlackClient {
@@ -275,7 +275,9 @@ impl Chat for SlackClient {
     async fn respond(&self, response_url: &str, reply: &Reply) -> Result<(), ChatError> {
         let body = match reply {
             Reply::Ephemeral(text) => {
-                json!({"response_type": "ephemeral", "replace_original": false, "text": text})
+                let mut m = ephemeral(text);
+                m["replace_original"] = json!(false);
+                m
             }
             Reply::Incident(view) => {
                 let mut m = incident_message(view);
