@@ -258,3 +258,43 @@ pub trait Notifier: Send + Sync {
         message: &str,
     ) -> Result<(), CloudError>;
 }
+
+/// One message taken from the event queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueMessage {
+    /// The queue's id of the message (the same on every receive of it).
+    pub message_id: String,
+    /// What deletes it, or changes its visibility, for this receive.
+    pub receipt: String,
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// What the guard needs to know of its event queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSettings {
+    /// The dead-letter queue's receive limit (`maxReceiveCount` of its redrive policy); `None`
+    /// without a dead-letter queue.
+    pub max_receive_count: Option<u32>,
+    /// How long a received message stays invisible to other receivers.
+    pub visibility_timeout: std::time::Duration,
+}
+
+/// The event path's queue (SQS), read with the guard's own credentials.
+#[async_trait]
+pub trait EventQueue: Send + Sync {
+    /// The queue's redrive and visibility settings; also proves the queue is reachable.
+    async fn settings(&self) -> Result<QueueSettings, CloudError>;
+    /// Waits up to `wait` (long polling) for up to `max` messages.
+    async fn receive(
+        &self,
+        max: u32,
+        wait: std::time::Duration,
+    ) -> Result<Vec<QueueMessage>, CloudError>;
+    /// Deletes received messages (batches of up to 10); returns the receipts that could not be
+    /// deleted, with why.
+    async fn delete(&self, receipts: &[String]) -> Result<Vec<(String, String)>, CloudError>;
+    /// Makes a received message visible again after `after` (zero: at once).
+    async fn release(&self, receipt: &str, after: std::time::Duration) -> Result<(), CloudError>;
+}

@@ -41,7 +41,20 @@ pub struct Config {
     pub guard: Guard,
     pub slack: Slack,
     pub notify: Notify,
+    /// `[events]`: the event path; absent, the guard polls only.
+    pub events: Option<Events>,
     pub accounts: Vec<Account>,
+}
+
+/// `[events]`: the SQS queue the module's EventBridge rules fill (EC2 state changes, launch
+/// calls, GuardDuty findings), long-polled by `runaway serve`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Events {
+    /// `queue_url`, required in `[events]`: the queue's URL, like
+    /// `https://sqs.us-east-1.amazonaws.com/111111111111/runawaytrain-events`.
+    pub queue_url: String,
+    /// The queue's region: from the URL's host when it is AWS's, else `home_region`.
+    pub region: RegionName,
 }
 
 /// `[guard]`: how the guard runs, and the defaults of every account.

@@ -192,3 +192,42 @@ fn slack_channel_and_actions_are_checked() {
         "at least one action",
     );
 }
+
+#[test]
+fn the_event_queue_is_an_sqs_url_and_its_region_comes_from_aws_hosts() {
+    let with = |url: &str| format!("[events]\nqueue_url = {url:?}\n{MINIMAL}");
+    assert_eq!(parse(MINIMAL).unwrap().events, None);
+    let aws = parse(&with(
+        "https://sqs.eu-west-1.amazonaws.com/111111111111/runawaytrain-events",
+    ))
+    .unwrap()
+    .events
+    .unwrap();
+    assert_eq!(aws.region.as_str(), "eu-west-1");
+    let legacy = parse(&with(
+        "https://ap-south-1.queue.amazonaws.com/111111111111/q.fifo",
+    ))
+    .unwrap()
+    .events
+    .unwrap();
+    assert_eq!(legacy.region.as_str(), "ap-south-1");
+    let emulator = parse(&with("http://127.0.0.1:5000/123456789012/events"))
+        .unwrap()
+        .events
+        .unwrap();
+    assert_eq!(emulator.region.as_str(), "us-east-1");
+    for bad in [
+        "sqs.us-east-1.amazonaws.com/111111111111/q",
+        "https://sqs.us-east-1.amazonaws.com/q",
+        "https://sqs.us-east-1.amazonaws.com/1111/q",
+        "https://sqs.us-east-1.amazonaws.com/111111111111/bad name",
+        "https://sqs.us-east-1.amazonaws.com/111111111111/",
+    ] {
+        check_err(&with(bad), "events.queue_url", "expected an SQS queue URL");
+    }
+    check_err(
+        &format!("[events]\n{MINIMAL}"),
+        "events",
+        "missing field `queue_url`",
+    );
+}

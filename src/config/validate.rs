@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    Account, AccountId, AccountPolicy, Action, Config, Guard, InstanceId, MAX_DURATION, Notify,
-    RegionName, RoleArn, Slack,
+    Account, AccountId, AccountPolicy, Action, Config, Events, Guard, InstanceId, MAX_DURATION,
+    Notify, RegionName, RoleArn, Slack,
 };
 
 #[derive(Deserialize)]
@@ -21,6 +21,7 @@ pub(super) struct RawFile {
     slack: RawSlack,
     #[serde(default)]
     notify: RawNotify,
+    events: Option<RawEvents>,
     #[serde(default)]
     accounts: Vec<RawAccount>,
 }
@@ -64,6 +65,12 @@ struct RawSlack {
 #[serde(deny_unknown_fields)]
 struct RawNotify {
     sns_topic_arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    queue_url: String,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +174,11 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         sns_arn("notify.sns_topic_arn", arn)?;
     }
 
+    let events = match raw.events {
+        None => None,
+        Some(e) => Some(events(&e.queue_url, &home_region)?),
+    };
+
     if raw.accounts.is_empty() {
         return Err((
             "accounts".into(),
@@ -219,7 +231,49 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         },
         slack,
         notify,
+        events,
         accounts,
+    })
+}
+
+/// An SQS queue URL: `http(s)://HOST/ACCOUNT/NAME`. The region is read from AWS's hosts
+/// (`sqs.REGION.amazonaws.com`, `REGION.queue.amazonaws.com`); any other host (an emulator, a VPC
+/// endpoint) is taken to be in `home_region`.
+fn events(url: &str, home_region: &RegionName) -> Result<Events, Invalid> {
+    let key = "events.queue_url";
+    let expected = || {
+        (
+            key.to_owned(),
+            format!(
+                "expected an SQS queue URL like \"https://sqs.us-east-1.amazonaws.com/111111111111/runawaytrain-events\", found {url:?}"
+            ),
+        )
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(expected)?;
+    let [host, account, name] = rest.split('/').collect::<Vec<_>>()[..] else {
+        return Err(expected());
+    };
+    let name_ok = (1..=80).contains(&name.len())
+        && name
+            .strip_suffix(".fifo")
+            .unwrap_or(name)
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if host.is_empty() || AccountId::parse(account).is_err() || !name_ok {
+        return Err(expected());
+    }
+    let from_host = host
+        .strip_prefix("sqs.")
+        .and_then(|h| h.split_once('.'))
+        .map(|(r, _)| r)
+        .or_else(|| host.split_once(".queue.").map(|(r, _)| r))
+        .and_then(|r| RegionName::parse(r).ok());
+    Ok(Events {
+        queue_url: url.to_owned(),
+        region: from_host.unwrap_or_else(|| home_region.clone()),
     })
 }
 

@@ -3,7 +3,9 @@
 //! needs as plain data, so it is tested with plain data and cannot fail on I/O. A test
 //! (`tests/it/architecture.rs`) holds this.
 
+pub mod backoff;
 pub mod change;
+pub mod events;
 pub mod health;
 pub mod incident;
 pub mod model;

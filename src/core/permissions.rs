@@ -60,10 +60,20 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),
     ("notify", &["sns:Publish"]),
+    // The event path: the queue in the guard's account that the EventBridge rules fill.
+    (
+        "events",
+        &[
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+        ],
+    ),
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.
-pub const GUARD_ONLY: &[&str] = &["reach_member_accounts", "notify"];
+pub const GUARD_ONLY: &[&str] = &["reach_member_accounts", "notify", "events"];
 
 /// Where a policy applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +140,7 @@ mod tests {
     fn member_roles_need_neither_assume_role_nor_publish() {
         let member = iam_actions(Scope::Member);
         assert!(!member.contains(&"sts:AssumeRole") && !member.contains(&"sns:Publish"));
+        assert!(!member.iter().any(|a| a.starts_with("sqs:")));
         assert!(member.contains(&"ec2:StopInstances") && member.contains(&"iam:AttachRolePolicy"));
     }
 }

@@ -18,6 +18,9 @@ mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod iam;
+mod sqs;
+
+pub use sqs::SqsQueue;
 
 use crate::config::{Account, RegionName};
 use crate::core::model::Instance;

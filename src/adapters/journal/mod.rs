@@ -14,10 +14,12 @@ use rusqlite::Connection;
 
 mod activity;
 mod changes;
+mod events;
 mod incidents;
 mod schema;
 
 pub use changes::{ChangeRow, Finding, PlannedChange};
+pub use events::{EventRecord, EventRow};
 pub use incidents::IncidentRow;
 pub use schema::SCHEMA_VERSION;
 use schema::migrate;
@@ -183,6 +185,7 @@ mod tests {
             1 => include_str!("../../../tests/fixtures/journal-v1.sql"),
             2 => include_str!("../../../tests/fixtures/journal-v2.sql"),
             3 => include_str!("../../../tests/fixtures/journal-v3.sql"),
+            4 => include_str!("../../../tests/fixtures/journal-v4.sql"),
             _ => unreachable!(),
         };
         let path = dir.join(format!("v{version}.db"));
@@ -228,6 +231,29 @@ mod tests {
                 assert_eq!(alert.observed.unwrap().running_instances, 3);
                 assert!(j.last_check().unwrap().is_some());
             }
+            if version >= 4 {
+                let halt = j.get_incident("inc-20261104-100000-0003").unwrap().unwrap();
+                assert_eq!(halt.status, Status::AwaitingConfirmation);
+                assert!(halt.response_url.is_some());
+            }
+            // The event path's table exists and takes events.
+            let e = crate::adapters::journal::EventRecord {
+                event_id: Some("e1".into()),
+                message_id: "m1".into(),
+                account_id: None,
+                region: None,
+                detail_type: None,
+                source: None,
+                time: None,
+                received_at: Utc::now(),
+                outcome: crate::core::events::Outcome::Ignored,
+                note: None,
+                detail: None,
+            };
+            assert_eq!(
+                j.record_events(&[e]).unwrap(),
+                [crate::core::events::Outcome::Ignored]
+            );
             drop(j);
             // A second open finds it current and changes nothing.
             Journal::open(&path).unwrap();

@@ -10,7 +10,13 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
 /// is brought to the current one in order, in one transaction. Never edit one that shipped:
 /// add the next.
-pub(super) const MIGRATIONS: [&str; 4] = [SCHEMA, MIGRATE_TO_2, MIGRATE_TO_3, MIGRATE_TO_4];
+pub(super) const MIGRATIONS: [&str; 5] = [
+    SCHEMA,
+    MIGRATE_TO_2,
+    MIGRATE_TO_3,
+    MIGRATE_TO_4,
+    MIGRATE_TO_5,
+];
 
 /// Version 1: CLI halts — incidents, findings, changes, problems.
 const SCHEMA: &str = "
@@ -53,6 +59,31 @@ CREATE TABLE problems (                    -- what could not be read or done
     message     TEXT NOT NULL,
     at          TEXT NOT NULL
 );
+";
+
+/// Version 5: the event path. Every message taken from the event queue: an event (once per
+/// EventBridge id; later deliveries are rows of their own marked `duplicate`), or a message that
+/// is not one (`problem`, once per SQS message id, its receives counted).
+const MIGRATE_TO_5: &str = "
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id    TEXT,                      -- EventBridge's id; NULL for a problem
+    message_id  TEXT NOT NULL,             -- SQS's id of the message
+    account_id  TEXT,
+    region      TEXT,
+    detail_type TEXT,
+    source      TEXT,
+    time        TEXT,                      -- when the event happened, as it says
+    received_at TEXT NOT NULL,
+    outcome     TEXT NOT NULL,             -- check, coalesced, kept, ignored, duplicate, problem
+    note        TEXT,                      -- why: the problem, or why ignored or kept
+    detail      TEXT,                      -- JSON: the event's detail
+    receives    INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX events_once ON events(event_id) WHERE outcome <> 'duplicate';
+CREATE UNIQUE INDEX problems_once ON events(message_id) WHERE outcome = 'problem';
+CREATE INDEX events_by_time ON events(received_at);
+CREATE INDEX events_by_account ON events(account_id, detail_type, time);
 ";
 
 /// Version 4: the process carrying out an incident's actions (so that `restore` waits for it

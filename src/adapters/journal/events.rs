@@ -1,0 +1,211 @@
+//! The event path's messages: each event once (by EventBridge id), later deliveries marked
+//! `duplicate`, and messages that are not events as `problem`s counted per SQS message id.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, JournalError, json_of, time_of, unreadable};
+use crate::core::events::Outcome;
+
+/// A message to journal, as the event loop read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// EventBridge's id; `None` for a message that is not an event.
+    pub event_id: Option<String>,
+    pub message_id: String,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub detail_type: Option<String>,
+    pub source: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// Why: the problem, or why the event was ignored or kept.
+    pub note: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A journaled message, as `runaway events` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRow {
+    /// The event id, or for a problem the SQS message id.
+    pub id: String,
+    pub message_id: String,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub detail_type: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    #[serde(serialize_with = "outcome_text")]
+    pub outcome: Outcome,
+    pub note: Option<String>,
+    /// How many times the message was received (problems; 1 otherwise).
+    pub receives: u32,
+    #[serde(skip)]
+    pub detail: Option<serde_json::Value>,
+}
+
+fn outcome_text<S: serde::Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.as_str())
+}
+
+impl Journal {
+    /// Whether the event was journaled before (not as a duplicate).
+    pub fn has_event(&self, event_id: &str) -> Result<bool, JournalError> {
+        self.with("look up an event", |c| {
+            c.query_row(
+                "SELECT 1 FROM events WHERE event_id = ?1 AND outcome <> 'duplicate'",
+                [event_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+
+    /// Journals the messages of one receive in one transaction; returns each one's outcome as
+    /// journaled: an event journaled already becomes a `duplicate` row (whatever was decided
+    /// for it), a problem seen before counts one more receive.
+    pub fn record_events(&self, records: &[EventRecord]) -> Result<Vec<Outcome>, JournalError> {
+        self.with("journal events", |c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(records.len());
+            for r in records {
+                let insert = |outcome: Outcome| {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO events (event_id, message_id, account_id, region, detail_type, source, time, received_at, outcome, note, detail)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![
+                            r.event_id,
+                            r.message_id,
+                            r.account_id,
+                            r.region,
+                            r.detail_type,
+                            r.source,
+                            r.time.map(|t| t.to_rfc3339()),
+                            r.received_at.to_rfc3339(),
+                            outcome.as_str(),
+                            r.note,
+                            r.detail.as_ref().map(|d| d.to_string()),
+                        ],
+                    )
+                };
+                let outcome = if r.outcome == Outcome::Problem {
+                    if insert(Outcome::Problem)? == 0 {
+                        tx.execute(
+                            "UPDATE events SET receives = receives + 1, received_at = ?2, note = ?3
+                             WHERE message_id = ?1 AND outcome = 'problem'",
+                            params![r.message_id, r.received_at.to_rfc3339(), r.note],
+                        )?;
+                    }
+                    Outcome::Problem
+                } else if insert(r.outcome)? == 1 {
+                    r.outcome
+                } else {
+                    insert(Outcome::Duplicate)?;
+                    Outcome::Duplicate
+                };
+                out.push(outcome);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// The messages received since `since`, oldest first; with `kinds`, only those
+    /// `detail-type`s.
+    pub fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<EventRow>, JournalError> {
+        self.with("read events", |c| {
+            let mut q = c.prepare(
+                "SELECT seq, event_id, message_id, account_id, region, detail_type, time, received_at, outcome, note, receives, detail
+                 FROM events WHERE received_at >= ?1 ORDER BY received_at, seq",
+            )?;
+            q.query_map([since.to_rfc3339()], |r| {
+                let row = format!("event row {}", r.get::<_, i64>(0)?);
+                let event_id: Option<String> = r.get(1)?;
+                let message_id: String = r.get(2)?;
+                let outcome: String = r.get(8)?;
+                Ok(EventRow {
+                    id: event_id.unwrap_or_else(|| message_id.clone()),
+                    message_id,
+                    account: r.get(3)?,
+                    region: r.get(4)?,
+                    detail_type: r.get(5)?,
+                    time: time_of(&row, "time", r.get(6)?)?,
+                    received_at: time_of(&row, "received_at", Some(r.get(7)?))?.expect("some"),
+                    outcome: Outcome::parse(&outcome)
+                        .ok_or_else(|| unreadable(&row, "outcome", &outcome, "an event outcome"))?,
+                    note: r.get(9)?,
+                    receives: r.get(10)?,
+                    detail: json_of(&row, "detail", r.get(11)?)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// Forgets messages received before `before`; returns how many.
+    pub fn prune_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
+        self.with("prune events", |c| {
+            c.execute(
+                "DELETE FROM events WHERE received_at < ?1",
+                [before.to_rfc3339()],
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(event: Option<&str>, message: &str, outcome: Outcome) -> EventRecord {
+        EventRecord {
+            event_id: event.map(str::to_owned),
+            message_id: message.into(),
+            account_id: Some("111111111111".into()),
+            region: Some("eu-west-1".into()),
+            detail_type: Some("EC2 Instance State-change Notification".into()),
+            source: Some("aws.ec2".into()),
+            time: Some("2026-11-25T10:00:00Z".parse().unwrap()),
+            received_at: "2026-11-25T10:00:01Z".parse().unwrap(),
+            outcome,
+            note: None,
+            detail: Some(serde_json::json!({"instance-id": "i-1", "state": "running"})),
+        }
+    }
+
+    #[test]
+    fn an_event_is_journaled_once_and_its_redeliveries_as_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        let first = j
+            .record_events(&[
+                record(Some("e1"), "m1", Outcome::Check),
+                record(Some("e1"), "m2", Outcome::Coalesced),
+                record(None, "m3", Outcome::Problem),
+            ])
+            .unwrap();
+        assert_eq!(first, [Outcome::Check, Outcome::Duplicate, Outcome::Problem]);
+        assert!(j.has_event("e1").unwrap());
+        assert!(!j.has_event("e2").unwrap());
+        // The same bad message received again: one row, two receives.
+        let again = j.record_events(&[record(None, "m3", Outcome::Problem)]).unwrap();
+        assert_eq!(again, [Outcome::Problem]);
+        let rows = j.events_since("2026-11-25T00:00:00Z".parse().unwrap()).unwrap();
+        let summary: Vec<(&str, Outcome, u32)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.outcome, r.receives))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("e1", Outcome::Check, 1),
+                ("e1", Outcome::Duplicate, 1),
+                ("m3", Outcome::Problem, 2)
+            ]
+        );
+        assert_eq!(rows[0].detail.as_ref().unwrap()["state"], "running");
+        assert_eq!(j.prune_events("2026-11-26T00:00:00Z".parse().unwrap()).unwrap(), 3);
+    }
+}
