@@ -82,6 +82,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What the event path received lately, and what each event led to, from the journal
+    Events {
+        /// How far back, like "1h" or "7days" [default: 24h]
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Print the events as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// The Slack bot: HTTP server, periodic checks and incident deadlines
     ///
     /// Listens on RUNAWAY_LISTEN (default 127.0.0.1:3000) until SIGINT/SIGTERM. Needs
@@ -198,6 +207,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
             json,
         } => cmd_restore(&config, &incident, start_instances, yes, json).await,
         Command::Status { json } => cmd_status(&config, json),
+        Command::Events { since, json } => cmd_events(&config, since.as_deref(), json),
         Command::Serve => cmd_serve(config).await,
     }
 }
@@ -455,6 +465,29 @@ fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
     Ok(exit::OK)
 }
 
+fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Result<i32, Exit> {
+    let window = match since {
+        None => crate::app::events::DEFAULT_SINCE,
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) if d <= config::MAX_DURATION * 12 => d,
+            _ => {
+                return Err(usage(format!(
+                    "--since: expected a duration like \"1h\" or \"7days\" (at most a year), found {text:?}"
+                )));
+            }
+        },
+    };
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let since = crate::app::bot::before(chrono::Utc::now(), window);
+    let report = crate::app::events::list(&journal, since).map_err(usage)?;
+    if json {
+        print_json(&report);
+    } else {
+        print!("{}", render::events(&report));
+    }
+    Ok(exit::OK)
+}
+
 /// A secret from the environment (or ./.env), never echoed.
 fn secret(name: &str) -> Result<crate::adapters::slack::Secret, Exit> {
     match std::env::var(name) {
@@ -486,14 +519,15 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
     let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));
     let own = crate::adapters::aws::own_instance_id().await;
-    let bot = Arc::new(crate::app::bot::Bot::new(
-        config,
-        Arc::new(aws),
-        chat,
-        notifier,
-        journal,
-        own,
-    ));
+    let queue = config
+        .events
+        .as_ref()
+        .map(|e| Arc::new(crate::adapters::aws::SqsQueue::new(&aws, e)));
+    let mut bot = crate::app::bot::Bot::new(config, Arc::new(aws), chat, notifier, journal, own);
+    if let Some(queue) = queue {
+        bot = bot.with_events(queue);
+    }
+    let bot = Arc::new(bot);
     let app = Arc::new(crate::adapters::http::App {
         bot,
         signing_secret,

@@ -3,6 +3,7 @@
 
 pub mod bot;
 pub mod check;
+pub mod events;
 pub mod halt;
 pub mod journaled;
 pub mod lockout;

@@ -31,7 +31,21 @@ pub struct Facts {
     pub accounts_unreadable: u64,
     pub check_loop: LoopState,
     pub deadline_loop: LoopState,
+    /// The event path, when one is configured.
+    pub events: Option<EventPath>,
 }
+
+/// The event path's signs of life.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventPath {
+    pub event_loop: LoopState,
+    /// The last successful receive (an empty long poll counts).
+    pub last_receive: Option<DateTime<Utc>>,
+}
+
+/// The event path has failed when nothing was received for two check periods, and at least
+/// this long: three of SQS's 20-second long polls, so that one slow poll is not a failure.
+pub const EVENT_PATH_FLOOR_SECS: i64 = 60;
 
 /// Healthy or not, and the body of `/healthz`.
 pub fn assess(f: &Facts) -> (bool, Value) {
@@ -61,6 +75,20 @@ pub fn assess(f: &Facts) -> (bool, Value) {
             f.accounts_checked
         ));
     }
+    if let Some(e) = &f.events {
+        let allowed = (f.check_every * 2).max(Duration::seconds(EVENT_PATH_FLOOR_SECS));
+        if !e.event_loop.running {
+            problems.push("the event loop has stopped: launches are seen at the next check only".into());
+        } else if f.now - e.last_receive.unwrap_or(f.started) > allowed {
+            problems.push(match e.last_receive {
+                Some(t) => format!(
+                    "the event queue has not been read since {}: launches are seen at the next check only",
+                    rfc3339(t)
+                ),
+                None => "the event queue has not been read yet: launches are seen at the next check only".into(),
+            });
+        }
+    }
     // "stale" only when stale checks are the one problem; anything else is "unhealthy".
     let status = match problems.len() {
         0 => "ok",
@@ -69,7 +97,7 @@ pub fn assess(f: &Facts) -> (bool, Value) {
     };
     let loop_json =
         |l: &LoopState| json!({"running": l.running, "last_beat": l.last_beat.map(rfc3339)});
-    let body = json!({
+    let mut body = json!({
         "status": status,
         "last_check": f.last_check.map(rfc3339),
         "last_check_state": f.last_check_state,
@@ -77,6 +105,12 @@ pub fn assess(f: &Facts) -> (bool, Value) {
         "loops": {"check": loop_json(&f.check_loop), "deadline": loop_json(&f.deadline_loop)},
         "problems": problems,
     });
+    if let Some(e) = &f.events {
+        body["events"] = json!({
+            "last_receive": e.last_receive.map(rfc3339),
+            "loop": loop_json(&e.event_loop),
+        });
+    }
     (status == "ok", body)
 }
 
@@ -103,6 +137,7 @@ mod tests {
             accounts_unreadable: 0,
             check_loop: alive,
             deadline_loop: alive,
+            events: None,
         }
     }
 
@@ -144,5 +179,39 @@ mod tests {
         f.last_check = None;
         f.deadline_loop.last_beat = None;
         says(&f, true, "ok", "");
+    }
+
+    #[test]
+    fn a_failed_event_path_for_two_check_periods_is_unhealthy() {
+        let now = Utc::now();
+        let mut f = healthy(now);
+        f.events = Some(EventPath {
+            event_loop: f.check_loop,
+            last_receive: Some(now - Duration::seconds(20)),
+        });
+        says(&f, true, "ok", "");
+        assert_eq!(
+            assess(&f).1["events"]["last_receive"],
+            rfc3339(now - Duration::seconds(20))
+        );
+        // Within two check periods of the last receive: still healthy.
+        f.events.as_mut().unwrap().last_receive = Some(now - Duration::minutes(9));
+        says(&f, true, "ok", "");
+        f.events.as_mut().unwrap().last_receive = Some(now - Duration::minutes(11));
+        says(&f, false, "unhealthy", "event queue has not been read since");
+        // Short check periods: never less than a minute.
+        f.check_every = Duration::seconds(10);
+        f.last_check = Some(now - Duration::seconds(5));
+        f.events.as_mut().unwrap().last_receive = Some(now - Duration::seconds(45));
+        says(&f, true, "ok", "");
+        f.events.as_mut().unwrap().event_loop.running = false;
+        says(&f, false, "unhealthy", "event loop has stopped");
+        // Never received, and started long ago.
+        let mut f = healthy(now);
+        f.events = Some(EventPath {
+            event_loop: f.check_loop,
+            last_receive: None,
+        });
+        says(&f, false, "unhealthy", "not been read yet");
     }
 }

@@ -327,3 +327,39 @@ pub fn restore(r: &crate::app::restore::RestoreReport) -> String {
     }
     out
 }
+
+/// `runaway events`: one line per message received, with what it led to.
+pub fn events(r: &crate::app::events::EventsReport) -> String {
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    if r.events.is_empty() {
+        return format!("No events received since {} UTC.\n", time(r.since));
+    }
+    let mut rows = vec![
+        ["RECEIVED (UTC)", "ACCOUNT", "REGION", "EVENT", "OUTCOME", "ID"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for e in &r.events {
+        let outcome = match (&e.note, e.receives) {
+            (Some(note), n) if n > 1 => format!("{} ({note}; received {n} times)", e.outcome.as_str()),
+            (Some(note), _) => format!("{} ({note})", e.outcome.as_str()),
+            (None, _) => e.outcome.as_str().to_owned(),
+        };
+        rows.push(vec![
+            time(e.received_at),
+            e.account.clone().unwrap_or_else(|| "-".into()),
+            e.region.clone().unwrap_or_else(|| "-".into()),
+            e.detail_type.clone().unwrap_or_else(|| "-".into()),
+            outcome,
+            e.id.clone(),
+        ]);
+    }
+    let mut out = table(&rows);
+    let _ = writeln!(
+        out,
+        "\n{} since {} UTC.",
+        count(r.events.len(), "message"),
+        time(r.since)
+    );
+    out
+}

@@ -279,6 +279,14 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         accounts_unreadable: m.last_check_unreadable.load(Ordering::Relaxed),
         check_loop: m.check_loop.state(),
         deadline_loop: m.deadline_loop.state(),
+        events: app
+            .bot
+            .events
+            .as_ref()
+            .map(|_| crate::core::health::EventPath {
+                event_loop: m.events_loop.state(),
+                last_receive: m.last_receive(),
+            }),
     };
     let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {
@@ -359,6 +367,44 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         "SNS publishes that failed.",
         get(&m.sns_failures),
     );
+    if app.bot.events.is_some() {
+        metric(
+            "events_received_total",
+            "counter",
+            "Events taken from the event queue (first deliveries).",
+            get(&m.events_received),
+        );
+        metric(
+            "events_duplicate_total",
+            "counter",
+            "Events delivered again (journaled once).",
+            get(&m.events_duplicate),
+        );
+        metric(
+            "event_problems_total",
+            "counter",
+            "Messages that are not events the guard reads (left for the dead-letter queue).",
+            get(&m.event_problems),
+        );
+        metric(
+            "event_checks_total",
+            "counter",
+            "Checks of one account asked for by events.",
+            get(&m.event_checks),
+        );
+        metric(
+            "event_receive_failures_total",
+            "counter",
+            "Receives from the event queue that failed.",
+            get(&m.event_receive_failures),
+        );
+        metric(
+            "events_last_receive_timestamp_seconds",
+            "gauge",
+            "Unix time of the last successful receive from the event queue.",
+            m.last_receive().map_or(0, |t| t.timestamp()).to_string(),
+        );
+    }
     metric(
         "refused_presses_total",
         "counter",

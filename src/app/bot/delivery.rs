@@ -24,9 +24,9 @@ impl Bot {
         self: &Arc<Self>,
         now: DateTime<Utc>,
     ) -> Result<CheckReport, JournalError> {
+        let accounts: Vec<&Account> = self.config.accounts.iter().collect();
         let clock = StepClock::new(now);
         let started = Instant::now();
-        let accounts: Vec<&Account> = self.config.accounts.iter().collect();
         let report = check::run(self.cloud.as_ref(), &self.config, &accounts, now).await;
         let ms = started.elapsed().as_millis() as u64;
         self.journal.record_check(
@@ -42,12 +42,54 @@ impl Bot {
             .store(report.checked_at.timestamp(), Ordering::Relaxed);
         self.metrics.record_outcome(&report);
         tracing::info!(state = ?report.state, duration_ms = ms, "check done");
-        let checked = clock.now();
+        self.decide(&report, clock)?;
+        Ok(report)
+    }
 
+    /// Checks one account because an event said something launched there, with the same
+    /// consequences as the periodic check (which stays the source of truth: this check is not
+    /// recorded as "the last check" of the organisation). `None` for an account not watched.
+    pub async fn check_account(
+        self: &Arc<Self>,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CheckReport>, JournalError> {
+        let Some(account) = self.account(account_id) else {
+            return Ok(None);
+        };
+        let clock = StepClock::new(now);
+        let started = Instant::now();
+        let report = check::run(self.cloud.as_ref(), &self.config, &[account], now).await;
+        self.metrics.event_checks.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            account.id = account_id,
+            state = ?report.state,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "check of one account done (an event)"
+        );
+        self.decide(&report, clock)?;
+        Ok(Some(report))
+    }
+
+    /// What a check means for each account's incident. Decisions are made one check at a time,
+    /// and never from a check older than the one that last decided for the account: a periodic
+    /// check that started before a launch must not resolve the alert an event-driven check
+    /// opened after it.
+    fn decide(self: &Arc<Self>, report: &CheckReport, clock: StepClock) -> Result<(), JournalError> {
+        let mut decided = self.decided.lock().unwrap_or_else(|p| p.into_inner());
+        let checked = clock.now();
         for a in &report.accounts {
             let Some(account) = self.account(&a.account_id) else {
                 continue;
             };
+            if decided
+                .get(&a.account_id)
+                .is_some_and(|last| *last > report.checked_at)
+            {
+                tracing::debug!(account.id = %a.account_id, "a newer check has decided already");
+                continue;
+            }
+            decided.insert(a.account_id.clone(), report.checked_at);
             let observed = match a.state {
                 State::Fail => Some(Observed {
                     running_instances: a.running_instances,
@@ -100,7 +142,7 @@ impl Bot {
                 _ => {}
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     pub(super) fn spawn_refresh(self: &Arc<Self>, id: &str) {

@@ -27,6 +27,15 @@ pub struct Metrics {
     pub last_check_unreadable: AtomicU64,
     pub check_loop: LoopBeat,
     pub deadline_loop: LoopBeat,
+    /// The event path: its loop, checks it asked for, what it received.
+    pub events_loop: LoopBeat,
+    pub event_checks: AtomicU64,
+    pub events_received: AtomicU64,
+    pub events_duplicate: AtomicU64,
+    pub event_problems: AtomicU64,
+    pub event_receive_failures: AtomicU64,
+    /// Unix milliseconds of the last successful receive (an empty long poll counts); 0 before.
+    pub last_receive: AtomicI64,
 }
 
 /// A loop's signs of life, for `/healthz`.
@@ -84,6 +93,33 @@ impl Metrics {
             .store(report.accounts.len() as u64, Ordering::Relaxed);
         self.last_check_unreadable
             .store(unreadable as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn mark_receive(&self, at: DateTime<Utc>) {
+        self.last_receive
+            .store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub(super) fn mark_receive_failure(&self) {
+        self.event_receive_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_events(&self, outcomes: &[crate::core::events::Outcome]) {
+        use crate::core::events::Outcome;
+        for o in outcomes {
+            let counter = match o {
+                Outcome::Problem => &self.event_problems,
+                Outcome::Duplicate => &self.events_duplicate,
+                _ => &self.events_received,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// When the event path last received (an empty long poll counts).
+    pub fn last_receive(&self) -> Option<DateTime<Utc>> {
+        let ms = self.last_receive.load(Ordering::Relaxed);
+        (ms > 0).then(|| DateTime::from_timestamp_millis(ms)).flatten()
     }
 
     pub fn last_check_state(&self) -> Option<&'static str> {

@@ -11,11 +11,15 @@ mod acting;
 mod commands;
 mod deadlines;
 mod delivery;
+mod events;
 mod metrics;
 mod run;
+mod triggers;
 
+pub use events::{EventsError, RECEIVE_WAIT, run_events};
 pub use metrics::{LoopBeat, Metrics};
 pub use run::run_loops;
+pub use triggers::MIN_SPACING;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +30,7 @@ use crate::adapters::journal::{IncidentRow, Journal};
 use crate::app::halt;
 use crate::config::{Account, Config};
 use crate::core::incident::{Latest, Status};
-use crate::ports::{Chat, Cloud, Notifier};
+use crate::ports::{Chat, Cloud, EventQueue, Notifier};
 
 type Marks = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
@@ -95,6 +99,13 @@ pub struct Bot {
     pub journal: Arc<Journal>,
     pub metrics: Metrics,
     own_instance: Option<String>,
+    /// The event path's queue, when `[events]` is set.
+    pub events: Option<Arc<dyn EventQueue>>,
+    /// Checks asked for by events, per account.
+    triggers: triggers::Triggers,
+    /// Per account, the start of the check that last decided for it: decisions are made one
+    /// check at a time, and never from an older check than that.
+    decided: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
 }
 
 /// The account as an incident left it, for the next check's decision: as overridden, or once
@@ -121,6 +132,14 @@ fn left_at(row: &IncidentRow) -> Latest {
 /// configuration are at most 30 days, so this is plain addition for any real clock.
 pub fn after(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
     crate::config::checked_after(now, d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `now - d`, saturating at the start of time.
+pub fn before(now: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// What a press or a slash command led to, for the HTTP layer and the tests.
@@ -156,7 +175,16 @@ impl Bot {
             journal,
             metrics: Metrics::default(),
             own_instance,
+            events: None,
+            triggers: Default::default(),
+            decided: Default::default(),
         }
+    }
+
+    /// With the event path's queue: `run_loops` then long-polls it too.
+    pub fn with_events(mut self, queue: Arc<dyn EventQueue>) -> Bot {
+        self.events = Some(queue);
+        self
     }
 
     /// Marks an incident as being acted on in this process; `None` if it already is.

@@ -1,5 +1,6 @@
-//! The bot's two loops, as `runaway serve` runs them: a check every `check_every` (the first
-//! at start, missed ticks skipped) and a deadline step every second. Each marks itself running
+//! The bot's loops, as `runaway serve` runs them: a check every `check_every` (the first
+//! at start, missed ticks skipped), a deadline step every second, and with `[events]` the
+//! event path (`events.rs`). Each marks itself running
 //! for `/healthz` and beats after every turn.
 //!
 //! A plain `tokio::time::interval` schedules the checks rather than a cron crate: one fixed
@@ -47,6 +48,9 @@ pub fn run_loops(
             }
         }
     });
+    if let Some(queue) = bot.events.clone() {
+        loops.spawn(super::run_events(bot.clone(), queue, stop.clone(), now));
+    }
     let token = stop.clone();
     loops.spawn(async move {
         let _alive = bot.metrics.deadline_loop.enter();
