@@ -269,10 +269,7 @@ mod tests {
         assert_eq!(e.region, "eu-west-1");
         assert_eq!(e.time.to_rfc3339(), "2026-11-25T10:00:00+00:00");
         assert_eq!(decide(&e, true), Decision::CheckAccount);
-        assert_eq!(
-            decide(&e, false),
-            Decision::Ignore("account not watched")
-        );
+        assert_eq!(decide(&e, false), Decision::Ignore("account not watched"));
         let stopped = parse(&envelope(
             STATE_CHANGE,
             serde_json::json!({"instance-id": "i-0abc", "state": "stopped"}),
@@ -291,10 +288,17 @@ mod tests {
             parse(&envelope(API_CALL, d)).unwrap()
         };
         for name in LAUNCH_CALLS {
-            assert_eq!(decide(&call(name, None), true), Decision::CheckAccount, "{name}");
+            assert_eq!(
+                decide(&call(name, None), true),
+                Decision::CheckAccount,
+                "{name}"
+            );
         }
         assert!(matches!(
-            decide(&call("RunInstances", Some("Client.UnauthorizedOperation")), true),
+            decide(
+                &call("RunInstances", Some("Client.UnauthorizedOperation")),
+                true
+            ),
             Decision::Keep(_)
         ));
         assert!(matches!(
@@ -336,7 +340,10 @@ mod tests {
                 "`detail.eventName` is not a non-empty string",
             ),
             (
-                &envelope(FINDING, serde_json::json!({"id": "f", "type": "t", "severity": 11})),
+                &envelope(
+                    FINDING,
+                    serde_json::json!({"id": "f", "type": "t", "severity": 11}),
+                ),
                 "severity",
             ),
             (
@@ -353,8 +360,8 @@ mod tests {
             let err = parse(body).unwrap_err();
             assert!(err.contains(expected), "{body}: {err}");
         }
-        let bad_account = envelope(STATE_CHANGE, serde_json::json!({}))
-            .replace("111111111111", "1111");
+        let bad_account =
+            envelope(STATE_CHANGE, serde_json::json!({})).replace("111111111111", "1111");
         assert!(parse(&bad_account).unwrap_err().contains("12-digit"));
     }
 

@@ -78,7 +78,9 @@ pub fn assess(f: &Facts) -> (bool, Value) {
     if let Some(e) = &f.events {
         let allowed = (f.check_every * 2).max(Duration::seconds(EVENT_PATH_FLOOR_SECS));
         if !e.event_loop.running {
-            problems.push("the event loop has stopped: launches are seen at the next check only".into());
+            problems.push(
+                "the event loop has stopped: launches are seen at the next check only".into(),
+            );
         } else if f.now - e.last_receive.unwrap_or(f.started) > allowed {
             problems.push(match e.last_receive {
                 Some(t) => format!(
@@ -198,7 +200,12 @@ mod tests {
         f.events.as_mut().unwrap().last_receive = Some(now - Duration::minutes(9));
         says(&f, true, "ok", "");
         f.events.as_mut().unwrap().last_receive = Some(now - Duration::minutes(11));
-        says(&f, false, "unhealthy", "event queue has not been read since");
+        says(
+            &f,
+            false,
+            "unhealthy",
+            "event queue has not been read since",
+        );
         // Short check periods: never less than a minute.
         f.check_every = Duration::seconds(10);
         f.last_check = Some(now - Duration::seconds(5));

@@ -335,13 +335,22 @@ pub fn events(r: &crate::app::events::EventsReport) -> String {
         return format!("No events received since {} UTC.\n", time(r.since));
     }
     let mut rows = vec![
-        ["RECEIVED (UTC)", "ACCOUNT", "REGION", "EVENT", "OUTCOME", "ID"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "RECEIVED (UTC)",
+            "ACCOUNT",
+            "REGION",
+            "EVENT",
+            "OUTCOME",
+            "ID",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for e in &r.events {
         let outcome = match (&e.note, e.receives) {
-            (Some(note), n) if n > 1 => format!("{} ({note}; received {n} times)", e.outcome.as_str()),
+            (Some(note), n) if n > 1 => {
+                format!("{} ({note}; received {n} times)", e.outcome.as_str())
+            }
             (Some(note), _) => format!("{} ({note})", e.outcome.as_str()),
             (None, _) => e.outcome.as_str().to_owned(),
         };

@@ -7,6 +7,7 @@ mod common;
 mod architecture;
 mod check;
 mod delivery;
+mod events;
 mod halt;
 mod lockout;
 mod restore;

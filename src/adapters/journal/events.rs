@@ -186,13 +186,20 @@ mod tests {
                 record(None, "m3", Outcome::Problem),
             ])
             .unwrap();
-        assert_eq!(first, [Outcome::Check, Outcome::Duplicate, Outcome::Problem]);
+        assert_eq!(
+            first,
+            [Outcome::Check, Outcome::Duplicate, Outcome::Problem]
+        );
         assert!(j.has_event("e1").unwrap());
         assert!(!j.has_event("e2").unwrap());
         // The same bad message received again: one row, two receives.
-        let again = j.record_events(&[record(None, "m3", Outcome::Problem)]).unwrap();
+        let again = j
+            .record_events(&[record(None, "m3", Outcome::Problem)])
+            .unwrap();
         assert_eq!(again, [Outcome::Problem]);
-        let rows = j.events_since("2026-11-25T00:00:00Z".parse().unwrap()).unwrap();
+        let rows = j
+            .events_since("2026-11-25T00:00:00Z".parse().unwrap())
+            .unwrap();
         let summary: Vec<(&str, Outcome, u32)> = rows
             .iter()
             .map(|r| (r.id.as_str(), r.outcome, r.receives))
@@ -206,6 +213,10 @@ mod tests {
             ]
         );
         assert_eq!(rows[0].detail.as_ref().unwrap()["state"], "running");
-        assert_eq!(j.prune_events("2026-11-26T00:00:00Z".parse().unwrap()).unwrap(), 3);
+        assert_eq!(
+            j.prune_events("2026-11-26T00:00:00Z".parse().unwrap())
+                .unwrap(),
+            3
+        );
     }
 }

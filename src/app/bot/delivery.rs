@@ -75,7 +75,11 @@ impl Bot {
     /// and never from a check older than the one that last decided for the account: a periodic
     /// check that started before a launch must not resolve the alert an event-driven check
     /// opened after it.
-    fn decide(self: &Arc<Self>, report: &CheckReport, clock: StepClock) -> Result<(), JournalError> {
+    fn decide(
+        self: &Arc<Self>,
+        report: &CheckReport,
+        clock: StepClock,
+    ) -> Result<(), JournalError> {
         let mut decided = self.decided.lock().unwrap_or_else(|p| p.into_inner());
         let checked = clock.now();
         for a in &report.accounts {

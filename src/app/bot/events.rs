@@ -84,7 +84,8 @@ impl Bot {
                     }
                 }
                 Ok(e) => {
-                    let duplicate = !in_batch.insert(e.id.clone()) || self.journal.has_event(&e.id)?;
+                    let duplicate =
+                        !in_batch.insert(e.id.clone()) || self.journal.has_event(&e.id)?;
                     let (outcome, note) = if duplicate {
                         (Outcome::Duplicate, None)
                     } else {
@@ -168,13 +169,16 @@ pub async fn run_events(
                 None => {
                     let s = queue.settings().await?;
                     if s.max_receive_count.is_none() {
-                        tracing::warn!("the event queue has no dead-letter queue: a bad message comes back until it expires");
+                        tracing::warn!(
+                            "the event queue has no dead-letter queue: a bad message comes back until it expires"
+                        );
                     }
                     settings = Some(s.clone());
                     s
                 }
             };
-            bot.events_step(queue.as_ref(), &s, RECEIVE_WAIT, now()).await
+            bot.events_step(queue.as_ref(), &s, RECEIVE_WAIT, now())
+                .await
         };
         let result = tokio::select! {
             _ = stop.cancelled() => break,

@@ -119,7 +119,9 @@ impl Metrics {
     /// When the event path last received (an empty long poll counts).
     pub fn last_receive(&self) -> Option<DateTime<Utc>> {
         let ms = self.last_receive.load(Ordering::Relaxed);
-        (ms > 0).then(|| DateTime::from_timestamp_millis(ms)).flatten()
+        (ms > 0)
+            .then(|| DateTime::from_timestamp_millis(ms))
+            .flatten()
     }
 
     pub fn last_check_state(&self) -> Option<&'static str> {

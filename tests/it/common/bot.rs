@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use runawaytrain::adapters::aws::{Aws, SnsNotifier};
+use runawaytrain::adapters::aws::{Aws, SnsNotifier, SqsQueue};
 use runawaytrain::adapters::journal::Journal;
 use runawaytrain::adapters::slack::{Secret, SlackClient};
 use runawaytrain::app::bot::Bot;
@@ -67,6 +67,30 @@ impl Stepped {
     }
 }
 
+impl Stepped {
+    /// One turn of the event path (a long poll of at most a second), and the checks and
+    /// deliveries it started, to their end.
+    pub async fn events_step(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<runawaytrain::core::events::Outcome> {
+        let queue = self.0.events.clone().expect("a bot with an event queue");
+        let settings = queue.settings().await.expect("the queue's settings");
+        let r = self
+            .0
+            .events_step(
+                queue.as_ref(),
+                &settings,
+                std::time::Duration::from_secs(1),
+                now,
+            )
+            .await
+            .expect("an event step");
+        self.0.idle().await;
+        r
+    }
+}
+
 impl std::ops::Deref for Stepped {
     type Target = Bot;
     fn deref(&self) -> &Bot {
@@ -85,12 +109,48 @@ impl BotHarness {
     /// `config(topic)` is the configuration's text, given the notify topic's ARN.
     pub async fn start(config: impl FnOnce(&str) -> String) -> BotHarness {
         let moto = Moto::start();
-        let slack = SlackStandIn::start().await;
         let topic = topic(&moto).await;
+        let text = config(&topic);
+        Self::build(moto, &text).await
+    }
+
+    /// With the event path: the pipe is built on the emulator first (`max_receive`, `visibility`
+    /// as [`super::events::event_pipe`] takes them); `config(topic, queue_url)`.
+    pub async fn with_events(
+        max_receive: u32,
+        visibility: u32,
+        config: impl FnOnce(&str, &str) -> String,
+    ) -> (BotHarness, super::events::EventPipe) {
+        let moto = Moto::start();
+        let topic = topic(&moto).await;
+        let pipe = super::events::event_pipe(&moto, max_receive, visibility).await;
+        let text = config(&topic, &pipe.queue_url);
+        (Self::build(moto, &text).await, pipe)
+    }
+
+    /// A second bot over the same journal and emulator: the guard after a restart.
+    pub async fn restarted(&self) -> Stepped {
+        let path = self.dir.path().join("runaway.toml");
+        let config = Config::load(&path).unwrap();
+        Self::bot(&self.moto, &self.slack, config).await
+    }
+
+    async fn build(moto: Moto, text: &str) -> BotHarness {
+        let slack = SlackStandIn::start().await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runaway.toml");
-        std::fs::write(&path, config(&topic)).unwrap();
+        std::fs::write(&path, text).unwrap();
         let config = Config::load(&path).unwrap();
+        let bot = Self::bot(&moto, &slack, config).await;
+        BotHarness {
+            moto,
+            slack,
+            bot,
+            dir,
+        }
+    }
+
+    async fn bot(moto: &Moto, slack: &SlackStandIn, config: Config) -> Stepped {
         let journal = Arc::new(Journal::open(&config.guard.state_path).unwrap());
         let aws = Aws::new(
             moto.sdk("us-east-1").await,
@@ -103,19 +163,14 @@ impl BotHarness {
             Secret::new("xoxb-test-token".into()),
             std::time::Duration::from_secs(4),
         ));
-        let bot = Stepped(Arc::new(Bot::new(
-            config,
-            Arc::new(aws),
-            chat,
-            notifier,
-            journal,
-            None,
-        )));
-        BotHarness {
-            moto,
-            slack,
-            bot,
-            dir,
+        let queue = config
+            .events
+            .as_ref()
+            .map(|e| Arc::new(SqsQueue::new(&aws, e)));
+        let mut bot = Bot::new(config, Arc::new(aws), chat, notifier, journal, None);
+        if let Some(queue) = queue {
+            bot = bot.with_events(queue);
         }
+        Stepped(Arc::new(bot))
     }
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod events;
 pub mod slack;
 
 use slack::SlackStandIn;
@@ -317,6 +318,26 @@ impl Serve {
         slack: &SlackStandIn,
         open_files: Option<u32>,
     ) -> Serve {
+        Self::launch(w, endpoint, slack, open_files, &[]).await
+    }
+
+    /// With more environment variables (`AWS_ENDPOINT_URL_SQS` for a queue that is down).
+    pub async fn start_with_env(
+        w: &Workdir,
+        endpoint: &str,
+        slack: &SlackStandIn,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        Self::launch(w, endpoint, slack, None, env).await
+    }
+
+    async fn launch(
+        w: &Workdir,
+        endpoint: &str,
+        slack: &SlackStandIn,
+        open_files: Option<u32>,
+        env: &[(&str, &str)],
+    ) -> Serve {
         let port = free_port();
         let mut cmd = match open_files {
             None => tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway")),
@@ -343,6 +364,7 @@ impl Serve {
             .env("RUNAWAY_SLACK_API_URL", &slack.api)
             .env("SLACK_BOT_TOKEN", "xoxb-test-token")
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()

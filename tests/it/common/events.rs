@@ -1,0 +1,232 @@
+//! The event path on the emulator: a queue with a dead-letter queue, a rule on the us-east-1
+//! default bus targeting it, and a rule in eu-west-1 forwarding to that bus, as the module
+//! builds them; and events put the way AWS would send them.
+//!
+//! Two quirks of moto 5.2.5 shape this harness, both said where they matter:
+//! - moto's default SQS target body leaves out the envelope's `account` field, which AWS always
+//!   sends. The test rule's target carries an input transformer that writes the documented
+//!   envelope back (AWS needs none: the module has none).
+//! - moto re-puts a forwarded event in the receiving bus's account and region (AWS keeps the
+//!   origin's). Events of another account are therefore sent to the queue as EventBridge
+//!   delivers them, in its documented envelope, rather than through a cross-account rule.
+
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::types::{InputTransformer, PutEventsRequestEntry, Target};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::Moto;
+
+pub const DETAIL_TYPES: [&str; 3] = [
+    "EC2 Instance State-change Notification",
+    "AWS API Call via CloudTrail",
+    "GuardDuty Finding",
+];
+
+pub struct EventPipe {
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The payer's us-east-1 configuration.
+    pub home: SdkConfig,
+}
+
+/// Builds the pipe. `max_receive`: the dead-letter queue's receive limit; `visibility`: the
+/// queue's visibility timeout in seconds.
+pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> EventPipe {
+    let home = moto.sdk("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&home);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name("runawaytrain-events-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive});
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("runawaytrain-events")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility.to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = queue_arn(&sqs, &queue_url).await;
+    let pattern = serde_json::json!({"detail-type": DETAIL_TYPES}).to_string();
+
+    let central = aws_sdk_eventbridge::Client::new(&home);
+    central
+        .put_rule()
+        .name("runawaytrain-events")
+        .event_pattern(&pattern)
+        .send()
+        .await
+        .unwrap();
+    let envelope = InputTransformer::builder()
+        .input_paths_map("id", "$.id")
+        .input_paths_map("account", "$.account")
+        .input_paths_map("time", "$.time")
+        .input_paths_map("region", "$.region")
+        .input_paths_map("source", "$.source")
+        .input_paths_map("detail-type", "$.detail-type")
+        .input_paths_map("resources", "$.resources")
+        .input_paths_map("detail", "$.detail")
+        .input_template(
+            r#"{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}"#,
+        )
+        .build()
+        .unwrap();
+    central
+        .put_targets()
+        .rule("runawaytrain-events")
+        .targets(
+            Target::builder()
+                .id("queue")
+                .arn(&arn)
+                .input_transformer(envelope)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let away = aws_sdk_eventbridge::Client::new(&moto.sdk("eu-west-1").await);
+    away.put_rule()
+        .name("runawaytrain-forward")
+        .event_pattern(&pattern)
+        .send()
+        .await
+        .unwrap();
+    away.put_targets()
+        .rule("runawaytrain-forward")
+        .targets(
+            Target::builder()
+                .id("central-bus")
+                .arn(format!(
+                    "arn:aws:events:us-east-1:{}:event-bus/default",
+                    super::PAYER
+                ))
+                .role_arn(format!(
+                    "arn:aws:iam::{}:role/runawaytrain-events",
+                    super::PAYER
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    EventPipe {
+        queue_url,
+        dlq_url,
+        sqs,
+        home,
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&QueueAttributeName::QueueArn)
+        .unwrap()
+}
+
+/// EC2's state-change events for `instances`, put on `region`'s default bus of the payer, as
+/// EC2 would emit them (moto emits none itself).
+pub async fn put_state_changes(moto: &Moto, region: &str, instances: &[String], state: &str) {
+    let eb = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await);
+    for chunk in instances.chunks(10) {
+        let mut req = eb.put_events();
+        for id in chunk {
+            req = req.entries(
+                PutEventsRequestEntry::builder()
+                    .source("aws.ec2")
+                    .detail_type(DETAIL_TYPES[0])
+                    .resources(format!(
+                        "arn:aws:ec2:{region}:{}:instance/{id}",
+                        super::PAYER
+                    ))
+                    .detail(serde_json::json!({"instance-id": id, "state": state}).to_string())
+                    .build(),
+            );
+        }
+        let out = req.send().await.unwrap();
+        assert_eq!(out.failed_entry_count, 0);
+    }
+}
+
+/// An event in EventBridge's documented envelope, as it lands on the queue.
+pub fn envelope(
+    id: &str,
+    account: &str,
+    region: &str,
+    detail_type: &str,
+    detail: serde_json::Value,
+) -> String {
+    let source = match detail_type {
+        "GuardDuty Finding" => "aws.guardduty",
+        _ => "aws.ec2",
+    };
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": "2026-11-25T10:00:00Z",
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    })
+    .to_string()
+}
+
+impl EventPipe {
+    /// Sends a body to the queue, as EventBridge delivers an event.
+    pub async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Messages on a queue, visible and in flight.
+    pub async fn depth(&self, url: &str) -> u64 {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|k| attrs[k].parse::<u64>().unwrap())
+        .sum()
+    }
+}
