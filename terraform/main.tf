@@ -164,6 +164,17 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "ReadTheEventQueue"
+    actions = [
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [local.events_queue_arn]
+  }
+
+  statement {
     sid    = "NeverChangeItself"
     effect = "Deny"
     actions = [

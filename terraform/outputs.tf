@@ -28,6 +28,26 @@ output "member_role_name" {
   value       = var.member_role_name
 }
 
+output "events_queue_url" {
+  description = "runaway.toml [events] queue_url; null when events_enabled is false."
+  value       = one(aws_sqs_queue.events[*].url)
+}
+
+output "events_dead_letter_queue_url" {
+  description = "The dead-letter queue of messages the guard could not read; null when events_enabled is false."
+  value       = one(aws_sqs_queue.events_dead_letters[*].url)
+}
+
+output "event_bus_arn" {
+  description = "The guard's central event bus: central_bus_arn of modules/member-account and modules/event-forwarding."
+  value       = local.central_bus_arn
+}
+
+output "event_forwarder_role_arn" {
+  description = "role_arn of modules/event-forwarding for this account's other regions; null when events_enabled is false."
+  value       = one(module.event_forwarder_role[*].role_arn)
+}
+
 output "runaway_toml" {
   description = "The [guard], [notify] and payer [[accounts]] lines of runaway.toml for this account."
   value       = <<-EOT
@@ -38,6 +58,10 @@ output "runaway_toml" {
 
     [notify]
     sns_topic_arn = "${aws_sns_topic.notify.arn}"
+    %{if var.events_enabled}
+    [events]
+    queue_url = "${aws_sqs_queue.events[0].url}"
+    %{endif}
 
     [[accounts]]
     id = "${local.account_id}"

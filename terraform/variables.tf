@@ -82,6 +82,45 @@ variable "billing_alarm_threshold_usd" {
   }
 }
 
+variable "events_enabled" {
+  description = "Create the event path: the central EventBridge rule, the SQS queue runaway serve long-polls ([events] queue_url), its dead-letter queue, and the role this account's other regions forward with."
+  type        = bool
+  default     = true
+}
+
+variable "event_source_organization_id" {
+  description = "If set (o-...), every account of this AWS Organization may put events on the guard's bus. Takes precedence over event_source_account_ids."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.event_source_organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", var.event_source_organization_id))
+    error_message = "event_source_organization_id must be an organization id like o-a1b2c3d4e5."
+  }
+}
+
+variable "event_source_account_ids" {
+  description = "Member accounts that may put events on the guard's bus (when event_source_organization_id is not set)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.event_source_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "Each event_source_account_ids entry must be a 12-digit account id."
+  }
+}
+
+variable "events_max_receive_count" {
+  description = "Receives after which a message the guard cannot read moves to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_max_receive_count >= 1 && var.events_max_receive_count <= 1000 && floor(var.events_max_receive_count) == var.events_max_receive_count
+    error_message = "events_max_receive_count must be a whole number from 1 to 1000."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)

@@ -181,3 +181,163 @@ fn every_variable_and_output_is_described_and_typed() {
         assert!(tags_everywhere, "{} has no tags variable", dir.display());
     }
 }
+
+/// A block of a module by its identifier and labels, with the file it is in.
+fn block(dir: &Path, identifier: &str, labels: &[&str]) -> hcl::Block {
+    module(dir)
+        .into_iter()
+        .flat_map(|(_, body)| body.into_blocks())
+        .find(|b| {
+            b.identifier() == identifier
+                && b.labels()
+                    .iter()
+                    .map(|l| l.as_str())
+                    .eq(labels.iter().copied())
+        })
+        .unwrap_or_else(|| panic!("no {identifier} {labels:?} in {}", dir.display()))
+}
+
+/// An attribute of a block as a JSON value (references and calls become their text).
+fn value(b: &hcl::Body, key: &str) -> serde_json::Value {
+    let v = hcl::Value::from(
+        b.attributes()
+            .find(|a| a.key() == key)
+            .unwrap_or_else(|| panic!("no attribute {key}"))
+            .expr()
+            .clone(),
+    );
+    serde_json::to_value(v).unwrap()
+}
+
+fn texts(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected a list, found {v:?}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
+    use runawaytrain::core::events::{
+        API_CALL, FINDING, LAUNCH_CALLS, LAUNCH_STATES, STATE_CHANGE,
+    };
+    let locals = block(&terraform().join("modules/event-pattern"), "locals", &[]);
+    let pattern = value(locals.body(), "pattern");
+    let alternatives = pattern["$or"].as_array().expect("an $or pattern");
+    let detail_types: Vec<String> = alternatives
+        .iter()
+        .flat_map(|a| texts(&a["detail-type"]))
+        .collect();
+    assert_eq!(detail_types, [STATE_CHANGE, API_CALL, FINDING]);
+    assert_eq!(texts(&alternatives[0]["source"]), ["aws.ec2"]);
+    assert_eq!(texts(&alternatives[0]["detail"]["state"]), LAUNCH_STATES);
+    assert_eq!(texts(&alternatives[1]["detail"]["eventName"]), LAUNCH_CALLS);
+    assert_eq!(
+        texts(&alternatives[1]["detail"]["eventSource"]),
+        ["ec2.amazonaws.com"]
+    );
+    assert_eq!(texts(&alternatives[2]["source"]), ["aws.guardduty"]);
+    // The central rule and every forwarding rule use this one pattern.
+    for (dir, rule) in [
+        (terraform(), "events"),
+        (terraform().join("modules/event-forwarding"), "forward"),
+    ] {
+        let r = block(&dir, "resource", &["aws_cloudwatch_event_rule", rule]);
+        let pattern = value(r.body(), "event_pattern");
+        assert!(
+            pattern.as_str().unwrap().contains("event_pattern.json")
+                || pattern.as_str().unwrap().contains("pattern.json"),
+            "{}: {pattern:?}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn the_event_queue_is_encrypted_has_a_dead_letter_queue_and_admits_only_the_guards_rule() {
+    let dir = terraform();
+    let queue = block(&dir, "resource", &["aws_sqs_queue", "events"]);
+    assert_eq!(
+        value(queue.body(), "sqs_managed_sse_enabled"),
+        serde_json::json!(true)
+    );
+    let redrive = value(queue.body(), "redrive_policy");
+    let redrive = redrive.as_str().unwrap();
+    assert!(
+        redrive.contains("events_dead_letters") && redrive.contains("events_max_receive_count"),
+        "{redrive}"
+    );
+    let dead = block(&dir, "resource", &["aws_sqs_queue", "events_dead_letters"]);
+    assert_eq!(
+        value(dead.body(), "sqs_managed_sse_enabled"),
+        serde_json::json!(true)
+    );
+
+    let policy = block(&dir, "data", &["aws_iam_policy_document", "events_queue"]);
+    let allows: Vec<&hcl::Block> = policy
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "statement")
+        .filter(|s| s.body().attributes().all(|a| a.key() != "effect"))
+        .collect();
+    assert_eq!(allows.len(), 1, "one Allow: EventBridge's SendMessage");
+    let allow = allows[0].body();
+    assert_eq!(texts(&value(allow, "actions")), ["sqs:SendMessage"]);
+    let principals = allow
+        .blocks()
+        .find(|b| b.identifier() == "principals")
+        .unwrap();
+    assert_eq!(value(principals.body(), "type"), "Service");
+    assert_eq!(
+        texts(&value(principals.body(), "identifiers")),
+        ["events.amazonaws.com"]
+    );
+    let condition = allow
+        .blocks()
+        .find(|b| b.identifier() == "condition")
+        .expect("a condition on the source rule");
+    assert_eq!(value(condition.body(), "test"), "ArnEquals");
+    assert_eq!(value(condition.body(), "variable"), "aws:SourceArn");
+    let values = format!("{:?}", value(condition.body(), "values"));
+    assert!(
+        values.contains("aws_cloudwatch_event_rule.events"),
+        "{values}"
+    );
+
+    // The bus admits the organisation (by aws:PrincipalOrgID) or the listed accounts only.
+    let bus = block(&dir, "data", &["aws_iam_policy_document", "central_bus"]);
+    let statement = bus
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "statement")
+        .unwrap();
+    assert_eq!(
+        texts(&value(statement.body(), "actions")),
+        ["events:PutEvents"]
+    );
+    let text = std::fs::read_to_string(dir.join("events.tf")).unwrap();
+    assert!(text.contains("\"aws:PrincipalOrgID\""));
+
+    // The guard reads that queue only.
+    let guard = block(
+        &dir,
+        "data",
+        &["aws_iam_policy_document", "guard_permissions"],
+    );
+    let read = guard
+        .body()
+        .blocks()
+        .find(|s| {
+            s.body().attributes().any(|a| {
+                a.key() == "sid"
+                    && hcl::Value::from(a.expr().clone()).as_str() == Some("ReadTheEventQueue")
+            })
+        })
+        .expect("the ReadTheEventQueue statement");
+    let resources = format!("{:?}", value(read.body(), "resources"));
+    assert!(
+        resources.contains("local.events_queue_arn") && !resources.contains("\"*\""),
+        "{resources}"
+    );
+}

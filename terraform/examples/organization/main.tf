@@ -25,6 +25,19 @@ provider "aws" {
 }
 
 provider "aws" {
+  alias  = "eu_west_1"
+  region = "eu-west-1"
+}
+
+provider "aws" {
+  alias  = "research_eu_west_1"
+  region = "eu-west-1"
+  assume_role {
+    role_arn = "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole"
+  }
+}
+
+provider "aws" {
   alias  = "production"
   region = "us-east-1"
   assume_role {
@@ -39,6 +52,8 @@ module "runawaytrain" {
   trust_ec2_instances         = true
   notify_emails               = ["oncall@example.com", "finance@example.com"]
   billing_alarm_threshold_usd = 5000
+  # Every account of the organisation may forward its events to the guard's bus.
+  event_source_organization_id = "o-a1b2c3d4e5"
   tags = {
     owner = "platform"
   }
@@ -48,18 +63,38 @@ module "research" {
   source    = "../../modules/member-account"
   providers = { aws = aws.research }
 
-  guard_role_arn = module.runawaytrain.guard_role_arn
-  role_name      = module.runawaytrain.member_role_name
-  tags           = { owner = "research" }
+  guard_role_arn  = module.runawaytrain.guard_role_arn
+  role_name       = module.runawaytrain.member_role_name
+  central_bus_arn = module.runawaytrain.event_bus_arn
+  tags            = { owner = "research" }
 }
 
 module "production" {
   source    = "../../modules/member-account"
   providers = { aws = aws.production }
 
-  guard_role_arn = module.runawaytrain.guard_role_arn
-  role_name      = module.runawaytrain.member_role_name
-  tags           = { owner = "platform" }
+  guard_role_arn  = module.runawaytrain.guard_role_arn
+  role_name       = module.runawaytrain.member_role_name
+  central_bus_arn = module.runawaytrain.event_bus_arn
+  tags            = { owner = "platform" }
+}
+
+# The event path from a second region: one modules/event-forwarding call per account and
+# region, with a provider for that region (hashicorp/aws 5.x has no per-resource region).
+module "payer_eu_west_1_events" {
+  source    = "../../modules/event-forwarding"
+  providers = { aws = aws.eu_west_1 }
+
+  central_bus_arn = module.runawaytrain.event_bus_arn
+  role_arn        = module.runawaytrain.event_forwarder_role_arn
+}
+
+module "research_eu_west_1_events" {
+  source    = "../../modules/event-forwarding"
+  providers = { aws = aws.research_eu_west_1 }
+
+  central_bus_arn = module.runawaytrain.event_bus_arn
+  role_arn        = module.research.event_forwarder_role_arn
 }
 
 output "runaway_toml_accounts" {

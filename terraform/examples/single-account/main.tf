@@ -15,6 +15,11 @@ provider "aws" {
   region = "us-east-1"
 }
 
+provider "aws" {
+  alias  = "eu_west_1"
+  region = "eu-west-1"
+}
+
 module "runawaytrain" {
   source = "../.."
 
@@ -24,6 +29,16 @@ module "runawaytrain" {
   tags = {
     owner = "platform"
   }
+}
+
+# The account also runs instances in eu-west-1: its events there reach the guard's queue in
+# us-east-1 through a forwarding rule (one call per further region).
+module "eu_west_1_events" {
+  source    = "../../modules/event-forwarding"
+  providers = { aws = aws.eu_west_1 }
+
+  central_bus_arn = module.runawaytrain.event_bus_arn
+  role_arn        = module.runawaytrain.event_forwarder_role_arn
 }
 
 output "runaway_toml" {

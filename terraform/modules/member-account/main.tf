@@ -135,3 +135,24 @@ resource "aws_iam_role_policy_attachment" "member" {
   role       = aws_iam_role.member.name
   policy_arn = aws_iam_policy.member.arn
 }
+
+# ----- the event path: this account's events to the guard's bus -----------------------------
+
+module "event_forwarder_role" {
+  count           = var.central_bus_arn == null ? 0 : 1
+  source          = "../event-forwarder-role"
+  central_bus_arn = var.central_bus_arn
+  name_prefix     = var.name_prefix
+  tags            = var.tags
+}
+
+# The provider's region; every other region of the account is one modules/event-forwarding call
+# with this module's event_forwarder_role_arn (see examples/organization).
+module "event_forwarding" {
+  count           = var.central_bus_arn == null ? 0 : 1
+  source          = "../event-forwarding"
+  central_bus_arn = var.central_bus_arn
+  role_arn        = module.event_forwarder_role[0].role_arn
+  name_prefix     = var.name_prefix
+  tags            = var.tags
+}

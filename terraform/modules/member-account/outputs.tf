@@ -17,3 +17,8 @@ output "launch_deny_policy_arn" {
   description = "runaway.toml: launch_deny_policy_arn on this account's [[accounts]] entry."
   value       = module.policies.launch_deny_policy_arn
 }
+
+output "event_forwarder_role_arn" {
+  description = "role_arn of modules/event-forwarding for this account's other regions; null without central_bus_arn."
+  value       = one(module.event_forwarder_role[*].role_arn)
+}

@@ -42,6 +42,17 @@ variable "name_prefix" {
   }
 }
 
+variable "central_bus_arn" {
+  description = "The guard's central event bus (the root module's event_bus_arn). If set, this account forwards its EC2 launches and GuardDuty findings there from the provider's region, and outputs the role for its other regions. The root module must admit this account (event_source_organization_id or event_source_account_ids)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.central_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/.+$", var.central_bus_arn))
+    error_message = "central_bus_arn must be an EventBridge event bus ARN, like arn:aws:events:us-east-1:111111111111:event-bus/default."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)

@@ -1,0 +1,21 @@
+# One region of one account: the rule that forwards the guard's events (modules/event-pattern)
+# to the guard's central bus. hashicorp/aws 5.x gives every resource its provider's region, so a
+# region is one call of this module with a provider for that region (see the examples).
+
+module "pattern" {
+  source = "../event-pattern"
+}
+
+resource "aws_cloudwatch_event_rule" "forward" {
+  name          = "${var.name_prefix}-forward"
+  description   = "runawaytrain: EC2 launches and state changes, and GuardDuty findings, to the guard's bus"
+  event_pattern = module.pattern.json
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "central_bus" {
+  rule      = aws_cloudwatch_event_rule.forward.name
+  target_id = "runawaytrain-central-bus"
+  arn       = var.central_bus_arn
+  role_arn  = var.role_arn
+}

@@ -1,0 +1,30 @@
+# The events the guard acts on, as one EventBridge pattern: EC2 instances about to cost money,
+# the EC2 calls that launch them (as CloudTrail records them), and GuardDuty findings. Used by
+# the central rule (root module) and by every forwarding rule (modules/event-forwarding), so the
+# two can never disagree. tests/it/terraform.rs holds it to src/core/events.rs.
+
+locals {
+  pattern = {
+    "$or" = [
+      {
+        source        = ["aws.ec2"]
+        "detail-type" = ["EC2 Instance State-change Notification"]
+        detail = {
+          state = ["pending", "running"]
+        }
+      },
+      {
+        source        = ["aws.ec2"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["ec2.amazonaws.com"]
+          eventName   = ["RunInstances", "RequestSpotInstances", "RequestSpotFleet", "CreateFleet", "StartInstances"]
+        }
+      },
+      {
+        source        = ["aws.guardduty"]
+        "detail-type" = ["GuardDuty Finding"]
+      },
+    ]
+  }
+}
