@@ -3,6 +3,7 @@ port, seed it as an operator's organisation would look, reset it. Uses the proje
 (scripts/setup), where moto brings boto3 along."""
 
 import datetime
+import json
 import os
 import signal
 import socket
@@ -131,3 +132,59 @@ class Moto:
         ):
             n += sum(len(r["Instances"]) for r in page["Reservations"])
         return n
+
+
+# The event path, as the Terraform module builds it: a queue with a dead-letter queue, a rule on
+# the home region's default bus targeting it, a rule in each other region forwarding there.
+# moto's default SQS body leaves out the envelope's `account` field (AWS always sends it): the
+# central rule's target here writes the documented envelope back with an input transformer.
+EVENT_PATTERN = json.dumps({"detail-type": [
+    "EC2 Instance State-change Notification", "AWS API Call via CloudTrail", "GuardDuty Finding"]})
+ENVELOPE = ('{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+            '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+            '"detail": <detail>}')
+
+
+def event_pipe(moto, home="us-east-1", regions=("eu-west-1",)):
+    """Builds the pipe on the emulator; returns the queue's URL."""
+    sqs = moto.client("sqs", home)
+    dlq = sqs.create_queue(QueueName="runawaytrain-events-dead-letters")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="runawaytrain-events", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        "VisibilityTimeout": "60"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    central = moto.client("events", home)
+    central.put_rule(Name="runawaytrain-events", EventPattern=EVENT_PATTERN)
+    paths = {k: f"$.{k}" for k in ("id", "account", "time", "region", "source", "detail-type", "resources", "detail")}
+    central.put_targets(Rule="runawaytrain-events", Targets=[{
+        "Id": "queue", "Arn": arn,
+        "InputTransformer": {"InputPathsMap": paths, "InputTemplate": ENVELOPE}}])
+    for region in regions:
+        away = moto.client("events", region)
+        away.put_rule(Name="runawaytrain-forward", EventPattern=EVENT_PATTERN)
+        away.put_targets(Rule="runawaytrain-forward", Targets=[{
+            "Id": "central-bus", "Arn": f"arn:aws:events:{home}:{PAYER}:event-bus/default",
+            "RoleArn": f"arn:aws:iam::{PAYER}:role/runawaytrain-event-forwarder"}])
+    return queue
+
+
+def put_state_changes(moto, region, ids, state="running"):
+    """EC2's state-change events for `ids`, put on the region's default bus of the payer, as EC2
+    would emit them (moto emits none itself)."""
+    eb = moto.client("events", region)
+    for i in range(0, len(ids), 10):
+        eb.put_events(Entries=[{
+            "Source": "aws.ec2", "DetailType": "EC2 Instance State-change Notification",
+            "Resources": [f"arn:aws:ec2:{region}:{PAYER}:instance/{iid}"],
+            "Detail": json.dumps({"instance-id": iid, "state": state})} for iid in ids[i:i + 10]])
+
+
+def send_event(moto, queue, account, region, detail_type, detail, home="us-east-1"):
+    """An event of another account, sent to the queue in EventBridge's documented envelope, as
+    EventBridge delivers it (moto re-puts a forwarded event under the receiving account)."""
+    import uuid
+    body = {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": "aws.ec2",
+            "account": account, "region": region, "resources": [], "detail": detail,
+            "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    moto.client("sqs", home).send_message(QueueUrl=queue, MessageBody=json.dumps(body))

@@ -5,10 +5,13 @@ would see it in the channel. response_url posts go to /response/<id>."""
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _seq = itertools.count(1)
 messages = []  # (method, body) in arrival order
+arrivals = []  # (method, time.time()) in arrival order: when each call reached the stand-in
+quiet = False  # True: print nothing (benchmarks)
 _lock = threading.Lock()
 
 
@@ -38,14 +41,17 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
+        arrived = time.time()
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         method = self.path.rsplit("/", 1)[-1] if self.path.startswith("/api/") else "response_url"
         with _lock:
             messages.append((method, body))
+            arrivals.append((method, arrived))
         what = {"chat.postMessage": "new message", "chat.update": "message updated", "response_url": "reply"}.get(method, method)
         where = body.get("channel", "")
-        print(f"\n  \033[36mslack ▸ {what} {where}\033[0m\n{render(body)}", flush=True)
+        if not quiet:
+            print(f"\n  \033[36mslack ▸ {what} {where}\033[0m\n{render(body)}", flush=True)
         if method == "response_url":
             answer = {}
         else:
