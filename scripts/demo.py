@@ -1,7 +1,9 @@
 """The main job, locally and end to end: an AWS emulator (moto) with an organisation of two
 accounts, a local Slack stand-in that prints what the channel would show, and `runaway serve`
 with a short grace period. The payer account breaks its rules; the bot alerts; nobody presses
-Override; at the deadline the bot stops the instances on its own. Run through scripts/demo."""
+Override; at the deadline the bot stops the instances on its own. Then a leaked key launches
+instances in the member account, and the event path (EventBridge → SQS) alerts within a second.
+Run through scripts/demo."""
 
 import hashlib
 import hmac
@@ -18,7 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import MEMBER, PAYER, Moto, free_port  # noqa: E402
+from emulator import MEMBER, PAYER, Moto, event_pipe, free_port, send_event  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNAWAY = os.path.join(ROOT, "target", "debug", "runaway")
@@ -66,6 +68,7 @@ def main():
         moto.launch("eu-central-1", 5, account=MEMBER)
         moto.launch("sa-east-1", 1, account=MEMBER)
         topic = moto.client("sns", "us-east-1").create_topic(Name="runawaytrain")["TopicArn"]
+        queue = event_pipe(moto)
         print(f"payer {PAYER}: us-east-1 5 + 2 in Auto Scaling group 'web' (one tagged exempt), "
               "eu-west-1 3, ap-northeast-1 2; estimated charges $612.50")
         print(f"research {MEMBER} (through an assumed role): eu-central-1 5, sa-east-1 1")
@@ -86,6 +89,9 @@ def main():
 
                 [notify]
                 sns_topic_arn = "{topic}"
+
+                [events]
+                queue_url = "{queue}"
 
                 [[accounts]]
                 id = "{PAYER}"
@@ -139,6 +145,23 @@ def main():
                 sys.exit(f"the deadline did not act; see {log}")
             time.sleep(0.2)
         time.sleep(0.5)
+
+        banner("a leaked key starts 8 instances in research's eu-central-1; EC2 emits its events")
+        posted = sum(1 for m, _ in slack_standin.messages if m == "chat.postMessage")
+        launched = time.time()
+        ids = moto.launch("eu-central-1", 8, account=MEMBER)
+        for iid in ids:
+            # As EventBridge delivers the member account's events to the guard's queue.
+            send_event(moto, queue, MEMBER, "eu-central-1", "EC2 Instance State-change Notification",
+                       {"instance-id": iid, "state": "running"})
+        while sum(1 for m, _ in slack_standin.messages if m == "chat.postMessage") == posted:
+            if time.time() > launched + 30 or serve.poll() is not None:
+                sys.exit(f"no alert from the event path; see {log}")
+            time.sleep(0.05)
+        print(f"  alerted {time.time() - launched:.2f} s after the launch, with the next periodic check "
+              "still up to 30 s away", flush=True)
+        time.sleep(1.5)
+        run("events", env=env)
 
         banner("SNS e-mails to the notify list (moto keeps them)")
         data = json.load(urllib.request.urlopen(moto.url + "/moto-api/data.json"))

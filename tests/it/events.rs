@@ -427,3 +427,32 @@ async fn wait_for_health(
     }
     panic!("runaway serve never got ready");
 }
+
+/// A periodic check that started before an event's check must not undo what the newer one
+/// decided: its observation is older. Driven with chosen clocks: the event's check at `t1`, then
+/// a check that started at `t0 < t1` and saw the instances gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_older_than_the_one_that_decided_decides_nothing() {
+    let (h, _pipe) = BotHarness::with_events(3, 30, config).await;
+    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    let t1 = Utc::now();
+    h.bot.0.check_account(PAYER, t1).await.unwrap().unwrap();
+    h.bot.idle().await;
+    let incident = h.bot.journal.recent_incidents(10).unwrap()[0].clone();
+    assert_eq!(incident.status, runawaytrain::core::incident::Status::Open);
+
+    aws_sdk_ec2::Client::new(&h.moto.sdk("eu-west-1").await)
+        .terminate_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+        .unwrap();
+    let older = h.bot.check_step(t1 - chrono::Duration::seconds(30)).await.unwrap();
+    assert_eq!(older.accounts[0].running_instances, 0);
+    let row = h.bot.journal.get_incident(&incident.id).unwrap().unwrap();
+    assert_eq!(row.status, runawaytrain::core::incident::Status::Open, "an older check resolved it");
+
+    h.bot.check_step(t1 + chrono::Duration::seconds(1)).await.unwrap();
+    let row = h.bot.journal.get_incident(&incident.id).unwrap().unwrap();
+    assert_eq!(row.status, runawaytrain::core::incident::Status::Resolved);
+}

@@ -93,7 +93,6 @@ impl Bot {
                 tracing::debug!(account.id = %a.account_id, "a newer check has decided already");
                 continue;
             }
-            decided.insert(a.account_id.clone(), report.checked_at);
             let observed = match a.state {
                 State::Fail => Some(Observed {
                     running_instances: a.running_instances,
@@ -110,6 +109,7 @@ impl Bot {
                 // What could not be read decides nothing: no alert, and no all-clear.
                 State::Error => continue,
             };
+            decided.insert(a.account_id.clone(), report.checked_at);
             let latest = self.journal.latest_alert(&a.account_id)?;
             let decision = incident::on_check(
                 latest.as_ref().map(left_at).as_ref(),
