@@ -447,12 +447,23 @@ async fn a_check_older_than_the_one_that_decided_decides_nothing() {
         .send()
         .await
         .unwrap();
-    let older = h.bot.check_step(t1 - chrono::Duration::seconds(30)).await.unwrap();
+    let older = h
+        .bot
+        .check_step(t1 - chrono::Duration::seconds(30))
+        .await
+        .unwrap();
     assert_eq!(older.accounts[0].running_instances, 0);
     let row = h.bot.journal.get_incident(&incident.id).unwrap().unwrap();
-    assert_eq!(row.status, runawaytrain::core::incident::Status::Open, "an older check resolved it");
+    assert_eq!(
+        row.status,
+        runawaytrain::core::incident::Status::Open,
+        "an older check resolved it"
+    );
 
-    h.bot.check_step(t1 + chrono::Duration::seconds(1)).await.unwrap();
+    h.bot
+        .check_step(t1 + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
     let row = h.bot.journal.get_incident(&incident.id).unwrap().unwrap();
     assert_eq!(row.status, runawaytrain::core::incident::Status::Resolved);
 }

@@ -65,6 +65,7 @@ impl Bot {
         let clock = StepClock::new(now);
         let mut records = Vec::with_capacity(messages.len());
         let mut in_batch = std::collections::HashSet::new();
+        let mut asked = std::collections::HashSet::new();
         for m in &messages {
             let record = match events::parse(&m.body) {
                 Err(problem) => {
@@ -90,6 +91,10 @@ impl Bot {
                         (Outcome::Duplicate, None)
                     } else {
                         match events::decide(&e, self.account(&e.account).is_some()) {
+                            // One request per account and receive: the rest of a burst joins it.
+                            Decision::CheckAccount if !asked.insert(e.account.clone()) => {
+                                (Outcome::Coalesced, None)
+                            }
                             Decision::CheckAccount => match self.request_check(&e.account, clock) {
                                 Requested::Started => (Outcome::Check, None),
                                 Requested::Joined => (Outcome::Coalesced, None),
