@@ -317,12 +317,7 @@ async fn serve_alerts_on_a_launch_event_within_seconds_and_lists_it() {
     // Any check that joined the burst runs a second after the first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let metrics = reqwest::get(format!("{}/metrics", serve.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_of(&serve).await;
     assert!(
         metrics.contains("runaway_events_received_total 3"),
         "{metrics}"
@@ -392,12 +387,7 @@ async fn serve_goes_on_checking_while_the_queue_is_down() {
     assert_eq!(health["events"]["loop"]["running"], true, "{health}");
     // Backing off: 1 s, then up to 2 s, ...: a few failures within seconds, not a hot loop.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let metrics = reqwest::get(format!("{}/metrics", serve.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_of(&serve).await;
     let failures: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("runaway_event_receive_failures_total "))
@@ -407,6 +397,15 @@ async fn serve_goes_on_checking_while_the_queue_is_down() {
     assert!((1..=6).contains(&failures), "{metrics}");
     assert!(metrics.contains("runaway_checks_total 1\n"), "{metrics}");
     serve.stop("-TERM").await;
+}
+
+async fn metrics_of(serve: &Serve) -> String {
+    reqwest::get(format!("{}/metrics", serve.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn wait_for_health(

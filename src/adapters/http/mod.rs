@@ -308,108 +308,112 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         ])
         .map(|v| v.len())
         .unwrap_or(0);
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-        out += &format!(
-            "# HELP runaway_{name} {help}\n# TYPE runaway_{name} {kind}\nrunaway_{name} {value}\n"
-        );
-    };
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
-    metric("checks_total", "counter", "Checks run.", get(&m.checks));
-    metric(
-        "last_check_duration_seconds",
-        "gauge",
-        "Duration of the last check.",
-        format!(
-            "{:.3}",
-            m.last_check_ms.load(Ordering::Relaxed) as f64 / 1000.0
-        ),
-    );
-    metric(
-        "last_check_timestamp_seconds",
-        "gauge",
-        "Unix time of the last check.",
-        m.last_check_at.load(Ordering::Relaxed).to_string(),
-    );
-    metric(
-        "open_incidents",
-        "gauge",
-        "Incidents waiting for a human or a deadline.",
-        open.to_string(),
-    );
-    metric(
-        "incidents_opened_total",
-        "counter",
-        "Incidents opened by checks.",
-        get(&m.incidents_opened),
-    );
-    metric(
-        "incidents_executed_total",
-        "counter",
-        "Incidents whose actions ran.",
-        get(&m.incidents_executed),
-    );
-    metric(
-        "instances_stopped_total",
-        "counter",
-        "Instances stopped by incidents.",
-        get(&m.instances_stopped),
-    );
-    metric(
-        "slack_failures_total",
-        "counter",
-        "Slack calls that failed.",
-        get(&m.slack_failures),
-    );
-    metric(
-        "sns_failures_total",
-        "counter",
-        "SNS publishes that failed.",
-        get(&m.sns_failures),
-    );
-    if app.bot.events.is_some() {
-        metric(
-            "events_received_total",
-            "counter",
-            "Events taken from the event queue (first deliveries).",
-            get(&m.events_received),
-        );
-        metric(
-            "events_duplicate_total",
-            "counter",
-            "Events delivered again (journaled once).",
-            get(&m.events_duplicate),
-        );
-        metric(
-            "event_problems_total",
-            "counter",
-            "Messages that are not events the guard reads (left for the dead-letter queue).",
-            get(&m.event_problems),
-        );
-        metric(
-            "event_checks_total",
-            "counter",
-            "Checks of one account asked for by events.",
-            get(&m.event_checks),
-        );
-        metric(
-            "event_receive_failures_total",
-            "counter",
-            "Receives from the event queue that failed.",
-            get(&m.event_receive_failures),
-        );
-        metric(
-            "events_last_receive_timestamp_seconds",
+    let mut rows: Vec<(&str, &str, &str, String)> = vec![
+        ("checks_total", "counter", "Checks run.", get(&m.checks)),
+        (
+            "last_check_duration_seconds",
             "gauge",
-            "Unix time of the last successful receive from the event queue.",
-            m.last_receive().map_or(0, |t| t.timestamp()).to_string(),
-        );
+            "Duration of the last check.",
+            format!(
+                "{:.3}",
+                m.last_check_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            ),
+        ),
+        (
+            "last_check_timestamp_seconds",
+            "gauge",
+            "Unix time of the last check.",
+            m.last_check_at.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "open_incidents",
+            "gauge",
+            "Incidents waiting for a human or a deadline.",
+            open.to_string(),
+        ),
+        (
+            "incidents_opened_total",
+            "counter",
+            "Incidents opened by checks.",
+            get(&m.incidents_opened),
+        ),
+        (
+            "incidents_executed_total",
+            "counter",
+            "Incidents whose actions ran.",
+            get(&m.incidents_executed),
+        ),
+        (
+            "instances_stopped_total",
+            "counter",
+            "Instances stopped by incidents.",
+            get(&m.instances_stopped),
+        ),
+        (
+            "slack_failures_total",
+            "counter",
+            "Slack calls that failed.",
+            get(&m.slack_failures),
+        ),
+        (
+            "sns_failures_total",
+            "counter",
+            "SNS publishes that failed.",
+            get(&m.sns_failures),
+        ),
+    ];
+    if app.bot.events.is_some() {
+        rows.extend([
+            (
+                "events_received_total",
+                "counter",
+                "Events taken from the event queue (first deliveries).",
+                get(&m.events_received),
+            ),
+            (
+                "events_duplicate_total",
+                "counter",
+                "Events delivered again (journaled once).",
+                get(&m.events_duplicate),
+            ),
+            (
+                "event_problems_total",
+                "counter",
+                "Messages that are not events the guard reads (left for the dead-letter queue).",
+                get(&m.event_problems),
+            ),
+            (
+                "event_checks_total",
+                "counter",
+                "Checks of one account asked for by events.",
+                get(&m.event_checks),
+            ),
+            (
+                "event_receive_failures_total",
+                "counter",
+                "Receives from the event queue that failed.",
+                get(&m.event_receive_failures),
+            ),
+            (
+                "events_last_receive_timestamp_seconds",
+                "gauge",
+                "Unix time of the last successful receive from the event queue.",
+                m.last_receive().map_or(0, |t| t.timestamp()).to_string(),
+            ),
+        ]);
     }
-    metric(
+    rows.push((
         "refused_presses_total",
         "counter",
         "Presses and commands refused (not an approver).",
         get(&m.refused_presses),
-    );
+    ));
+    let out: String = rows
+        .iter()
+        .map(|(name, kind, help, value)| {
+            format!("# HELP runaway_{name} {help}\n# TYPE runaway_{name} {kind}\nrunaway_{name} {value}\n")
+        })
+        .collect();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
