@@ -238,9 +238,14 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
     let own = crate::adapters::aws::own_instance_id().await;
+    // The incident's id names the guard's sessions from the first call on.
+    let incident = journal
+        .as_ref()
+        .map(|_| Journal::incident_id(chrono::Utc::now()));
     let plan = halt::plan(
         &aws,
         &accounts,
+        incident.as_deref(),
         config.guard.max_concurrency,
         own.as_deref(),
     )
@@ -254,15 +259,11 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         confirm(&format!("Stop these {to_stop} instances?"))?;
     }
 
-    let (report, closed) = match &journal {
-        None => (
-            halt::execute(plan, None, config.guard.max_concurrency, &chrono::Utc::now).await,
-            Ok(()),
-        ),
-        Some(j) => {
+    let (report, closed) = match (&journal, incident) {
+        (Some(j), Some(incident)) => {
             let actor = cli_actor();
             let incident = j
-                .open_incident("halt", &actor, chrono::Utc::now())
+                .open_incident_as(&incident, "halt", &actor, chrono::Utc::now())
                 .map_err(usage)?;
             tracing::info!(incident.id = %incident, "halt started");
             let report = halt::execute(
@@ -275,6 +276,10 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
             let closed = close_incident(j, &incident, report.complete());
             (report, closed)
         }
+        _ => (
+            halt::execute(plan, None, config.guard.max_concurrency, &chrono::Utc::now).await,
+            Ok(()),
+        ),
     };
     if args.targets.json {
         print_json(&report);

@@ -11,8 +11,11 @@ use async_trait::async_trait;
 use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
 
-/// Why the guard is reaching into an account. Becomes the assumed role's session name, so
-/// CloudTrail shows what acted and why (`runawaytrain-check`, `runawaytrain-halt`).
+/// Why the guard is reaching into an account. With the incident it acts for, it becomes the
+/// assumed role's session name, so that CloudTrail ties every call to its reason: each
+/// StopInstances, AttachUserPolicy or UpdateAccessKey made for an incident names it
+/// (`runaway-inc-20261125-101500-4f2a`); other sessions name the purpose
+/// (`runawaytrain-check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Check,
@@ -21,13 +24,28 @@ pub enum Purpose {
     Restore,
 }
 
+/// STS's limit on a role session name.
+const MAX_SESSION_NAME: usize = 64;
+
 impl Purpose {
-    pub fn session_name(self) -> &'static str {
-        match self {
-            Self::Check => "runawaytrain-check",
-            Self::Halt => "runawaytrain-halt",
-            Self::Lockout => "runawaytrain-lockout",
-            Self::Restore => "runawaytrain-restore",
+    pub fn session_name(self, incident: Option<&str>) -> String {
+        match incident {
+            Some(id) => {
+                // Session names take `[\w+=,.@-]`; incident ids are made of those already.
+                let mut name: String = format!("runaway-{id}")
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+                    .collect();
+                name.truncate(MAX_SESSION_NAME);
+                name
+            }
+            None => match self {
+                Self::Check => "runawaytrain-check",
+                Self::Halt => "runawaytrain-halt",
+                Self::Lockout => "runawaytrain-lockout",
+                Self::Restore => "runawaytrain-restore",
+            }
+            .to_owned(),
         }
     }
 }
@@ -76,10 +94,12 @@ pub type Clock<'a> = &'a (dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Syn
 pub trait Cloud: Send + Sync {
     /// Obtains credentials for the account (its role, or the ambient credentials) and proves
     /// they are the configured account's, before anything is read or changed there.
+    /// `incident`: the incident the guard acts for, if any (it names the session).
     async fn connect(
         &self,
         account: &Account,
         purpose: Purpose,
+        incident: Option<&str>,
     ) -> Result<Arc<dyn AccountCloud>, CloudError>;
 }
 
@@ -126,6 +146,17 @@ pub trait AccountCloud: Send + Sync {
         dry_run: bool,
     ) -> Result<(), CloudError>;
 
+    /// Sets (`add`) or removes the tag `key=value` on the instances (one call). Removing takes the
+    /// tag off only where it still has that value.
+    async fn tag_instances(
+        &self,
+        region: &RegionName,
+        ids: &[String],
+        key: &str,
+        value: &str,
+        add: bool,
+    ) -> Result<(), CloudError>;
+
     /// Starts stopped instances (one call): `restore --start-instances`.
     async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError>;
 
@@ -158,6 +189,27 @@ pub trait AccountCloud: Send + Sync {
         key_id: &str,
         active: bool,
     ) -> Result<(), CloudError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_acting_for_an_incident_are_named_after_it() {
+        assert_eq!(
+            Purpose::Halt.session_name(Some("inc-20261125-101500-4f2a")),
+            "runaway-inc-20261125-101500-4f2a"
+        );
+        assert_eq!(Purpose::Check.session_name(None), "runawaytrain-check");
+        let long = "x".repeat(100);
+        assert_eq!(Purpose::Restore.session_name(Some(&long)).len(), 64);
+        assert_eq!(
+            Purpose::Halt.session_name(Some("inc 1/2")),
+            "runaway-inc12",
+            "only the characters STS takes"
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

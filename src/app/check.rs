@@ -23,6 +23,7 @@ pub async fn run(
         cloud,
         accounts,
         Purpose::Check,
+        None,
         config.guard.max_concurrency,
         true,
     )

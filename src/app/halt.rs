@@ -18,7 +18,7 @@ use crate::adapters::journal::{Finding, Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::app::survey::survey;
 use crate::config::{Account, RegionName};
-use crate::core::change::ChangeKind;
+use crate::core::change::{ChangeKind, INCIDENT_TAG};
 use crate::core::model::Problem;
 use crate::core::plan::{self, Exemptions, RegionPlan, SkipReason};
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, Purpose};
@@ -57,14 +57,16 @@ impl HaltPlan<'_> {
     }
 }
 
-/// Surveys the accounts and plans the halt of each region.
+/// Surveys the accounts and plans the halt of each region; `incident`: the incident it will be
+/// carried out for (it names the guard's sessions), `None` for a dry run.
 pub async fn plan<'a>(
     cloud: &dyn Cloud,
     accounts: &[&'a Account],
+    incident: Option<&str>,
     concurrency: usize,
     own_instance: Option<&str>,
 ) -> HaltPlan<'a> {
-    let surveys = survey(cloud, accounts, Purpose::Halt, concurrency, false).await;
+    let surveys = survey(cloud, accounts, Purpose::Halt, incident, concurrency, false).await;
     let accounts = surveys
         .into_iter()
         .map(|s| {
@@ -394,11 +396,54 @@ impl RegionCtx<'_> {
             }
         })
         .await?;
+        let mut stopped = Vec::with_capacity(batch.len());
         for (id, result) in batch.iter().zip(results) {
             match result {
-                Ok(()) => out.stopped.push(id.clone()),
+                Ok(()) => stopped.push(id.clone()),
                 Err(e) => out.failed(region, id, e),
             }
+        }
+        if !stopped.is_empty() {
+            self.tag_stopped(&stopped, j, incident, out).await?;
+        }
+        out.stopped.extend(stopped);
+        Ok(())
+    }
+
+    /// Tags the instances just stopped `runaway:incident=<id>` (one call, journaled): whoever
+    /// finds one stopped in the console sees why. A failed tag leaves the stop as it is and is
+    /// reported.
+    async fn tag_stopped(
+        &self,
+        ids: &[String],
+        j: &Journal,
+        incident: &str,
+        out: &mut RegionOutcome,
+    ) -> Result<(), JournalError> {
+        let changes: Vec<PlannedChange> = ids
+            .iter()
+            .map(|id| PlannedChange {
+                account_id: self.account_id.into(),
+                region: self.region.to_string(),
+                action: ChangeKind::TagInstance,
+                target: id.clone(),
+                detail: json!({ "key": INCIDENT_TAG, "value": incident }),
+                before: json!({}),
+            })
+            .collect();
+        let results = journaled::make(j, incident, &changes, self.clock, async || {
+            let r = self
+                .conn
+                .tag_instances(self.region, ids, INCIDENT_TAG, incident, true)
+                .await;
+            vec![r; ids.len()]
+        })
+        .await?;
+        if let Some(Err(e)) = results.into_iter().next() {
+            out.errors.push(Problem::region(
+                self.region.as_str(),
+                format!("stopped, but not tagged {INCIDENT_TAG}: {e}"),
+            ));
         }
         Ok(())
     }

@@ -250,7 +250,9 @@ async fn lock_account(
     clock: Clock<'_>,
     out: &mut AccountLockout,
 ) -> Result<(), JournalError> {
-    let conn: Arc<dyn AccountCloud> = match cloud.connect(account, Purpose::Lockout).await {
+    let incident = journal.map(|(_, id)| id);
+    let conn: Arc<dyn AccountCloud> = match cloud.connect(account, Purpose::Lockout, incident).await
+    {
         Ok(c) => c,
         Err(e) => {
             out.errors.push(Problem::account(e));

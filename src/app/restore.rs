@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::adapters::journal::{ChangeRow, Journal, JournalError};
 use crate::app::journaled;
 use crate::config::{Config, RegionName};
-use crate::core::change::{ChangeKind, ChangeStatus};
+use crate::core::change::{ChangeKind, ChangeStatus, INCIDENT_TAG};
 use crate::core::incident::Status;
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
@@ -200,7 +200,10 @@ async fn undo_all(
             }
             continue;
         };
-        let conn = match cloud.connect(account, Purpose::Restore).await {
+        let conn = match cloud
+            .connect(account, Purpose::Restore, Some(incident))
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 for r in mine {
@@ -212,10 +215,11 @@ async fn undo_all(
         // Order: start the instances, then resume their groups, then give the access back.
         let rank = |r: &&ChangeRow| match r.action {
             ChangeKind::StopInstance => 0,
-            ChangeKind::SuspendProcesses => 1,
+            ChangeKind::TagInstance => 1,
+            ChangeKind::SuspendProcesses => 2,
             ChangeKind::AttachUserPolicy
             | ChangeKind::AttachRolePolicy
-            | ChangeKind::DeactivateAccessKey => 2,
+            | ChangeKind::DeactivateAccessKey => 3,
         };
         let mut mine = mine;
         mine.sort_by_key(|r| (rank(r), r.id));
@@ -273,7 +277,35 @@ async fn undo_all(
             }
         }
 
-        for r in mine.iter().filter(|r| r.action != ChangeKind::StopInstance) {
+        // The incident's tag, off every instance it tagged: one call per region and batch.
+        let mut tags: BTreeMap<&str, Vec<&ChangeRow>> = BTreeMap::new();
+        for r in mine.iter().filter(|r| r.action == ChangeKind::TagInstance) {
+            tags.entry(r.region.as_str()).or_default().push(r);
+        }
+        for (region, rows) in tags {
+            let Ok(region_name) = RegionName::parse(region) else {
+                continue;
+            };
+            for batch in rows.chunks(crate::app::halt::STOP_BATCH) {
+                let row_ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+                let mut ids: Vec<String> = batch.iter().map(|r| r.target.clone()).collect();
+                ids.dedup();
+                let results = journaled::undo(journal, &row_ids, clock, async || {
+                    *called = true;
+                    let r = conn
+                        .tag_instances(&region_name, &ids, INCIDENT_TAG, incident, false)
+                        .await;
+                    vec![r; batch.len()]
+                })
+                .await?;
+                record(&mut report, batch.iter().copied().zip(results), not_undone);
+            }
+        }
+
+        for r in mine
+            .iter()
+            .filter(|r| !matches!(r.action, ChangeKind::StopInstance | ChangeKind::TagInstance))
+        {
             if r.action == ChangeKind::SuspendProcesses
                 && held.contains(&(r.account_id.clone(), r.region.clone(), r.target.clone()))
             {
@@ -348,6 +380,19 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         ChangeKind::DeactivateAccessKey => {
             let user = detail(r, "user").ok_or_else(|| missing("user"))?;
             conn.set_access_key(&user, &r.target, true).await
+        }
+        // Untagged in their batches, never one by one here.
+        ChangeKind::TagInstance => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let value = detail(r, "value").ok_or_else(|| missing("value"))?;
+            conn.tag_instances(
+                &region,
+                std::slice::from_ref(&r.target),
+                INCIDENT_TAG,
+                &value,
+                false,
+            )
+            .await
         }
         // Started in their batches, never one by one here.
         ChangeKind::StopInstance => {

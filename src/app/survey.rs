@@ -51,6 +51,7 @@ pub async fn survey<'a>(
     cloud: &dyn Cloud,
     accounts: &[&'a Account],
     purpose: Purpose,
+    incident: Option<&str>,
     concurrency: usize,
     with_charges: bool,
 ) -> Vec<AccountSurvey<'a>> {
@@ -60,7 +61,7 @@ pub async fn survey<'a>(
     let mut connects: Vec<BoxFuture<'_, Connected>> = Vec::with_capacity(accounts.len());
     for &account in accounts {
         connects.push(Box::pin(async move {
-            let conn = match cloud.connect(account, purpose).await {
+            let conn = match cloud.connect(account, purpose, incident).await {
                 Ok(conn) => conn,
                 Err(e) => return (None, Err(e)),
             };

@@ -10,15 +10,22 @@ pub enum ChangeKind {
     AttachUserPolicy,
     AttachRolePolicy,
     DeactivateAccessKey,
+    /// The tag [`INCIDENT_TAG`] on an instance the incident stopped.
+    TagInstance,
 }
 
+/// The tag the guard puts on every instance it stops: `runaway:incident=<incident id>`, so that
+/// whoever finds a stopped instance in the console sees why. `restore` removes it.
+pub const INCIDENT_TAG: &str = "runaway:incident";
+
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 5] = [
+    pub const ALL: [ChangeKind; 6] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
         Self::AttachRolePolicy,
         Self::DeactivateAccessKey,
+        Self::TagInstance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +35,7 @@ impl ChangeKind {
             Self::AttachUserPolicy => "attach_user_policy",
             Self::AttachRolePolicy => "attach_role_policy",
             Self::DeactivateAccessKey => "deactivate_access_key",
+            Self::TagInstance => "tag_instance",
         }
     }
 

@@ -19,6 +19,7 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         "stop_instances",
         &[
             "ec2:StopInstances",
+            "ec2:CreateTags",
             "autoscaling:DescribeAutoScalingGroups",
             "autoscaling:SuspendProcesses",
         ],
@@ -51,6 +52,7 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         "restore",
         &[
             "ec2:StartInstances",
+            "ec2:DeleteTags",
             "autoscaling:ResumeProcesses",
             "iam:DetachUserPolicy",
             "iam:DetachRolePolicy",

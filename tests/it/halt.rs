@@ -230,7 +230,32 @@ async fn suspends_auto_scaling_groups_first_so_their_instances_stay_stopped() {
         serde_json::from_str::<serde_json::Value>(&rows[0].2).unwrap(),
         json!({"suspended_processes": ["AZRebalance"]})
     );
-    assert!(rows[1..].iter().all(|r| r.0 == "stop_instance"), "{rows:?}");
+    assert!(
+        rows[1..4].iter().all(|r| r.0 == "stop_instance"),
+        "{rows:?}"
+    );
+    // Then each stopped instance is tagged with the incident, journaled too.
+    assert!(rows[4..].iter().all(|r| r.0 == "tag_instance"), "{rows:?}");
+    let incident: String = db
+        .query_row("SELECT id FROM incidents", [], |r| r.get(0))
+        .unwrap();
+    let tags = aws_sdk_ec2::Client::new(&sdk)
+        .describe_tags()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("key")
+                .values("runaway:incident")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 3);
+    assert!(
+        tags.tags()
+            .iter()
+            .all(|t| t.value() == Some(incident.as_str()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -468,4 +493,77 @@ async fn an_instance_aws_refuses_to_stop_is_skipped_and_the_rest_of_its_batch_st
         .unwrap();
     assert_eq!(status, "failed");
     assert!(error.contains("UnsupportedOperation"), "{error}");
+}
+
+/// Every action traceable: in a member account the guard's session is named after the incident
+/// (what CloudTrail shows of each call), each stopped instance carries `runaway:incident=<id>`,
+/// and `restore` takes the tag off again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_halts_sessions_and_tags_name_its_incident_and_restore_removes_the_tags() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_in(MEMBER, "us-east-1").await;
+    let ids = launch(&sdk, 2, &[], false).await;
+    let w = Workdir::new(&format!(
+        "[guard]\nstate_path = \"j.db\"\n[[accounts]]\nid = \"{MEMBER}\"\nrole_arn = \"{MEMBER_ROLE}\"\nregions = [\"us-east-1\"]\n"
+    ));
+    // A dry run acts for no incident: its session says what it is for.
+    assert_eq!(w.run(&moto.url, &["halt", "--dry-run"], &[]).await.code, 0);
+    let out = w.run(&moto.url, &["halt", "--yes"], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let db = Connection::open(w.path("j.db")).unwrap();
+    let incident: String = db
+        .query_row("SELECT id FROM incidents", [], |r| r.get(0))
+        .unwrap();
+    let sessions: Vec<String> = moto.data()["sts"]["AssumedRole"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["role_arn"] == MEMBER_ROLE)
+        .map(|s| s["session_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        sessions.contains(&"runawaytrain-halt".to_owned()),
+        "{sessions:?}"
+    );
+    assert!(
+        sessions.contains(&format!("runaway-{incident}")),
+        "{sessions:?}"
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let tagged = || async {
+        let out = ec2
+            .describe_tags()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key")
+                    .values("runaway:incident")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.resource_id().unwrap().to_owned(),
+                    t.value().unwrap().to_owned(),
+                )
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let expected: std::collections::BTreeSet<_> =
+        ids.iter().map(|i| (i.clone(), incident.clone())).collect();
+    assert_eq!(tagged().await, expected);
+
+    let out = w
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(tagged().await.is_empty(), "restore removes the tag");
+    let restored = out.json()["restored"].to_string();
+    assert!(restored.contains("tag_instance"), "{restored}");
+    // The instances stay stopped (no --start-instances): restoring the tag is not starting them.
+    assert_eq!(count(&sdk, "stopped").await, 2);
 }

@@ -146,8 +146,21 @@ async fn restore_waits_for_the_actions_in_flight_and_then_undoes_them_all() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("waiting for the incident"), "{out:?}");
     // Everything the halt stopped was started again: none is left behind.
-    let started = out.json()["restored"].as_array().unwrap().len();
+    let started = out.json()["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "stop_instance")
+        .count();
     assert_eq!(started, ids.len(), "{out:?}");
+    // And each one's incident tag was taken off.
+    let untagged = out.json()["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "tag_instance")
+        .count();
+    assert_eq!(untagged, ids.len(), "{out:?}");
     assert_eq!(count(&sdk, "running").await, ids.len());
 }
 

@@ -137,6 +137,38 @@ pub(super) async fn stop_instances(
     }
 }
 
+pub(super) async fn tag_instances(
+    acc: &AwsAccount,
+    region: &RegionName,
+    ids: &[String],
+    key: &str,
+    value: &str,
+    add: bool,
+) -> Result<(), CloudError> {
+    let tag = aws_sdk_ec2::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build();
+    let ec2 = acc.ec2(region);
+    if add {
+        ec2.create_tags()
+            .set_resources(Some(ids.to_vec()))
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| classify("ec2:CreateTags", e))?;
+    } else {
+        // With a value, EC2 deletes the tag only where it still has that value.
+        ec2.delete_tags()
+            .set_resources(Some(ids.to_vec()))
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| classify("ec2:DeleteTags", e))?;
+    }
+    Ok(())
+}
+
 pub(super) async fn start_instances(
     acc: &AwsAccount,
     region: &RegionName,

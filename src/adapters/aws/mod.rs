@@ -90,12 +90,13 @@ impl Cloud for Aws {
         &self,
         account: &Account,
         purpose: Purpose,
+        incident: Option<&str>,
     ) -> Result<Arc<dyn AccountCloud>, CloudError> {
         let sdk = match &account.role_arn {
             None => self.base.clone(),
             Some(role) => {
                 let mut provider = aws_config::sts::AssumeRoleProvider::builder(role.as_str())
-                    .session_name(purpose.session_name())
+                    .session_name(purpose.session_name(incident))
                     .configure(&self.base);
                 if let Some(id) = &account.external_id {
                     provider = provider.external_id(id);
@@ -224,6 +225,17 @@ impl AccountCloud for AwsAccount {
         dry_run: bool,
     ) -> Result<(), CloudError> {
         ec2::stop_instances(self, region, ids, dry_run).await
+    }
+
+    async fn tag_instances(
+        &self,
+        region: &RegionName,
+        ids: &[String],
+        key: &str,
+        value: &str,
+        add: bool,
+    ) -> Result<(), CloudError> {
+        ec2::tag_instances(self, region, ids, key, value, add).await
     }
 
     async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError> {

@@ -70,7 +70,24 @@ impl Journal {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<String, JournalError> {
-        let id = new_incident_id(at);
+        self.open_incident_as(&new_incident_id(at), kind, actor, at)
+    }
+
+    /// A fresh incident id, for an incident opened later with [`Journal::open_incident_as`]
+    /// (the guard's sessions are named after it before it is opened).
+    pub fn incident_id(at: DateTime<Utc>) -> String {
+        new_incident_id(at)
+    }
+
+    /// Opens an incident under an id from [`Journal::incident_id`].
+    pub fn open_incident_as(
+        &self,
+        id: &str,
+        kind: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<String, JournalError> {
+        let id = id.to_owned();
         let me = crate::adapters::process::this_process();
         self.with("open an incident", |c| {
             c.execute(

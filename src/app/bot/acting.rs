@@ -39,6 +39,7 @@ impl Bot {
             let plan = halt::plan(
                 self.cloud.as_ref(),
                 &accounts,
+                Some(id),
                 self.config.guard.max_concurrency,
                 self.own_instance.as_deref(),
             )

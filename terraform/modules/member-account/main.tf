@@ -82,6 +82,24 @@ data "aws_iam_policy_document" "member_permissions" {
   }
 
   statement {
+    sid = "TagStoppedInstancesWithTheIncidentOnly"
+    # Only the key runaway:incident, and a key must be named: DeleteTags without one would
+    # remove every tag.
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["runaway:incident"]
+    }
+    condition {
+      test     = "Null"
+      variable = "aws:TagKeys"
+      values   = ["false"]
+    }
+  }
+
+  statement {
     sid       = "HoldAutoScalingGroups"
     actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
     resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
