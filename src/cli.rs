@@ -76,8 +76,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Open and recent incidents and the last check, from the journal
+    /// Open and recent incidents and the last check, or one incident, from the journal
     Status {
+        /// One incident (`inc-...`): what it saw, who launched it, what was done
+        incident: Option<String>,
         /// Print the status as one JSON object
         #[arg(long)]
         json: bool,
@@ -206,7 +208,14 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
             yes,
             json,
         } => cmd_restore(&config, &incident, start_instances, yes, json).await,
-        Command::Status { json } => cmd_status(&config, json),
+        Command::Status {
+            incident: Some(id),
+            json,
+        } => cmd_incident_status(&config, &id, json),
+        Command::Status {
+            incident: None,
+            json,
+        } => cmd_status(&config, json),
         Command::Events { since, json } => cmd_events(&config, since.as_deref(), json),
         Command::Serve => cmd_serve(config).await,
     }
@@ -489,6 +498,23 @@ fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Result<i32, E
         print_json(&report);
     } else {
         print!("{}", render::events(&report));
+    }
+    Ok(exit::OK)
+}
+
+fn cmd_incident_status(config: &Config, id: &str, json: bool) -> Result<i32, Exit> {
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let unknown = || usage(format!("no incident {id:?} in the journal"));
+    if json {
+        let v = crate::app::status::incident_json(&journal, id)
+            .map_err(usage)?
+            .ok_or_else(unknown)?;
+        print_json(&v);
+    } else {
+        let text = crate::app::status::incident_text(&journal, id)
+            .map_err(usage)?
+            .ok_or_else(unknown)?;
+        print!("{text}");
     }
     Ok(exit::OK)
 }

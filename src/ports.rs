@@ -157,6 +157,16 @@ pub trait AccountCloud: Send + Sync {
         add: bool,
     ) -> Result<(), CloudError>;
 
+    /// The CloudTrail records (raw JSON text) of `event_names` in the CloudWatch Logs group
+    /// `group` of the home region, between `since` and `until`.
+    async fn cloudtrail_records(
+        &self,
+        group: &str,
+        event_names: &[&str],
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, CloudError>;
+
     /// Starts stopped instances (one call): `restore --start-instances`.
     async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError>;
 
@@ -260,6 +270,8 @@ pub struct IncidentView {
     pub outcome: Option<Vec<crate::core::reports::AccountHalt>>,
     /// What the lockout actions did, once they ran.
     pub lockout: Option<Vec<crate::core::reports::AccountLockout>>,
+    /// Who launched the instances (alerts), once looked up.
+    pub launchers: Option<crate::core::launchers::Launchers>,
 }
 
 /// A failed chat call. Never holds the token.

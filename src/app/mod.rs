@@ -6,6 +6,7 @@ pub mod check;
 pub mod events;
 pub mod halt;
 pub mod journaled;
+pub mod launchers;
 pub mod lockout;
 pub mod restore;
 pub mod status;

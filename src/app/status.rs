@@ -123,3 +123,65 @@ pub fn text(journal: &Journal, config: &Config) -> Result<String, JournalError> 
     }
     Ok(out)
 }
+
+/// One incident as one JSON object: `{"incident": {"id", "account_id", "status", ...,
+/// "launchers": [...]}}`; `None` when the journal has no such incident.
+pub fn incident_json(journal: &Journal, id: &str) -> Result<Option<Value>, JournalError> {
+    let Some(row) = journal.get_incident(id)? else {
+        return Ok(None);
+    };
+    let mut v = row_json(&row);
+    let launchers = row.launchers.as_ref();
+    let fields = json!({
+        "id": row.id,
+        "account_id": row.account_id,
+        "observed": row.observed,
+        "result": row.result,
+        "launchers": launchers.map(|l| l.attribution.launchers.clone()).unwrap_or_default(),
+        "launchers_state": launchers.map(|l| l.state),
+        "launchers_source": launchers.map(|l| l.source.clone()),
+        "launchers_unattributed": launchers.and_then(|l| l.unattributed),
+        "launchers_skipped": launchers.map(|l| json!({
+            "malformed": l.attribution.malformed, "foreign": l.attribution.foreign,
+            "failed": l.attribution.failed, "guard": l.attribution.guard,
+        })),
+    });
+    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), fields) {
+        obj.extend(more);
+    }
+    Ok(Some(json!({ "incident": v })))
+}
+
+/// One incident as text for people.
+pub fn incident_text(journal: &Journal, id: &str) -> Result<Option<String>, JournalError> {
+    let Some(row) = journal.get_incident(id)? else {
+        return Ok(None);
+    };
+    let mut out = format!(
+        "Incident {} ({}): {}, opened {}\n",
+        row.id,
+        row.kind,
+        row.status.as_str(),
+        rfc3339(row.opened_at)
+    );
+    if let Some(a) = &row.account_id {
+        let _ = writeln!(out, "Account: {a}");
+    }
+    if let Some(o) = &row.observed {
+        let _ = writeln!(out, "Running instances: {}", o.running_instances);
+    }
+    if let Some(by) = &row.decided_by {
+        let _ = writeln!(
+            out,
+            "Decided by {by} at {}",
+            row.decided_at.map(rfc3339).unwrap_or_default()
+        );
+    }
+    if let Some(found) = &row.launchers {
+        out.push_str("Launched by:\n");
+        for line in crate::text::launchers::lines(found) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    Ok(Some(out))
+}

@@ -94,6 +94,10 @@ pub struct AccountPolicy {
     pub lockout_policy_arn: String,
     /// `launch_deny_policy_arn`, no default: required by the `block_launches` action.
     pub launch_deny_policy_arn: Option<String>,
+    /// `cloudtrail_log_group`, no default: the CloudWatch Logs group (in the account, in
+    /// `home_region`) that holds the account's CloudTrail records; where the launchers of an
+    /// incident are looked for when the event path has not brought their launch calls.
+    pub cloudtrail_log_group: Option<String>,
 }
 
 /// `[slack]`: only `runaway serve` needs it.

@@ -40,6 +40,7 @@ struct RawGuard {
     exempt_principals: Option<Vec<String>>,
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
+    cloudtrail_log_group: Option<String>,
 }
 
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
@@ -51,6 +52,7 @@ struct RawPolicy {
     exempt_principals: Option<Vec<String>>,
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
+    cloudtrail_log_group: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -93,6 +95,7 @@ struct RawAccount {
     exempt_principals: Option<Vec<String>>,
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
+    cloudtrail_log_group: Option<String>,
 }
 
 pub(super) type Invalid = (String, String);
@@ -138,6 +141,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
             exempt_principals: g.exempt_principals,
             lockout_policy_arn: g.lockout_policy_arn,
             launch_deny_policy_arn: g.launch_deny_policy_arn,
+            cloudtrail_log_group: g.cloudtrail_log_group,
         },
         None,
     )?;
@@ -359,6 +363,7 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
             exempt_principals: a.exempt_principals,
             lockout_policy_arn: a.lockout_policy_arn,
             launch_deny_policy_arn: a.launch_deny_policy_arn,
+            cloudtrail_log_group: a.cloudtrail_log_group,
         },
         Some(defaults),
     )?;
@@ -420,6 +425,7 @@ fn policy(
         exempt_principals: Vec::new(),
         lockout_policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
         launch_deny_policy_arn: None,
+        cloudtrail_log_group: None,
     });
     let grace_period = match raw.grace_period {
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
@@ -471,6 +477,25 @@ fn policy(
         Some(arn) => Some(policy_arn(&key("launch_deny_policy_arn"), arn)?),
         None => base.launch_deny_policy_arn,
     };
+    let cloudtrail_log_group = match raw.cloudtrail_log_group {
+        // CloudWatch Logs group names: 1 to 512 of letters, digits and _-./#
+        Some(g)
+            if (1..=512).contains(&g.len())
+                && g.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./#".contains(c)) =>
+        {
+            Some(g)
+        }
+        Some(g) => {
+            return Err((
+                key("cloudtrail_log_group"),
+                format!(
+                    "expected a CloudWatch Logs group name (1 to 512 of letters, digits and _-./#), found {g:?}"
+                ),
+            ));
+        }
+        None => base.cloudtrail_log_group,
+    };
     Ok(AccountPolicy {
         grace_period,
         snooze,
@@ -479,6 +504,7 @@ fn policy(
         exempt_principals,
         lockout_policy_arn,
         launch_deny_policy_arn,
+        cloudtrail_log_group,
     })
 }
 

@@ -85,6 +85,50 @@ pub struct Attribution {
     pub guard: usize,
 }
 
+/// What is known of an incident's launchers, as journaled and shown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Launchers {
+    /// `known` (records found), `not_known_yet` (none yet: CloudTrail delivers within minutes),
+    /// or `unknown` (none found after [`PATIENCE_MINUTES`]; never guessed).
+    pub state: LaunchersState,
+    /// Where the records came from: `events` (the event path's launch calls) or
+    /// `cloudtrail_logs`; `none` when nothing was found.
+    pub source: String,
+    /// The window looked at: from the account's last ok check.
+    pub since: DateTime<Utc>,
+    pub looked_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub attribution: Attribution,
+    /// Instances added since the last ok check that no record names; `None` when no ok check is
+    /// known to count from.
+    pub unattributed: Option<u64>,
+    /// Why the records could not be read, if they could not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaunchersState {
+    Known,
+    NotKnownYet,
+    Unknown,
+}
+
+/// How long after an incident opens the guard goes on waiting for CloudTrail records (AWS
+/// delivers them within about 15 minutes): after that, a launch with no record is unknown.
+pub const PATIENCE_MINUTES: i64 = 30;
+
+/// The state of what `attribution` found, `minutes` after the incident opened.
+pub fn state_of(attribution: &Attribution, minutes: i64) -> LaunchersState {
+    if !attribution.launchers.is_empty() {
+        LaunchersState::Known
+    } else if minutes < PATIENCE_MINUTES {
+        LaunchersState::NotKnownYet
+    } else {
+        LaunchersState::Unknown
+    }
+}
+
 /// The guard's identity in an account, to tell its own calls apart: its ARN as STS gives it
 /// (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` for a role, whatever the session).
 pub fn is_guard(identity: &str, p: &Principal) -> bool {

@@ -13,6 +13,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "ec2:DescribeTags",
             "ec2:DescribeSpotInstanceRequests",
             "cloudwatch:GetMetricData",
+            // Who launched an incident's instances: the account's CloudTrail log group.
+            "logs:FilterLogEvents",
         ],
     ),
     (

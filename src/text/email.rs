@@ -48,6 +48,12 @@ pub fn email(view: &IncidentView) -> (String, String) {
             regions.join(", ")
         );
     }
+    if let Some(found) = &view.launchers {
+        let _ = writeln!(body, "Launched by:");
+        for line in crate::text::launchers::lines(found) {
+            let _ = writeln!(body, "- {line}");
+        }
+    }
     if view.status == Status::Open
         && let Some(deadline) = view.deadline
     {

@@ -1,4 +1,5 @@
 //! The text people read: the terminal's tables and the notify e-mail. Pure.
 
 pub mod email;
+pub mod launchers;
 pub mod terminal;

@@ -9,6 +9,7 @@ mod check;
 mod delivery;
 mod events;
 mod halt;
+mod launchers;
 mod lockout;
 mod restore;
 mod serve;

@@ -93,6 +93,7 @@ fn view(status: Status) -> IncidentView {
             }]
         }),
         lockout: None,
+        launchers: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod iam;
+mod logs;
 mod sqs;
 
 pub use sqs::SqsQueue;
@@ -240,6 +241,16 @@ impl AccountCloud for AwsAccount {
 
     async fn start_instances(&self, region: &RegionName, ids: &[String]) -> Result<(), CloudError> {
         ec2::start_instances(self, region, ids).await
+    }
+
+    async fn cloudtrail_records(
+        &self,
+        group: &str,
+        event_names: &[&str],
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, CloudError> {
+        logs::records(self, group, event_names, since, until).await
     }
 
     async fn resume_processes(

@@ -55,6 +55,31 @@ impl Journal {
         Ok(())
     }
 
+    /// The last periodic check that found `account` ok: when, and how many instances ran.
+    pub fn last_ok_check(
+        &self,
+        account: &str,
+    ) -> Result<Option<(DateTime<Utc>, u64)>, JournalError> {
+        self.with("read the last ok check", |c| {
+            let mut q = c.prepare("SELECT id, checked_at, report FROM checks ORDER BY id DESC")?;
+            let mut rows = q.query([])?;
+            while let Some(r) = rows.next()? {
+                let row = format!("check {}", r.get::<_, i64>(0)?);
+                let report: serde_json::Value =
+                    json_of(&row, "report", Some(r.get(2)?))?.expect("some");
+                let ok = report["accounts"].as_array().and_then(|list| {
+                    list.iter()
+                        .find(|a| a["account_id"] == account && a["state"] == "ok")
+                });
+                if let Some(a) = ok {
+                    let at = time_of(&row, "checked_at", Some(r.get(1)?))?.expect("some");
+                    return Ok(Some((at, a["running_instances"].as_u64().unwrap_or(0))));
+                }
+            }
+            Ok(None)
+        })
+    }
+
     /// The last check: when, and its report.
     pub fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError> {
         self.with("read the last check", |c| {

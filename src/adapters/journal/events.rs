@@ -144,6 +144,29 @@ impl Journal {
         })
     }
 
+    /// The CloudTrail records of the launch calls the event path brought for `account` since
+    /// `since` (the `detail` of each `AWS API Call via CloudTrail` event, once per event).
+    pub fn launch_call_records(
+        &self,
+        account: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<serde_json::Value>, JournalError> {
+        self.with("read launch calls", |c| {
+            let mut q = c.prepare(
+                "SELECT seq, detail FROM events WHERE account_id = ?1 AND detail_type = ?2
+                 AND outcome <> 'duplicate' AND time >= ?3 ORDER BY time, seq",
+            )?;
+            q.query_map(
+                params![account, crate::core::events::API_CALL, since.to_rfc3339()],
+                |r| {
+                    let row = format!("event row {}", r.get::<_, i64>(0)?);
+                    Ok(json_of(&row, "detail", r.get(1)?)?.unwrap_or_default())
+                },
+            )?
+            .collect()
+        })
+    }
+
     /// Forgets messages received before `before`; returns how many.
     pub fn prune_events(&self, before: DateTime<Utc>) -> Result<usize, JournalError> {
         self.with("prune events", |c| {

@@ -29,10 +29,12 @@ pub struct IncidentRow {
     pub acting_process: Option<String>,
     /// The `response_url` of a `/runaway halt` still waiting for its confirmation.
     pub response_url: Option<String>,
+    /// Who launched the alert's instances, as last looked up.
+    pub launchers: Option<crate::core::launchers::Launchers>,
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
-     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url";
+     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers";
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let id: String = r.get(0)?;
@@ -58,6 +60,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         result: json_of(id_, "result", r.get(14)?)?,
         acting_process: r.get(15)?,
         response_url: r.get(16)?,
+        launchers: json_of(id_, "launchers", r.get(17)?)?,
         id,
     })
 }
@@ -204,6 +207,21 @@ impl Journal {
             c.execute(
                 "UPDATE incidents SET observed = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, json_text(observed), at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Journals who launched the alert's instances, as just looked up.
+    pub fn set_launchers(
+        &self,
+        id: &str,
+        launchers: &crate::core::launchers::Launchers,
+    ) -> Result<(), JournalError> {
+        self.with("record the launchers", |c| {
+            c.execute(
+                "UPDATE incidents SET launchers = ?2 WHERE id = ?1",
+                params![id, json_text(launchers)],
             )
         })?;
         Ok(())

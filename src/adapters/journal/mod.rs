@@ -186,6 +186,7 @@ mod tests {
             2 => include_str!("../../../tests/fixtures/journal-v2.sql"),
             3 => include_str!("../../../tests/fixtures/journal-v3.sql"),
             4 => include_str!("../../../tests/fixtures/journal-v4.sql"),
+            5 => include_str!("../../../tests/fixtures/journal-v5.sql"),
             _ => unreachable!(),
         };
         let path = dir.join(format!("v{version}.db"));
@@ -235,6 +236,12 @@ mod tests {
                 let halt = j.get_incident("inc-20261104-100000-0003").unwrap().unwrap();
                 assert_eq!(halt.status, Status::AwaitingConfirmation);
                 assert!(halt.response_url.is_some());
+            }
+            if version >= 5 {
+                let old = j
+                    .events_since("2026-11-01T00:00:00Z".parse().unwrap())
+                    .unwrap();
+                assert_eq!(old[0].outcome, crate::core::events::Outcome::Check);
             }
             // The event path's table exists and takes events.
             let e = crate::adapters::journal::EventRecord {

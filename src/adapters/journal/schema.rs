@@ -10,13 +10,19 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
 /// is brought to the current one in order, in one transaction. Never edit one that shipped:
 /// add the next.
-pub(super) const MIGRATIONS: [&str; 5] = [
+pub(super) const MIGRATIONS: [&str; 6] = [
     SCHEMA,
     MIGRATE_TO_2,
     MIGRATE_TO_3,
     MIGRATE_TO_4,
     MIGRATE_TO_5,
+    MIGRATE_TO_6,
 ];
+
+/// Version 6: who launched an alert's instances, as last looked up.
+const MIGRATE_TO_6: &str = "
+ALTER TABLE incidents ADD COLUMN launchers TEXT;       -- JSON: core::launchers::Launchers
+";
 
 /// Version 1: CLI halts — incidents, findings, changes, problems.
 const SCHEMA: &str = "

@@ -198,6 +198,13 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
             )));
         }
     }
+    if let Some(found) = &view.launchers {
+        let lines = crate::text::launchers::lines(found);
+        blocks.push(section(&truncate(
+            &format!("*Launched by:* {}", lines.join("\n")),
+            2900,
+        )));
+    }
 
     let actions: Vec<String> = view
         .actions
@@ -472,6 +479,39 @@ mod tests {
         }
     }
 
+    /// Forty principals with long ARNs, many addresses and agents each.
+    fn huge_launchers() -> crate::core::launchers::Launchers {
+        use crate::core::launchers::*;
+        let launcher = |i: usize| Launcher {
+            principal_arn: format!(
+                "arn:aws:sts::111111111111:assumed-role/{}/{i}",
+                "r".repeat(60)
+            ),
+            kind: "AssumedRole".into(),
+            user_name: None,
+            role_arn: None,
+            access_key_id: Some("ASIAEXAMPLEEXAMPLE".into()),
+            source_ips: (0..50).map(|j| format!("203.0.113.{j}")).collect(),
+            user_agents: vec!["a".repeat(300)],
+            instances: 1000,
+            instance_ids: vec![],
+            regions: (0..17).map(|j| (format!("region-{j}"), 50)).collect(),
+            exempt: i.is_multiple_of(2),
+        };
+        Launchers {
+            state: LaunchersState::Known,
+            source: "events".into(),
+            since: Utc::now(),
+            looked_at: Utc::now(),
+            attribution: Attribution {
+                launchers: (0..40).map(launcher).collect(),
+                ..Default::default()
+            },
+            unattributed: Some(12),
+            error: None,
+        }
+    }
+
     #[test]
     fn every_state_of_a_huge_incident_stays_within_slack_limits() {
         use crate::app::halt::{AccountHalt, Skipped};
@@ -503,7 +543,7 @@ mod tests {
                     instance_id: format!("i-{i:017x}"),
                     region: "us-east-1".into(),
                     reason: "r".repeat(200),
-                    exempt: i % 2 == 0,
+                    exempt: i.is_multiple_of(2),
                 })
                 .collect(),
             errors: (0..80)
@@ -537,6 +577,7 @@ mod tests {
                 exempt_tag: "runaway:exempt".into(),
                 outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
                 lockout: None,
+                launchers: Some(huge_launchers()),
             };
             let m = incident_message(&view);
             assert_within_limits(&m);

@@ -224,6 +224,7 @@ impl Bot {
             ),
             outcome,
             lockout,
+            launchers: row.launchers.clone(),
         }
     }
 

@@ -124,11 +124,23 @@ impl Bot {
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::info!(incident.id = %id, account.id = %account.id, "incident opened");
                     self.spawn_delivery(&id, checked, clock, false);
+                    self.spawn_launchers(&id, clock);
                 }
                 (OnCheck::Update, Some(l), Some(o)) => {
                     self.journal.update_observed(&l.id, &o, checked)?;
                     tracing::info!(incident.id = %l.id, account.id = %a.account_id, "incident updated");
                     self.spawn_refresh(&l.id);
+                    self.spawn_launchers(&l.id, clock);
+                }
+                // Still failing as it was: look again for launchers CloudTrail has not
+                // delivered yet.
+                (OnCheck::Nothing, Some(l), Some(_))
+                    if l.status == Status::Open
+                        && l.launchers.as_ref().is_none_or(|f| {
+                            f.state == crate::core::launchers::LaunchersState::NotKnownYet
+                        }) =>
+                {
+                    self.spawn_launchers(&l.id, clock);
                 }
                 (OnCheck::Resolve, Some(l), _)
                     if self.journal.claim(
@@ -144,6 +156,66 @@ impl Bot {
                     self.spawn_refresh(&l.id);
                 }
                 _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up who launched the alert's instances in a task of its own, and rewrites the
+    /// message when that changes what it says.
+    pub(super) fn spawn_launchers(self: &Arc<Self>, id: &str, clock: StepClock) {
+        let Some(mark) = Running::begin(&self.looking, id) else {
+            return;
+        };
+        let (bot, id) = (self.clone(), id.to_owned());
+        self.tasks.spawn(async move {
+            let _mark = mark;
+            if let Err(e) = bot.look_for_launchers(&id, clock).await {
+                tracing::error!(incident.id = %id, error = %e, "launchers not looked up");
+            }
+        });
+    }
+
+    async fn look_for_launchers(&self, id: &str, clock: StepClock) -> Result<(), JournalError> {
+        let Some(row) = self.journal.get_incident(id)? else {
+            return Ok(());
+        };
+        let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) else {
+            return Ok(());
+        };
+        let running = row.observed.as_ref().map_or(0, |o| o.running_instances);
+        let found = crate::app::launchers::find(
+            self.cloud.as_ref(),
+            &self.journal,
+            account,
+            id,
+            row.opened_at,
+            running,
+            clock.now(),
+        )
+        .await?;
+        let said = |l: &crate::core::launchers::Launchers| {
+            (l.state, l.attribution.launchers.clone(), l.unattributed)
+        };
+        let changed = row.launchers.as_ref().map(said) != Some(said(&found));
+        self.journal.set_launchers(id, &found)?;
+        if changed {
+            tracing::info!(incident.id = id, launchers = found.attribution.launchers.len(), state = ?found.state, "launchers looked up");
+            // Read again: the alert may have been posted meanwhile. If it is not posted yet, the
+            // post (made after this) says what was found.
+            let now = self.journal.get_incident(id)?;
+            if now.as_ref().is_some_and(|r| r.slack_ts.is_some()) {
+                self.refresh_message(id, None).await?;
+            }
+            // Named for the first time: the notify list hears it too (its first e-mail went out
+            // with the alert, before CloudTrail had said anything).
+            let first_named = found.state == crate::core::launchers::LaunchersState::Known
+                && row
+                    .launchers
+                    .as_ref()
+                    .is_none_or(|l| l.state != crate::core::launchers::LaunchersState::Known);
+            if let (true, Some(now)) = (first_named, now) {
+                self.email(account, &self.view(&now), None).await;
             }
         }
         Ok(())

@@ -90,6 +90,8 @@ pub struct Bot {
     running: Marks,
     /// Incidents whose alert is being delivered by this process.
     delivering: Marks,
+    /// Incidents whose launchers are being looked up by this process.
+    looking: Marks,
     /// Deliveries, message updates and actions started by the steps, so that no Slack call or
     /// halt holds up the next check or deadline. Awaited (within a bound) at shutdown.
     pub tasks: tokio_util::task::TaskTracker,
@@ -168,6 +170,7 @@ impl Bot {
             config,
             running: Default::default(),
             delivering: Default::default(),
+            looking: Default::default(),
             tasks: tokio_util::task::TaskTracker::new(),
             cloud,
             chat,

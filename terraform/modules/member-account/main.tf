@@ -76,6 +76,12 @@ data "aws_iam_policy_document" "member_permissions" {
   }
 
   statement {
+    sid       = "ReadCloudTrailRecords"
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["arn:${local.partition}:logs:*:${local.account_id}:log-group:*"]
+  }
+
+  statement {
     sid       = "StopAndStartInstances"
     actions   = ["ec2:StopInstances", "ec2:StartInstances"]
     resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]

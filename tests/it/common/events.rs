@@ -188,7 +188,7 @@ pub fn envelope(
         "detail-type": detail_type,
         "source": source,
         "account": account,
-        "time": "2026-11-25T10:00:00Z",
+        "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "region": region,
         "resources": [],
         "detail": detail,

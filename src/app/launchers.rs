@@ -1,0 +1,96 @@
+//! Who launched an incident's instances: the launch calls of the account since its last ok
+//! check, first from what the event path journaled, else from the account's CloudTrail log group
+//! (`cloudtrail_log_group`), gathered per principal by the core (`core::launchers`).
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::adapters::journal::{Journal, JournalError};
+use crate::config::Account;
+use crate::core::launchers::{self, Attribution, LAUNCH_CALLS, Launchers};
+use crate::ports::{Cloud, Purpose};
+
+/// How far back to look when no ok check of the account is known.
+const DEFAULT_WINDOW_HOURS: i64 = 24;
+/// A margin before the last ok check: a launch just before it may not have been counted yet.
+const MARGIN_MINUTES: i64 = 5;
+
+/// Looks up the launchers of incident `incident` of `account`, opened at `opened_at`, which saw
+/// `running` instances. Never fails on AWS: what could not be read is said in `error`.
+pub async fn find(
+    cloud: &dyn Cloud,
+    journal: &Journal,
+    account: &Account,
+    incident: &str,
+    opened_at: DateTime<Utc>,
+    running: u64,
+    now: DateTime<Utc>,
+) -> Result<Launchers, JournalError> {
+    let last_ok = journal.last_ok_check(account.id.as_str())?;
+    let since = match last_ok {
+        Some((at, _)) => at - Duration::minutes(MARGIN_MINUTES),
+        None => now - Duration::hours(DEFAULT_WINDOW_HOURS),
+    };
+    let mut error = None;
+    let mut source = "none";
+    let mut attribution = Attribution::default();
+    // The guard's identity there, to leave its own calls out.
+    match cloud.connect(account, Purpose::Check, Some(incident)).await {
+        Err(e) => error = Some(e.to_string()),
+        Ok(conn) => {
+            let exempt = &account.policy.exempt_principals;
+            let from_events = journal.launch_call_records(account.id.as_str(), since)?;
+            let found =
+                launchers::attribute(&from_events, account.id.as_str(), conn.identity(), exempt);
+            if found.records > 0 {
+                source = "events";
+                attribution = found;
+            } else if let Some(group) = &account.policy.cloudtrail_log_group {
+                match conn
+                    .cloudtrail_records(group, &LAUNCH_CALLS, since, now)
+                    .await
+                {
+                    Ok(texts) => {
+                        let records: Vec<serde_json::Value> = texts
+                            .iter()
+                            .map(|t| serde_json::from_str(t).unwrap_or(serde_json::Value::Null))
+                            .collect();
+                        attribution = launchers::attribute(
+                            &records,
+                            account.id.as_str(),
+                            conn.identity(),
+                            exempt,
+                        );
+                        if attribution.records > 0 {
+                            source = "cloudtrail_logs";
+                        }
+                    }
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+        }
+    }
+    let attributed: u64 = attribution
+        .launchers
+        .iter()
+        .map(|l| l.instances as u64)
+        .sum();
+    let unattributed =
+        last_ok.map(|(_, before)| running.saturating_sub(before).saturating_sub(attributed));
+    if attribution.malformed + attribution.foreign > 0 {
+        tracing::info!(
+            incident.id = incident,
+            malformed = attribution.malformed,
+            foreign = attribution.foreign,
+            "CloudTrail records skipped"
+        );
+    }
+    Ok(Launchers {
+        state: launchers::state_of(&attribution, (now - opened_at).num_minutes()),
+        source: source.into(),
+        since,
+        looked_at: now,
+        attribution,
+        unattributed,
+        error,
+    })
+}

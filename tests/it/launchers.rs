@@ -1,0 +1,334 @@
+//! Who launched a runaway, against the emulator: CloudTrail records in AWS's documented format
+//! written to a CloudWatch Logs group by the test (the emulator keeps no trail), or brought by
+//! the event path as `AWS API Call via CloudTrail` events; IAM users with their own keys.
+
+use crate::common::bot::*;
+use crate::common::*;
+use chrono::Utc;
+use runawaytrain::core::launchers::LaunchersState;
+use serde_json::{Value, json};
+
+const GROUP: &str = "org-trail";
+
+fn config(topic: &str, events: Option<&str>) -> String {
+    let events = events.map_or(String::new(), |q| {
+        format!("[events]\nqueue_url = \"{q}\"\n")
+    });
+    format!(
+        r#"
+[guard]
+check_every = "5m"
+grace_period = "10m"
+state_path = "journal.db"
+cloudtrail_log_group = "{GROUP}"
+exempt_principals = ["alice"]
+
+[slack]
+channel = "C0123456789"
+approvers = ["UAPPROVER1"]
+
+[notify]
+sns_topic_arn = "{topic}"
+{events}
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1", "eu-west-1"]
+max_running_instances = 2
+"#
+    )
+}
+
+/// An IAM user with an access key; returns the key id.
+async fn user_with_key(moto: &Moto, name: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await);
+    iam.create_user().user_name(name).send().await.unwrap();
+    iam.create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id
+}
+
+/// A CloudTrail record of a launch call, as CloudTrail writes it.
+fn record(identity: Value, event: &str, region: &str, ids: &[String], account: &str) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": event,
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.23",
+        "userAgent": "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux",
+        "requestParameters": {"instanceType": "p4d.24xlarge"},
+        "responseElements": {"instancesSet": {"items": ids.iter().map(|i| json!({"instanceId": i})).collect::<Vec<_>>()}},
+        "requestID": "5f1c0b38-0000-4000-8000-000000000000",
+        "eventID": format!("{}", rand_id()),
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    })
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn user(name: &str, key: &str) -> Value {
+    json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::{PAYER}:user/{name}"),
+           "accountId": PAYER, "accessKeyId": key, "userName": name})
+}
+
+/// Writes records (or any lines) to the trail's log group, as CloudTrail delivers them.
+async fn deliver(moto: &Moto, lines: &[String]) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk("us-east-1").await);
+    let _ = logs.create_log_group().log_group_name(GROUP).send().await;
+    let stream = format!("{PAYER}_CloudTrail_us-east-1_{}", rand_id());
+    logs.create_log_stream()
+        .log_group_name(GROUP)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let now = Utc::now().timestamp_millis();
+    let mut req = logs
+        .put_log_events()
+        .log_group_name(GROUP)
+        .log_stream_name(&stream);
+    for line in lines {
+        req = req.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now)
+                .message(line)
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.unwrap();
+}
+
+fn launchers_of(h: &BotHarness) -> runawaytrain::core::launchers::Launchers {
+    let row = &h.bot.journal.recent_incidents(10).unwrap()[0];
+    h.bot
+        .journal
+        .get_incident(&row.id)
+        .unwrap()
+        .unwrap()
+        .launchers
+        .expect("launchers looked up")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_alert_names_the_launchers_from_the_trail_and_skips_what_is_not_theirs() {
+    let h = BotHarness::start(|t| config(t, None)).await;
+    // The last ok check: the window starts there.
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let alice = user_with_key(&h.moto, "alice").await;
+    let attack = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    let own = launch(&h.moto.sdk("us-east-1").await, 1, &[], false).await;
+    let mut foreign = record(
+        user("eve", "AKIAFOREIGN"),
+        "RunInstances",
+        "eu-west-1",
+        &["i-0f0f0f0f0f0f0f0f0".into()],
+        "999999999999",
+    );
+    foreign["recipientAccountId"] = json!("999999999999");
+    let mut failed = record(
+        user("mallory", &mallory),
+        "RunInstances",
+        "eu-west-1",
+        &[],
+        PAYER,
+    );
+    failed["errorCode"] = json!("Client.InstanceLimitExceeded");
+    // The guard's own call (its ambient identity on the emulator) is never a launcher.
+    let guard = record(
+        json!({"type": "IAMUser", "arn": format!("arn:aws:sts::{PAYER}:user/moto"), "accountId": PAYER, "accessKeyId": "AKIAGUARD", "userName": "moto"}),
+        "RunInstances",
+        "us-east-1",
+        &["i-0123456789abcdef0".into()],
+        PAYER,
+    );
+    deliver(
+        &h.moto,
+        &[
+            record(
+                user("mallory", &mallory),
+                "RunInstances",
+                "eu-west-1",
+                &attack,
+                PAYER,
+            )
+            .to_string(),
+            record(
+                user("alice", &alice),
+                "RunInstances",
+                "us-east-1",
+                &own,
+                PAYER,
+            )
+            .to_string(),
+            foreign.to_string(),
+            failed.to_string(),
+            guard.to_string(),
+            "{\"eventName\": \"RunInstances\", truncated".into(),
+        ],
+    )
+    .await;
+
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let found = launchers_of(&h);
+    assert_eq!(found.state, LaunchersState::Known, "{found:?}");
+    assert_eq!(found.source, "cloudtrail_logs");
+    let names: Vec<&str> = found
+        .attribution
+        .launchers
+        .iter()
+        .map(|l| l.principal_arn.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("arn:aws:iam::{PAYER}:user/mallory"),
+            format!("arn:aws:iam::{PAYER}:user/alice")
+        ]
+    );
+    let m = &found.attribution.launchers[0];
+    assert_eq!(m.access_key_id.as_deref(), Some(mallory.as_str()));
+    assert_eq!(m.instances, 3);
+    assert_eq!(m.regions["eu-west-1"], 3);
+    assert_eq!(m.source_ips, ["198.51.100.23"]);
+    assert!(!m.exempt);
+    assert!(
+        found.attribution.launchers[1].exempt,
+        "alice is exempt: named, never acted on"
+    );
+    let a = &found.attribution;
+    assert_eq!((a.foreign, a.failed, a.guard, a.malformed), (1, 1, 1, 1));
+    assert_eq!(found.unattributed, Some(0));
+
+    // The alert (posted, then rewritten once the launchers were known) and the e-mail name them.
+    let said: String = h
+        .slack
+        .messages()
+        .iter()
+        .map(crate::common::slack::text_of)
+        .collect();
+    assert!(
+        said.contains("Launched by") && said.contains("user/mallory") && said.contains(&mallory),
+        "{said}"
+    );
+    let mails: String = emails(&h.moto).iter().map(|(_, m)| m.clone()).collect();
+    assert!(mails.contains("Launched by"), "{mails}");
+
+    // runaway status INCIDENT --json names them too.
+    let id = h.bot.journal.recent_incidents(10).unwrap()[0].id.clone();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+        .args([
+            "--config",
+            h.dir.path().join("runaway.toml").to_str().unwrap(),
+            "status",
+            &id,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let l = &v["incident"]["launchers"][0];
+    assert_eq!(
+        l["principal_arn"],
+        format!("arn:aws:iam::{PAYER}:user/mallory")
+    );
+    assert_eq!(l["type"], "IAMUser");
+    assert_eq!(l["access_key_id"], mallory);
+    assert_eq!(l["instances"], 3);
+    assert_eq!(l["regions"]["eu-west-1"], 3);
+    assert_eq!(v["incident"]["launchers_state"], "known");
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+        .args([
+            "--config",
+            h.dir.path().join("runaway.toml").to_str().unwrap(),
+            "status",
+            "inc-nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_the_records_arrive_the_alert_says_not_known_yet_then_names_them() {
+    let h = BotHarness::start(|t| config(t, None)).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let attack = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    assert_eq!(launchers_of(&h).state, LaunchersState::NotKnownYet);
+    let said = crate::common::slack::text_of(h.slack.messages().last().unwrap());
+    assert!(said.contains("not known yet"), "{said}");
+
+    // CloudTrail delivers; the next check looks again and the message is rewritten.
+    deliver(
+        &h.moto,
+        &[record(
+            user("mallory", &mallory),
+            "RunInstances",
+            "eu-west-1",
+            &attack,
+            PAYER,
+        )
+        .to_string()],
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    assert_eq!(launchers_of(&h).state, LaunchersState::Known);
+    let updates = h.slack.calls_to("chat.update");
+    let last = updates.last().expect("the message was rewritten");
+    assert!(
+        last.body.to_string().contains("user/mallory"),
+        "{:?}",
+        last.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_paths_launch_calls_name_the_launchers_first() {
+    let (h, pipe) = BotHarness::with_events(3, 30, |t, q| config(t, Some(q))).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let attack = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    let detail = record(
+        user("mallory", &mallory),
+        "RunInstances",
+        "eu-west-1",
+        &attack,
+        PAYER,
+    );
+    pipe.send(&crate::common::events::envelope(
+        "e-launch",
+        PAYER,
+        "eu-west-1",
+        "AWS API Call via CloudTrail",
+        detail,
+    ))
+    .await;
+    let outcomes = h.bot.events_step(Utc::now()).await;
+    assert_eq!(outcomes, [runawaytrain::core::events::Outcome::Check]);
+    let found = launchers_of(&h);
+    assert_eq!(found.source, "events", "{found:?}");
+    assert_eq!(
+        found.attribution.launchers[0].access_key_id.as_deref(),
+        Some(mallory.as_str())
+    );
+}
