@@ -543,7 +543,7 @@ mod tests {
                     instance_id: format!("i-{i:017x}"),
                     region: "us-east-1".into(),
                     reason: "r".repeat(200),
-                    exempt: i.is_multiple_of(2),
+                    exempt: i % 2 == 0,
                 })
                 .collect(),
             errors: (0..80)
