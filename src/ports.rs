@@ -192,6 +192,14 @@ pub trait AccountCloud: Send + Sync {
         attach: bool,
     ) -> Result<(), CloudError>;
 
+    /// Puts (`Some(document)`, JSON) or deletes (`None`) an inline policy of a role.
+    async fn set_role_inline_policy(
+        &self,
+        role: &str,
+        name: &str,
+        document: Option<&str>,
+    ) -> Result<(), CloudError>;
+
     /// Sets an access key Active or Inactive (never deletes it).
     async fn set_access_key(
         &self,

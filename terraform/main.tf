@@ -170,6 +170,14 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "RevokeOlderRoleSessions"
+    # lockout_launchers: an inline policy denying sessions issued before the incident; the
+    # Deny below keeps the guard's own role out of reach.
+    actions   = ["iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+  }
+
+  statement {
     sid       = "DeactivateAndReactivateKeys"
     actions   = ["iam:UpdateAccessKey"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]

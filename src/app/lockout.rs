@@ -48,6 +48,15 @@ fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
             json!({ "user": principal }),
             json!({ "status": "Active" }),
         ),
+        LockoutChange::RevokeRoleSessions {
+            principal,
+            policy_name,
+            before,
+        } => (
+            principal.clone(),
+            json!({ "policy_name": policy_name, "before": before }),
+            json!({ "exists": false }),
+        ),
     };
     PlannedChange {
         account_id: account_id.to_owned(),
@@ -292,26 +301,7 @@ async fn lock_account(
     // One at a time, each journaled before and after: a failure stops nothing else.
     for (change, planned) in changes.into_iter().zip(planned) {
         let result = journaled::make(j, incident, &[planned], clock, async || {
-            vec![match &change {
-                LockoutChange::AttachUserPolicy {
-                    principal,
-                    policy_arn,
-                } => {
-                    conn.set_policy(PrincipalKind::User, principal, policy_arn, true)
-                        .await
-                }
-                LockoutChange::AttachRolePolicy {
-                    principal,
-                    policy_arn,
-                } => {
-                    conn.set_policy(PrincipalKind::Role, principal, policy_arn, true)
-                        .await
-                }
-                LockoutChange::DeactivateAccessKey {
-                    principal,
-                    access_key_id,
-                } => conn.set_access_key(principal, access_key_id, false).await,
-            }]
+            vec![apply(conn.as_ref(), &change).await]
         })
         .await?
         .remove(0);
@@ -324,6 +314,47 @@ async fn lock_account(
     }
     tracing::info!(account.id = %account.id, changes = out.changes.len(), errors = out.errors.len(), "lockout done");
     Ok(())
+}
+
+/// Makes one lockout change in AWS.
+pub(crate) async fn apply(
+    conn: &dyn AccountCloud,
+    change: &LockoutChange,
+) -> Result<(), crate::ports::CloudError> {
+    match change {
+        LockoutChange::AttachUserPolicy {
+            principal,
+            policy_arn,
+        } => {
+            conn.set_policy(PrincipalKind::User, principal, policy_arn, true)
+                .await
+        }
+        LockoutChange::AttachRolePolicy {
+            principal,
+            policy_arn,
+        } => {
+            conn.set_policy(PrincipalKind::Role, principal, policy_arn, true)
+                .await
+        }
+        LockoutChange::DeactivateAccessKey {
+            principal,
+            access_key_id,
+        } => conn.set_access_key(principal, access_key_id, false).await,
+        LockoutChange::RevokeRoleSessions {
+            principal,
+            policy_name,
+            before,
+        } => {
+            let doc = crate::core::launchers::revoke_sessions_policy(*before).to_string();
+            conn.set_role_inline_policy(principal, policy_name, Some(&doc))
+                .await
+        }
+    }
+}
+
+/// The journal's row for a lockout change (shared with `lockout --launchers`).
+pub(crate) fn journal_row(change: &LockoutChange, account_id: &str) -> PlannedChange {
+    journaled(change, account_id)
 }
 
 #[cfg(test)]

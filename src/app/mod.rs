@@ -8,6 +8,7 @@ pub mod halt;
 pub mod journaled;
 pub mod launchers;
 pub mod lockout;
+pub mod lockout_launchers;
 pub mod restore;
 pub mod status;
 pub mod survey;

@@ -219,7 +219,8 @@ async fn undo_all(
             ChangeKind::SuspendProcesses => 2,
             ChangeKind::AttachUserPolicy
             | ChangeKind::AttachRolePolicy
-            | ChangeKind::DeactivateAccessKey => 3,
+            | ChangeKind::DeactivateAccessKey
+            | ChangeKind::PutRolePolicy => 3,
         };
         let mut mine = mine;
         mine.sort_by_key(|r| (rank(r), r.id));
@@ -380,6 +381,14 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         ChangeKind::DeactivateAccessKey => {
             let user = detail(r, "user").ok_or_else(|| missing("user"))?;
             conn.set_access_key(&user, &r.target, true).await
+        }
+        ChangeKind::PutRolePolicy => {
+            let name = detail(r, "policy_name").ok_or_else(|| missing("policy_name"))?;
+            match conn.set_role_inline_policy(&r.target, &name, None).await {
+                // Not there (any more, or a crash came before the put): as before.
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
         }
         // Untagged in their batches, never one by one here.
         ChangeKind::TagInstance => {

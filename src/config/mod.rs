@@ -151,6 +151,9 @@ pub enum Action {
     StopInstances,
     LockoutUsers,
     BlockLaunches,
+    /// Only the principals that launched the incident's instances: the key they used set
+    /// Inactive and the deny-all policy (users), older sessions revoked (roles).
+    LockoutLaunchers,
 }
 
 /// The longest duration any key accepts: a grace period, a snooze or an interval longer than

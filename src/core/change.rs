@@ -12,6 +12,8 @@ pub enum ChangeKind {
     DeactivateAccessKey,
     /// The tag [`INCIDENT_TAG`] on an instance the incident stopped.
     TagInstance,
+    /// An inline role policy revoking the role's older sessions.
+    PutRolePolicy,
 }
 
 /// The tag the guard puts on every instance it stops: `runaway:incident=<incident id>`, so that
@@ -19,13 +21,14 @@ pub enum ChangeKind {
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 6] = [
+    pub const ALL: [ChangeKind; 7] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
         Self::AttachRolePolicy,
         Self::DeactivateAccessKey,
         Self::TagInstance,
+        Self::PutRolePolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl ChangeKind {
             Self::AttachRolePolicy => "attach_role_policy",
             Self::DeactivateAccessKey => "deactivate_access_key",
             Self::TagInstance => "tag_instance",
+            Self::PutRolePolicy => "put_role_policy",
         }
     }
 

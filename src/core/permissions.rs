@@ -51,8 +51,20 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "lockout_launchers",
+        &[
+            "iam:ListUsers",
+            "iam:ListAttachedUserPolicies",
+            "iam:ListAccessKeys",
+            "iam:AttachUserPolicy",
+            "iam:UpdateAccessKey",
+            "iam:PutRolePolicy",
+        ],
+    ),
+    (
         "restore",
         &[
+            "iam:DeleteRolePolicy",
             "ec2:StartInstances",
             "ec2:DeleteTags",
             "autoscaling:ResumeProcesses",

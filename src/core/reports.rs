@@ -131,6 +131,13 @@ pub enum LockoutChange {
         principal: String,
         access_key_id: String,
     },
+    /// An inline policy on a role denying every session issued before `before`: stolen sessions
+    /// end, new ones work (the IAM console's "Revoke active sessions").
+    RevokeRoleSessions {
+        principal: String,
+        policy_name: String,
+        before: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl LockoutChange {
@@ -140,6 +147,7 @@ impl LockoutChange {
             Self::AttachUserPolicy { .. } => ChangeKind::AttachUserPolicy,
             Self::AttachRolePolicy { .. } => ChangeKind::AttachRolePolicy,
             Self::DeactivateAccessKey { .. } => ChangeKind::DeactivateAccessKey,
+            Self::RevokeRoleSessions { .. } => ChangeKind::PutRolePolicy,
         }
     }
 }

@@ -332,3 +332,333 @@ async fn the_event_paths_launch_calls_name_the_launchers_first() {
         Some(mallory.as_str())
     );
 }
+
+/// Lock out exactly the launchers: the attacker's key goes Inactive (its other key and another
+/// user's stay Active) and the deny-all policy is attached to it; a role session's older
+/// sessions are revoked with the incident's time; an exempt launcher is reported, untouched; a
+/// user who launched before the last ok check is no launcher. `restore` undoes exactly it.
+#[tokio::test(flavor = "multi_thread")]
+async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
+    let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
+    let h = BotHarness::start(|t| {
+        config(t, None).replace(
+            "exempt_principals = [\"alice\"]",
+            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
+        ) + "actions = [\"lockout_launchers\"]\n"
+    })
+    .await;
+    let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
+    iam.create_policy()
+        .policy_name("runawaytrain-lockout")
+        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("ci")
+        .assume_role_policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let bob = user_with_key(&h.moto, "bob").await;
+    // Bob's launch is from before the last ok check: production, not the runaway.
+    let prod = launch(&h.moto.sdk("us-east-1").await, 1, &[], false).await;
+    let mut old = record(user("bob", &bob), "RunInstances", "us-east-1", &prod, PAYER);
+    old["eventTime"] = json!(
+        (Utc::now() - chrono::Duration::hours(2))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    );
+    deliver_at(
+        &h.moto,
+        &[old.to_string()],
+        Utc::now() - chrono::Duration::hours(2),
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let spare = iam
+        .create_access_key()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    let alice = user_with_key(&h.moto, "alice").await;
+    let a = launch(&h.moto.sdk("eu-west-1").await, 2, &[], false).await;
+    let b = launch(&h.moto.sdk("eu-west-1").await, 1, &[], false).await;
+    let c = launch(&h.moto.sdk("us-east-1").await, 1, &[], false).await;
+    let ci = json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{PAYER}:assumed-role/ci/build-7"),
+        "accountId": PAYER, "accessKeyId": "ASIACISESSION", "sessionContext": {"sessionIssuer": {"type": "Role",
+        "arn": format!("arn:aws:iam::{PAYER}:role/ci"), "accountId": PAYER, "userName": "ci"}}});
+    deliver(
+        &h.moto,
+        &[
+            record(
+                user("mallory", &mallory),
+                "RunInstances",
+                "eu-west-1",
+                &a,
+                PAYER,
+            )
+            .to_string(),
+            record(ci, "RunInstances", "eu-west-1", &b, PAYER).to_string(),
+            record(
+                user("alice", &alice),
+                "RunInstances",
+                "us-east-1",
+                &c,
+                PAYER,
+            )
+            .to_string(),
+        ],
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let row = h.bot.journal.recent_incidents(10).unwrap()[0].clone();
+    let launchers = launchers_of(&h);
+    assert_eq!(
+        launchers.attribution.launchers.len(),
+        3,
+        "bob is no launcher: {launchers:?}"
+    );
+
+    let run = |args: Vec<String>| {
+        let config = h.dir.path().join("runaway.toml");
+        let moto = h.moto.url.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+                .arg("--config")
+                .arg(config)
+                .args(args)
+                .env("AWS_ENDPOINT_URL", moto)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let key_status = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()
+                .iter()
+                .map(|k| {
+                    (
+                        k.access_key_id().unwrap().to_owned(),
+                        k.status().unwrap().as_str().to_owned(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let attached = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_attached_user_policies()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .attached_policies()
+                .iter()
+                .map(|p| p.policy_arn().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // A dry run changes nothing.
+    let dry = run(vec![
+        "lockout".into(),
+        "--launchers".into(),
+        row.id.clone(),
+        "--dry-run".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(dry.status.success(), "{dry:?}");
+    assert_eq!(key_status("mallory").await[&mallory], "Active");
+
+    let out = run(vec![
+        "lockout".into(),
+        "--launchers".into(),
+        row.id.clone(),
+        "--yes".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = key_status("mallory").await;
+    assert_eq!(keys[&mallory], "Inactive", "the key used");
+    assert_eq!(
+        keys[&spare], "Active",
+        "exactly the key used, not the other"
+    );
+    assert_eq!(
+        attached("mallory").await,
+        std::slice::from_ref(&lockout_arn)
+    );
+    assert_eq!(key_status("bob").await[&bob], "Active");
+    assert!(attached("bob").await.is_empty());
+    assert_eq!(key_status("alice").await[&alice], "Active");
+    let spared = report["accounts"][0]["exempt"].to_string();
+    assert!(
+        spared.contains("user/alice") && spared.contains("exempt_principals"),
+        "{spared}"
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name("ci")
+        .policy_name(format!("runawaytrain-revoke-{}", row.id))
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&urlencoding_decode(policy.policy_document())).unwrap();
+    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+        row.opened_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+
+    let restored = run(vec!["restore".into(), row.id.clone(), "--yes".into()]).await;
+    assert!(restored.status.success(), "{restored:?}");
+    assert_eq!(key_status("mallory").await[&mallory], "Active");
+    assert!(attached("mallory").await.is_empty());
+    let left = iam
+        .list_role_policies()
+        .role_name("ci")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.policy_names().is_empty(), "{left:?}");
+}
+
+/// moto and AWS return a policy document URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// As `deliver`, with the log events stamped `at`.
+async fn deliver_at(moto: &Moto, lines: &[String], at: chrono::DateTime<Utc>) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk("us-east-1").await);
+    let _ = logs.create_log_group().log_group_name(GROUP).send().await;
+    let stream = format!("{PAYER}_CloudTrail_us-east-1_{}", rand_id());
+    logs.create_log_stream()
+        .log_group_name(GROUP)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let mut req = logs
+        .put_log_events()
+        .log_group_name(GROUP)
+        .log_stream_name(&stream);
+    for line in lines {
+        req = req.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(at.timestamp_millis())
+                .message(line)
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.unwrap();
+}
+
+/// At the deadline, the bot runs `lockout_launchers` as one of the incident's actions, on the
+/// launchers the alert named.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deadline_locks_out_the_launchers_the_alert_named() {
+    let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
+    let h = BotHarness::start(|t| {
+        config(t, None).replace(
+            "exempt_principals = [\"alice\"]",
+            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
+        ) + "actions = [\"stop_instances\", \"lockout_launchers\"]\n"
+    })
+    .await;
+    aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await)
+        .create_policy()
+        .policy_name("runawaytrain-lockout")
+        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    deliver(
+        &h.moto,
+        &[record(
+            user("mallory", &mallory),
+            "RunInstances",
+            "eu-west-1",
+            &ids,
+            PAYER,
+        )
+        .to_string()],
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let ran = h
+        .bot
+        .deadline_step(Utc::now() + chrono::Duration::minutes(11))
+        .await
+        .unwrap();
+    assert_eq!(ran.len(), 1);
+    let keys = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await)
+        .list_access_keys()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.access_key_metadata()[0].status().unwrap().as_str(),
+        "Inactive"
+    );
+    let row = h.bot.journal.get_incident(&ran[0]).unwrap().unwrap();
+    assert_eq!(row.status, runawaytrain::core::incident::Status::Executed);
+    let changes: Vec<String> = h
+        .bot
+        .journal
+        .changes(&row.id)
+        .unwrap()
+        .iter()
+        .map(|c| c.action.to_string())
+        .collect();
+    assert!(
+        changes.contains(&"deactivate_access_key".to_owned())
+            && changes.contains(&"attach_user_policy".to_owned()),
+        "{changes:?}"
+    );
+    let said = crate::common::slack::text_of(h.slack.messages().last().unwrap());
+    assert!(said.contains("deny policies attached to 1 users"), "{said}");
+}

@@ -127,6 +127,37 @@ pub(super) async fn set_access_key(
     Ok(())
 }
 
+/// Puts (`Some(document)`) or deletes (`None`) an inline policy of a role.
+pub(super) async fn set_role_inline_policy(
+    acc: &AwsAccount,
+    role: &str,
+    name: &str,
+    document: Option<&str>,
+) -> Result<(), CloudError> {
+    match document {
+        Some(doc) => {
+            acc.iam()
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .policy_document(doc)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutRolePolicy", e))?;
+        }
+        None => {
+            acc.iam()
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteRolePolicy", e))?;
+        }
+    }
+    Ok(())
+}
+
 impl AwsAccount {
     /// IAM is global: one client, in the home region (its partition's IAM endpoint).
     pub(super) fn iam(&self) -> aws_sdk_iam::Client {

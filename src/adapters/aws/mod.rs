@@ -288,6 +288,15 @@ impl AccountCloud for AwsAccount {
     ) -> Result<(), CloudError> {
         iam::set_access_key(self, user, key_id, active).await
     }
+
+    async fn set_role_inline_policy(
+        &self,
+        role: &str,
+        name: &str,
+        document: Option<&str>,
+    ) -> Result<(), CloudError> {
+        iam::set_role_inline_policy(self, role, name, document).await
+    }
 }
 
 /// The error and its sources, each once, joined with ": " (without the SDK's Debug dumps).

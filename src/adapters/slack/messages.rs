@@ -110,6 +110,9 @@ fn action_text(a: Action, exempt_tag: &str) -> String {
             "lock out the IAM users (deny-all policy, access keys deactivated)".into()
         }
         Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
+        Action::LockoutLaunchers => {
+            "lock out who launched the instances (the key used set Inactive and the deny-all policy; a role's older sessions revoked)".into()
+        }
     }
 }
 
@@ -318,8 +321,12 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
 fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
     use crate::app::lockout::LockoutChange;
     let (mut users, mut roles, mut keys) = (BTreeSetOf::new(), BTreeSetOf::new(), 0usize);
+    let mut revoked = BTreeSetOf::new();
     for c in &a.changes {
         match c {
+            LockoutChange::RevokeRoleSessions { principal, .. } => {
+                revoked.insert(principal.clone());
+            }
             LockoutChange::AttachUserPolicy { principal, .. } => {
                 users.insert(principal.clone());
             }
@@ -336,6 +343,13 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
         users.len(),
         roles.len()
     );
+    if !revoked.is_empty() {
+        let names: Vec<String> = revoked.into_iter().collect();
+        text += &format!(
+            ", older sessions revoked on roles {}",
+            summarise(&names, 10, ", ")
+        );
+    }
     if !a.exempt.is_empty() {
         let spared: Vec<String> = a
             .exempt

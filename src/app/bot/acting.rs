@@ -76,6 +76,46 @@ impl Bot {
                 .await,
             )
         };
+        // Only who launched the instances, once CloudTrail has named them.
+        let mut locked = locked;
+        if row.kind != "manual" {
+            for a in accounts
+                .iter()
+                .filter(|a| a.actions.contains(&Action::LockoutLaunchers))
+            {
+                let account_lockout = match &row.launchers {
+                    Some(found) if !found.attribution.launchers.is_empty() => {
+                        crate::app::lockout_launchers::run(
+                            self.cloud.as_ref(),
+                            a,
+                            &found.attribution.launchers,
+                            id,
+                            row.opened_at,
+                            Some(&self.journal),
+                            &|| clock.now(),
+                        )
+                        .await?
+                    }
+                    _ => lockout::AccountLockout {
+                        account_id: a.id.to_string(),
+                        name: a.name.clone(),
+                        changes: Vec::new(),
+                        exempt: Vec::new(),
+                        errors: vec![crate::core::model::Problem::account(
+                            "lockout_launchers: who launched the instances is not known (no CloudTrail record yet): nobody was locked out",
+                        )],
+                    },
+                };
+                locked
+                    .get_or_insert_with(|| lockout::LockoutReport {
+                        incident: Some(id.to_owned()),
+                        dry_run: false,
+                        accounts: Vec::new(),
+                    })
+                    .accounts
+                    .push(account_lockout);
+            }
+        }
         let complete = report.as_ref().is_none_or(|r| r.complete())
             && locked.as_ref().is_none_or(|l| l.complete());
         let status = if complete {

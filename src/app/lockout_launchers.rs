@@ -1,0 +1,127 @@
+//! `lockout_launchers`: act on exactly the principals that launched an incident's instances
+//! (`core::launchers::plan_lockout` decides): an IAM user loses exactly the key it used (set
+//! Inactive) and gets the deny-all lockout policy; a role's sessions issued before the incident
+//! are revoked by an inline policy, so that legitimate users can start new ones. Every change is
+//! journaled before and after under the incident, and `restore` undoes exactly it.
+
+use chrono::{DateTime, Utc};
+
+use crate::adapters::journal::{Journal, JournalError};
+use crate::app::journaled;
+use crate::app::lockout::{AccountLockout, ExemptPrincipal, LockoutChange, apply, journal_row};
+use crate::config::Account;
+use crate::core::launchers::{Launcher, LauncherAct, plan_lockout, revoke_policy_name};
+use crate::core::model::Problem;
+use crate::ports::{Clock, Cloud, Purpose};
+
+/// Locks out `launchers` of `account` for `incident` (opened at `since`: older sessions are
+/// revoked). With `journal = None`, a dry run: the plan, nothing changed.
+pub async fn run(
+    cloud: &dyn Cloud,
+    account: &Account,
+    launchers: &[Launcher],
+    incident: &str,
+    since: DateTime<Utc>,
+    journal: Option<&Journal>,
+    clock: Clock<'_>,
+) -> Result<AccountLockout, JournalError> {
+    let mut out = AccountLockout {
+        account_id: account.id.to_string(),
+        name: account.name.clone(),
+        changes: Vec::new(),
+        exempt: Vec::new(),
+        errors: Vec::new(),
+    };
+    let conn = match cloud
+        .connect(account, Purpose::Lockout, journal.map(|_| incident))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(out);
+        }
+    };
+    let users = match conn.iam_users().await {
+        Ok(u) => u,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(out);
+        }
+    };
+    let exempt_now = &account.policy.exempt_principals;
+    let mut changes = Vec::new();
+    for act in plan_lockout(launchers, conn.identity()) {
+        match act {
+            LauncherAct::Leave { principal, reason } => {
+                out.exempt.push(ExemptPrincipal { principal, reason })
+            }
+            // The configuration as it is now decides too: an exemption added since holds.
+            LauncherAct::User { name, .. } | LauncherAct::Role { name }
+                if exempt_now
+                    .iter()
+                    .any(|e| *e == name || e.ends_with(&format!("/{name}"))) =>
+            {
+                out.exempt.push(ExemptPrincipal {
+                    principal: name,
+                    reason: "listed in exempt_principals".into(),
+                });
+            }
+            LauncherAct::User {
+                name,
+                access_key_id,
+            } => {
+                let Some(user) = users.iter().find(|u| u.name == name) else {
+                    out.exempt.push(ExemptPrincipal {
+                        principal: name,
+                        reason: "no such IAM user any more".into(),
+                    });
+                    continue;
+                };
+                if let Some(key) = access_key_id
+                    && user
+                        .access_keys
+                        .iter()
+                        .any(|(k, active)| *k == key && *active)
+                {
+                    changes.push(LockoutChange::DeactivateAccessKey {
+                        principal: name.clone(),
+                        access_key_id: key,
+                    });
+                }
+                let deny = &account.policy.lockout_policy_arn;
+                if !user.attached_policies.iter().any(|p| p == deny) {
+                    changes.push(LockoutChange::AttachUserPolicy {
+                        principal: name,
+                        policy_arn: deny.clone(),
+                    });
+                }
+            }
+            LauncherAct::Role { name } => changes.push(LockoutChange::RevokeRoleSessions {
+                principal: name,
+                policy_name: revoke_policy_name(incident),
+                before: since,
+            }),
+        }
+    }
+    let Some(j) = journal else {
+        out.changes = changes;
+        return Ok(out);
+    };
+    for change in changes {
+        let row = journal_row(&change, account.id.as_str());
+        let result = journaled::make(j, incident, &[row], clock, async || {
+            vec![apply(conn.as_ref(), &change).await]
+        })
+        .await?
+        .remove(0);
+        match result {
+            Ok(()) => out.changes.push(change),
+            Err(e) => out
+                .errors
+                .push(Problem::account(format!("{}: {e}", change.action()))),
+        }
+    }
+    tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "launchers locked out");
+    Ok(out)
+}
