@@ -146,6 +146,13 @@ pub trait AccountCloud: Send + Sync {
         dry_run: bool,
     ) -> Result<(), CloudError>;
 
+    /// When each of the instances was launched.
+    async fn launch_times(
+        &self,
+        region: &RegionName,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, CloudError>;
+
     /// Sets (`add`) or removes the tag `key=value` on the instances (one call). Removing takes the
     /// tag off only where it still has that value.
     async fn tag_instances(

@@ -101,6 +101,7 @@ data "aws_iam_policy_document" "guard_permissions" {
       "ec2:DescribeInstanceStatus",
       "ec2:DescribeTags",
       "ec2:DescribeSpotInstanceRequests",
+      "ec2:DescribeInstances",
       "autoscaling:DescribeAutoScalingGroups",
       "cloudwatch:GetMetricData",
       "iam:ListUsers",

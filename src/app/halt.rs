@@ -90,6 +90,60 @@ pub async fn plan<'a>(
     HaltPlan { accounts }
 }
 
+/// Which of an account's running instances an incident stops (`halt_scope`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// Every running, non-exempt instance.
+    All,
+    /// Only these (the instances the incident's launchers started).
+    Only(std::collections::BTreeSet<String>),
+    /// Only those launched at or after this time (the account's last ok check).
+    LaunchedSince(chrono::DateTime<chrono::Utc>),
+}
+
+/// Narrows the plan to each account's scope. What falls outside is left running, said as such;
+/// a region whose launch times cannot be read stops nothing there and is reported.
+pub async fn narrow(plan: &mut HaltPlan<'_>, scope_of: impl Fn(&Account) -> Scope) {
+    for a in &mut plan.accounts {
+        match scope_of(a.account) {
+            Scope::All => {}
+            Scope::Only(ids) => {
+                if ids.is_empty() && a.regions.iter().any(|(_, r)| !r.stop.is_empty()) {
+                    a.errors.push(Problem::account(
+                        "halt_scope = \"launchers\": who launched the instances is not known (no CloudTrail record), so none was stopped",
+                    ));
+                }
+                for (_, r) in &mut a.regions {
+                    plan::keep_in_scope(
+                        r,
+                        |id| ids.contains(id),
+                        "not started by the incident's launchers (halt_scope = \"launchers\")",
+                    );
+                }
+            }
+            Scope::LaunchedSince(since) => {
+                let Some(conn) = a.conn.clone() else { continue };
+                for (region, r) in &mut a.regions {
+                    if r.stop.is_empty() {
+                        continue;
+                    }
+                    match conn.launch_times(region, &r.stop).await {
+                        Ok(times) => plan::keep_in_scope(
+                            r,
+                            |id| times.get(id).is_some_and(|t| *t >= since),
+                            "running since before the account's last ok check (halt_scope = \"new\")",
+                        ),
+                        Err(e) => {
+                            a.errors.push(Problem::region(region.as_str(), format!("halt_scope = \"new\": launch times not read, nothing stopped here: {e}")));
+                            plan::keep_in_scope(r, |_| false, "launch time not known");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Carries the plan out (or, with `journal = None`, dry-runs it). Regions of all accounts run at
 /// once within `concurrency`.
 pub async fn execute(

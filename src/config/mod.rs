@@ -136,6 +136,11 @@ pub struct Account {
     pub max_estimated_charges_usd: Option<f64>,
     /// `actions`, default `["stop_instances"]`: what a confirmed incident does.
     pub actions: Vec<Action>,
+    /// `halt_scope`, default `"all"`: which instances an incident of this account stops —
+    /// `"all"` the running ones, `"new"` those launched since the account's last ok check,
+    /// `"launchers"` those its launchers started. Exempt instances stay exempt in every scope.
+    /// `runaway halt` and `/runaway halt` always stop all.
+    pub halt_scope: HaltScope,
     /// `slack_channel`: overrides `[slack] channel`.
     pub slack_channel: Option<String>,
     /// `sns_topic_arn`: overrides `[notify] sns_topic_arn`.
@@ -154,6 +159,15 @@ pub enum Action {
     /// Only the principals that launched the incident's instances: the key they used set
     /// Inactive and the deny-all policy (users), older sessions revoked (roles).
     LockoutLaunchers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HaltScope {
+    #[default]
+    All,
+    New,
+    Launchers,
 }
 
 /// The longest duration any key accepts: a grace period, a snooze or an interval longer than

@@ -22,6 +22,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         &[
             "ec2:StopInstances",
             "ec2:CreateTags",
+            // halt_scope = "new": when the running instances were launched.
+            "ec2:DescribeInstances",
             "autoscaling:DescribeAutoScalingGroups",
             "autoscaling:SuspendProcesses",
         ],

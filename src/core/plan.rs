@@ -49,6 +49,8 @@ pub enum SkipReason {
         group: String,
         error: String,
     },
+    /// Outside the incident's `halt_scope` (`new`, `launchers`): left running on purpose.
+    OutOfScope(String),
 }
 
 impl SkipReason {
@@ -57,7 +59,7 @@ impl SkipReason {
     pub fn is_exemption(&self) -> bool {
         matches!(
             self,
-            Self::ExemptTag(_) | Self::ExemptList | Self::GuardItself
+            Self::ExemptTag(_) | Self::ExemptList | Self::GuardItself | Self::OutOfScope(_)
         )
     }
 }
@@ -76,6 +78,7 @@ impl fmt::Display for SkipReason {
                 f,
                 "not stopped: its Auto Scaling group {group} could not be suspended and would replace it ({error})"
             ),
+            Self::OutOfScope(why) => write!(f, "left running: {why}"),
         }
     }
 }
@@ -138,6 +141,21 @@ pub fn processes_to_suspend(already: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Keeps in `stop` only the instances `selected` says are in the incident's scope; the others
+/// move to `skip` (and out of the groups to suspend), with `why`.
+pub fn keep_in_scope(plan: &mut RegionPlan, selected: impl Fn(&str) -> bool, why: &str) {
+    let (keep, leave): (Vec<String>, Vec<String>) =
+        plan.stop.drain(..).partition(|id| selected(id));
+    plan.stop = keep;
+    for group in plan.groups.values_mut() {
+        group.retain(|id| !leave.contains(id));
+    }
+    plan.groups.retain(|_, members| !members.is_empty());
+    for id in leave {
+        plan.skip.push((id, SkipReason::OutOfScope(why.to_owned())));
+    }
+}
+
 /// Moves the instances of a group that could not be suspended from stop to skip.
 pub fn drop_group(plan: &mut RegionPlan, group: &str, error: &str) {
     let Some(members) = plan.groups.remove(group) else {
@@ -156,6 +174,31 @@ pub fn drop_group(plan: &mut RegionPlan, group: &str, error: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_scope_instances_are_left_running_and_their_groups_left_alone() {
+        let mut plan = RegionPlan {
+            stop: vec!["i-miner".into(), "i-prod".into(), "i-web".into()],
+            skip: vec![],
+            groups: BTreeMap::from([("web".to_owned(), vec!["i-web".to_owned()])]),
+        };
+        keep_in_scope(
+            &mut plan,
+            |id| id == "i-miner",
+            "not launched by the incident's launchers",
+        );
+        assert_eq!(plan.stop, ["i-miner"]);
+        assert!(
+            plan.groups.is_empty(),
+            "a group with nothing to stop is not suspended"
+        );
+        assert_eq!(plan.skip.len(), 2);
+        assert!(plan.skip.iter().all(|(_, r)| r.is_exemption()));
+        assert_eq!(
+            plan.skip[0].1.to_string(),
+            "left running: not launched by the incident's launchers"
+        );
+    }
 
     fn instance(id: &str) -> Instance {
         Instance {

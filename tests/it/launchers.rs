@@ -662,3 +662,76 @@ async fn the_deadline_locks_out_the_launchers_the_alert_named() {
     let said = crate::common::slack::text_of(h.slack.messages().last().unwrap());
     assert!(said.contains("deny policies attached to 1 users"), "{said}");
 }
+
+/// `halt_scope = "launchers"`: only what the launchers started stops; production launched before
+/// the last ok check, and an exempt launcher's instance, keep running. `halt_scope = "new"`:
+/// everything launched since the last ok check stops, without CloudTrail.
+#[tokio::test(flavor = "multi_thread")]
+async fn halt_scopes_stop_only_the_launchers_or_the_new_instances() {
+    for scope in ["launchers", "new"] {
+        let h =
+            BotHarness::start(|t| config(t, None) + &format!("halt_scope = \"{scope}\"\n")).await;
+        let prod = launch(&h.moto.sdk("us-east-1").await, 2, &[], false).await;
+        h.bot.check_step(Utc::now()).await.unwrap();
+        // Launch times have a resolution of a second: be clearly after the ok check.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let mallory = user_with_key(&h.moto, "mallory").await;
+        let alice = user_with_key(&h.moto, "alice").await;
+        let miners = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+        let alices = launch(&h.moto.sdk("us-east-1").await, 1, &[], false).await;
+        if scope == "launchers" {
+            deliver(
+                &h.moto,
+                &[
+                    record(
+                        user("mallory", &mallory),
+                        "RunInstances",
+                        "eu-west-1",
+                        &miners,
+                        PAYER,
+                    )
+                    .to_string(),
+                    record(
+                        user("alice", &alice),
+                        "RunInstances",
+                        "us-east-1",
+                        &alices,
+                        PAYER,
+                    )
+                    .to_string(),
+                ],
+            )
+            .await;
+        }
+        h.bot.check_step(Utc::now()).await.unwrap();
+        let ran = h
+            .bot
+            .deadline_step(Utc::now() + chrono::Duration::minutes(11))
+            .await
+            .unwrap();
+        assert_eq!(ran.len(), 1, "{scope}");
+        let states = states(&h.moto.sdk("eu-west-1").await).await;
+        assert!(
+            miners.iter().all(|i| states[i] == "stopped"),
+            "{scope}: {states:?}"
+        );
+        let home = crate::common::states(&h.moto.sdk("us-east-1").await).await;
+        assert!(
+            prod.iter().all(|i| home[i] == "running"),
+            "{scope}: production keeps running: {home:?}"
+        );
+        let alice_state = &home[&alices[0]];
+        match scope {
+            "launchers" => assert_eq!(alice_state, "running", "an exempt launcher's instance"),
+            _ => assert_eq!(alice_state, "stopped", "new, whoever launched it"),
+        }
+        let row = h.bot.journal.get_incident(&ran[0]).unwrap().unwrap();
+        assert_eq!(
+            row.status,
+            runawaytrain::core::incident::Status::Executed,
+            "{scope}"
+        );
+        let said = crate::common::slack::text_of(h.slack.messages().last().unwrap());
+        assert!(said.contains("stopped"), "{said}");
+    }
+}

@@ -137,6 +137,34 @@ pub(super) async fn stop_instances(
     }
 }
 
+/// When each of `ids` was launched (DescribeInstances, only for a `halt_scope = "new"` halt).
+pub(super) async fn launch_times(
+    acc: &AwsAccount,
+    region: &RegionName,
+    ids: &[String],
+) -> Result<std::collections::BTreeMap<String, chrono::DateTime<chrono::Utc>>, CloudError> {
+    let mut out = std::collections::BTreeMap::new();
+    for chunk in ids.chunks(1000) {
+        let mut pages = acc
+            .ec2(region)
+            .describe_instances()
+            .set_instance_ids(Some(chunk.to_vec()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ec2:DescribeInstances", e))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                if let (Some(id), Some(t)) = (i.instance_id(), i.launch_time())
+                    && let Some(at) = chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+                {
+                    out.insert(id.to_owned(), at);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn tag_instances(
     acc: &AwsAccount,
     region: &RegionName,

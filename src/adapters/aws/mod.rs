@@ -228,6 +228,14 @@ impl AccountCloud for AwsAccount {
         ec2::stop_instances(self, region, ids, dry_run).await
     }
 
+    async fn launch_times(
+        &self,
+        region: &RegionName,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, CloudError> {
+        ec2::launch_times(self, region, ids).await
+    }
+
     async fn tag_instances(
         &self,
         region: &RegionName,

@@ -36,7 +36,7 @@ impl Bot {
                 .iter()
                 .any(|a| a.actions.contains(&Action::StopInstances));
         let report = if stops {
-            let plan = halt::plan(
+            let mut plan = halt::plan(
                 self.cloud.as_ref(),
                 &accounts,
                 Some(id),
@@ -44,6 +44,16 @@ impl Bot {
                 self.own_instance.as_deref(),
             )
             .await;
+            if row.kind != "manual" {
+                let scopes = self.scopes(&row, &accounts)?;
+                halt::narrow(&mut plan, |a| {
+                    scopes
+                        .iter()
+                        .find(|(id, _)| id == a.id.as_str())
+                        .map_or(halt::Scope::All, |(_, s)| s.clone())
+                })
+                .await;
+            }
             Some(
                 halt::execute(
                     plan,
@@ -210,6 +220,37 @@ impl Bot {
     }
 
     /// The view of an incident for messages.
+    /// Each account's `halt_scope` for this incident, as instances or a time.
+    fn scopes(
+        &self,
+        row: &IncidentRow,
+        accounts: &[&Account],
+    ) -> Result<Vec<(String, halt::Scope)>, crate::adapters::journal::JournalError> {
+        let mut out = Vec::new();
+        for a in accounts {
+            let scope = match a.halt_scope {
+                crate::config::HaltScope::All => halt::Scope::All,
+                // Never seen ok by this guard: nothing running is known to be good.
+                crate::config::HaltScope::New => match self.journal.last_ok_check(a.id.as_str())? {
+                    Some((at, _)) => halt::Scope::LaunchedSince(at),
+                    None => halt::Scope::All,
+                },
+                // Only what non-exempt launchers started; none known, none stopped (the report
+                // says so through the launchers' state in the alert).
+                crate::config::HaltScope::Launchers => halt::Scope::Only(
+                    row.launchers
+                        .iter()
+                        .flat_map(|f| &f.attribution.launchers)
+                        .filter(|l| !l.exempt)
+                        .flat_map(|l| l.instance_ids.iter().cloned())
+                        .collect(),
+                ),
+            };
+            out.push((a.id.to_string(), scope));
+        }
+        Ok(out)
+    }
+
     pub fn view(&self, row: &IncidentRow) -> IncidentView {
         let ids: Vec<String> = match &row.account_id {
             Some(a) => vec![a.clone()],

@@ -54,6 +54,7 @@ data "aws_iam_policy_document" "member_permissions" {
       "ec2:DescribeInstanceStatus",
       "ec2:DescribeTags",
       "ec2:DescribeSpotInstanceRequests",
+      "ec2:DescribeInstances",
       "autoscaling:DescribeAutoScalingGroups",
       "cloudwatch:GetMetricData",
       "iam:ListUsers",
