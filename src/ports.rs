@@ -199,10 +199,11 @@ pub trait AccountCloud: Send + Sync {
         attach: bool,
     ) -> Result<(), CloudError>;
 
-    /// Puts (`Some(document)`, JSON) or deletes (`None`) an inline policy of a role.
-    async fn set_role_inline_policy(
+    /// Puts (`Some(document)`, JSON) or deletes (`None`) an inline policy of a user or a role.
+    async fn set_inline_policy(
         &self,
-        role: &str,
+        kind: PrincipalKind,
+        principal: &str,
         name: &str,
         document: Option<&str>,
     ) -> Result<(), CloudError>;

@@ -179,6 +179,12 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid       = "RevokeOlderUserSessions"
+    actions   = ["iam:PutUserPolicy", "iam:DeleteUserPolicy"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+  }
+
+  statement {
     sid       = "DeactivateAndReactivateKeys"
     actions   = ["iam:UpdateAccessKey"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]

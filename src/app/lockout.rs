@@ -52,6 +52,11 @@ fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
             principal,
             policy_name,
             before,
+        }
+        | LockoutChange::RevokeUserSessions {
+            principal,
+            policy_name,
+            before,
         } => (
             principal.clone(),
             json!({ "policy_name": policy_name, "before": before }),
@@ -346,7 +351,16 @@ pub(crate) async fn apply(
             before,
         } => {
             let doc = crate::core::launchers::revoke_sessions_policy(*before).to_string();
-            conn.set_role_inline_policy(principal, policy_name, Some(&doc))
+            conn.set_inline_policy(PrincipalKind::Role, principal, policy_name, Some(&doc))
+                .await
+        }
+        LockoutChange::RevokeUserSessions {
+            principal,
+            policy_name,
+            before,
+        } => {
+            let doc = crate::core::launchers::revoke_sessions_policy(*before).to_string();
+            conn.set_inline_policy(PrincipalKind::User, principal, policy_name, Some(&doc))
                 .await
         }
     }

@@ -3,6 +3,9 @@
 //! Inactive) and gets the deny-all lockout policy; a role's sessions issued before the incident
 //! are revoked by an inline policy, so that legitimate users can start new ones. Every change is
 //! journaled before and after under the incident, and `restore` undoes exactly it.
+//!
+//! `revoke_sessions` does the role half of that to every user and role of the account that
+//! may be touched: stolen sessions end, the account keeps working.
 
 use chrono::{DateTime, Utc};
 
@@ -123,5 +126,128 @@ pub async fn run(
         }
     }
     tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "launchers locked out");
+    Ok(out)
+}
+
+/// Why a user or role is never given a revocation, if it is not to be.
+fn spared(
+    name: &str,
+    arn: &str,
+    path: &str,
+    exempt: &[String],
+    own: Option<&(crate::ports::PrincipalKind, String)>,
+    kind: crate::ports::PrincipalKind,
+) -> Option<&'static str> {
+    if own.is_some_and(|(k, n)| *k == kind && n == name) {
+        Some("the guard's own identity")
+    } else if exempt.iter().any(|e| e == name || e == arn) {
+        Some("listed in exempt_principals")
+    } else if path.starts_with("/aws-service-role/") {
+        Some("service-linked role")
+    } else if path.starts_with("/aws-reserved/") {
+        Some("IAM Identity Center role: managed there")
+    } else {
+        None
+    }
+}
+
+/// `revoke_sessions`: every user and role of `account` that may be touched gets an inline policy
+/// denying its sessions issued before `since`. With `journal = None`, a dry run.
+pub async fn revoke_sessions(
+    cloud: &dyn Cloud,
+    account: &Account,
+    incident: &str,
+    since: DateTime<Utc>,
+    journal: Option<&Journal>,
+    clock: Clock<'_>,
+) -> Result<AccountLockout, JournalError> {
+    use crate::ports::PrincipalKind;
+    let mut out = AccountLockout {
+        account_id: account.id.to_string(),
+        name: account.name.clone(),
+        changes: Vec::new(),
+        exempt: Vec::new(),
+        errors: Vec::new(),
+    };
+    let conn = match cloud
+        .connect(account, Purpose::Lockout, journal.map(|_| incident))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            return Ok(out);
+        }
+    };
+    let (users, roles) = match (conn.iam_users().await, conn.iam_roles().await) {
+        (Ok(u), Ok(r)) => (u, r),
+        (Err(e), _) | (_, Err(e)) => {
+            out.errors.push(Problem::account(e));
+            return Ok(out);
+        }
+    };
+    let own = crate::app::lockout::own_principal(conn.identity());
+    let exempt = &account.policy.exempt_principals;
+    let policy_name = revoke_policy_name(incident);
+    let mut changes = Vec::new();
+    for u in &users {
+        match spared(
+            &u.name,
+            &u.arn,
+            "/",
+            exempt,
+            own.as_ref(),
+            PrincipalKind::User,
+        ) {
+            Some(reason) => out.exempt.push(ExemptPrincipal {
+                principal: u.arn.clone(),
+                reason: reason.into(),
+            }),
+            None => changes.push(LockoutChange::RevokeUserSessions {
+                principal: u.name.clone(),
+                policy_name: policy_name.clone(),
+                before: since,
+            }),
+        }
+    }
+    for r in &roles {
+        match spared(
+            &r.name,
+            &r.arn,
+            &r.path,
+            exempt,
+            own.as_ref(),
+            PrincipalKind::Role,
+        ) {
+            Some(reason) => out.exempt.push(ExemptPrincipal {
+                principal: r.arn.clone(),
+                reason: reason.into(),
+            }),
+            None => changes.push(LockoutChange::RevokeRoleSessions {
+                principal: r.name.clone(),
+                policy_name: policy_name.clone(),
+                before: since,
+            }),
+        }
+    }
+    let Some(j) = journal else {
+        out.changes = changes;
+        return Ok(out);
+    };
+    for change in changes {
+        let row = journal_row(&change, account.id.as_str());
+        let result = journaled::make(j, incident, &[row], clock, async || {
+            vec![apply(conn.as_ref(), &change).await]
+        })
+        .await?
+        .remove(0);
+        match result {
+            Ok(()) => out.changes.push(change),
+            Err(e) => out
+                .errors
+                .push(Problem::account(format!("{}: {e}", change.action()))),
+        }
+    }
+    tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "older sessions revoked");
     Ok(out)
 }

@@ -220,7 +220,8 @@ async fn undo_all(
             ChangeKind::AttachUserPolicy
             | ChangeKind::AttachRolePolicy
             | ChangeKind::DeactivateAccessKey
-            | ChangeKind::PutRolePolicy => 3,
+            | ChangeKind::PutRolePolicy
+            | ChangeKind::PutUserPolicy => 3,
         };
         let mut mine = mine;
         mine.sort_by_key(|r| (rank(r), r.id));
@@ -382,9 +383,14 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
             let user = detail(r, "user").ok_or_else(|| missing("user"))?;
             conn.set_access_key(&user, &r.target, true).await
         }
-        ChangeKind::PutRolePolicy => {
+        ChangeKind::PutRolePolicy | ChangeKind::PutUserPolicy => {
             let name = detail(r, "policy_name").ok_or_else(|| missing("policy_name"))?;
-            match conn.set_role_inline_policy(&r.target, &name, None).await {
+            let kind = if r.action == ChangeKind::PutRolePolicy {
+                PrincipalKind::Role
+            } else {
+                PrincipalKind::User
+            };
+            match conn.set_inline_policy(kind, &r.target, &name, None).await {
                 // Not there (any more, or a crash came before the put): as before.
                 Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
                 other => other,

@@ -159,6 +159,9 @@ pub enum Action {
     /// Only the principals that launched the incident's instances: the key they used set
     /// Inactive and the deny-all policy (users), older sessions revoked (roles).
     LockoutLaunchers,
+    /// Every non-exempt user's and role's sessions issued before the incident revoked: stolen
+    /// sessions end, the account keeps working.
+    RevokeSessions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]

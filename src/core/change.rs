@@ -14,6 +14,8 @@ pub enum ChangeKind {
     TagInstance,
     /// An inline role policy revoking the role's older sessions.
     PutRolePolicy,
+    /// An inline user policy revoking the user's older sessions.
+    PutUserPolicy,
 }
 
 /// The tag the guard puts on every instance it stops: `runaway:incident=<incident id>`, so that
@@ -21,7 +23,7 @@ pub enum ChangeKind {
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 7] = [
+    pub const ALL: [ChangeKind; 8] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -29,6 +31,7 @@ impl ChangeKind {
         Self::DeactivateAccessKey,
         Self::TagInstance,
         Self::PutRolePolicy,
+        Self::PutUserPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl ChangeKind {
             Self::DeactivateAccessKey => "deactivate_access_key",
             Self::TagInstance => "tag_instance",
             Self::PutRolePolicy => "put_role_policy",
+            Self::PutUserPolicy => "put_user_policy",
         }
     }
 

@@ -64,9 +64,22 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "revoke_sessions",
+        &[
+            "iam:ListUsers",
+            "iam:ListRoles",
+            "iam:ListAttachedUserPolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListAccessKeys",
+            "iam:PutUserPolicy",
+            "iam:PutRolePolicy",
+        ],
+    ),
+    (
         "restore",
         &[
             "iam:DeleteRolePolicy",
+            "iam:DeleteUserPolicy",
             "ec2:StartInstances",
             "ec2:DeleteTags",
             "autoscaling:ResumeProcesses",

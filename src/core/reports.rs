@@ -138,6 +138,12 @@ pub enum LockoutChange {
         policy_name: String,
         before: chrono::DateTime<chrono::Utc>,
     },
+    /// The same on a user: the temporary credentials it obtained earlier stop working.
+    RevokeUserSessions {
+        principal: String,
+        policy_name: String,
+        before: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl LockoutChange {
@@ -148,6 +154,7 @@ impl LockoutChange {
             Self::AttachRolePolicy { .. } => ChangeKind::AttachRolePolicy,
             Self::DeactivateAccessKey { .. } => ChangeKind::DeactivateAccessKey,
             Self::RevokeRoleSessions { .. } => ChangeKind::PutRolePolicy,
+            Self::RevokeUserSessions { .. } => ChangeKind::PutUserPolicy,
         }
     }
 }

@@ -286,6 +286,15 @@ pub fn lockout(r: &crate::app::lockout::LockoutReport) -> String {
                         "  set access key {access_key_id} of user {principal} Inactive"
                     )
                 }
+                crate::app::lockout::LockoutChange::RevokeUserSessions {
+                    principal,
+                    before,
+                    ..
+                } => writeln!(
+                    out,
+                    "  revoke the sessions of user {principal} issued before {}",
+                    before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
                 crate::app::lockout::LockoutChange::RevokeRoleSessions {
                     principal,
                     before,

@@ -735,3 +735,104 @@ async fn halt_scopes_stop_only_the_launchers_or_the_new_instances() {
         assert!(said.contains("stopped"), "{said}");
     }
 }
+
+/// `revoke_sessions`: every non-exempt user and role gets the revocation (the incident's time as
+/// the condition), never an exempt one or a service-linked role; `restore` removes exactly it.
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_restore_undoes_it() {
+    let h = BotHarness::start(|t| config(t, None) + "actions = [\"revoke_sessions\"]\n").await;
+    let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
+    let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+    for (name, path) in [
+        ("ci", "/"),
+        (
+            "AWSServiceRoleForAutoScaling",
+            "/aws-service-role/autoscaling.amazonaws.com/",
+        ),
+    ] {
+        iam.create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    user_with_key(&h.moto, "mallory").await;
+    user_with_key(&h.moto, "alice").await;
+    launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let ran = h
+        .bot
+        .deadline_step(Utc::now() + chrono::Duration::minutes(11))
+        .await
+        .unwrap();
+    let id = ran[0].clone();
+    let row = h.bot.journal.get_incident(&id).unwrap().unwrap();
+    let name = format!("runawaytrain-revoke-{id}");
+    let user_policies = |u: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_user_policies()
+                .user_name(u)
+                .send()
+                .await
+                .unwrap()
+                .policy_names()
+                .to_vec()
+        }
+    };
+    let role_policies = |r: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_role_policies()
+                .role_name(r)
+                .send()
+                .await
+                .unwrap()
+                .policy_names()
+                .to_vec()
+        }
+    };
+    assert_eq!(user_policies("mallory").await, std::slice::from_ref(&name));
+    assert_eq!(role_policies("ci").await, std::slice::from_ref(&name));
+    assert!(user_policies("alice").await.is_empty(), "exempt");
+    assert!(
+        role_policies("AWSServiceRoleForAutoScaling")
+            .await
+            .is_empty(),
+        "service-linked"
+    );
+    let doc = iam
+        .get_role_policy()
+        .role_name("ci")
+        .policy_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(&urlencoding_decode(doc.policy_document())).unwrap();
+    assert_eq!(
+        doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+        row.opened_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    assert_eq!(row.status, runawaytrain::core::incident::Status::Executed);
+
+    let report = runawaytrain::app::restore::run(
+        &runawaytrain::adapters::aws::Aws::new(
+            h.moto.sdk("us-east-1").await,
+            &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
+        ),
+        &h.bot.config,
+        &h.bot.journal,
+        &id,
+        false,
+        std::time::Duration::from_secs(5),
+        &Utc::now,
+    )
+    .await
+    .unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(user_policies("mallory").await.is_empty());
+    assert!(role_policies("ci").await.is_empty());
+}

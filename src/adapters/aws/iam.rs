@@ -158,6 +158,37 @@ pub(super) async fn set_role_inline_policy(
     Ok(())
 }
 
+/// Puts (`Some(document)`) or deletes (`None`) an inline policy of a user.
+pub(super) async fn set_user_inline_policy(
+    acc: &AwsAccount,
+    user: &str,
+    name: &str,
+    document: Option<&str>,
+) -> Result<(), CloudError> {
+    match document {
+        Some(doc) => {
+            acc.iam()
+                .put_user_policy()
+                .user_name(user)
+                .policy_name(name)
+                .policy_document(doc)
+                .send()
+                .await
+                .map_err(|e| classify("iam:PutUserPolicy", e))?;
+        }
+        None => {
+            acc.iam()
+                .delete_user_policy()
+                .user_name(user)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(|e| classify("iam:DeleteUserPolicy", e))?;
+        }
+    }
+    Ok(())
+}
+
 impl AwsAccount {
     /// IAM is global: one client, in the home region (its partition's IAM endpoint).
     pub(super) fn iam(&self) -> aws_sdk_iam::Client {

@@ -297,13 +297,21 @@ impl AccountCloud for AwsAccount {
         iam::set_access_key(self, user, key_id, active).await
     }
 
-    async fn set_role_inline_policy(
+    async fn set_inline_policy(
         &self,
-        role: &str,
+        kind: PrincipalKind,
+        principal: &str,
         name: &str,
         document: Option<&str>,
     ) -> Result<(), CloudError> {
-        iam::set_role_inline_policy(self, role, name, document).await
+        match kind {
+            PrincipalKind::Role => {
+                iam::set_role_inline_policy(self, principal, name, document).await
+            }
+            PrincipalKind::User => {
+                iam::set_user_inline_policy(self, principal, name, document).await
+            }
+        }
     }
 }
 

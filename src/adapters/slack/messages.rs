@@ -110,6 +110,9 @@ fn action_text(a: Action, exempt_tag: &str) -> String {
             "lock out the IAM users (deny-all policy, access keys deactivated)".into()
         }
         Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
+        Action::RevokeSessions => {
+            "revoke every user's and role's sessions issued before the incident (new sessions still work)".into()
+        }
         Action::LockoutLaunchers => {
             "lock out who launched the instances (the key used set Inactive and the deny-all policy; a role's older sessions revoked)".into()
         }
@@ -325,7 +328,10 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
     for c in &a.changes {
         match c {
             LockoutChange::RevokeRoleSessions { principal, .. } => {
-                revoked.insert(principal.clone());
+                revoked.insert(format!("role {principal}"));
+            }
+            LockoutChange::RevokeUserSessions { principal, .. } => {
+                revoked.insert(format!("user {principal}"));
             }
             LockoutChange::AttachUserPolicy { principal, .. } => {
                 users.insert(principal.clone());
@@ -346,7 +352,7 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
     if !revoked.is_empty() {
         let names: Vec<String> = revoked.into_iter().collect();
         text += &format!(
-            ", older sessions revoked on roles {}",
+            ", older sessions revoked on {}",
             summarise(&names, 10, ", ")
         );
     }

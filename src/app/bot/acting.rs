@@ -126,6 +126,30 @@ impl Bot {
                     .push(account_lockout);
             }
         }
+        if row.kind != "manual" {
+            for a in accounts
+                .iter()
+                .filter(|a| a.actions.contains(&Action::RevokeSessions))
+            {
+                let revoked = crate::app::lockout_launchers::revoke_sessions(
+                    self.cloud.as_ref(),
+                    a,
+                    id,
+                    row.opened_at,
+                    Some(&self.journal),
+                    &|| clock.now(),
+                )
+                .await?;
+                locked
+                    .get_or_insert_with(|| lockout::LockoutReport {
+                        incident: Some(id.to_owned()),
+                        dry_run: false,
+                        accounts: Vec::new(),
+                    })
+                    .accounts
+                    .push(revoked);
+            }
+        }
         let complete = report.as_ref().is_none_or(|r| r.complete())
             && locked.as_ref().is_none_or(|l| l.complete());
         let status = if complete {
