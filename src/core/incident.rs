@@ -160,15 +160,19 @@ pub enum Press {
     Approve,
     Override,
     ConfirmHalt,
+    /// Lock out the principals the alert names; decides nothing about the incident.
+    LockoutLaunchers,
 }
 
 impl Press {
-    /// The status the press moves a waiting incident to, from the status it must be in.
-    pub fn transition(self) -> (Status, Status) {
+    /// The status the press moves a waiting incident to, from the status it must be in; `None`
+    /// for a press that acts without deciding the incident.
+    pub fn transition(self) -> Option<(Status, Status)> {
         match self {
-            Self::Approve => (Status::Open, Status::Approved),
-            Self::Override => (Status::Open, Status::Overridden),
-            Self::ConfirmHalt => (Status::AwaitingConfirmation, Status::Approved),
+            Self::Approve => Some((Status::Open, Status::Approved)),
+            Self::Override => Some((Status::Open, Status::Overridden)),
+            Self::ConfirmHalt => Some((Status::AwaitingConfirmation, Status::Approved)),
+            Self::LockoutLaunchers => None,
         }
     }
 }
@@ -289,11 +293,11 @@ mod tests {
     #[test]
     fn presses_and_deadlines() {
         assert_eq!(
-            Press::Override.transition(),
+            Press::Override.transition().unwrap(),
             (Status::Open, Status::Overridden)
         );
         assert_eq!(
-            Press::ConfirmHalt.transition(),
+            Press::ConfirmHalt.transition().unwrap(),
             (Status::AwaitingConfirmation, Status::Approved)
         );
         let now = Utc::now();

@@ -836,3 +836,95 @@ async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_res
     assert!(user_policies("mallory").await.is_empty());
     assert!(role_policies("ci").await.is_empty());
 }
+
+/// The alert carries **Lock out launchers** once it names someone; an approver's press locks out
+/// exactly them (the incident stays open for its own decision), anyone else's changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lock_out_launchers_button_acts_for_approvers_only() {
+    use runawaytrain::app::bot::Outcome;
+    use runawaytrain::core::incident::{Press, Status};
+    let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
+    let h = BotHarness::start(|t| {
+        config(t, None).replace(
+            "exempt_principals = [\"alice\"]",
+            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
+        )
+    })
+    .await;
+    let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
+    iam.create_policy()
+        .policy_name("runawaytrain-lockout")
+        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    deliver(
+        &h.moto,
+        &[record(
+            user("mallory", &mallory),
+            "RunInstances",
+            "eu-west-1",
+            &ids,
+            PAYER,
+        )
+        .to_string()],
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let id = h.bot.journal.recent_incidents(10).unwrap()[0].id.clone();
+    let update = h
+        .slack
+        .calls_to("chat.update")
+        .last()
+        .cloned()
+        .expect("rewritten with the launchers");
+    assert_eq!(
+        crate::common::slack::button_value(&update.body, "runaway_lockout_launchers").as_deref(),
+        Some(id.as_str())
+    );
+    let status = || {
+        let iam = iam.clone();
+        async move {
+            iam.list_access_keys()
+                .user_name("mallory")
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()[0]
+                .status()
+                .unwrap()
+                .as_str()
+                .to_owned()
+        }
+    };
+    let refused = h
+        .bot
+        .press(Press::LockoutLaunchers, &id, "USTRANGER1", None, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(refused, Outcome::Refused);
+    assert_eq!(status().await, "Active");
+    let done = h
+        .bot
+        .press(Press::LockoutLaunchers, &id, "UAPPROVER1", None, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Outcome::Decided(Status::Open),
+        "the incident is not decided by it"
+    );
+    assert_eq!(status().await, "Inactive");
+    let changes: Vec<String> = h
+        .bot
+        .journal
+        .changes(&id)
+        .unwrap()
+        .iter()
+        .map(|c| c.action.to_string())
+        .collect();
+    assert_eq!(changes, ["deactivate_access_key", "attach_user_policy"]);
+}

@@ -246,7 +246,10 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
                         ),
                     ),
                     button(Press::Override, &view.id, "Override"),
-                ],
+                ]
+                .into_iter()
+                .chain(lockout_launchers_button(view))
+                .collect(),
             ));
             fallback += &format!(". Actions {at} unless overridden.");
         }
@@ -319,6 +322,25 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
     SlackMessageContent::new()
         .with_text(truncate(&fallback, 3000))
         .with_blocks(blocks)
+}
+
+/// **Lock out launchers**, once the alert names someone it could act on.
+fn lockout_launchers_button(view: &IncidentView) -> Option<SlackBlockButtonElement> {
+    let found = view.launchers.as_ref()?;
+    found
+        .attribution
+        .launchers
+        .iter()
+        .any(|l| !l.exempt)
+        .then(|| {
+            danger_button(
+                Press::LockoutLaunchers,
+                &view.id,
+                "Lock out launchers",
+                "Lock out the launchers?",
+                "Set the access keys they used Inactive and attach the deny-all policy (users); revoke their roles' sessions issued before the incident. Exempt principals are never touched; restore undoes it.",
+            )
+        })
 }
 
 fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {

@@ -14,14 +14,20 @@ pub fn action_id(press: Press) -> &'static str {
         Press::Approve => "runaway_approve",
         Press::Override => "runaway_override",
         Press::ConfirmHalt => "runaway_confirm_halt",
+        Press::LockoutLaunchers => "runaway_lockout_launchers",
     }
 }
 
 /// The press an `action_id` stands for.
 pub fn press_of(action_id: &str) -> Option<Press> {
-    [Press::Approve, Press::Override, Press::ConfirmHalt]
-        .into_iter()
-        .find(|p| self::action_id(*p) == action_id)
+    [
+        Press::Approve,
+        Press::Override,
+        Press::ConfirmHalt,
+        Press::LockoutLaunchers,
+    ]
+    .into_iter()
+    .find(|p| self::action_id(*p) == action_id)
 }
 
 /// A `/runaway` slash command, read with slack-morphism's `SlackCommandEvent` (every field

@@ -43,7 +43,11 @@ impl Bot {
                 .await;
             return Ok(Outcome::Unknown);
         };
-        let (from, to) = press.transition();
+        let Some((from, to)) = press.transition() else {
+            return self
+                .lockout_launchers_press(&row, user, &action, response_url, now)
+                .await;
+        };
         let snooze = match to {
             Status::Overridden => row
                 .account_id
@@ -94,6 +98,67 @@ impl Bot {
             _ => self.refresh_message(incident, response_url).await?,
         }
         Ok(Outcome::Decided(to))
+    }
+
+    /// **Lock out launchers**: the principals the alert names, locked out under the incident
+    /// (so that `restore` undoes it with the rest). The incident itself is not decided.
+    async fn lockout_launchers_press(
+        &self,
+        row: &crate::adapters::journal::IncidentRow,
+        user: &str,
+        action: &str,
+        response_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, JournalError> {
+        let account = row.account_id.as_deref().and_then(|a| self.account(a));
+        let launchers = row
+            .launchers
+            .as_ref()
+            .map(|f| f.attribution.launchers.clone())
+            .unwrap_or_default();
+        let Some(account) = account.filter(|_| !launchers.is_empty()) else {
+            self.journal.record_press(
+                Some(&row.id),
+                user,
+                action,
+                true,
+                "launchers not known",
+                now,
+            )?;
+            self.tell(
+                response_url,
+                &format!("Who launched incident `{}`'s instances is not known yet: nobody was locked out.", row.id),
+            )
+            .await;
+            return Ok(Outcome::AlreadyDecided(row.status));
+        };
+        let clock = StepClock::new(now);
+        let done = crate::app::lockout_launchers::run(
+            self.cloud.as_ref(),
+            account,
+            &launchers,
+            &row.id,
+            row.opened_at,
+            Some(&self.journal),
+            &|| clock.now(),
+        )
+        .await?;
+        let outcome = format!(
+            "locked out: {} changes, {} errors",
+            done.changes.len(),
+            done.errors.len()
+        );
+        self.journal
+            .record_press(Some(&row.id), user, action, true, &outcome, now)?;
+        tracing::info!(incident.id = %row.id, user, changes = done.changes.len(), "launchers locked out");
+        let report = crate::app::lockout::LockoutReport {
+            incident: Some(row.id.clone()),
+            dry_run: false,
+            accounts: vec![done],
+        };
+        self.tell(response_url, &crate::text::terminal::lockout(&report))
+            .await;
+        Ok(Outcome::Decided(row.status))
     }
 
     /// `/runaway halt [ACCOUNT]`: opens a halt waiting for its confirmation button, and returns
