@@ -23,6 +23,12 @@ pub mod exit {
     pub const UNCHECKED: i32 = 3;
 }
 
+mod journal;
+mod launchers;
+
+use journal::{cmd_events, cmd_incident_status, cmd_status};
+use launchers::cmd_lockout_launchers;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "runaway",
@@ -344,84 +350,6 @@ fn need_yes_or_terminal(yes: bool, what: &str) -> Result<(), Exit> {
     Ok(())
 }
 
-/// `lockout --launchers INCIDENT`: the incident's launchers, from the journal, locked out under
-/// that incident (so that `restore INCIDENT` undoes it with the rest).
-async fn cmd_lockout_launchers(config: &Config, args: &LockoutArgs, id: &str) -> Result<i32, Exit> {
-    use crate::app::lockout::LockoutReport;
-    if !args.dry_run {
-        need_yes_or_terminal(args.targets.yes, "lock out")?;
-    }
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
-    let row = journal
-        .get_incident(id)
-        .map_err(usage)?
-        .ok_or_else(|| usage(format!("no incident {id:?} in the journal")))?;
-    let account = row
-        .account_id
-        .as_deref()
-        .and_then(|a| config.accounts.iter().find(|x| x.id.as_str() == a))
-        .ok_or_else(|| {
-            usage(format!(
-                "incident {id} is not an alert of an account in the configuration"
-            ))
-        })?;
-    let launchers = match &row.launchers {
-        Some(f) if !f.attribution.launchers.is_empty() => f.attribution.launchers.clone(),
-        _ => {
-            return Err(usage(format!(
-                "who launched incident {id}'s instances is not known (no CloudTrail record yet): nothing to lock out; see runaway status {id}"
-            )));
-        }
-    };
-    let aws = Aws::from_env(&config.guard.home_region).await;
-    let now = chrono::Utc::now;
-    let plan = crate::app::lockout_launchers::run(
-        &aws,
-        account,
-        &launchers,
-        id,
-        row.opened_at,
-        None,
-        &now,
-    )
-    .await
-    .map_err(usage)?;
-    let as_report = |a, dry_run| LockoutReport {
-        incident: Some(id.to_owned()),
-        dry_run,
-        accounts: vec![a],
-    };
-    let planned = plan.changes.len();
-    if !args.targets.json || (!args.targets.yes && !args.dry_run) {
-        eprint!("{}", render::lockout(&as_report(plan.clone(), true)));
-    }
-    let report = if args.dry_run {
-        as_report(plan, true)
-    } else {
-        if !args.targets.yes && planned > 0 {
-            confirm(&format!("Make these {planned} changes?"))?;
-        }
-        let done = crate::app::lockout_launchers::run(
-            &aws,
-            account,
-            &launchers,
-            id,
-            row.opened_at,
-            Some(&journal),
-            &now,
-        )
-        .await
-        .map_err(|e| after_changes("the lockout of the launchers began", e))?;
-        as_report(done, false)
-    };
-    if args.targets.json {
-        print_json(&report);
-    } else {
-        print!("{}", render::lockout(&report));
-    }
-    Ok(report.exit_code())
-}
-
 async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     use crate::app::lockout::{self, Which};
     if let Some(id) = &args.launchers {
@@ -548,60 +476,6 @@ async fn cmd_restore(
         print!("{}", render::restore(&report));
     }
     Ok(report.exit_code())
-}
-
-fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
-    // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
-    if json {
-        print_json(&crate::app::status::json(&journal, config).map_err(usage)?);
-    } else {
-        print!(
-            "{}",
-            crate::app::status::text(&journal, config).map_err(usage)?
-        );
-    }
-    Ok(exit::OK)
-}
-
-fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Result<i32, Exit> {
-    let window = match since {
-        None => crate::app::events::DEFAULT_SINCE,
-        Some(text) => match humantime::parse_duration(text) {
-            Ok(d) if d <= config::MAX_DURATION * 12 => d,
-            _ => {
-                return Err(usage(format!(
-                    "--since: expected a duration like \"1h\" or \"7days\" (at most a year), found {text:?}"
-                )));
-            }
-        },
-    };
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
-    let since = crate::app::bot::before(chrono::Utc::now(), window);
-    let report = crate::app::events::list(&journal, since).map_err(usage)?;
-    if json {
-        print_json(&report);
-    } else {
-        print!("{}", render::events(&report));
-    }
-    Ok(exit::OK)
-}
-
-fn cmd_incident_status(config: &Config, id: &str, json: bool) -> Result<i32, Exit> {
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
-    let unknown = || usage(format!("no incident {id:?} in the journal"));
-    if json {
-        let v = crate::app::status::incident_json(&journal, id)
-            .map_err(usage)?
-            .ok_or_else(unknown)?;
-        print_json(&v);
-    } else {
-        let text = crate::app::status::incident_text(&journal, id)
-            .map_err(usage)?
-            .ok_or_else(unknown)?;
-        print!("{text}");
-    }
-    Ok(exit::OK)
 }
 
 /// A secret from the environment (or ./.env), never echoed.

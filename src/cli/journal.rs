@@ -1,0 +1,57 @@
+//! The commands that only read the journal: `status`, `status INCIDENT`, `events`.
+
+use super::*;
+
+pub(super) fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
+    // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    if json {
+        print_json(&crate::app::status::json(&journal, config).map_err(usage)?);
+    } else {
+        print!(
+            "{}",
+            crate::app::status::text(&journal, config).map_err(usage)?
+        );
+    }
+    Ok(exit::OK)
+}
+
+pub(super) fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Result<i32, Exit> {
+    let window = match since {
+        None => crate::app::events::DEFAULT_SINCE,
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) if d <= config::MAX_DURATION * 12 => d,
+            _ => {
+                return Err(usage(format!(
+                    "--since: expected a duration like \"1h\" or \"7days\" (at most a year), found {text:?}"
+                )));
+            }
+        },
+    };
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let since = crate::app::bot::before(chrono::Utc::now(), window);
+    let report = crate::app::events::list(&journal, since).map_err(usage)?;
+    if json {
+        print_json(&report);
+    } else {
+        print!("{}", render::events(&report));
+    }
+    Ok(exit::OK)
+}
+
+pub(super) fn cmd_incident_status(config: &Config, id: &str, json: bool) -> Result<i32, Exit> {
+    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let unknown = || usage(format!("no incident {id:?} in the journal"));
+    if json {
+        let v = crate::app::status::incident_json(&journal, id)
+            .map_err(usage)?
+            .ok_or_else(unknown)?;
+        print_json(&v);
+    } else {
+        let text = crate::app::status::incident_text(&journal, id)
+            .map_err(usage)?
+            .ok_or_else(unknown)?;
+        print!("{text}");
+    }
+    Ok(exit::OK)
+}
