@@ -928,3 +928,28 @@ async fn the_lock_out_launchers_button_acts_for_approvers_only() {
         .collect();
     assert_eq!(changes, ["deactivate_access_key", "attach_user_policy"]);
 }
+
+/// `halt_scope = "launchers"` with nobody named (no CloudTrail record): nothing is stopped on a
+/// guess, and the incident says it was not done in full.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_launcher_known_the_launchers_scope_stops_nothing_and_says_so() {
+    let h = BotHarness::start(|t| config(t, None) + "halt_scope = \"launchers\"\n").await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let ran = h
+        .bot
+        .deadline_step(Utc::now() + chrono::Duration::minutes(11))
+        .await
+        .unwrap();
+    let row = h.bot.journal.get_incident(&ran[0]).unwrap().unwrap();
+    assert_eq!(row.status, runawaytrain::core::incident::Status::Partial);
+    let states = states(&h.moto.sdk("eu-west-1").await).await;
+    assert!(ids.iter().all(|i| states[i] == "running"), "{states:?}");
+    assert!(
+        row.result
+            .unwrap()
+            .to_string()
+            .contains("who launched the instances is not known")
+    );
+}
