@@ -299,24 +299,7 @@ async fn lock_account(
         out.changes = changes;
         return Ok(());
     };
-    let planned: Vec<PlannedChange> = changes
-        .iter()
-        .map(|c| journaled(c, account.id.as_str()))
-        .collect();
-    // One at a time, each journaled before and after: a failure stops nothing else.
-    for (change, planned) in changes.into_iter().zip(planned) {
-        let result = journaled::make(j, incident, &[planned], clock, async || {
-            vec![apply(conn.as_ref(), &change).await]
-        })
-        .await?
-        .remove(0);
-        match result {
-            Ok(()) => out.changes.push(change),
-            Err(e) => out
-                .errors
-                .push(Problem::account(format!("{}: {e}", change.action()))),
-        }
-    }
+    make_changes(conn.as_ref(), changes, j, incident, clock, out).await?;
     tracing::info!(account.id = %account.id, changes = out.changes.len(), errors = out.errors.len(), "lockout done");
     Ok(())
 }
@@ -366,9 +349,31 @@ pub(crate) async fn apply(
     }
 }
 
-/// The journal's row for a lockout change (shared with `lockout --launchers`).
-pub(crate) fn journal_row(change: &LockoutChange, account_id: &str) -> PlannedChange {
-    journaled(change, account_id)
+/// Makes the changes one at a time, each journaled before and after under `incident` (a failure
+/// stops nothing else), into `out`. Shared by every lockout action.
+pub(crate) async fn make_changes(
+    conn: &dyn AccountCloud,
+    changes: Vec<LockoutChange>,
+    j: &Journal,
+    incident: &str,
+    clock: Clock<'_>,
+    out: &mut AccountLockout,
+) -> Result<(), JournalError> {
+    for change in changes {
+        let planned = journaled(&change, &out.account_id);
+        let result = journaled::make(j, incident, &[planned], clock, async || {
+            vec![apply(conn, &change).await]
+        })
+        .await?
+        .remove(0);
+        match result {
+            Ok(()) => out.changes.push(change),
+            Err(e) => out
+                .errors
+                .push(Problem::account(format!("{}: {e}", change.action()))),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::adapters::journal::{Journal, JournalError};
-use crate::app::journaled;
-use crate::app::lockout::{AccountLockout, ExemptPrincipal, LockoutChange, apply, journal_row};
+use crate::app::lockout::{AccountLockout, ExemptPrincipal, LockoutChange, make_changes};
 use crate::config::Account;
 use crate::core::launchers::{Launcher, LauncherAct, plan_lockout, revoke_policy_name};
 use crate::core::model::Problem;
@@ -111,20 +110,7 @@ pub async fn run(
         out.changes = changes;
         return Ok(out);
     };
-    for change in changes {
-        let row = journal_row(&change, account.id.as_str());
-        let result = journaled::make(j, incident, &[row], clock, async || {
-            vec![apply(conn.as_ref(), &change).await]
-        })
-        .await?
-        .remove(0);
-        match result {
-            Ok(()) => out.changes.push(change),
-            Err(e) => out
-                .errors
-                .push(Problem::account(format!("{}: {e}", change.action()))),
-        }
-    }
+    make_changes(conn.as_ref(), changes, j, incident, clock, &mut out).await?;
     tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "launchers locked out");
     Ok(out)
 }
@@ -234,20 +220,7 @@ pub async fn revoke_sessions(
         out.changes = changes;
         return Ok(out);
     };
-    for change in changes {
-        let row = journal_row(&change, account.id.as_str());
-        let result = journaled::make(j, incident, &[row], clock, async || {
-            vec![apply(conn.as_ref(), &change).await]
-        })
-        .await?
-        .remove(0);
-        match result {
-            Ok(()) => out.changes.push(change),
-            Err(e) => out
-                .errors
-                .push(Problem::account(format!("{}: {e}", change.action()))),
-        }
-    }
+    make_changes(conn.as_ref(), changes, j, incident, clock, &mut out).await?;
     tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "older sessions revoked");
     Ok(out)
 }

@@ -341,10 +341,7 @@ async fn the_event_paths_launch_calls_name_the_launchers_first() {
 async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
     let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
     let h = BotHarness::start(|t| {
-        config(t, None).replace(
-            "exempt_principals = [\"alice\"]",
-            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
-        ) + "actions = [\"lockout_launchers\"]\n"
+        with_lockout_policy(config(t, None)) + "actions = [\"lockout_launchers\"]\n"
     })
     .await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
@@ -597,12 +594,9 @@ async fn deliver_at(moto: &Moto, lines: &[String], at: chrono::DateTime<Utc>) {
 /// launchers the alert named.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deadline_locks_out_the_launchers_the_alert_named() {
-    let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
     let h = BotHarness::start(|t| {
-        config(t, None).replace(
-            "exempt_principals = [\"alice\"]",
-            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
-        ) + "actions = [\"stop_instances\", \"lockout_launchers\"]\n"
+        with_lockout_policy(config(t, None))
+            + "actions = [\"stop_instances\", \"lockout_launchers\"]\n"
     })
     .await;
     aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await)
@@ -843,14 +837,7 @@ async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_res
 async fn the_lock_out_launchers_button_acts_for_approvers_only() {
     use runawaytrain::app::bot::Outcome;
     use runawaytrain::core::incident::{Press, Status};
-    let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
-    let h = BotHarness::start(|t| {
-        config(t, None).replace(
-            "exempt_principals = [\"alice\"]",
-            &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"{lockout_arn}\""),
-        )
-    })
-    .await;
+    let h = BotHarness::start(|t| with_lockout_policy(config(t, None))).await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
     iam.create_policy()
         .policy_name("runawaytrain-lockout")
@@ -952,4 +939,13 @@ async fn with_no_launcher_known_the_launchers_scope_stops_nothing_and_says_so() 
             .to_string()
             .contains("who launched the instances is not known")
     );
+}
+
+/// The configuration with the module's own deny-all policy as the lockout policy (the emulator
+/// has no AWS managed policies loaded here); each test creates it.
+fn with_lockout_policy(config: String) -> String {
+    config.replace(
+        "exempt_principals = [\"alice\"]",
+        &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-lockout\""),
+    )
 }
