@@ -1,0 +1,170 @@
+//! The messages against Slack's limits, whatever the incident's size.
+
+use super::*;
+
+/// Checks a message against Slack's Block Kit limits (as its SDK enforces them).
+fn assert_within_limits(m: &Value) {
+    let blocks = m["blocks"].as_array().unwrap();
+    assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+    assert!(m["text"].as_str().unwrap().chars().count() <= 3000);
+    for b in blocks {
+        let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        match b["type"].as_str().unwrap() {
+            "header" => assert!(len(&b["text"]["text"]) <= MAX_HEADER_TEXT),
+            "section" => {
+                assert!(
+                    len(&b["text"]["text"]) <= MAX_SECTION_TEXT,
+                    "section of {}",
+                    len(&b["text"]["text"])
+                );
+                let fields = b["fields"].as_array().map_or(0, Vec::len);
+                assert!(fields <= MAX_FIELDS);
+            }
+            "actions" => {
+                let elements = b["elements"].as_array().unwrap();
+                assert!(elements.len() <= 25);
+                for e in elements {
+                    assert!(
+                        len(&e["text"]["text"]) <= 75
+                            && len(&e["value"]) <= 2000
+                            && len(&e["action_id"]) <= 255
+                    );
+                    assert!(matches!(
+                        e["style"].as_str(),
+                        None | Some("primary") | Some("danger")
+                    ));
+                    let c = &e["confirm"];
+                    if !c.is_null() {
+                        assert!(len(&c["title"]["text"]) <= 100 && len(&c["text"]["text"]) <= 300);
+                        assert!(len(&c["confirm"]["text"]) <= 30 && len(&c["deny"]["text"]) <= 30);
+                    }
+                }
+            }
+            "context" => {}
+            other => panic!("unexpected block {other}"),
+        }
+    }
+}
+
+/// Forty principals with long ARNs, many addresses and agents each.
+fn huge_launchers() -> crate::core::launchers::Launchers {
+    use crate::core::launchers::*;
+    let launcher = |i: usize| Launcher {
+        principal_arn: format!(
+            "arn:aws:sts::111111111111:assumed-role/{}/{i}",
+            "r".repeat(60)
+        ),
+        kind: "AssumedRole".into(),
+        user_name: None,
+        role_arn: None,
+        access_key_id: Some("ASIAEXAMPLEEXAMPLE".into()),
+        source_ips: (0..50).map(|j| format!("203.0.113.{j}")).collect(),
+        user_agents: vec!["a".repeat(300)],
+        instances: 1000,
+        instance_ids: vec![],
+        regions: (0..17).map(|j| (format!("region-{j}"), 50)).collect(),
+        exempt: i.is_multiple_of(2),
+    };
+    Launchers {
+        state: LaunchersState::Known,
+        source: "events".into(),
+        since: Utc::now(),
+        looked_at: Utc::now(),
+        attribution: Attribution {
+            launchers: (0..40).map(launcher).collect(),
+            ..Default::default()
+        },
+        unattributed: Some(12),
+        error: None,
+    }
+}
+
+#[test]
+fn every_state_of_a_huge_incident_stays_within_slack_limits() {
+    use crate::app::halt::{AccountHalt, Skipped};
+    use crate::core::incident::{Observed, violation};
+    use crate::core::model::Problem;
+    use crate::core::rules::Quantity;
+    use std::collections::BTreeMap;
+    let regions: BTreeMap<String, u64> = (0..120)
+        .map(|i| (format!("xx-region-{i}"), 1000 + i))
+        .collect();
+    let observed = Observed {
+        running_instances: 999_999,
+        regions: regions.clone(),
+        estimated_charges_usd: Some(1e9),
+        violations: (0..14)
+            .map(|i| violation(&format!("rule_{i}"), Quantity::Count(1), Quantity::Usd(2.5)))
+            .collect(),
+    };
+    let outcome = AccountHalt {
+        account_id: "123456789012".into(),
+        name: "n".repeat(400),
+        stopped: regions
+            .keys()
+            .map(|r| (r.clone(), (0..300).map(|i| format!("i-{i:017x}")).collect()))
+            .collect(),
+        suspended: Vec::new(),
+        skipped: (0..500)
+            .map(|i| Skipped {
+                instance_id: format!("i-{i:017x}"),
+                region: "us-east-1".into(),
+                reason: "r".repeat(200),
+                exempt: i % 2 == 0,
+            })
+            .collect(),
+        errors: (0..80)
+            .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
+            .collect(),
+    };
+    for status in [
+        Status::Open,
+        Status::AwaitingConfirmation,
+        Status::Expired,
+        Status::Overridden,
+        Status::Partial,
+        Status::Unconfirmed,
+    ] {
+        let view = IncidentView {
+            id: "inc-20261123-170000-abcd".into(),
+            accounts: (0..60)
+                .map(|i| (format!("{i:012}"), "x".repeat(100)))
+                .collect(),
+            observed: Some(observed.clone()),
+            actions: vec![
+                Action::StopInstances,
+                Action::LockoutUsers,
+                Action::BlockLaunches,
+            ],
+            deadline: Some(Utc::now()),
+            grace_period: std::time::Duration::from_secs(600),
+            status,
+            decided_by: Some("deadline".into()),
+            decided_at: Some(Utc::now()),
+            exempt_tag: "runaway:exempt".into(),
+            outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
+            lockout: None,
+            launchers: Some(huge_launchers()),
+        };
+        let m = incident_message(&view);
+        assert_within_limits(&m);
+        let last = m["blocks"].as_array().unwrap().last().unwrap().clone();
+        assert!(
+            last.to_string().contains("inc-20261123-170000-abcd"),
+            "the incident id must survive"
+        );
+    }
+}
+
+#[test]
+fn long_lists_are_summarised_within_slack_limits() {
+    let regions: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+    let s = summarise(&regions, 3, ", ");
+    assert_eq!(s, "r0, r1, r2, … and 97 more");
+    assert_eq!(
+        truncate(&"x".repeat(4000), MAX_SECTION_TEXT)
+            .chars()
+            .count(),
+        MAX_SECTION_TEXT
+    );
+}
