@@ -165,10 +165,11 @@ pub trait AccountCloud: Send + Sync {
     ) -> Result<(), CloudError>;
 
     /// The CloudTrail records (raw JSON text) of `event_names` in the CloudWatch Logs group
-    /// `group` of the home region, between `since` and `until`.
+    /// `group` of `region` (default: the home region), between `since` and `until`.
     async fn cloudtrail_records(
         &self,
         group: &str,
+        region: Option<&RegionName>,
         event_names: &[&str],
         since: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,

@@ -14,17 +14,30 @@ const DEFAULT_WINDOW_HOURS: i64 = 24;
 /// A margin before the last ok check: a launch just before it may not have been counted yet.
 const MARGIN_MINUTES: i64 = 5;
 
-/// Looks up the launchers of incident `incident` of `account`, opened at `opened_at`, which saw
-/// `running` instances. Never fails on AWS: what could not be read is said in `error`.
+/// The incident whose launchers are looked for.
+pub struct Incident<'a> {
+    pub id: &'a str,
+    pub opened_at: DateTime<Utc>,
+    /// The instances it saw running.
+    pub running: u64,
+}
+
+/// Looks up the launchers of `incident` of `account` (`accounts`: every configured one, where
+/// an organisation trail's group may live). Never fails on AWS: what could not be read is said
+/// in `error`.
 pub async fn find(
     cloud: &dyn Cloud,
     journal: &Journal,
+    accounts: &[Account],
     account: &Account,
-    incident: &str,
-    opened_at: DateTime<Utc>,
-    running: u64,
+    incident: Incident<'_>,
     now: DateTime<Utc>,
 ) -> Result<Launchers, JournalError> {
+    let Incident {
+        id: incident,
+        opened_at,
+        running,
+    } = incident;
     let last_ok = journal.last_ok_check(account.id.as_str())?;
     let since = match last_ok {
         Some((at, _)) => at - Duration::minutes(MARGIN_MINUTES),
@@ -45,10 +58,35 @@ pub async fn find(
                 source = "events";
                 attribution = found;
             } else if let Some(group) = &account.policy.cloudtrail_log_group {
-                match conn
-                    .cloudtrail_records(group, &LAUNCH_CALLS, since, now)
-                    .await
-                {
+                // An organisation trail's group lives in another account: read it from there.
+                let reader = match &group.account {
+                    Some(owner) if owner != &account.id => {
+                        match accounts.iter().find(|a| &a.id == owner) {
+                            None => Err(format!(
+                                "cloudtrail_log_group is in account {owner}, which is not in the configuration"
+                            )),
+                            Some(a) => cloud
+                                .connect(a, Purpose::Check, Some(incident))
+                                .await
+                                .map_err(|e| e.to_string()),
+                        }
+                    }
+                    _ => Ok(conn.clone()),
+                };
+                let texts = match reader {
+                    Err(e) => Err(e),
+                    Ok(r) => r
+                        .cloudtrail_records(
+                            &group.name,
+                            group.region.as_ref(),
+                            &LAUNCH_CALLS,
+                            since,
+                            now,
+                        )
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                match texts {
                     Ok(texts) => {
                         let records: Vec<serde_json::Value> = texts
                             .iter()
@@ -64,7 +102,7 @@ pub async fn find(
                             source = "cloudtrail_logs";
                         }
                     }
-                    Err(e) => error = Some(e.to_string()),
+                    Err(e) => error = Some(e),
                 }
             }
         }

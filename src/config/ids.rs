@@ -57,6 +57,54 @@ impl AccountId {
     }
 }
 
+/// A CloudWatch Logs group holding CloudTrail records: a name (in the account itself, in
+/// `home_region`), or an ARN `arn:aws:logs:REGION:ACCOUNT:log-group:NAME` (an organisation
+/// trail's group in another account or region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroup {
+    pub name: String,
+    pub account: Option<AccountId>,
+    pub region: Option<RegionName>,
+}
+
+impl LogGroup {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let expected = || {
+            format!(
+                "expected a CloudWatch Logs group name (1 to 512 of letters, digits and _-./#) or its ARN like \"arn:aws:logs:us-east-1:111111111111:log-group:NAME\", found {s:?}"
+            )
+        };
+        let name_ok = |n: &str| {
+            (1..=512).contains(&n.len())
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./#".contains(c))
+        };
+        if let Some(rest) = s.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(6, ':').collect();
+            let [_partition, "logs", region, account, kind, name] = parts[..] else {
+                return Err(expected());
+            };
+            let name = name.strip_suffix(":*").unwrap_or(name);
+            if kind != "log-group" || !name_ok(name) {
+                return Err(expected());
+            }
+            return Ok(LogGroup {
+                name: name.to_owned(),
+                account: Some(AccountId::parse(account).map_err(|_| expected())?),
+                region: Some(RegionName::parse(region).map_err(|_| expected())?),
+            });
+        }
+        if !name_ok(s) {
+            return Err(expected());
+        }
+        Ok(LogGroup {
+            name: s.to_owned(),
+            account: None,
+            region: None,
+        })
+    }
+}
+
 impl RoleArn {
     pub fn parse(s: &str) -> Result<Self, String> {
         let expected = || {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 mod ids;
 mod validate;
 
-pub use ids::{AccountId, InstanceId, RegionName, RoleArn, partition_of};
+pub use ids::{AccountId, InstanceId, LogGroup, RegionName, RoleArn, partition_of};
 use validate::{RawFile, build};
 
 /// The default file when neither `--config` nor `$RUNAWAY_CONFIG` is given.
@@ -94,10 +94,11 @@ pub struct AccountPolicy {
     pub lockout_policy_arn: String,
     /// `launch_deny_policy_arn`, no default: required by the `block_launches` action.
     pub launch_deny_policy_arn: Option<String>,
-    /// `cloudtrail_log_group`, no default: the CloudWatch Logs group (in the account, in
-    /// `home_region`) that holds the account's CloudTrail records; where the launchers of an
+    /// `cloudtrail_log_group`, no default: the CloudWatch Logs group that holds the account's
+    /// CloudTrail records — a name (in the account, in `home_region`) or an ARN (an organisation
+    /// trail's group in another configured account or region); where the launchers of an
     /// incident are looked for when the event path has not brought their launch calls.
-    pub cloudtrail_log_group: Option<String>,
+    pub cloudtrail_log_group: Option<LogGroup>,
 }
 
 /// `[slack]`: only `runaway serve` needs it.

@@ -231,3 +231,40 @@ fn the_event_queue_is_an_sqs_url_and_its_region_comes_from_aws_hosts() {
         "missing field `queue_url`",
     );
 }
+
+#[test]
+fn a_cloudtrail_log_group_is_a_name_or_an_arn_in_another_account() {
+    let with = |g: &str| {
+        MINIMAL.replacen(
+            "[guard]\n",
+            &format!("[guard]\ncloudtrail_log_group = {g:?}\n"),
+            1,
+        )
+    };
+    let c = parse(&with("aws-cloudtrail-logs-111111111111")).unwrap();
+    let g = c.accounts[1].policy.cloudtrail_log_group.clone().unwrap();
+    assert_eq!(
+        (g.name.as_str(), g.account, g.region),
+        ("aws-cloudtrail-logs-111111111111", None, None)
+    );
+    let c = parse(&with(
+        "arn:aws:logs:eu-west-1:111111111111:log-group:org/trail:*",
+    ))
+    .unwrap();
+    let g = c.accounts[0].policy.cloudtrail_log_group.clone().unwrap();
+    assert_eq!(g.name, "org/trail");
+    assert_eq!(g.account.unwrap().as_str(), "111111111111");
+    assert_eq!(g.region.unwrap().as_str(), "eu-west-1");
+    for bad in [
+        "",
+        "has space",
+        "arn:aws:logs:eu-west-1:1111:log-group:x",
+        "arn:aws:s3:::bucket",
+    ] {
+        check_err(
+            &with(bad),
+            "guard.cloudtrail_log_group",
+            "expected a CloudWatch Logs group",
+        );
+    }
+}

@@ -480,22 +480,7 @@ fn policy(
         None => base.launch_deny_policy_arn,
     };
     let cloudtrail_log_group = match raw.cloudtrail_log_group {
-        // CloudWatch Logs group names: 1 to 512 of letters, digits and _-./#
-        Some(g)
-            if (1..=512).contains(&g.len())
-                && g.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-./#".contains(c)) =>
-        {
-            Some(g)
-        }
-        Some(g) => {
-            return Err((
-                key("cloudtrail_log_group"),
-                format!(
-                    "expected a CloudWatch Logs group name (1 to 512 of letters, digits and _-./#), found {g:?}"
-                ),
-            ));
-        }
+        Some(g) => Some(super::LogGroup::parse(&g).map_err(|m| (key("cloudtrail_log_group"), m))?),
         None => base.cloudtrail_log_group,
     };
     Ok(AccountPolicy {

@@ -949,3 +949,69 @@ fn with_lockout_policy(config: String) -> String {
         &format!("exempt_principals = [\"alice\"]\nlockout_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-lockout\""),
     )
 }
+
+/// An organisation trail: every account's records in one group of the management account. A
+/// member's incident reads them there (through the guard's own connection to that account) and
+/// keeps only the member's records.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_members_launchers_are_read_from_the_organisation_trail_of_the_payer() {
+    let h = BotHarness::start(|t| {
+        format!(
+            r#"
+[guard]
+check_every = "5m"
+state_path = "journal.db"
+cloudtrail_log_group = "arn:aws:logs:us-east-1:{PAYER}:log-group:{GROUP}"
+
+[slack]
+channel = "C0123456789"
+approvers = ["UAPPROVER1"]
+
+[notify]
+sns_topic_arn = "{t}"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1"]
+max_running_instances = 100
+
+[[accounts]]
+id = "{MEMBER}"
+name = "research"
+role_arn = "{MEMBER_ROLE}"
+regions = ["eu-west-1"]
+max_running_instances = 2
+"#
+        )
+    })
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let ids = launch(&h.moto.sdk_in(MEMBER, "eu-west-1").await, 3, &[], false).await;
+    let member_user = json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{MEMBER}:user/mallory"),
+        "accountId": MEMBER, "accessKeyId": "AKIAMEMBERKEY", "userName": "mallory"});
+    deliver(
+        &h.moto,
+        &[
+            record(member_user, "RunInstances", "eu-west-1", &ids, MEMBER).to_string(),
+            record(
+                user("bob", "AKIAPAYERKEY"),
+                "RunInstances",
+                "us-east-1",
+                &["i-0aaaaaaaaaaaaaaaa".into()],
+                PAYER,
+            )
+            .to_string(),
+        ],
+    )
+    .await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    let found = launchers_of(&h);
+    assert_eq!(found.source, "cloudtrail_logs", "{found:?}");
+    assert_eq!(found.attribution.launchers.len(), 1);
+    assert_eq!(
+        found.attribution.launchers[0].principal_arn,
+        format!("arn:aws:iam::{MEMBER}:user/mallory")
+    );
+    assert_eq!(found.attribution.foreign, 1, "the payer's own record");
+}

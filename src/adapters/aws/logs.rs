@@ -15,12 +15,13 @@ const MAX_RECORDS: usize = 10_000;
 pub(super) async fn records(
     acc: &AwsAccount,
     group: &str,
+    region: Option<&crate::config::RegionName>,
     event_names: &[&str],
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<String>, CloudError> {
     let conf = aws_sdk_cloudwatchlogs::config::Builder::from(&acc.sdk)
-        .region(Region::new(acc.home_region.to_string()))
+        .region(Region::new(region.unwrap_or(&acc.home_region).to_string()))
         .build();
     let logs = aws_sdk_cloudwatchlogs::Client::from_conf(conf);
     let mut out = Vec::new();

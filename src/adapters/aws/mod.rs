@@ -254,11 +254,12 @@ impl AccountCloud for AwsAccount {
     async fn cloudtrail_records(
         &self,
         group: &str,
+        region: Option<&RegionName>,
         event_names: &[&str],
         since: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<String>, CloudError> {
-        logs::records(self, group, event_names, since, until).await
+        logs::records(self, group, region, event_names, since, until).await
     }
 
     async fn resume_processes(

@@ -187,10 +187,13 @@ impl Bot {
         let found = crate::app::launchers::find(
             self.cloud.as_ref(),
             &self.journal,
+            &self.config.accounts,
             account,
-            id,
-            row.opened_at,
-            running,
+            crate::app::launchers::Incident {
+                id,
+                opened_at: row.opened_at,
+                running,
+            },
             clock.now(),
         )
         .await?;
