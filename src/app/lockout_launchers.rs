@@ -16,6 +16,39 @@ use crate::core::launchers::{Launcher, LauncherAct, plan_lockout, revoke_policy_
 use crate::core::model::Problem;
 use crate::ports::{Clock, Cloud, Purpose};
 
+/// The account's empty lockout report and a connection acting for `incident` (when not a dry
+/// run), or the report saying why the account could not be reached.
+async fn connect(
+    cloud: &dyn Cloud,
+    account: &Account,
+    incident: &str,
+    acting: bool,
+) -> Result<
+    (
+        AccountLockout,
+        std::sync::Arc<dyn crate::ports::AccountCloud>,
+    ),
+    AccountLockout,
+> {
+    let mut out = AccountLockout {
+        account_id: account.id.to_string(),
+        name: account.name.clone(),
+        changes: Vec::new(),
+        exempt: Vec::new(),
+        errors: Vec::new(),
+    };
+    match cloud
+        .connect(account, Purpose::Lockout, acting.then_some(incident))
+        .await
+    {
+        Ok(c) => Ok((out, c)),
+        Err(e) => {
+            out.errors.push(Problem::account(e));
+            Err(out)
+        }
+    }
+}
+
 /// Locks out `launchers` of `account` for `incident` (opened at `since`: older sessions are
 /// revoked). With `journal = None`, a dry run: the plan, nothing changed.
 pub async fn run(
@@ -27,22 +60,9 @@ pub async fn run(
     journal: Option<&Journal>,
     clock: Clock<'_>,
 ) -> Result<AccountLockout, JournalError> {
-    let mut out = AccountLockout {
-        account_id: account.id.to_string(),
-        name: account.name.clone(),
-        changes: Vec::new(),
-        exempt: Vec::new(),
-        errors: Vec::new(),
-    };
-    let conn = match cloud
-        .connect(account, Purpose::Lockout, journal.map(|_| incident))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            out.errors.push(Problem::account(e));
-            return Ok(out);
-        }
+    let (mut out, conn) = match connect(cloud, account, incident, journal.is_some()).await {
+        Ok(started) => started,
+        Err(failed) => return Ok(failed),
     };
     let users = match conn.iam_users().await {
         Ok(u) => u,
@@ -148,22 +168,9 @@ pub async fn revoke_sessions(
     clock: Clock<'_>,
 ) -> Result<AccountLockout, JournalError> {
     use crate::ports::PrincipalKind;
-    let mut out = AccountLockout {
-        account_id: account.id.to_string(),
-        name: account.name.clone(),
-        changes: Vec::new(),
-        exempt: Vec::new(),
-        errors: Vec::new(),
-    };
-    let conn = match cloud
-        .connect(account, Purpose::Lockout, journal.map(|_| incident))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            out.errors.push(Problem::account(e));
-            return Ok(out);
-        }
+    let (mut out, conn) = match connect(cloud, account, incident, journal.is_some()).await {
+        Ok(started) => started,
+        Err(failed) => return Ok(failed),
     };
     let (users, roles) = match (conn.iam_users().await, conn.iam_roles().await) {
         (Ok(u), Ok(r)) => (u, r),
