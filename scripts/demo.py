@@ -2,7 +2,8 @@
 accounts, a local Slack stand-in that prints what the channel would show, and `runaway serve`
 with a short grace period. The payer account breaks its rules; the bot alerts; nobody presses
 Override; at the deadline the bot stops the instances on its own. Then a leaked key launches
-instances in the member account, and the event path (EventBridge → SQS) alerts within a second.
+instances in the member account, and the event path (EventBridge → SQS) alerts within a second,
+naming the leaked key from the CloudTrail record it carries.
 Run through scripts/demo."""
 
 import hashlib
@@ -150,6 +151,15 @@ def main():
         posted = sum(1 for m, _ in slack_standin.messages if m == "chat.postMessage")
         launched = time.time()
         ids = moto.launch("eu-central-1", 8, account=MEMBER)
+        # CloudTrail's record of the call, as EventBridge delivers it ("AWS API Call via CloudTrail").
+        send_event(moto, queue, MEMBER, "eu-central-1", "AWS API Call via CloudTrail", {
+            "eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances",
+            "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "awsRegion": "eu-central-1",
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{MEMBER}:user/ci-deploy",
+                             "accountId": MEMBER, "accessKeyId": "AKIAEXAMPLELEAKED01", "userName": "ci-deploy"},
+            "sourceIPAddress": "198.51.100.23", "userAgent": "Boto3/1.35.0",
+            "responseElements": {"instancesSet": {"items": [{"instanceId": i} for i in ids]}},
+            "recipientAccountId": MEMBER})
         for iid in ids:
             # As EventBridge delivers the member account's events to the guard's queue.
             send_event(moto, queue, MEMBER, "eu-central-1", "EC2 Instance State-change Notification",
@@ -162,6 +172,9 @@ def main():
               "still up to 30 s away", flush=True)
         time.sleep(1.5)
         run("events", env=env)
+        incident = next(b["metadata"]["event_payload"]["incident"] for m, b in reversed(slack_standin.messages)
+                        if m == "chat.postMessage")
+        run("status", incident, env=env)
 
         banner("SNS e-mails to the notify list (moto keeps them)")
         data = json.load(urllib.request.urlopen(moto.url + "/moto-api/data.json"))
