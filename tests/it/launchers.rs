@@ -345,12 +345,7 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
     })
     .await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
-    iam.create_policy()
-        .policy_name("runawaytrain-lockout")
-        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
-        .send()
-        .await
-        .unwrap();
+    create_lockout_policy(&h.moto).await;
     iam.create_role()
         .role_name("ci")
         .assume_role_policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#)
@@ -599,29 +594,9 @@ async fn the_deadline_locks_out_the_launchers_the_alert_named() {
             + "actions = [\"stop_instances\", \"lockout_launchers\"]\n"
     })
     .await;
-    aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await)
-        .create_policy()
-        .policy_name("runawaytrain-lockout")
-        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
-        .send()
-        .await
-        .unwrap();
+    create_lockout_policy(&h.moto).await;
     h.bot.check_step(Utc::now()).await.unwrap();
-    let mallory = user_with_key(&h.moto, "mallory").await;
-    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
-    deliver(
-        &h.moto,
-        &[record(
-            user("mallory", &mallory),
-            "RunInstances",
-            "eu-west-1",
-            &ids,
-            PAYER,
-        )
-        .to_string()],
-    )
-    .await;
-    h.bot.check_step(Utc::now()).await.unwrap();
+    mallory_launches(&h).await;
     let ran = h
         .bot
         .deadline_step(Utc::now() + chrono::Duration::minutes(11))
@@ -839,28 +814,9 @@ async fn the_lock_out_launchers_button_acts_for_approvers_only() {
     use runawaytrain::core::incident::{Press, Status};
     let h = BotHarness::start(|t| with_lockout_policy(config(t, None))).await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
-    iam.create_policy()
-        .policy_name("runawaytrain-lockout")
-        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#)
-        .send()
-        .await
-        .unwrap();
+    create_lockout_policy(&h.moto).await;
     h.bot.check_step(Utc::now()).await.unwrap();
-    let mallory = user_with_key(&h.moto, "mallory").await;
-    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
-    deliver(
-        &h.moto,
-        &[record(
-            user("mallory", &mallory),
-            "RunInstances",
-            "eu-west-1",
-            &ids,
-            PAYER,
-        )
-        .to_string()],
-    )
-    .await;
-    h.bot.check_step(Utc::now()).await.unwrap();
+    mallory_launches(&h).await;
     let id = h.bot.journal.recent_incidents(10).unwrap()[0].id.clone();
     let update = h
         .slack
@@ -939,6 +895,36 @@ async fn with_no_launcher_known_the_launchers_scope_stops_nothing_and_says_so() 
             .to_string()
             .contains("who launched the instances is not known")
     );
+}
+
+/// The module's own deny-all lockout policy, as [`with_lockout_policy`] names it.
+async fn create_lockout_policy(moto: &Moto) {
+    aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await)
+        .create_policy()
+        .policy_name("runawaytrain-lockout")
+        .policy_document(
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// mallory (an IAM user with a key) launches three instances in eu-west-1, CloudTrail delivers
+/// the record, and a check sees them. Returns her key.
+async fn mallory_launches(h: &BotHarness) -> String {
+    let mallory = user_with_key(&h.moto, "mallory").await;
+    let ids = launch(&h.moto.sdk("eu-west-1").await, 3, &[], false).await;
+    let line = record(
+        user("mallory", &mallory),
+        "RunInstances",
+        "eu-west-1",
+        &ids,
+        PAYER,
+    );
+    deliver(&h.moto, &[line.to_string()]).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    mallory
 }
 
 /// The configuration with the module's own deny-all policy as the lockout policy (the emulator
