@@ -127,66 +127,51 @@ pub(super) async fn set_access_key(
     Ok(())
 }
 
-/// Puts (`Some(document)`) or deletes (`None`) an inline policy of a role.
-pub(super) async fn set_role_inline_policy(
+/// Puts (`Some(document)`) or deletes (`None`) an inline policy of a user or a role.
+pub(super) async fn set_inline_policy(
     acc: &AwsAccount,
-    role: &str,
+    kind: PrincipalKind,
+    principal: &str,
     name: &str,
     document: Option<&str>,
 ) -> Result<(), CloudError> {
-    match document {
-        Some(doc) => {
-            acc.iam()
-                .put_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .policy_document(doc)
-                .send()
-                .await
-                .map_err(|e| classify("iam:PutRolePolicy", e))?;
-        }
-        None => {
-            acc.iam()
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteRolePolicy", e))?;
-        }
+    let iam = acc.iam();
+    match (kind, document) {
+        (PrincipalKind::Role, Some(doc)) => iam
+            .put_role_policy()
+            .role_name(principal)
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:PutRolePolicy", e)),
+        (PrincipalKind::Role, None) => iam
+            .delete_role_policy()
+            .role_name(principal)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DeleteRolePolicy", e)),
+        (PrincipalKind::User, Some(doc)) => iam
+            .put_user_policy()
+            .user_name(principal)
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:PutUserPolicy", e)),
+        (PrincipalKind::User, None) => iam
+            .delete_user_policy()
+            .user_name(principal)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DeleteUserPolicy", e)),
     }
-    Ok(())
-}
-
-/// Puts (`Some(document)`) or deletes (`None`) an inline policy of a user.
-pub(super) async fn set_user_inline_policy(
-    acc: &AwsAccount,
-    user: &str,
-    name: &str,
-    document: Option<&str>,
-) -> Result<(), CloudError> {
-    match document {
-        Some(doc) => {
-            acc.iam()
-                .put_user_policy()
-                .user_name(user)
-                .policy_name(name)
-                .policy_document(doc)
-                .send()
-                .await
-                .map_err(|e| classify("iam:PutUserPolicy", e))?;
-        }
-        None => {
-            acc.iam()
-                .delete_user_policy()
-                .user_name(user)
-                .policy_name(name)
-                .send()
-                .await
-                .map_err(|e| classify("iam:DeleteUserPolicy", e))?;
-        }
-    }
-    Ok(())
 }
 
 impl AwsAccount {

@@ -305,14 +305,7 @@ impl AccountCloud for AwsAccount {
         name: &str,
         document: Option<&str>,
     ) -> Result<(), CloudError> {
-        match kind {
-            PrincipalKind::Role => {
-                iam::set_role_inline_policy(self, principal, name, document).await
-            }
-            PrincipalKind::User => {
-                iam::set_user_inline_policy(self, principal, name, document).await
-            }
-        }
+        iam::set_inline_policy(self, kind, principal, name, document).await
     }
 }
 
