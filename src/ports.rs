@@ -11,6 +11,11 @@ use async_trait::async_trait;
 use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
 
+mod isolation;
+pub use isolation::{
+    GroupRules, InstanceCapture, Interface, Isolation, ProfileAssociation, Volume,
+};
+
 /// Why the guard is reaching into an account. With the incident it acts for, it becomes the
 /// assumed role's session name, so that CloudTrail ties every call to its reason: each
 /// StopInstances, AttachUserPolicy or UpdateAccessKey made for an incident names it
@@ -22,6 +27,7 @@ pub enum Purpose {
     Halt,
     Lockout,
     Restore,
+    Isolate,
 }
 
 /// STS's limit on a role session name.
@@ -44,6 +50,7 @@ impl Purpose {
                 Self::Halt => "runawaytrain-halt",
                 Self::Lockout => "runawaytrain-lockout",
                 Self::Restore => "runawaytrain-restore",
+                Self::Isolate => "runawaytrain-isolate",
             }
             .to_owned(),
         }
@@ -108,6 +115,9 @@ pub trait Cloud: Send + Sync {
 pub trait AccountCloud: Send + Sync {
     /// The identity the guard acts as in this account (an ARN).
     fn identity(&self) -> &str;
+
+    /// The steps of isolating an instance (`runaway isolate`).
+    fn isolation(&self) -> &dyn Isolation;
 
     /// The account's enabled regions of the home region's partition.
     async fn enabled_regions(&self) -> Result<Vec<RegionName>, CloudError>;

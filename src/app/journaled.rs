@@ -49,3 +49,28 @@ pub async fn undo(
     journal.mark_restore(&outcomes, now())?;
     Ok(results)
 }
+
+/// Makes one change whose call returns something worth keeping (a snapshot's id, a created
+/// group's id): journaled `pending`, then `act`, then what it returned, then `done`/`failed`.
+pub async fn make_returning<T: serde::Serialize + Clone>(
+    journal: &Journal,
+    incident: &str,
+    change: &PlannedChange,
+    now: impl Fn() -> DateTime<Utc>,
+    act: impl AsyncFnOnce() -> Result<T, CloudError>,
+) -> Result<Result<T, CloudError>, JournalError> {
+    let rows = journal.plan_changes(incident, std::slice::from_ref(change), now())?;
+    let result = act().await;
+    if let Ok(value) = &result {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        journal.set_change_outcome(rows[0], &value)?;
+    }
+    journal.finish_changes(
+        &[(
+            rows[0],
+            result.clone().map(|_| ()).map_err(|e| e.to_string()),
+        )],
+        now(),
+    )?;
+    Ok(result)
+}

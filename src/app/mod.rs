@@ -5,6 +5,7 @@ pub mod bot;
 pub mod check;
 pub mod events;
 pub mod halt;
+pub mod isolate;
 pub mod journaled;
 pub mod launchers;
 pub mod lockout;

@@ -101,6 +101,26 @@ fn detail(row: &ChangeRow, key: &str) -> Option<String> {
     }
 }
 
+/// The tag a `TagInstance` change put: its `key` (older journals: the incident tag) and value.
+fn tag_of(row: &ChangeRow, incident: &str) -> (String, String) {
+    (
+        detail(row, "key").unwrap_or_else(|| INCIDENT_TAG.to_owned()),
+        detail(row, "value").unwrap_or_else(|| incident.to_owned()),
+    )
+}
+
+/// The id a change's call returned (a snapshot, a group, a volume, an instance), if any.
+fn outcome_id(row: &ChangeRow) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(row.outcome.as_deref()?).ok()?;
+    v.as_str().map(str::to_owned)
+}
+
+/// A field of the change's `before` (the state it changed from).
+fn before(row: &ChangeRow, key: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(row.before.as_deref()?).ok()?;
+    Some(v[key].clone()).filter(|v| !v.is_null())
+}
+
 fn processes(row: &ChangeRow) -> Vec<String> {
     row.detail
         .as_deref()
@@ -212,17 +232,32 @@ async fn undo_all(
                 continue;
             }
         };
-        // Order: start the instances, then resume their groups, then give the access back.
+        // Order: start the instances, then give an isolated one its network and profile back,
+        // then put it back in its group and resume the groups, then the rest of its state, then
+        // give the access back. What restore keeps (evidence, shared groups) is only listed.
         let rank = |r: &&ChangeRow| match r.action {
             ChangeKind::StopInstance => 0,
             ChangeKind::TagInstance => 1,
-            ChangeKind::SuspendProcesses => 2,
+            ChangeKind::SetInterfaceGroups | ChangeKind::DisassociateProfile => 2,
+            ChangeKind::DetachFromGroup | ChangeKind::SuspendProcesses => 3,
+            ChangeKind::ProtectInstance => 4,
             ChangeKind::AttachUserPolicy
             | ChangeKind::AttachRolePolicy
             | ChangeKind::DeactivateAccessKey
             | ChangeKind::PutRolePolicy
-            | ChangeKind::PutUserPolicy => 3,
+            | ChangeKind::PutUserPolicy => 5,
+            ChangeKind::CreateSecurityGroup | ChangeKind::CreateSnapshot => 6,
         };
+        let (kept, mine): (Vec<&ChangeRow>, Vec<&ChangeRow>) = mine
+            .into_iter()
+            .partition(|r| r.action.kept_by_restore().is_some());
+        for r in kept {
+            let why = r.action.kept_by_restore().unwrap_or_default();
+            let what = outcome_id(r)
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default();
+            report.kept.push(not_undone(r, format!("{why}{what}")));
+        }
         let mut mine = mine;
         mine.sort_by_key(|r| (rank(r), r.id));
 
@@ -279,12 +314,15 @@ async fn undo_all(
             }
         }
 
-        // The incident's tag, off every instance it tagged: one call per region and batch.
-        let mut tags: BTreeMap<&str, Vec<&ChangeRow>> = BTreeMap::new();
+        // The incident's tags, off every instance it tagged: one call per region, tag and batch.
+        let mut tags: BTreeMap<(&str, String, String), Vec<&ChangeRow>> = BTreeMap::new();
         for r in mine.iter().filter(|r| r.action == ChangeKind::TagInstance) {
-            tags.entry(r.region.as_str()).or_default().push(r);
+            let (key, value) = tag_of(r, incident);
+            tags.entry((r.region.as_str(), key, value))
+                .or_default()
+                .push(r);
         }
-        for (region, rows) in tags {
+        for ((region, key, value), rows) in tags {
             let Ok(region_name) = RegionName::parse(region) else {
                 continue;
             };
@@ -295,7 +333,7 @@ async fn undo_all(
                 let results = journaled::undo(journal, &row_ids, clock, async || {
                     *called = true;
                     let r = conn
-                        .tag_instances(&region_name, &ids, INCIDENT_TAG, incident, false)
+                        .tag_instances(&region_name, &ids, &key, &value, false)
                         .await;
                     vec![r; batch.len()]
                 })
@@ -399,16 +437,66 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         // Untagged in their batches, never one by one here.
         ChangeKind::TagInstance => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let key = detail(r, "key").unwrap_or_else(|| INCIDENT_TAG.to_owned());
             let value = detail(r, "value").ok_or_else(|| missing("value"))?;
             conn.tag_instances(
                 &region,
                 std::slice::from_ref(&r.target),
-                INCIDENT_TAG,
+                &key,
                 &value,
                 false,
             )
             .await
         }
+        ChangeKind::ProtectInstance => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let iso = conn.isolation();
+            let protection = before(r, "termination_protection")
+                .and_then(|v| v.as_bool())
+                .ok_or_else(|| missing("termination_protection before"))?;
+            let shutdown = before(r, "shutdown_behavior")
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| missing("shutdown_behavior before"))?;
+            iso.set_shutdown_behavior(&region, &r.target, &shutdown)
+                .await?;
+            iso.set_termination_protection(&region, &r.target, protection)
+                .await
+        }
+        ChangeKind::DetachFromGroup => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let group = detail(r, "group").ok_or_else(|| missing("group"))?;
+            conn.isolation()
+                .set_group_membership(&region, &r.target, &group, true)
+                .await
+        }
+        ChangeKind::DisassociateProfile => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let arn = detail(r, "profile_arn").ok_or_else(|| missing("profile_arn"))?;
+            conn.isolation()
+                .associate_profile(&region, &r.target, &arn)
+                .await
+                .map_err(|e| CloudError {
+                    message: format!(
+                        "{}; to do it by hand: aws ec2 associate-iam-instance-profile --region {} --instance-id {} --iam-instance-profile Arn={arn}",
+                        e.message, r.region, r.target
+                    ),
+                    ..e
+                })
+        }
+        ChangeKind::SetInterfaceGroups => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let groups: Vec<String> = before(r, "groups")
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| missing("groups before"))?;
+            conn.isolation()
+                .set_interface_groups(&region, &r.target, &groups)
+                .await
+        }
+        // Kept, never undone: listed apart before undoing anything.
+        ChangeKind::CreateSecurityGroup | ChangeKind::CreateSnapshot => Err(CloudError {
+            message: "kept on purpose, never undone".into(),
+            ..missing("undo")
+        }),
         // Started in their batches, never one by one here.
         ChangeKind::StopInstance => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;

@@ -23,9 +23,11 @@ pub mod exit {
     pub const UNCHECKED: i32 = 3;
 }
 
+mod isolate;
 mod journal;
 mod launchers;
 
+use isolate::{IsolateArgs, cmd_isolate};
 use journal::{cmd_events, cmd_incident_status, cmd_status};
 use launchers::cmd_lockout_launchers;
 
@@ -66,6 +68,14 @@ enum Command {
     /// Never the exempt principals, service-linked roles or the guard's own identity.
     /// Exit 0 done, 1 done in part (or refused), 2 usage or configuration error (nothing changed).
     Lockout(LockoutArgs),
+    /// Cut a compromised instance off and preserve it for investigation, journaled
+    ///
+    /// In order: capture it into the journal, termination protection on, out of its Auto
+    /// Scaling group, instance profile off, every interface into the VPC's runaway-isolation
+    /// group, every volume snapshotted, tagged runaway:quarantine; stopped only with --stop.
+    /// Never terminates. `restore INCIDENT` undoes it all but the snapshots.
+    /// Exit 0 done, 1 done in part, 2 usage error or refused (nothing changed).
+    Isolate(IsolateArgs),
     /// Undo exactly what one incident changed, from the journal
     ///
     /// Exit 0 done, 1 done in part, 2 usage error or unknown incident (nothing changed).
@@ -212,6 +222,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
         Command::Lockout(args) => cmd_lockout(&config, args).await,
+        Command::Isolate(args) => cmd_isolate(&config, args).await,
         Command::Restore {
             incident,
             start_instances,

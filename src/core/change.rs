@@ -16,14 +16,33 @@ pub enum ChangeKind {
     PutRolePolicy,
     /// An inline user policy revoking the user's older sessions.
     PutUserPolicy,
+    /// Termination protection on, shutdown behaviour `stop` (isolation).
+    ProtectInstance,
+    /// An instance detached from its Auto Scaling group, the desired capacity decremented.
+    DetachFromGroup,
+    /// An instance's IAM instance profile disassociated.
+    DisassociateProfile,
+    /// A network interface moved to the isolation security group.
+    SetInterfaceGroups,
+    /// A security group the guard made (isolation, untracked): kept by `restore`,
+    /// other isolations may use it.
+    CreateSecurityGroup,
+    /// An EBS snapshot of an isolated instance's volume: evidence, kept by `restore`.
+    CreateSnapshot,
 }
+
+/// The tag on an isolated instance: `runaway:quarantine=<incident id>`.
+pub const QUARANTINE_TAG: &str = "runaway:quarantine";
+
+/// The ticket given to `runaway isolate --ticket`.
+pub const TICKET_TAG: &str = "runaway:ticket";
 
 /// The tag the guard puts on every instance it stops: `runaway:incident=<incident id>`, so that
 /// whoever finds a stopped instance in the console sees why. `restore` removes it.
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 14] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -32,6 +51,12 @@ impl ChangeKind {
         Self::TagInstance,
         Self::PutRolePolicy,
         Self::PutUserPolicy,
+        Self::ProtectInstance,
+        Self::DetachFromGroup,
+        Self::DisassociateProfile,
+        Self::SetInterfaceGroups,
+        Self::CreateSecurityGroup,
+        Self::CreateSnapshot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +69,24 @@ impl ChangeKind {
             Self::TagInstance => "tag_instance",
             Self::PutRolePolicy => "put_role_policy",
             Self::PutUserPolicy => "put_user_policy",
+            Self::ProtectInstance => "protect_instance",
+            Self::DetachFromGroup => "detach_from_group",
+            Self::DisassociateProfile => "disassociate_profile",
+            Self::SetInterfaceGroups => "set_interface_groups",
+            Self::CreateSecurityGroup => "create_security_group",
+            Self::CreateSnapshot => "create_snapshot",
+        }
+    }
+
+    /// What `restore` leaves in place on purpose: evidence and the responder's tools, and the
+    /// groups other isolations may share. Why, for the report.
+    pub fn kept_by_restore(self) -> Option<&'static str> {
+        match self {
+            Self::CreateSnapshot => Some("snapshot kept: evidence"),
+            Self::CreateSecurityGroup => {
+                Some("security group kept: other isolations in the VPC may use it")
+            }
+            _ => None,
         }
     }
 

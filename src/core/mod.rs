@@ -8,6 +8,7 @@ pub mod change;
 pub mod events;
 pub mod health;
 pub mod incident;
+pub mod isolation;
 pub mod launchers;
 pub mod model;
 pub mod permissions;

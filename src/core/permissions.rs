@@ -76,8 +76,34 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "isolate",
+        &[
+            "ec2:DescribeInstances",
+            "ec2:DescribeInstanceAttribute",
+            "ec2:DescribeIamInstanceProfileAssociations",
+            "autoscaling:DescribeAutoScalingInstances",
+            "ec2:ModifyInstanceAttribute",
+            "autoscaling:DetachInstances",
+            "ec2:DisassociateIamInstanceProfile",
+            "ec2:DescribeSecurityGroups",
+            "ec2:CreateSecurityGroup",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:ModifyNetworkInterfaceAttribute",
+            "ec2:CreateSnapshot",
+            "ec2:CreateTags",
+            "ec2:StopInstances",
+        ],
+    ),
+    (
         "restore",
         &[
+            // An isolated instance back in its group, its profile back. Re-associating a
+            // profile needs iam:PassRole on its role, which the module never grants: on AWS
+            // that undo fails and restore says how to do it by hand.
+            "autoscaling:AttachInstances",
+            "ec2:AssociateIamInstanceProfile",
             "iam:DeleteRolePolicy",
             "iam:DeleteUserPolicy",
             "ec2:StartInstances",

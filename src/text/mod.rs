@@ -1,5 +1,6 @@
 //! The text people read: the terminal's tables and the notify e-mail. Pure.
 
 pub mod email;
+pub mod isolation;
 pub mod launchers;
 pub mod terminal;

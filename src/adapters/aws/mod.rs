@@ -18,6 +18,7 @@ mod autoscaling;
 mod cloudwatch;
 mod ec2;
 mod iam;
+mod isolation;
 mod logs;
 mod sqs;
 
@@ -184,6 +185,10 @@ impl AwsAccount {
 impl AccountCloud for AwsAccount {
     fn identity(&self) -> &str {
         &self.identity
+    }
+
+    fn isolation(&self) -> &dyn crate::ports::Isolation {
+        self
     }
 
     async fn enabled_regions(&self) -> Result<Vec<RegionName>, CloudError> {

@@ -41,6 +41,8 @@ pub struct ChangeRow {
     pub error: Option<String>,
     /// How `restore` left it: `None` (not undone), `pending`, `done` or `failed`.
     pub restore_status: Option<ChangeStatus>,
+    /// What the call returned (JSON): a snapshot's id, a created group's id.
+    pub outcome: Option<String>,
 }
 
 impl Journal {
@@ -136,11 +138,71 @@ impl Journal {
         })
     }
 
+    /// Records what a change's call returned (before it is marked done).
+    pub fn set_change_outcome(
+        &self,
+        id: i64,
+        outcome: &serde_json::Value,
+    ) -> Result<(), JournalError> {
+        self.with("journal what a change returned", |c| {
+            c.execute(
+                "UPDATE changes SET outcome = ?2 WHERE id = ?1",
+                params![id, outcome.to_string()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Journals an instance as it was before the guard isolated it.
+    pub fn record_capture(
+        &self,
+        incident: &str,
+        account_id: &str,
+        region: &str,
+        capture: &crate::ports::InstanceCapture,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("journal the instance's capture", |c| {
+            c.execute(
+                "INSERT INTO captures (incident_id, account_id, region, instance_id, captured_at, description)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    incident,
+                    account_id,
+                    region,
+                    capture.instance_id,
+                    at.to_rfc3339(),
+                    super::json_text(capture)
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The instances an incident captured before isolating them: `(account, region, capture)`.
+    pub fn captures(
+        &self,
+        incident: &str,
+    ) -> Result<Vec<(String, String, crate::ports::InstanceCapture)>, JournalError> {
+        self.with("read captures", |c| {
+            let mut q = c.prepare(
+                "SELECT account_id, region, instance_id, description FROM captures WHERE incident_id = ?1 ORDER BY rowid",
+            )?;
+            q.query_map([incident], |r| {
+                let name = format!("capture of {}", r.get::<_, String>(2)?);
+                let capture = super::json_of(&name, "description", r.get(3)?)?
+                    .ok_or_else(|| unreadable(&name, "description", "NULL", "a capture"))?;
+                Ok((r.get(0)?, r.get(1)?, capture))
+            })?
+            .collect()
+        })
+    }
+
     /// The changes journaled under an incident, in the order they were planned.
     pub fn changes(&self, incident: &str) -> Result<Vec<ChangeRow>, JournalError> {
         self.with("read changes", |c| {
             let mut q = c.prepare(
-                "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status
+                "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status, outcome
                  FROM changes WHERE incident_id = ?1 ORDER BY id",
             )?;
             q.query_map([incident], |r| {
@@ -169,6 +231,7 @@ impl Journal {
                         .as_deref()
                         .map(|s| status_of("restore_status", s))
                         .transpose()?,
+                    outcome: r.get(10)?,
                 })
             })?
             .collect()

@@ -10,14 +10,34 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
 /// is brought to the current one in order, in one transaction. Never edit one that shipped:
 /// add the next.
-pub(super) const MIGRATIONS: [&str; 6] = [
+pub(super) const MIGRATIONS: [&str; 7] = [
     SCHEMA,
     MIGRATE_TO_2,
     MIGRATE_TO_3,
     MIGRATE_TO_4,
     MIGRATE_TO_5,
     MIGRATE_TO_6,
+    MIGRATE_TO_7,
 ];
+
+/// Version 7: isolation and GuardDuty. What a change's call returned (a snapshot's id, a
+/// created group's id); each isolated instance as it was before; the finding behind an
+/// incident, and the resource it is about (one incident per resource).
+const MIGRATE_TO_7: &str = "
+ALTER TABLE changes ADD COLUMN outcome TEXT;           -- JSON: what the call returned
+CREATE TABLE captures (
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    account_id  TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    description TEXT NOT NULL                  -- JSON: ports::InstanceCapture
+);
+CREATE INDEX captures_by_incident ON captures(incident_id);
+ALTER TABLE incidents ADD COLUMN finding TEXT;         -- JSON: core::guardduty::Finding
+ALTER TABLE incidents ADD COLUMN resource TEXT;        -- what a finding is about: 'instance:i-...'
+CREATE INDEX incidents_by_resource ON incidents(account_id, resource);
+";
 
 /// Version 6: who launched an alert's instances, as last looked up.
 const MIGRATE_TO_6: &str = "

@@ -89,15 +89,15 @@ data "aws_iam_policy_document" "member_permissions" {
   }
 
   statement {
-    sid = "TagStoppedInstancesWithTheIncidentOnly"
-    # Only the key runaway:incident, and a key must be named: DeleteTags without one would
-    # remove every tag.
+    sid = "TagInstancesWithTheGuardsKeysOnly"
+    # Only the keys runaway:incident (stopped), runaway:quarantine and runaway:ticket
+    # (isolated), and a key must be named: DeleteTags without one would remove every tag.
     actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
     resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
-      values   = ["runaway:incident"]
+      values   = ["runaway:incident", "runaway:quarantine", "runaway:ticket"]
     }
     condition {
       test     = "Null"
@@ -109,6 +109,77 @@ data "aws_iam_policy_document" "member_permissions" {
   statement {
     sid       = "HoldAutoScalingGroups"
     actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
+    resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
+  }
+
+  statement {
+    sid = "ReadWhatIsolationChanges"
+    # isolate: reads without resource-level permissions.
+    actions = [
+      "ec2:DescribeInstanceAttribute",
+      "ec2:DescribeIamInstanceProfileAssociations",
+      "ec2:DescribeSecurityGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "IsolateInstances"
+    # Termination protection, shutdown behaviour, the instance profile, the interfaces' groups.
+    # Re-associating a profile (restore) also needs iam:PassRole, never granted here.
+    actions = [
+      "ec2:ModifyInstanceAttribute",
+      "ec2:DisassociateIamInstanceProfile",
+      "ec2:AssociateIamInstanceProfile",
+      "ec2:ModifyNetworkInterfaceAttribute",
+    ]
+    resources = [
+      "arn:${local.partition}:ec2:*:${local.account_id}:instance/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:network-interface/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
+    ]
+  }
+
+  statement {
+    sid       = "CreateIsolationGroups"
+    actions   = ["ec2:CreateSecurityGroup"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*", "arn:${local.partition}:ec2:*:${local.account_id}:vpc/*"]
+  }
+
+  statement {
+    sid = "RulesOnlyOfTheGuardsOwnGroups"
+    # The isolation groups are created tagged with their incident: no other group's rules can
+    # be opened.
+    actions   = ["ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/runaway:incident"
+      values   = ["inc-*"]
+    }
+  }
+
+  statement {
+    sid       = "SnapshotIsolatedVolumes"
+    actions   = ["ec2:CreateSnapshot"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:volume/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+  }
+
+  statement {
+    sid       = "TagWhatIsolationCreates"
+    actions   = ["ec2:CreateTags"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateSecurityGroup", "CreateSnapshot"]
+    }
+  }
+
+  statement {
+    sid       = "DetachFromAndAttachToAutoScalingGroups"
+    actions   = ["autoscaling:DetachInstances", "autoscaling:AttachInstances"]
     resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
   }
 

@@ -1,0 +1,106 @@
+//! What isolating a compromised instance needs from the cloud: the instance read in full, and
+//! each step of the infrastructure playbook (and its undoing by `restore`) as one call.
+
+use async_trait::async_trait;
+
+use super::CloudError;
+use crate::config::RegionName;
+pub use crate::core::isolation::{InstanceCapture, Interface, ProfileAssociation, Volume};
+
+/// A security group the guard makes in a VPC: the isolation group (no rule at all), or the
+/// untracked one (allow-all both ways, so that connections already open stop being tracked and
+/// are dropped when the interface moves on to the isolation group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupRules {
+    /// No inbound rule, no outbound rule.
+    Nothing,
+    /// Every protocol, every address (IPv4 and IPv6), in and out.
+    AllowAll,
+}
+
+/// The steps of isolating an instance, in one region of a connected account.
+#[async_trait]
+pub trait Isolation: Send + Sync {
+    /// The instance in full; `NotFound` when it does not exist in the region.
+    async fn capture(
+        &self,
+        region: &RegionName,
+        instance: &str,
+    ) -> Result<InstanceCapture, CloudError>;
+
+    /// `DisableApiTermination`.
+    async fn set_termination_protection(
+        &self,
+        region: &RegionName,
+        instance: &str,
+        on: bool,
+    ) -> Result<(), CloudError>;
+
+    /// `InstanceInitiatedShutdownBehavior`: `stop` or `terminate`.
+    async fn set_shutdown_behavior(
+        &self,
+        region: &RegionName,
+        instance: &str,
+        behavior: &str,
+    ) -> Result<(), CloudError>;
+
+    /// Detaches the instance from its Auto Scaling group, decrementing the desired capacity (so
+    /// the group neither replaces it nor terminates it), or (`attach`) attaches it back, which
+    /// increments the desired capacity again.
+    async fn set_group_membership(
+        &self,
+        region: &RegionName,
+        instance: &str,
+        group: &str,
+        attach: bool,
+    ) -> Result<(), CloudError>;
+
+    async fn disassociate_profile(
+        &self,
+        region: &RegionName,
+        association_id: &str,
+    ) -> Result<(), CloudError>;
+
+    async fn associate_profile(
+        &self,
+        region: &RegionName,
+        instance: &str,
+        profile_arn: &str,
+    ) -> Result<(), CloudError>;
+
+    /// The id of the VPC's security group named `name`, if it exists.
+    async fn find_group(
+        &self,
+        region: &RegionName,
+        vpc: &str,
+        name: &str,
+    ) -> Result<Option<String>, CloudError>;
+
+    /// Creates the group with exactly `rules`, tagged `tags`; returns its id.
+    async fn create_group(
+        &self,
+        region: &RegionName,
+        vpc: &str,
+        name: &str,
+        description: &str,
+        rules: GroupRules,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError>;
+
+    /// Sets the security groups of a network interface.
+    async fn set_interface_groups(
+        &self,
+        region: &RegionName,
+        interface: &str,
+        groups: &[String],
+    ) -> Result<(), CloudError>;
+
+    /// Snapshots a volume, tagged `tags`; returns the snapshot's id.
+    async fn create_snapshot(
+        &self,
+        region: &RegionName,
+        volume: &str,
+        description: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError>;
+}
