@@ -9,6 +9,7 @@ mod check;
 mod delivery;
 mod events;
 mod halt;
+mod isolate;
 mod launchers;
 mod lockout;
 mod restore;

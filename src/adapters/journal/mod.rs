@@ -187,6 +187,7 @@ mod tests {
             3 => include_str!("../../../tests/fixtures/journal-v3.sql"),
             4 => include_str!("../../../tests/fixtures/journal-v4.sql"),
             5 => include_str!("../../../tests/fixtures/journal-v5.sql"),
+            6 => include_str!("../../../tests/fixtures/journal-v6.sql"),
             _ => unreachable!(),
         };
         let path = dir.join(format!("v{version}.db"));
@@ -237,12 +238,23 @@ mod tests {
                 assert_eq!(halt.status, Status::AwaitingConfirmation);
                 assert!(halt.response_url.is_some());
             }
+            if version >= 6 {
+                let alert = j.get_incident("inc-20261102-100000-0002").unwrap().unwrap();
+                let launchers = alert.launchers.expect("the launchers of version 6");
+                assert_eq!(
+                    launchers.attribution.launchers[0].user_name.as_deref(),
+                    Some("mallory")
+                );
+            }
             if version >= 5 {
                 let old = j
                     .events_since("2026-11-01T00:00:00Z".parse().unwrap())
                     .unwrap();
                 assert_eq!(old[0].outcome, crate::core::events::Outcome::Check);
             }
+            // Changes read with their (new) outcome column; captures can be journaled.
+            assert_eq!(changes[0].outcome, None);
+            assert!(j.captures(halt).unwrap().is_empty());
             // The event path's table exists and takes events.
             let e = crate::adapters::journal::EventRecord {
                 event_id: Some("e1".into()),

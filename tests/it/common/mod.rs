@@ -8,6 +8,7 @@
 
 pub mod bot;
 pub mod events;
+pub mod isolation;
 pub mod slack;
 
 use slack::SlackStandIn;

@@ -1,0 +1,337 @@
+//! `runaway isolate` against moto: every step checked in the emulator, `restore` bringing the
+//! instance back (the snapshots kept), a dry run changing nothing, the refusals.
+
+use crate::common::isolation::*;
+use crate::common::*;
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"
+[guard]
+state_path = "journal.db"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1"]
+{extra}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn isolation_checked_step_by_step_and_restore_brings_it_back() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let c = compromised_instance(&sdk).await;
+    let before = look(&sdk, &c.instance).await;
+    assert_eq!(before.group_members, std::slice::from_ref(&c.instance));
+    assert_eq!(before.profile.as_deref(), Some(c.profile_arn.as_str()));
+    let w = Workdir::new(&config(""));
+
+    let out = w
+        .run(
+            &moto.url,
+            &[
+                "isolate",
+                &c.instance,
+                "--account",
+                "payer",
+                "--ticket",
+                "SEC-42",
+                "--yes",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    let incident = r["incident"].as_str().unwrap().to_owned();
+    let steps: Vec<(String, String)> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let order: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "capture",
+            "termination_protection",
+            "detach_auto_scaling",
+            "disassociate_profile",
+            "isolation_group",
+            "snapshot",
+            "snapshot",
+            "tag",
+            "tag",
+            "stop"
+        ],
+        "the playbook's order"
+    );
+    assert!(steps[..9].iter().all(|(_, s)| s == "done"), "{steps:?}");
+    assert_eq!(steps[9].1, "skipped", "kept running without --stop");
+
+    // Each step, as the emulator sees it.
+    let now = look(&sdk, &c.instance).await;
+    assert_eq!(now.state, "running", "memory is evidence");
+    assert!(now.termination_protection);
+    assert_eq!(now.shutdown_behavior, "stop");
+    assert!(now.group_members.is_empty(), "detached from its group");
+    assert_eq!(now.desired, 0, "desired capacity decremented: not replaced");
+    assert_eq!(now.profile, None, "profile disassociated");
+    let (isolation, inbound, outbound) = group_named(&sdk, "runaway-isolation").await.unwrap();
+    assert_eq!((inbound, outbound), (0, 0), "no rule either way");
+    assert_eq!(now.groups, std::slice::from_ref(&isolation));
+    let (_, untracked_in, untracked_out) = group_named(&sdk, "runaway-isolation-untracked")
+        .await
+        .unwrap();
+    assert!(untracked_in > 0 && untracked_out > 0, "allow-all both ways");
+    assert_eq!(now.tags["runaway:quarantine"], incident);
+    assert_eq!(now.tags["runaway:ticket"], "SEC-42");
+    let snaps = snapshots(&sdk).await;
+    let taken: Vec<String> = serde_json::from_value(r["snapshots"].clone()).unwrap();
+    assert_eq!(taken.len(), 2);
+    for s in &taken {
+        let tags = &snaps[s];
+        assert_eq!(tags["runaway:incident"], incident);
+        assert_eq!(tags["runaway:instance"], c.instance);
+        assert!(tags["runaway:device"].starts_with("/dev/"), "{tags:?}");
+    }
+    // The capture is in the journal, with what the instance was attached to.
+    let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
+    let capture: String = db
+        .query_row(
+            "SELECT description FROM captures WHERE incident_id = ?1",
+            [&incident],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let capture: serde_json::Value = serde_json::from_str(&capture).unwrap();
+    assert_eq!(capture["auto_scaling_group"], "web");
+    assert_eq!(capture["profile"]["profile_arn"], c.profile_arn.as_str());
+    assert_eq!(
+        capture["interfaces"][0]["groups"],
+        serde_json::json!(c.groups)
+    );
+    assert_eq!(capture["volumes"].as_array().unwrap().len(), 2);
+    drop(db);
+
+    // A second isolation of the same instance has nothing left to do but evidence and tags.
+    let again = w
+        .run(
+            &moto.url,
+            &[
+                "isolate",
+                &c.instance,
+                "--account",
+                "payer",
+                "--dry-run",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(again.code, 0, "{again:?}");
+    let statuses: std::collections::BTreeMap<String, String> = again.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for step in [
+        "termination_protection",
+        "detach_auto_scaling",
+        "disassociate_profile",
+        "isolation_group",
+    ] {
+        assert_eq!(statuses[step], "skipped", "{step}: {statuses:?}");
+    }
+
+    let out = w
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let back = look(&sdk, &c.instance).await;
+    assert_eq!(
+        back.group_members,
+        std::slice::from_ref(&c.instance),
+        "back in its group"
+    );
+    assert_eq!(back.desired, 1);
+    assert_eq!(back.profile.as_deref(), Some(c.profile_arn.as_str()));
+    assert_eq!(back.groups, c.groups, "its own security groups again");
+    assert_eq!(back.termination_protection, before.termination_protection);
+    assert_eq!(back.shutdown_behavior, before.shutdown_behavior);
+    assert!(!back.tags.contains_key("runaway:quarantine"));
+    assert!(!back.tags.contains_key("runaway:ticket"));
+    // The snapshots stay, and restore says so.
+    let snaps = snapshots(&sdk).await;
+    assert!(taken.iter().all(|s| snaps.contains_key(s)));
+    let kept = out.json()["kept"].to_string();
+    for s in &taken {
+        assert!(kept.contains(s.as_str()), "{kept}");
+    }
+    // A second restore changes nothing.
+    let twice = w
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .await;
+    assert_eq!(twice.code, 0, "{twice:?}");
+    assert_eq!(twice.json()["restored"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_changes_nothing_and_stop_is_only_on_request() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let c = compromised_instance(&sdk).await;
+    let snapshots_before = snapshots(&sdk).await;
+    let before = look(&sdk, &c.instance).await;
+    let w = Workdir::new(&config(""));
+
+    let out = w
+        .run(
+            &moto.url,
+            &[
+                "isolate",
+                &c.instance,
+                "--account",
+                "payer",
+                "--stop",
+                "--dry-run",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    assert_eq!(r["dry_run"], true);
+    assert!(r["incident"].is_null());
+    let planned = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "planned")
+        .count();
+    assert!(planned >= 8, "{r}");
+    assert_eq!(look(&sdk, &c.instance).await, before, "nothing changed");
+    assert!(group_named(&sdk, "runaway-isolation").await.is_none());
+    assert_eq!(snapshots(&sdk).await, snapshots_before);
+    assert!(!w.path("journal.db").exists(), "a dry run journals nothing");
+
+    // Without --yes and without a terminal, it refuses before anything.
+    let out = w
+        .run(
+            &moto.url,
+            &["isolate", &c.instance, "--account", "payer"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 2, "{out:?}");
+
+    let out = w
+        .run(
+            &moto.url,
+            &[
+                "isolate",
+                &c.instance,
+                "--account",
+                "payer",
+                "--stop",
+                "--yes",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(look(&sdk, &c.instance).await.state, "stopped");
+    let stop = out.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "stop")
+        .cloned()
+        .unwrap();
+    assert_eq!(stop["status"], "done");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exempt_unknown_and_malformed_instances_are_refused_and_nothing_changes() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let exempt = launch(&sdk, 1, &[("runaway:exempt", "true")], false).await;
+    let w = Workdir::new(&config(""));
+    for (args, says) in [
+        (
+            vec!["isolate", exempt[0].as_str(), "--account", "payer", "--yes"],
+            "exempt",
+        ),
+        (
+            vec![
+                "isolate",
+                "i-0123456789abcdef0",
+                "--account",
+                "payer",
+                "--yes",
+            ],
+            "i-0123456789abcdef0",
+        ),
+        (
+            vec!["isolate", "web-1", "--account", "payer", "--yes"],
+            "INSTANCE",
+        ),
+        (
+            vec![
+                "isolate",
+                exempt[0].as_str(),
+                "--account",
+                "nobody",
+                "--yes",
+            ],
+            "nobody",
+        ),
+        (
+            vec![
+                "isolate",
+                exempt[0].as_str(),
+                "--account",
+                "payer",
+                "--ticket",
+                "",
+                "--yes",
+            ],
+            "--ticket",
+        ),
+    ] {
+        let out = w.run(&moto.url, &args, &[]).await;
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("nothing changed") || !out.stderr.contains("isolated"),
+            "{out:?}"
+        );
+    }
+    assert!(group_named(&sdk, "runaway-isolation").await.is_none());
+    let db = rusqlite::Connection::open(w.path("journal.db")).ok();
+    let changes: i64 = db
+        .and_then(|d| {
+            d.query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
+                .ok()
+        })
+        .unwrap_or(0);
+    assert_eq!(changes, 0);
+}
