@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod guardduty;
 mod ids;
 mod validate;
 
@@ -44,6 +45,9 @@ pub struct Config {
     /// `[events]`: the event path; absent, the guard polls only.
     pub events: Option<Events>,
     pub accounts: Vec<Account>,
+    /// `[[guardduty]]`: the responses to GuardDuty findings (see `config/guardduty.rs`); none,
+    /// findings are only journaled.
+    pub guardduty: Vec<crate::core::guardduty::Rule>,
 }
 
 /// `[events]`: the SQS queue the module's EventBridge rules fill (EC2 state changes, launch

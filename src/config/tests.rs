@@ -268,3 +268,42 @@ fn a_cloudtrail_log_group_is_a_name_or_an_arn_in_another_account() {
         );
     }
 }
+
+#[test]
+fn guardduty_rules_are_read_in_order_and_checked() {
+    let c = parse(&format!(
+        "{MINIMAL}\n[[guardduty]]\nfinding = \"Backdoor:EC2/*\"\nmin_severity = 7.0\nresponse = \"isolate\"\ngrace_period = \"0s\"\n\n[[guardduty]]\nfinding = \"*\"\nresponse = \"alert\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.guardduty.len(), 2);
+    assert_eq!(c.guardduty[0].grace_period, Some(std::time::Duration::ZERO));
+    assert_eq!(c.guardduty[1].min_severity, 0.0);
+    assert_eq!(c.guardduty[1].grace_period, None, "the account's");
+    assert!(parse(MINIMAL).unwrap().guardduty.is_empty());
+    let rule = |body: &str| format!("{MINIMAL}\n[[guardduty]]\n{body}\n");
+    check_err(
+        &rule("finding = \"*\"\nresponse = \"terminate\""),
+        "guardduty[0].response",
+        "never terminates",
+    );
+    check_err(
+        &rule("finding = \"*\"\nresponse = \"stop\"\nmin_severity = 11"),
+        "guardduty[0].min_severity",
+        "0 to 10",
+    );
+    check_err(
+        &rule("finding = \"\"\nresponse = \"stop\""),
+        "guardduty[0].finding",
+        "glob",
+    );
+    check_err(
+        &rule("finding = \"*\"\nresponse = \"stop\"\ngrace_period = \"soon\""),
+        "guardduty[0].grace_period",
+        "duration",
+    );
+    check_err(
+        &rule("finding = \"*\"\nresponse = \"stop\"\nseverity = 3"),
+        "guardduty[0].severity",
+        "unknown field",
+    );
+}

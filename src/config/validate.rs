@@ -24,6 +24,8 @@ pub(super) struct RawFile {
     events: Option<RawEvents>,
     #[serde(default)]
     accounts: Vec<RawAccount>,
+    #[serde(default)]
+    guardduty: Vec<super::guardduty::RawRule>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +185,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         None => None,
         Some(e) => Some(events(&e.queue_url, &home_region)?),
     };
+    let guardduty = super::guardduty::rules(raw.guardduty)?;
 
     if raw.accounts.is_empty() {
         return Err((
@@ -238,6 +241,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         notify,
         events,
         accounts,
+        guardduty,
     })
 }
 

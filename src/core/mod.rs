@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod change;
 pub mod events;
+pub mod guardduty;
 pub mod health;
 pub mod incident;
 pub mod isolation;
