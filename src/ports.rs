@@ -299,6 +299,12 @@ pub struct IncidentView {
     pub lockout: Option<Vec<crate::core::reports::AccountLockout>>,
     /// Who launched the instances (alerts), once looked up.
     pub launchers: Option<crate::core::launchers::Launchers>,
+    /// The GuardDuty finding behind the incident, and the response to it.
+    pub finding: Option<crate::core::guardduty::FindingIncident>,
+    /// What isolating the finding's instance did, once it ran.
+    pub isolation: Option<crate::core::isolation::IsolationReport>,
+    /// Why a finding's response did nothing (the instance gone, exempt), once it ran.
+    pub error: Option<String>,
 }
 
 /// A failed chat call. Never holds the token.

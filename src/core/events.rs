@@ -77,6 +77,8 @@ pub enum Outcome {
     Duplicate,
     /// Not an event the guard can read; left on the queue for its dead-letter queue.
     Problem,
+    /// A GuardDuty finding a `[[guardduty]]` rule takes: it opened or updated an incident.
+    Incident,
 }
 
 impl Outcome {
@@ -88,6 +90,7 @@ impl Outcome {
             Self::Ignored => "ignored",
             Self::Duplicate => "duplicate",
             Self::Problem => "problem",
+            Self::Incident => "incident",
         }
     }
 
@@ -99,6 +102,7 @@ impl Outcome {
             Self::Ignored,
             Self::Duplicate,
             Self::Problem,
+            Self::Incident,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -114,6 +118,8 @@ pub enum Decision {
     Keep(&'static str),
     /// Nothing to do, with why.
     Ignore(&'static str),
+    /// A GuardDuty finding of a watched account: the `[[guardduty]]` rules decide.
+    Finding,
 }
 
 /// What `event` should make the guard do; `watched`: its account is one the guard watches.
@@ -134,7 +140,7 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
             Decision::CheckAccount
         }
         Kind::ApiCall { .. } => Decision::Ignore("not a launch call"),
-        Kind::Finding { .. } => Decision::Keep("a GuardDuty finding"),
+        Kind::Finding { .. } => Decision::Finding,
     }
 }
 

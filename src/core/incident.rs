@@ -162,6 +162,8 @@ pub enum Press {
     ConfirmHalt,
     /// Lock out the principals the alert names; decides nothing about the incident.
     LockoutLaunchers,
+    /// Isolate the instance a GuardDuty finding names, now, whatever the rule's response.
+    Isolate,
 }
 
 impl Press {
@@ -172,6 +174,7 @@ impl Press {
             Self::Approve => Some((Status::Open, Status::Approved)),
             Self::Override => Some((Status::Open, Status::Overridden)),
             Self::ConfirmHalt => Some((Status::AwaitingConfirmation, Status::Approved)),
+            Self::Isolate => Some((Status::Open, Status::Approved)),
             Self::LockoutLaunchers => None,
         }
     }

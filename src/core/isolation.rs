@@ -14,7 +14,7 @@ pub const ISOLATION_GROUP: &str = "runaway-isolation";
 pub const UNTRACKED_GROUP: &str = "runaway-isolation-untracked";
 
 /// The steps, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Capture,
@@ -42,7 +42,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Done,
@@ -53,7 +53,7 @@ pub enum StepStatus {
     Planned,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     pub step: Step,
     pub status: StepStatus,
@@ -68,7 +68,7 @@ pub struct Options {
 }
 
 /// What isolating one instance did: the contract's JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IsolationReport {
     /// `None` for a dry run.
     pub incident: Option<String>,

@@ -20,6 +20,9 @@ pub fn email(view: &IncidentView) -> (String, String) {
         })
         .collect::<Vec<_>>()
         .join(", ");
+    if let Some(f) = &view.finding {
+        return finding(view, f, &accounts);
+    }
     let subject = match view.status {
         Status::Executed | Status::Partial => format!("runawaytrain: actions ran on {accounts}"),
         Status::Overridden => format!("runawaytrain: alert on {accounts} overridden"),
@@ -83,6 +86,66 @@ pub fn email(view: &IncidentView) -> (String, String) {
             "\nEvery change is journaled under incident {}.",
             view.id
         );
+    }
+    (subject, body)
+}
+
+/// The e-mail of a GuardDuty finding incident.
+fn finding(
+    view: &IncidentView,
+    f: &crate::core::guardduty::FindingIncident,
+    accounts: &str,
+) -> (String, String) {
+    use crate::core::guardduty::Response;
+    let g = &f.finding;
+    let subject = format!(
+        "runawaytrain: GuardDuty {} on {accounts}: {}",
+        g.finding_type,
+        view.status.as_str()
+    );
+    let mut body = format!(
+        "Incident {} on {accounts}: {}.\n{}\n- type: {}\n- severity: {}\n- resource: {}\n- region: {}\n- count: {} (GuardDuty), {} finding(s) in this incident\n",
+        view.id,
+        view.status.as_str(),
+        g.title,
+        g.finding_type,
+        g.severity,
+        f.finding.resource(),
+        g.region,
+        g.count,
+        f.findings,
+    );
+    if let Some(found) = &view.launchers {
+        for line in crate::text::launchers::lines(found) {
+            let _ = writeln!(body, "Key of: {line}");
+        }
+    }
+    if view.status == Status::Open {
+        match (f.response, view.deadline) {
+            (Response::Alert, _) => {
+                body += "\nAlert only: nothing happens unless an approver acts in Slack.\n"
+            }
+            (r, Some(d)) => {
+                let _ = writeln!(
+                    body,
+                    "\nUnless an approver overrides in Slack, the guard will {} {} at {}.",
+                    r.as_str(),
+                    g.instance_id.as_deref().unwrap_or("the instance"),
+                    d.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            _ => {}
+        }
+    }
+    if let Some(iso) = &view.isolation {
+        body.push('\n');
+        body += &crate::text::isolation::isolation(iso);
+    }
+    for a in view.outcome.iter().flatten() {
+        body += &crate::text::terminal::account_halt(a, false, true);
+    }
+    if let Some(e) = &view.error {
+        let _ = writeln!(body, "\nNothing done: {e}");
     }
     (subject, body)
 }

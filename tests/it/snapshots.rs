@@ -94,6 +94,9 @@ fn view(status: Status) -> IncidentView {
         }),
         lockout: None,
         launchers: None,
+        finding: None,
+        isolation: None,
+        error: None,
     }
 }
 

@@ -31,10 +31,12 @@ pub struct IncidentRow {
     pub response_url: Option<String>,
     /// Who launched the alert's instances, as last looked up.
     pub launchers: Option<crate::core::launchers::Launchers>,
+    /// A finding incident's finding and response.
+    pub finding: Option<crate::core::guardduty::FindingIncident>,
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
-     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers";
+     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers, finding";
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let id: String = r.get(0)?;
@@ -61,6 +63,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         acting_process: r.get(15)?,
         response_url: r.get(16)?,
         launchers: json_of(id_, "launchers", r.get(17)?)?,
+        finding: json_of(id_, "finding", r.get(18)?)?,
         id,
     })
 }
@@ -145,6 +148,61 @@ impl Journal {
             )
         })?;
         Ok(id)
+    }
+
+    /// Opens an incident for a GuardDuty finding about `resource`: status `open`, without a
+    /// deadline until the alert is delivered.
+    pub fn open_finding(
+        &self,
+        account_id: &str,
+        resource: &str,
+        finding: &crate::core::guardduty::FindingIncident,
+        at: DateTime<Utc>,
+    ) -> Result<String, JournalError> {
+        let id = new_incident_id(at);
+        self.with("open an incident", |c| {
+            c.execute(
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, resource, finding, updated_at)
+                 VALUES (?1, 'finding', 'open', ?2, 'guardduty', ?3, ?4, ?5, ?2)",
+                params![id, at.to_rfc3339(), account_id, resource, json_text(finding)],
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// The latest finding incident of the account about `resource`.
+    pub fn latest_finding(
+        &self,
+        account_id: &str,
+        resource: &str,
+    ) -> Result<Option<IncidentRow>, JournalError> {
+        self.with("read the latest finding incident", |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = 'finding' AND account_id = ?1 AND resource = ?2
+                     ORDER BY opened_at DESC, rowid DESC LIMIT 1"
+                ),
+                params![account_id, resource],
+                incident_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Journals a finding incident's latest finding and response.
+    pub fn update_finding(
+        &self,
+        id: &str,
+        finding: &crate::core::guardduty::FindingIncident,
+        at: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        self.with("update the finding incident", |c| {
+            c.execute(
+                "UPDATE incidents SET finding = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, json_text(finding), at.to_rfc3339()],
+            )
+        })?;
+        Ok(())
     }
 
     /// Sets the incident's deadline if it has none yet; whether it did. The first delivery of

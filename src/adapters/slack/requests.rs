@@ -15,6 +15,7 @@ pub fn action_id(press: Press) -> &'static str {
         Press::Override => "runaway_override",
         Press::ConfirmHalt => "runaway_confirm_halt",
         Press::LockoutLaunchers => "runaway_lockout_launchers",
+        Press::Isolate => "runaway_isolate",
     }
 }
 
@@ -25,6 +26,7 @@ pub fn press_of(action_id: &str) -> Option<Press> {
         Press::Override,
         Press::ConfirmHalt,
         Press::LockoutLaunchers,
+        Press::Isolate,
     ]
     .into_iter()
     .find(|p| self::action_id(*p) == action_id)

@@ -26,6 +26,32 @@ impl Bot {
             .get_incident(id)?
             .expect("a claimed incident exists");
         self.refresh_message(id, response_url).await?;
+        if row.kind == "finding" {
+            let (status, result) = self.execute_finding(&row, clock).await?;
+            let now = clock.now();
+            let snooze = row
+                .account_id
+                .as_deref()
+                .and_then(|a| self.account(a))
+                .map(|a| after(now, a.policy.snooze));
+            self.journal
+                .finish_incident(id, status, &result, snooze, now)?;
+            self.metrics
+                .incidents_executed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                incident.id = id,
+                status = status.as_str(),
+                "finding incident carried out"
+            );
+            self.refresh_message(id, response_url).await?;
+            let row = self.journal.get_incident(id)?.expect("exists");
+            let view = self.view(&row);
+            if let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) {
+                self.email(account, &view, None).await;
+            }
+            return Ok(());
+        }
         let ids: Vec<String> = match &row.account_id {
             Some(a) => vec![a.clone()],
             None => row.accounts.clone(),
@@ -283,6 +309,7 @@ impl Bot {
         let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],
+            "finding" => Vec::new(),
             _ => accounts
                 .first()
                 .map(|a| a.actions.clone())
@@ -330,6 +357,18 @@ impl Bot {
             outcome,
             lockout,
             launchers: row.launchers.clone(),
+            finding: row.finding.clone(),
+            isolation: row.result.as_ref().and_then(|r| {
+                serde_json::from_value::<crate::core::isolation::IsolationReport>(
+                    r["isolation"].clone(),
+                )
+                .ok()
+            }),
+            error: row
+                .result
+                .as_ref()
+                .and_then(|r| r["error"].as_str().or(r["note"].as_str()))
+                .map(str::to_owned),
         }
     }
 

@@ -48,6 +48,28 @@ impl Bot {
                 .lockout_launchers_press(&row, user, &action, response_url, now)
                 .await;
         };
+        if press == Press::Isolate {
+            match &row.finding {
+                Some(f) if f.finding.instance_id.is_some() && row.status == Status::Open => {
+                    let mut f = f.clone();
+                    f.response = crate::core::guardduty::Response::Isolate;
+                    self.journal.update_finding(incident, &f, now)?;
+                }
+                Some(f) if f.finding.instance_id.is_some() => {}
+                _ => {
+                    self.journal.record_press(
+                        Some(incident),
+                        user,
+                        &action,
+                        true,
+                        "no instance",
+                        now,
+                    )?;
+                    self.tell(response_url, &format!("Incident `{incident}` is not a GuardDuty finding about an instance: nothing to isolate.")).await;
+                    return Ok(Outcome::AlreadyDecided(row.status));
+                }
+            }
+        }
         let snooze = match to {
             Status::Overridden => row
                 .account_id

@@ -47,6 +47,10 @@ impl Bot {
             if !incident::is_due(row.status, row.deadline, now) {
                 continue;
             }
+            // A finding whose response is an alert waits for a press, never for a deadline.
+            if row.finding.as_ref().is_some_and(|f| !f.acts()) {
+                continue;
+            }
             if row.status == Status::AwaitingConfirmation {
                 if self.journal.claim(
                     &row.id,

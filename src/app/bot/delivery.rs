@@ -272,7 +272,10 @@ impl Bot {
         let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) else {
             return Ok(());
         };
-        let grace = account.policy.grace_period;
+        let grace = match &row.finding {
+            Some(f) => std::time::Duration::from_secs(f.grace_seconds),
+            None => account.policy.grace_period,
+        };
         let channel = account
             .slack_channel
             .as_ref()

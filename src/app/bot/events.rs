@@ -100,6 +100,10 @@ impl Bot {
                                 Requested::Joined => (Outcome::Coalesced, None),
                             },
                             Decision::Keep(why) => (Outcome::Kept, Some(why.to_owned())),
+                            Decision::Finding => match self.account(&e.account) {
+                                Some(account) => self.on_finding(account, &e.detail, clock)?,
+                                None => (Outcome::Ignored, Some("account not watched".into())),
+                            },
                             Decision::Ignore(why) => (Outcome::Ignored, Some(why.to_owned())),
                         }
                     };

@@ -12,6 +12,7 @@ mod commands;
 mod deadlines;
 mod delivery;
 mod events;
+mod findings;
 mod metrics;
 mod run;
 mod triggers;

@@ -16,6 +16,8 @@ use crate::config::Action;
 use crate::core::incident::{Press, Status};
 use crate::ports::IncidentView;
 
+mod finding;
+
 /// Slack's limits, as its own SDK enforces them.
 const MAX_SECTION_TEXT: usize = 3000;
 const MAX_HEADER_TEXT: usize = 150;
@@ -152,6 +154,9 @@ pub fn incident_message(view: &IncidentView) -> Value {
 
 /// The message of an incident (`text` fallback and `blocks`), for every status.
 pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
+    if let Some(f) = &view.finding {
+        return finding::content(view, f);
+    }
     let accounts = accounts_text(view);
     let manual = view.observed.is_none();
     let title = if manual {

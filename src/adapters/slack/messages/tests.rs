@@ -145,6 +145,9 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
             outcome: (status == Status::Partial).then(|| vec![outcome.clone(); 60]),
             lockout: None,
             launchers: Some(huge_launchers()),
+            finding: None,
+            isolation: None,
+            error: None,
         };
         let m = incident_message(&view);
         assert_within_limits(&m);

@@ -1,0 +1,214 @@
+//! GuardDuty findings in the bot: a finding a `[[guardduty]]` rule takes opens an incident for
+//! its resource (or updates the one already open for it), alerted like any other, and its
+//! response — isolate or stop the instance — runs at the rule's deadline unless someone
+//! overrides. A finding about an access key offers the lockout of that key's user.
+
+use std::sync::Arc;
+
+use super::{Bot, StepClock};
+use crate::adapters::journal::{IncidentRow, JournalError};
+use crate::app::{halt, isolate};
+use crate::config::{Account, RegionName};
+use crate::core::events::Outcome;
+use crate::core::guardduty::{self, Finding, FindingIncident, Response};
+use crate::core::incident::Status;
+use crate::core::isolation::Options;
+use crate::core::launchers::{Attribution, Launcher, Launchers, LaunchersState};
+
+impl Bot {
+    /// What a finding event of a watched account leads to: an incident (opened or updated), or
+    /// kept with why no rule takes it.
+    pub(super) fn on_finding(
+        self: &Arc<Self>,
+        account: &Account,
+        detail: &serde_json::Value,
+        clock: StepClock,
+    ) -> Result<(Outcome, Option<String>), JournalError> {
+        let finding = match guardduty::read(detail) {
+            Ok(f) => f,
+            Err(why) => return Ok((Outcome::Kept, Some(why))),
+        };
+        let rule = match guardduty::matching(&self.config.guardduty, &finding) {
+            Ok(r) => r,
+            Err(why) => return Ok((Outcome::Kept, Some(why))),
+        };
+        let now = clock.now();
+        let grace = rule.grace_period.unwrap_or(account.policy.grace_period);
+        let new = FindingIncident::new(finding, rule, grace, now);
+        let resource = new.finding.resource();
+        let latest = self
+            .journal
+            .latest_finding(account.id.as_str(), &resource)?;
+        // One incident per resource: a repeat updates it, unless it was closed as a false
+        // alarm whose snooze has ended.
+        let same = latest.filter(|row| {
+            !(row.status == Status::Overridden && row.snooze_until.is_none_or(|t| now >= t))
+        });
+        match same {
+            Some(row) => {
+                let mut kept = row.finding.clone().unwrap_or_else(|| new.clone());
+                kept.seen_again(new);
+                self.journal.update_finding(&row.id, &kept, now)?;
+                tracing::info!(incident.id = %row.id, resource, findings = kept.findings, "finding incident updated");
+                self.spawn_refresh(&row.id);
+                Ok((Outcome::Incident, Some(format!("updated {}", row.id))))
+            }
+            None => {
+                let id = self
+                    .journal
+                    .open_finding(account.id.as_str(), &resource, &new, now)?;
+                if let Some(launchers) = key_user(account, &new.finding, now) {
+                    self.journal.set_launchers(&id, &launchers)?;
+                }
+                tracing::info!(incident.id = %id, resource, response = new.response.as_str(), "finding incident opened");
+                self.spawn_delivery(&id, now, clock, false);
+                Ok((Outcome::Incident, Some(format!("opened {id}"))))
+            }
+        }
+    }
+
+    /// Carries out a decided finding incident: isolates or stops its instance. An instance that
+    /// is gone (or exempt, or the guard's own) is reported, never acted on.
+    pub(super) async fn execute_finding(
+        &self,
+        row: &IncidentRow,
+        clock: StepClock,
+    ) -> Result<(Status, serde_json::Value), JournalError> {
+        let Some(f) = &row.finding else {
+            return Ok((
+                Status::Partial,
+                serde_json::json!({"error": "the incident has no finding"}),
+            ));
+        };
+        let account = row.account_id.as_deref().and_then(|a| self.account(a));
+        let (Some(account), Some(instance)) = (account, f.finding.instance_id.as_deref()) else {
+            return Ok((
+                Status::Executed,
+                serde_json::json!({"note": "nothing to do: the finding is not about an instance of a configured account"}),
+            ));
+        };
+        let Ok(region) = RegionName::parse(&f.finding.region) else {
+            return Ok((
+                Status::Partial,
+                serde_json::json!({"error": format!("the finding's region {:?} is not a region", f.finding.region)}),
+            ));
+        };
+        match f.response {
+            Response::Alert => Ok((
+                Status::Executed,
+                serde_json::json!({"note": "an alert only"}),
+            )),
+            Response::Isolate => {
+                let target = isolate::Target {
+                    account,
+                    region,
+                    instance: instance.to_owned(),
+                };
+                let result = isolate::run(
+                    self.cloud.as_ref(),
+                    &target,
+                    &Options::default(),
+                    self.own_instance.as_deref(),
+                    Some((&self.journal, &row.id)),
+                    &|| clock.now(),
+                )
+                .await;
+                Ok(match result {
+                    Ok(report) => {
+                        let status = if report.failed() {
+                            Status::Partial
+                        } else {
+                            Status::Executed
+                        };
+                        (status, serde_json::json!({"isolation": report}))
+                    }
+                    // Refused (gone, exempt, the guard's own) or unreadable: nothing changed.
+                    Err(isolate::IsolateError::Journal { error, .. }) => return Err(error),
+                    Err(e) => (
+                        Status::Resolved,
+                        serde_json::json!({"error": e.to_string()}),
+                    ),
+                })
+            }
+            Response::Stop => {
+                let accounts = [account];
+                let mut plan = halt::plan(
+                    self.cloud.as_ref(),
+                    &accounts,
+                    Some(&row.id),
+                    self.config.guard.max_concurrency,
+                    self.own_instance.as_deref(),
+                )
+                .await;
+                let only = halt::Scope::Only([instance.to_owned()].into());
+                halt::narrow(&mut plan, |_| only.clone()).await;
+                let report = halt::execute(
+                    plan,
+                    Some((&self.journal, &row.id)),
+                    self.config.guard.max_concurrency,
+                    &|| clock.now(),
+                )
+                .await;
+                let stopped = report.stopped();
+                let status = match (report.complete(), stopped) {
+                    (true, 0) => Status::Resolved,
+                    (true, _) => Status::Executed,
+                    (false, _) => Status::Partial,
+                };
+                let mut result = serde_json::json!({ "halt": report });
+                if stopped == 0 {
+                    result["note"] =
+                        format!("{instance} was not running (or is exempt): nothing stopped")
+                            .into();
+                }
+                Ok((status, result))
+            }
+        }
+    }
+}
+
+/// The IAM user whose access key a finding is about, as a launcher the lockout can act on.
+fn key_user(
+    account: &Account,
+    f: &Finding,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Launchers> {
+    let (key, user) = (f.access_key_id.as_ref()?, f.user_name.as_ref()?);
+    if f.user_type.as_deref() != Some("IAMUser") {
+        return None;
+    }
+    let arn = format!(
+        "arn:{}:iam::{}:user/{user}",
+        crate::config::partition_of(&f.region),
+        account.id
+    );
+    let exempt = account
+        .policy
+        .exempt_principals
+        .iter()
+        .any(|p| p == user || *p == arn);
+    Some(Launchers {
+        state: LaunchersState::Known,
+        source: "guardduty".into(),
+        since: now,
+        looked_at: now,
+        attribution: Attribution {
+            launchers: vec![Launcher {
+                principal_arn: arn,
+                kind: "IAMUser".into(),
+                user_name: Some(user.clone()),
+                role_arn: None,
+                access_key_id: Some(key.clone()),
+                source_ips: Vec::new(),
+                user_agents: Vec::new(),
+                instances: 0,
+                instance_ids: Vec::new(),
+                regions: Default::default(),
+                exempt,
+            }],
+            ..Default::default()
+        },
+        unattributed: None,
+        error: None,
+    })
+}
