@@ -8,6 +8,7 @@ mod architecture;
 mod check;
 mod delivery;
 mod events;
+mod guardduty;
 mod halt;
 mod isolate;
 mod launchers;

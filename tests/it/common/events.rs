@@ -230,3 +230,36 @@ impl EventPipe {
         .sum()
     }
 }
+
+/// GuardDuty's sample finding `name` (`tests/fixtures/guardduty/`), about `instance` (or the
+/// key's user `user`), with `severity` and `count`.
+pub fn sample_finding(name: &str, severity: f64, count: u64) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/fixtures/guardduty/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f["severity"] = severity.into();
+    f["service"]["count"] = count.into();
+    f
+}
+
+/// A finding put on `region`'s default bus of the payer as GuardDuty sends it (moto has no
+/// GuardDuty: the test puts the event GuardDuty would).
+pub async fn put_finding(moto: &Moto, region: &str, finding: &serde_json::Value) {
+    let eb = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await);
+    let out = eb
+        .put_events()
+        .entries(
+            PutEventsRequestEntry::builder()
+                .source("aws.guardduty")
+                .detail_type(DETAIL_TYPES[2])
+                .detail(finding.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_entry_count, 0);
+}
