@@ -285,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn launch_calls_check_failed_calls_and_findings_are_kept() {
+    fn launch_calls_check_failed_calls_are_kept_and_findings_go_to_the_rules() {
         let call = |name: &str, error: Option<&str>| {
             let mut d = serde_json::json!({"eventName": name, "userIdentity": {"type": "IAMUser"}});
             if let Some(code) = error {
@@ -324,7 +324,8 @@ mod tests {
                 severity: 8.0
             }
         );
-        assert!(matches!(decide(&finding, true), Decision::Keep(_)));
+        assert_eq!(decide(&finding, true), Decision::Finding);
+        assert!(matches!(decide(&finding, false), Decision::Ignore(_)));
     }
 
     #[test]

@@ -122,7 +122,7 @@ async fn a_backdoor_finding_isolates_at_the_deadline_and_a_repeat_updates_the_sa
     assert_eq!(look(&sdk, &c.instance).await.groups, c.groups);
     assert_eq!(
         h.bot.deadline_step(deadline).await.unwrap(),
-        [incident.id.clone()]
+        std::slice::from_ref(&incident.id)
     );
     let now = look(&sdk, &c.instance).await;
     let (isolation, _, _) = group_named(&sdk, "runaway-isolation").await.unwrap();
