@@ -301,6 +301,8 @@ pub struct IncidentView {
     pub launchers: Option<crate::core::launchers::Launchers>,
     /// The GuardDuty finding behind the incident, and the response to it.
     pub finding: Option<crate::core::guardduty::FindingIncident>,
+    /// The instance a `/runaway isolate` asks to isolate.
+    pub target: Option<crate::core::isolation::IsolationTarget>,
     /// What isolating the finding's instance did, once it ran.
     pub isolation: Option<crate::core::isolation::IsolationReport>,
     /// Why a finding's response did nothing (the instance gone, exempt), once it ran.

@@ -164,6 +164,8 @@ pub enum Press {
     LockoutLaunchers,
     /// Isolate the instance a GuardDuty finding names, now, whatever the rule's response.
     Isolate,
+    /// Confirm an isolation asked for with `/runaway isolate`.
+    ConfirmIsolate,
 }
 
 impl Press {
@@ -175,6 +177,7 @@ impl Press {
             Self::Override => Some((Status::Open, Status::Overridden)),
             Self::ConfirmHalt => Some((Status::AwaitingConfirmation, Status::Approved)),
             Self::Isolate => Some((Status::Open, Status::Approved)),
+            Self::ConfirmIsolate => Some((Status::AwaitingConfirmation, Status::Approved)),
             Self::LockoutLaunchers => None,
         }
     }

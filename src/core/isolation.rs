@@ -60,6 +60,14 @@ pub struct StepReport {
     pub detail: String,
 }
 
+/// The instance to isolate, as a `/runaway isolate` journals it until confirmed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IsolationTarget {
+    pub account_id: String,
+    pub region: String,
+    pub instance_id: String,
+}
+
 /// What `runaway isolate` (or a GuardDuty response) was asked to do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Options {

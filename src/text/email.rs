@@ -23,6 +23,28 @@ pub fn email(view: &IncidentView) -> (String, String) {
     if let Some(f) = &view.finding {
         return finding(view, f, &accounts);
     }
+    if let Some(t) = &view.target {
+        let subject = format!(
+            "runawaytrain: isolation of {} in {accounts}: {}",
+            t.instance_id,
+            view.status.as_str()
+        );
+        let mut body = format!(
+            "Incident {}: isolation of {} in {accounts} ({}), asked by {}: {}.\n",
+            view.id,
+            t.instance_id,
+            t.region,
+            view.decided_by.as_deref().unwrap_or("an approver"),
+            view.status.as_str()
+        );
+        if let Some(iso) = &view.isolation {
+            body += &crate::text::isolation::isolation(iso);
+        }
+        if let Some(e) = &view.error {
+            let _ = writeln!(body, "Nothing done: {e}");
+        }
+        return (subject, body);
+    }
     let subject = match view.status {
         Status::Executed | Status::Partial => format!("runawaytrain: actions ran on {accounts}"),
         Status::Overridden => format!("runawaytrain: alert on {accounts} overridden"),

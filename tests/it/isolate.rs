@@ -335,3 +335,100 @@ async fn exempt_unknown_and_malformed_instances_are_refused_and_nothing_changes(
         .unwrap_or(0);
     assert_eq!(changes, 0);
 }
+
+mod from_slack {
+    use super::*;
+    use crate::common::bot::BotHarness;
+    use chrono::{Duration, Utc};
+    use runawaytrain::adapters::slack::messages::in_channel;
+    use runawaytrain::core::incident::{Press, Status};
+
+    fn bot_config(topic: &str) -> String {
+        format!(
+            r#"
+[guard]
+state_path = "journal.db"
+
+[slack]
+channel = "C0123456789"
+approvers = ["UAPPROVER1"]
+
+[notify]
+sns_topic_arn = "{topic}"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1"]
+"#
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn slash_isolate_asks_for_a_confirmation_that_only_its_own_button_gives() {
+        let h = BotHarness::start(bot_config).await;
+        let sdk = h.moto.sdk("us-east-1").await;
+        let c = compromised_instance(&sdk).await;
+        let now = Utc::now();
+        let refused = h
+            .bot
+            .request_isolate("USTRANGER1", &[&c.instance], None, now)
+            .unwrap();
+        assert!(refused.unwrap_err().contains("approvers"));
+        for bad in [vec!["web-1"], vec![], vec![c.instance.as_str(), "nobody"]] {
+            let said = h
+                .bot
+                .request_isolate("UAPPROVER1", &bad, None, now)
+                .unwrap();
+            assert!(said.is_err(), "{bad:?}");
+        }
+        assert!(h.bot.journal.recent_incidents(10).unwrap().is_empty());
+
+        let view = h
+            .bot
+            .request_isolate(
+                "UAPPROVER1",
+                &[&c.instance, "payer", "us-east-1"],
+                None,
+                now,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.status, Status::AwaitingConfirmation);
+        let message = in_channel(&view);
+        assert_eq!(
+            crate::common::slack::button_value(&message, "runaway_confirm_isolate").as_deref(),
+            Some(view.id.as_str())
+        );
+        // A halt's confirmation does not confirm an isolation; a stranger cannot.
+        for (press, user) in [
+            (Press::ConfirmHalt, "UAPPROVER1"),
+            (Press::ConfirmIsolate, "USTRANGER1"),
+        ] {
+            h.bot.press(press, &view.id, user, None, now).await.unwrap();
+            assert_eq!(look(&sdk, &c.instance).await.groups, c.groups, "{press:?}");
+        }
+        h.bot
+            .press(Press::ConfirmIsolate, &view.id, "UAPPROVER1", None, now)
+            .await
+            .unwrap();
+        h.bot.idle().await;
+        let isolated = look(&sdk, &c.instance).await;
+        assert_ne!(isolated.groups, c.groups);
+        assert_eq!(isolated.tags["runaway:quarantine"], view.id);
+        let row = h.bot.journal.get_incident(&view.id).unwrap().unwrap();
+        assert_eq!(row.status, Status::Executed);
+
+        // Another request nobody confirms lapses, nothing done.
+        let other = launch(&sdk, 1, &[], false).await;
+        let view = h
+            .bot
+            .request_isolate("UAPPROVER1", &[&other[0]], None, now)
+            .unwrap()
+            .unwrap();
+        h.bot.deadline_step(now + Duration::hours(1)).await.unwrap();
+        let row = h.bot.journal.get_incident(&view.id).unwrap().unwrap();
+        assert_eq!(row.status, Status::Unconfirmed);
+        assert!(h.bot.journal.changes(&view.id).unwrap().is_empty());
+    }
+}

@@ -494,7 +494,8 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         .signed("/slack/commands", &command_body("", STRANGER, None))
         .await;
     assert_eq!(help.status(), 200);
-    assert!(help.text().await.unwrap().contains("/runaway halt"));
+    let help = help.text().await.unwrap();
+    assert!(help.contains("/runaway halt") && help.contains("/runaway isolate"));
     let status: Value = serve
         .signed("/slack/commands", &command_body("status", STRANGER, None))
         .await
@@ -580,6 +581,33 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         "{done}"
     );
     assert_eq!(count(&use1, "running").await, 3);
+
+    // /runaway isolate: a confirmation, then the instance cut off, said through response_url.
+    let target = states(&use1).await.into_keys().next().unwrap();
+    let confirm: Value = serve
+        .signed(
+            "/slack/commands",
+            &command_body(&format!("isolate {target} payer"), APPROVER, None),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let asked = button_value(&confirm, "runaway_confirm_isolate").expect("a confirmation button");
+    let url = format!("{}isolate", slack.responses);
+    serve
+        .signed(
+            "/slack/interactions",
+            &press_body("runaway_confirm_isolate", &asked, APPROVER, &url),
+        )
+        .await;
+    let isolated = slack
+        .wait_for("response/isolate", 20, |b| {
+            text_of(b).contains("isolation_group")
+        })
+        .await;
+    assert!(text_of(&isolated).contains(&target), "{isolated}");
+    assert_eq!(count(&use1, "running").await, 3, "isolated, still running");
 
     // Health and metrics.
     let health: Value = reqwest::get(format!("{}/healthz", serve.url))

@@ -95,6 +95,7 @@ fn view(status: Status) -> IncidentView {
         lockout: None,
         launchers: None,
         finding: None,
+        target: None,
         isolation: None,
         error: None,
     }

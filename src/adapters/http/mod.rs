@@ -157,7 +157,8 @@ fn ephemeral(text: &str) -> Response {
 const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open incidents, last check · \
 `/runaway halt [ACCOUNT]`: stop every running, non-exempt instance (all accounts if none named), after a confirmation · \
 `/runaway restore INCIDENT [--start-instances]`: undo what an incident changed · \
-`/runaway help`: this text. Approvers only for halt, restore and the alert buttons.";
+`/runaway isolate INSTANCE [ACCOUNT] [REGION]`: cut a compromised instance off and snapshot it, after a confirmation · \
+`/runaway help`: this text. Approvers only for halt, restore, isolate and the alert buttons.";
 
 async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let body = match signed_body(&app, &headers, body, "/slack/commands").await {
@@ -189,6 +190,22 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
                 Ok(Err(why)) => ephemeral(&why),
                 Err(e) => {
                     tracing::error!(error = %e, "halt request not journaled");
+                    ephemeral("The journal could not be written: nothing was changed.")
+                }
+            }
+        }
+        (Some("isolate"), _, _) => {
+            let rest: Vec<&str> = form.text.split_whitespace().skip(1).collect();
+            match app.bot.request_isolate(
+                &form.user_id,
+                &rest,
+                form.response_url.as_deref(),
+                Utc::now(),
+            ) {
+                Ok(Ok(view)) => axum::Json(slack::messages::in_channel(&view)).into_response(),
+                Ok(Err(why)) => ephemeral(&why),
+                Err(e) => {
+                    tracing::error!(error = %e, "isolation request not journaled");
                     ephemeral("The journal could not be written: nothing was changed.")
                 }
             }

@@ -33,10 +33,12 @@ pub struct IncidentRow {
     pub launchers: Option<crate::core::launchers::Launchers>,
     /// A finding incident's finding and response.
     pub finding: Option<crate::core::guardduty::FindingIncident>,
+    /// The instance a `/runaway isolate` asks to isolate.
+    pub target: Option<crate::core::isolation::IsolationTarget>,
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
-     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers, finding";
+     decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers, finding, target";
 
 fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let id: String = r.get(0)?;
@@ -64,6 +66,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         response_url: r.get(16)?,
         launchers: json_of(id_, "launchers", r.get(17)?)?,
         finding: json_of(id_, "finding", r.get(18)?)?,
+        target: json_of(id_, "target", r.get(19)?)?,
         id,
     })
 }
@@ -237,6 +240,36 @@ impl Journal {
                     at.to_rfc3339(),
                     format!("slack:{user}"),
                     json_text(&accounts),
+                    deadline.to_rfc3339(),
+                    response_url
+                ],
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// Opens an isolation asked for with `/runaway isolate`, waiting for its confirmation
+    /// button. `deadline`: when it lapses unconfirmed; `response_url`: where to say so.
+    pub fn open_isolation_request(
+        &self,
+        target: &crate::core::isolation::IsolationTarget,
+        user: &str,
+        deadline: DateTime<Utc>,
+        response_url: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<String, JournalError> {
+        let id = new_incident_id(at);
+        self.with("open an incident", |c| {
+            c.execute(
+                "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, resource, target, updated_at, deadline, response_url)
+                 VALUES (?1, 'isolate', 'awaiting_confirmation', ?2, ?3, ?4, ?5, ?6, ?2, ?7, ?8)",
+                params![
+                    id,
+                    at.to_rfc3339(),
+                    format!("slack:{user}"),
+                    target.account_id,
+                    format!("instance:{}", target.instance_id),
+                    json_text(target),
                     deadline.to_rfc3339(),
                     response_url
                 ],

@@ -22,7 +22,8 @@ pub(super) const MIGRATIONS: [&str; 7] = [
 
 /// Version 7: isolation and GuardDuty. What a change's call returned (a snapshot's id, a
 /// created group's id); each isolated instance as it was before; the finding behind an
-/// incident, and the resource it is about (one incident per resource).
+/// incident, and the resource it is about (one incident per resource); the instance a
+/// `/runaway isolate` asks to isolate.
 const MIGRATE_TO_7: &str = "
 ALTER TABLE changes ADD COLUMN outcome TEXT;           -- JSON: what the call returned
 CREATE TABLE captures (
@@ -36,6 +37,7 @@ CREATE TABLE captures (
 CREATE INDEX captures_by_incident ON captures(incident_id);
 ALTER TABLE incidents ADD COLUMN finding TEXT;         -- JSON: core::guardduty::Finding
 ALTER TABLE incidents ADD COLUMN resource TEXT;        -- what a finding is about: 'instance:i-...'
+ALTER TABLE incidents ADD COLUMN target TEXT;          -- JSON: what a /runaway isolate isolates
 CREATE INDEX incidents_by_resource ON incidents(account_id, resource);
 ";
 

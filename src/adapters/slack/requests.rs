@@ -16,6 +16,7 @@ pub fn action_id(press: Press) -> &'static str {
         Press::ConfirmHalt => "runaway_confirm_halt",
         Press::LockoutLaunchers => "runaway_lockout_launchers",
         Press::Isolate => "runaway_isolate",
+        Press::ConfirmIsolate => "runaway_confirm_isolate",
     }
 }
 
@@ -27,6 +28,7 @@ pub fn press_of(action_id: &str) -> Option<Press> {
         Press::ConfirmHalt,
         Press::LockoutLaunchers,
         Press::Isolate,
+        Press::ConfirmIsolate,
     ]
     .into_iter()
     .find(|p| self::action_id(*p) == action_id)

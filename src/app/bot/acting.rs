@@ -26,8 +26,12 @@ impl Bot {
             .get_incident(id)?
             .expect("a claimed incident exists");
         self.refresh_message(id, response_url).await?;
-        if row.kind == "finding" {
-            let (status, result) = self.execute_finding(&row, clock).await?;
+        if row.kind == "finding" || row.kind == "isolate" {
+            let (status, result) = if row.kind == "finding" {
+                self.execute_finding(&row, clock).await?
+            } else {
+                self.execute_isolation(&row, clock).await?
+            };
             let now = clock.now();
             let snooze = row
                 .account_id
@@ -309,7 +313,7 @@ impl Bot {
         let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],
-            "finding" => Vec::new(),
+            "finding" | "isolate" => Vec::new(),
             _ => accounts
                 .first()
                 .map(|a| a.actions.clone())
@@ -358,6 +362,7 @@ impl Bot {
             lockout,
             launchers: row.launchers.clone(),
             finding: row.finding.clone(),
+            target: row.target.clone(),
             isolation: row.result.as_ref().and_then(|r| {
                 serde_json::from_value::<crate::core::isolation::IsolationReport>(
                     r["isolation"].clone(),

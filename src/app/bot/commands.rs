@@ -48,6 +48,30 @@ impl Bot {
                 .lockout_launchers_press(&row, user, &action, response_url, now)
                 .await;
         };
+        // A confirmation confirms only what it was asked for.
+        let mismatched = match press {
+            Press::ConfirmHalt => row.kind != "manual",
+            Press::ConfirmIsolate => row.kind != "isolate",
+            _ => false,
+        };
+        if mismatched {
+            self.journal.record_press(
+                Some(incident),
+                user,
+                &action,
+                true,
+                "not this incident's button",
+                now,
+            )?;
+            self.tell(
+                response_url,
+                &format!(
+                    "That button does not belong to incident `{incident}`: nothing was changed."
+                ),
+            )
+            .await;
+            return Ok(Outcome::AlreadyDecided(row.status));
+        }
         if press == Press::Isolate {
             match &row.finding {
                 Some(f) if f.finding.instance_id.is_some() && row.status == Status::Open => {

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use super::{Bot, StepClock};
 use crate::adapters::journal::{IncidentRow, JournalError};
-use crate::app::{halt, isolate};
+use crate::app::halt;
 use crate::config::{Account, RegionName};
 use crate::core::events::Outcome;
 use crate::core::guardduty::{self, Finding, FindingIncident, Response};
 use crate::core::incident::Status;
-use crate::core::isolation::Options;
 use crate::core::launchers::{Attribution, Launcher, Launchers, LaunchersState};
 
 impl Bot {
@@ -99,36 +98,8 @@ impl Bot {
                 serde_json::json!({"note": "an alert only"}),
             )),
             Response::Isolate => {
-                let target = isolate::Target {
-                    account,
-                    region,
-                    instance: instance.to_owned(),
-                };
-                let result = isolate::run(
-                    self.cloud.as_ref(),
-                    &target,
-                    &Options::default(),
-                    self.own_instance.as_deref(),
-                    Some((&self.journal, &row.id)),
-                    &|| clock.now(),
-                )
-                .await;
-                Ok(match result {
-                    Ok(report) => {
-                        let status = if report.failed() {
-                            Status::Partial
-                        } else {
-                            Status::Executed
-                        };
-                        (status, serde_json::json!({"isolation": report}))
-                    }
-                    // Refused (gone, exempt, the guard's own) or unreadable: nothing changed.
-                    Err(isolate::IsolateError::Journal { error, .. }) => return Err(error),
-                    Err(e) => (
-                        Status::Resolved,
-                        serde_json::json!({"error": e.to_string()}),
-                    ),
-                })
+                self.isolate_instance(account, region, instance, &row.id, clock)
+                    .await
             }
             Response::Stop => {
                 let accounts = [account];

@@ -13,6 +13,7 @@ mod deadlines;
 mod delivery;
 mod events;
 mod findings;
+mod isolating;
 mod metrics;
 mod run;
 mod triggers;

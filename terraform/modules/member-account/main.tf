@@ -116,7 +116,6 @@ data "aws_iam_policy_document" "member_permissions" {
     sid = "ReadWhatIsolationChanges"
     # isolate: reads without resource-level permissions.
     actions = [
-      "ec2:DescribeInstanceAttribute",
       "ec2:DescribeIamInstanceProfileAssociations",
       "ec2:DescribeSecurityGroups",
       "autoscaling:DescribeAutoScalingInstances",
@@ -129,6 +128,7 @@ data "aws_iam_policy_document" "member_permissions" {
     # Termination protection, shutdown behaviour, the instance profile, the interfaces' groups.
     # Re-associating a profile (restore) also needs iam:PassRole, never granted here.
     actions = [
+      "ec2:DescribeInstanceAttribute",
       "ec2:ModifyInstanceAttribute",
       "ec2:DisassociateIamInstanceProfile",
       "ec2:AssociateIamInstanceProfile",

@@ -140,20 +140,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
             fallback += &format!(". {}", decision.replace('*', ""));
             blocks.push(section(&decision));
             if let Some(iso) = &view.isolation {
-                let lines: Vec<String> = iso
-                    .steps
-                    .iter()
-                    .map(|s| {
-                        let mark = match s.status {
-                            StepStatus::Done => "✅",
-                            StepStatus::Skipped => "➖",
-                            StepStatus::Failed => "❌",
-                            StepStatus::Planned => "…",
-                        };
-                        format!("{mark} {}: {}", s.step.as_str(), truncate(&s.detail, 200))
-                    })
-                    .collect();
-                blocks.push(section(&format!("*Isolation*\n{}", lines.join("\n"))));
+                blocks.push(isolation_section(iso));
             }
             for a in view.outcome.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
                 blocks.push(section(&outcome_text(a)));
@@ -189,4 +176,22 @@ fn capitalised(s: &str) -> String {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// What an isolation did, a line per step.
+pub(super) fn isolation_section(iso: &crate::core::isolation::IsolationReport) -> SlackBlock {
+    let lines: Vec<String> = iso
+        .steps
+        .iter()
+        .map(|s| {
+            let mark = match s.status {
+                StepStatus::Done => "✅",
+                StepStatus::Skipped => "➖",
+                StepStatus::Failed => "❌",
+                StepStatus::Planned => "…",
+            };
+            format!("{mark} {}: {}", s.step.as_str(), truncate(&s.detail, 200))
+        })
+        .collect();
+    section(&format!("*Isolation*\n{}", lines.join("\n")))
 }

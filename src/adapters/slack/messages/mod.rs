@@ -17,6 +17,7 @@ use crate::core::incident::{Press, Status};
 use crate::ports::IncidentView;
 
 mod finding;
+mod isolate;
 
 /// Slack's limits, as its own SDK enforces them.
 const MAX_SECTION_TEXT: usize = 3000;
@@ -156,6 +157,9 @@ pub fn incident_message(view: &IncidentView) -> Value {
 pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
     if let Some(f) = &view.finding {
         return finding::content(view, f);
+    }
+    if let Some(t) = &view.target {
+        return isolate::content(view, t);
     }
     let accounts = accounts_text(view);
     let manual = view.observed.is_none();

@@ -146,6 +146,7 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
             lockout: None,
             launchers: Some(huge_launchers()),
             finding: None,
+            target: None,
             isolation: None,
             error: None,
         };
