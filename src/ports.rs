@@ -13,7 +13,8 @@ use crate::core::model::Instance;
 
 mod isolation;
 pub use isolation::{
-    GroupRules, InstanceCapture, Interface, Isolation, ProfileAssociation, Volume,
+    ForensicLaunch, GroupRules, InstanceCapture, Interface, Isolation, ProfileAssociation, Ready,
+    Volume,
 };
 
 /// Why the guard is reaching into an account. With the incident it acts for, it becomes the

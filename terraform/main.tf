@@ -214,13 +214,61 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
-    sid       = "TagWhatIsolationCreates"
-    actions   = ["ec2:CreateTags"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*", "arn:${local.partition}:ec2:*::snapshot/*"]
+    sid     = "TagWhatIsolationCreates"
+    actions = ["ec2:CreateTags"]
+    resources = [
+      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
+      "arn:${local.partition}:ec2:*::snapshot/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:instance/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:volume/*",
+    ]
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = ["CreateSecurityGroup", "CreateSnapshot"]
+      values   = ["CreateSecurityGroup", "CreateSnapshot", "RunInstances", "CreateVolume"]
+    }
+  }
+
+  statement {
+    sid = "ReadWhatForensicsNeeds"
+    # isolate --forensics: reads without resource-level permissions.
+    actions   = ["ec2:DescribeSubnets", "ec2:DescribeSnapshots", "ec2:DescribeVolumes"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "LaunchOnlyForensicInstancesTaggedWithTheirIncident"
+    # The instance and its volumes must be created tagged runaway:incident=inc-...: the guard
+    # cannot launch anything else.
+    actions   = ["ec2:RunInstances", "ec2:CreateVolume"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*", "arn:${local.partition}:ec2:*:${local.account_id}:volume/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:RequestTag/runaway:incident"
+      values   = ["inc-*"]
+    }
+  }
+
+  statement {
+    sid     = "LaunchForensicInstancesFrom"
+    actions = ["ec2:RunInstances", "ec2:CreateVolume"]
+    resources = [
+      "arn:${local.partition}:ec2:*::image/*",
+      "arn:${local.partition}:ec2:*::snapshot/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:subnet/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:network-interface/*",
+      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
+    ]
+  }
+
+  statement {
+    sid       = "AttachOnlyToTheGuardsForensicInstances"
+    actions   = ["ec2:AttachVolume"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*", "arn:${local.partition}:ec2:*:${local.account_id}:volume/*"]
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/runaway:incident"
+      values   = ["inc-*"]
     }
   }
 

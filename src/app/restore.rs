@@ -246,7 +246,12 @@ async fn undo_all(
             | ChangeKind::DeactivateAccessKey
             | ChangeKind::PutRolePolicy
             | ChangeKind::PutUserPolicy => 5,
-            ChangeKind::CreateSecurityGroup | ChangeKind::CreateSnapshot => 6,
+            ChangeKind::CreateSecurityGroup
+            | ChangeKind::CreateSnapshot
+            | ChangeKind::AdmitForensics
+            | ChangeKind::CreateVolume
+            | ChangeKind::RunForensicInstance
+            | ChangeKind::AttachVolume => 6,
         };
         let (kept, mine): (Vec<&ChangeRow>, Vec<&ChangeRow>) = mine
             .into_iter()
@@ -493,7 +498,12 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
                 .await
         }
         // Kept, never undone: listed apart before undoing anything.
-        ChangeKind::CreateSecurityGroup | ChangeKind::CreateSnapshot => Err(CloudError {
+        ChangeKind::CreateSecurityGroup
+        | ChangeKind::CreateSnapshot
+        | ChangeKind::AdmitForensics
+        | ChangeKind::CreateVolume
+        | ChangeKind::RunForensicInstance
+        | ChangeKind::AttachVolume => Err(CloudError {
             message: "kept on purpose, never undone".into(),
             ..missing("undo")
         }),

@@ -20,6 +20,10 @@ pub(super) struct IsolateArgs {
     /// A ticket or case reference, tagged on the instance as runaway:ticket
     #[arg(long, value_name = "TEXT")]
     ticket: Option<String>,
+    /// Then launch a forensic instance in forensics_subnet_id from forensics_ami, with a
+    /// volume made from each snapshot attached (kept by restore)
+    #[arg(long)]
+    forensics: bool,
     /// Change nothing: read the instance and print what would be done
     #[arg(long)]
     dry_run: bool,
@@ -68,9 +72,16 @@ pub(super) async fn cmd_isolate(config: &Config, args: IsolateArgs) -> Result<i3
         region,
         instance: instance.as_str().to_owned(),
     };
+    if args.forensics && account.policy.forensics.is_none() {
+        return Err(usage(format!(
+            "--forensics: account {} has no forensics_subnet_id and forensics_ami (in [guard] or on the account)",
+            account.name
+        )));
+    }
     let options = Options {
         stop: args.stop,
         ticket: args.ticket.clone(),
+        forensics: args.forensics,
     };
     let refused = |e: IsolateError| match e {
         IsolateError::Journal {

@@ -13,9 +13,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod forensics;
 mod guardduty;
 mod ids;
+mod policy;
 mod validate;
+
+pub use forensics::Forensics;
 
 pub use ids::{AccountId, InstanceId, LogGroup, RegionName, RoleArn, partition_of};
 use validate::{RawFile, build};
@@ -103,6 +107,9 @@ pub struct AccountPolicy {
     /// trail's group in another configured account or region); where the launchers of an
     /// incident are looked for when the event path has not brought their launch calls.
     pub cloudtrail_log_group: Option<LogGroup>,
+    /// `forensics_subnet_id` + `forensics_ami` (+ `forensics_instance_type`), no default: where
+    /// `runaway isolate --forensics` launches the forensic instance.
+    pub forensics: Option<Forensics>,
 }
 
 /// `[slack]`: only `runaway serve` needs it.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    Account, AccountId, AccountPolicy, Action, Config, Events, Guard, InstanceId, MAX_DURATION,
-    Notify, RegionName, RoleArn, Slack,
+    Account, AccountId, AccountPolicy, Action, Config, Events, Guard, MAX_DURATION, Notify,
+    RegionName, RoleArn, Slack,
 };
 
 #[derive(Deserialize)]
@@ -43,18 +43,24 @@ struct RawGuard {
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
     cloudtrail_log_group: Option<String>,
+    forensics_subnet_id: Option<String>,
+    forensics_ami: Option<String>,
+    forensics_instance_type: Option<String>,
 }
 
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
-struct RawPolicy {
-    grace_period: Option<String>,
-    snooze: Option<String>,
-    exempt_tag: Option<String>,
-    exempt_instances: Option<Vec<String>>,
-    exempt_principals: Option<Vec<String>>,
-    lockout_policy_arn: Option<String>,
-    launch_deny_policy_arn: Option<String>,
-    cloudtrail_log_group: Option<String>,
+pub(super) struct RawPolicy {
+    pub(super) grace_period: Option<String>,
+    pub(super) snooze: Option<String>,
+    pub(super) exempt_tag: Option<String>,
+    pub(super) exempt_instances: Option<Vec<String>>,
+    pub(super) exempt_principals: Option<Vec<String>>,
+    pub(super) lockout_policy_arn: Option<String>,
+    pub(super) launch_deny_policy_arn: Option<String>,
+    pub(super) cloudtrail_log_group: Option<String>,
+    pub(super) forensics_subnet_id: Option<String>,
+    pub(super) forensics_ami: Option<String>,
+    pub(super) forensics_instance_type: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +105,9 @@ struct RawAccount {
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
     cloudtrail_log_group: Option<String>,
+    forensics_subnet_id: Option<String>,
+    forensics_ami: Option<String>,
+    forensics_instance_type: Option<String>,
 }
 
 pub(super) type Invalid = (String, String);
@@ -134,7 +143,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
             ));
         }
     };
-    let defaults = policy(
+    let defaults = super::policy::policy(
         "guard",
         RawPolicy {
             grace_period: g.grace_period,
@@ -145,6 +154,9 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
             lockout_policy_arn: g.lockout_policy_arn,
             launch_deny_policy_arn: g.launch_deny_policy_arn,
             cloudtrail_log_group: g.cloudtrail_log_group,
+            forensics_subnet_id: g.forensics_subnet_id,
+            forensics_ami: g.forensics_ami,
+            forensics_instance_type: g.forensics_instance_type,
         },
         None,
     )?;
@@ -358,7 +370,7 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
             "expected at least one action (stop_instances, lockout_users, block_launches): an incident that does nothing would still say it acted".into(),
         ));
     }
-    let policy = policy(
+    let policy = super::policy::policy(
         &format!("accounts[{i}]"),
         RawPolicy {
             grace_period: a.grace_period,
@@ -369,6 +381,9 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
             lockout_policy_arn: a.lockout_policy_arn,
             launch_deny_policy_arn: a.launch_deny_policy_arn,
             cloudtrail_log_group: a.cloudtrail_log_group,
+            forensics_subnet_id: a.forensics_subnet_id,
+            forensics_ami: a.forensics_ami,
+            forensics_instance_type: a.forensics_instance_type,
         },
         Some(defaults),
     )?;
@@ -417,89 +432,7 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
     })
 }
 
-fn policy(
-    section: &str,
-    raw: RawPolicy,
-    defaults: Option<&AccountPolicy>,
-) -> Result<AccountPolicy, Invalid> {
-    let key = |k: &str| format!("{section}.{k}");
-    let base = defaults.cloned().unwrap_or_else(|| AccountPolicy {
-        grace_period: Duration::from_secs(600),
-        snooze: Duration::from_secs(3600),
-        exempt_tag: "runaway:exempt".into(),
-        exempt_instances: BTreeSet::new(),
-        exempt_principals: Vec::new(),
-        lockout_policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
-        launch_deny_policy_arn: None,
-        cloudtrail_log_group: None,
-    });
-    let grace_period = match raw.grace_period {
-        Some(s) => duration(&key("grace_period"), Some(&s), "")?,
-        None => base.grace_period,
-    };
-    let snooze = match raw.snooze {
-        Some(s) => duration(&key("snooze"), Some(&s), "")?,
-        None => base.snooze,
-    };
-    let exempt_tag = match raw.exempt_tag {
-        Some(t) if t.trim().is_empty() || t.len() > 128 || t.starts_with("aws:") => {
-            return Err((
-                key("exempt_tag"),
-                format!(
-                    "expected a tag key of 1 to 128 characters not starting with \"aws:\", found {t:?}"
-                ),
-            ));
-        }
-        Some(t) => t,
-        None => base.exempt_tag,
-    };
-    let exempt_instances = match raw.exempt_instances {
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(j, s)| {
-                InstanceId::parse(s).map_err(|m| (format!("{}[{j}]", key("exempt_instances")), m))
-            })
-            .collect::<Result<_, _>>()?,
-        None => base.exempt_instances,
-    };
-    let exempt_principals = match raw.exempt_principals {
-        Some(list) => {
-            if let Some(j) = list.iter().position(|p| p.trim().is_empty()) {
-                return Err((
-                    format!("{}[{j}]", key("exempt_principals")),
-                    "expected an IAM user or role name or ARN, found an empty string".into(),
-                ));
-            }
-            list
-        }
-        None => base.exempt_principals,
-    };
-    let lockout_policy_arn = match raw.lockout_policy_arn {
-        Some(arn) => policy_arn(&key("lockout_policy_arn"), arn)?,
-        None => base.lockout_policy_arn,
-    };
-    let launch_deny_policy_arn = match raw.launch_deny_policy_arn {
-        Some(arn) => Some(policy_arn(&key("launch_deny_policy_arn"), arn)?),
-        None => base.launch_deny_policy_arn,
-    };
-    let cloudtrail_log_group = match raw.cloudtrail_log_group {
-        Some(g) => Some(super::LogGroup::parse(&g).map_err(|m| (key("cloudtrail_log_group"), m))?),
-        None => base.cloudtrail_log_group,
-    };
-    Ok(AccountPolicy {
-        grace_period,
-        snooze,
-        exempt_tag,
-        exempt_instances,
-        exempt_principals,
-        lockout_policy_arn,
-        launch_deny_policy_arn,
-        cloudtrail_log_group,
-    })
-}
-
-fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Invalid> {
+pub(super) fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Invalid> {
     let text = value.unwrap_or(default);
     match humantime::parse_duration(text) {
         Ok(d) if d > MAX_DURATION => Err((
@@ -516,7 +449,7 @@ fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, I
     }
 }
 
-fn policy_arn(key: &str, arn: String) -> Result<String, Invalid> {
+pub(super) fn policy_arn(key: &str, arn: String) -> Result<String, Invalid> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = matches!(parts[..], ["arn", _, "iam", "", acct, res]
         if (acct == "aws" || AccountId::parse(acct).is_ok()) && res.starts_with("policy/") && res.len() > 7);

@@ -29,6 +29,14 @@ pub enum ChangeKind {
     CreateSecurityGroup,
     /// An EBS snapshot of an isolated instance's volume: evidence, kept by `restore`.
     CreateSnapshot,
+    /// The isolation group admitting the forensic group inbound: kept by `restore`.
+    AdmitForensics,
+    /// A volume made from a snapshot for the forensic instance: kept by `restore`.
+    CreateVolume,
+    /// The forensic instance: kept by `restore` (the responder decides).
+    RunForensicInstance,
+    /// A volume attached to the forensic instance: kept by `restore`.
+    AttachVolume,
 }
 
 /// The tag on an isolated instance: `runaway:quarantine=<incident id>`.
@@ -42,7 +50,7 @@ pub const TICKET_TAG: &str = "runaway:ticket";
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 14] = [
+    pub const ALL: [ChangeKind; 18] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -57,6 +65,10 @@ impl ChangeKind {
         Self::SetInterfaceGroups,
         Self::CreateSecurityGroup,
         Self::CreateSnapshot,
+        Self::AdmitForensics,
+        Self::CreateVolume,
+        Self::RunForensicInstance,
+        Self::AttachVolume,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +87,10 @@ impl ChangeKind {
             Self::SetInterfaceGroups => "set_interface_groups",
             Self::CreateSecurityGroup => "create_security_group",
             Self::CreateSnapshot => "create_snapshot",
+            Self::AdmitForensics => "admit_forensics",
+            Self::CreateVolume => "create_volume",
+            Self::RunForensicInstance => "run_forensic_instance",
+            Self::AttachVolume => "attach_volume",
         }
     }
 
@@ -86,6 +102,10 @@ impl ChangeKind {
             Self::CreateSecurityGroup => {
                 Some("security group kept: other isolations in the VPC may use it")
             }
+            Self::AdmitForensics
+            | Self::CreateVolume
+            | Self::RunForensicInstance
+            | Self::AttachVolume => Some("forensics kept: the responder decides"),
             _ => None,
         }
     }

@@ -12,6 +12,17 @@ pub const ISOLATION_GROUP: &str = "runaway-isolation";
 /// The group an interface passes through first: allow-all rules both ways make every
 /// connection untracked, so that moving on to the isolation group drops those already open.
 pub const UNTRACKED_GROUP: &str = "runaway-isolation-untracked";
+/// The forensic instance's group, which the isolation group admits inbound.
+pub const FORENSICS_GROUP: &str = "runaway-forensics";
+
+/// The device names the forensic instance gets the evidence volumes on, `/dev/sdf` onwards
+/// (never its own root device); at most 11.
+pub fn forensic_devices(count: usize) -> Vec<String> {
+    (b'f'..=b'p')
+        .take(count)
+        .map(|c| format!("/dev/sd{}", c as char))
+        .collect()
+}
 
 /// The steps, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +36,7 @@ pub enum Step {
     Snapshot,
     Tag,
     Stop,
+    Forensics,
 }
 
 impl Step {
@@ -38,6 +50,7 @@ impl Step {
             Self::Snapshot => "snapshot",
             Self::Tag => "tag",
             Self::Stop => "stop",
+            Self::Forensics => "forensics",
         }
     }
 }
@@ -73,6 +86,8 @@ pub struct IsolationTarget {
 pub struct Options {
     pub stop: bool,
     pub ticket: Option<String>,
+    /// Launch a forensic instance with volumes made from the snapshots.
+    pub forensics: bool,
 }
 
 /// What isolating one instance did: the contract's JSON.
@@ -87,6 +102,9 @@ pub struct IsolationReport {
     pub steps: Vec<StepReport>,
     /// Snapshots taken (kept by `restore`).
     pub snapshots: Vec<String>,
+    /// The forensic instance, once launched (kept by `restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forensic_instance: Option<String>,
 }
 
 impl IsolationReport {
@@ -316,5 +334,7 @@ mod tests {
             vec![("eni-1", &["sg-web".to_owned()][..])]
         );
         assert_eq!(interfaces_to_move(&c, None).len(), 2);
+        assert_eq!(forensic_devices(2), ["/dev/sdf", "/dev/sdg"]);
+        assert_eq!(forensic_devices(20).len(), 11);
     }
 }

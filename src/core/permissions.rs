@@ -96,6 +96,19 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "ec2:StopInstances",
         ],
     ),
+    // `isolate --forensics`: the responder's forensic instance, from the snapshots.
+    (
+        "isolate_forensics",
+        &[
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSnapshots",
+            "ec2:DescribeVolumes",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RunInstances",
+            "ec2:CreateVolume",
+            "ec2:AttachVolume",
+        ],
+    ),
     (
         "restore",
         &[

@@ -16,6 +16,29 @@ pub enum GroupRules {
     Nothing,
     /// Every protocol, every address (IPv4 and IPv6), in and out.
     AllowAll,
+    /// No inbound rule; outbound as a new group has it (all IPv4): the forensic instance's.
+    OutboundOnly,
+}
+
+/// What [`Isolation::wait_ready`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// Snapshots `completed`.
+    Snapshots,
+    /// Volumes `available`.
+    Volumes,
+    /// An instance `running`.
+    Instance,
+}
+
+/// The forensic instance to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForensicLaunch {
+    pub image_id: String,
+    pub instance_type: String,
+    pub subnet_id: String,
+    pub group_id: String,
+    pub tags: Vec<(String, String)>,
 }
 
 /// The steps of isolating an instance, in one region of a connected account.
@@ -103,4 +126,48 @@ pub trait Isolation: Send + Sync {
         description: &str,
         tags: &[(String, String)],
     ) -> Result<String, CloudError>;
+
+    /// The subnet's VPC and availability zone.
+    async fn subnet(
+        &self,
+        region: &RegionName,
+        subnet: &str,
+    ) -> Result<(String, String), CloudError>;
+
+    /// Lets members of `from` reach members of `group` (every protocol).
+    async fn admit(&self, region: &RegionName, group: &str, from: &str) -> Result<(), CloudError>;
+
+    /// Waits until every one of `ids` is ready (see [`Ready`]), at most `timeout`.
+    async fn wait_ready(
+        &self,
+        region: &RegionName,
+        what: Ready,
+        ids: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<(), CloudError>;
+
+    /// A volume made from a snapshot in `zone`, tagged `tags`; returns its id.
+    async fn create_volume(
+        &self,
+        region: &RegionName,
+        snapshot: &str,
+        zone: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError>;
+
+    /// Launches one instance (never more); returns its id.
+    async fn run_forensic_instance(
+        &self,
+        region: &RegionName,
+        launch: &ForensicLaunch,
+    ) -> Result<String, CloudError>;
+
+    /// Attaches a volume to an instance as `device`.
+    async fn attach_volume(
+        &self,
+        region: &RegionName,
+        volume: &str,
+        instance: &str,
+        device: &str,
+    ) -> Result<(), CloudError>;
 }

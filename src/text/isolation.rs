@@ -29,6 +29,9 @@ pub fn isolation(r: &IsolationReport) -> String {
             r.snapshots.join(", ")
         ));
     }
+    if let Some(i) = &r.forensic_instance {
+        out.push_str(&format!("Forensic instance (kept by restore): {i}\n"));
+    }
     match (&r.incident, r.dry_run, r.failed()) {
         (_, true, _) => {}
         (Some(id), false, false) => out.push_str(&format!(

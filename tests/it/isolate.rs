@@ -4,6 +4,13 @@
 use crate::common::isolation::*;
 use crate::common::*;
 
+/// `runaway isolate INSTANCE --account payer FLAGS`, here.
+async fn isolate(w: &Workdir, moto: &Moto, instance: &str, flags: &[&str]) -> Output {
+    let mut args = vec!["isolate", instance, "--account", "payer"];
+    args.extend_from_slice(flags);
+    w.run(&moto.url, &args, &[]).await
+}
+
 fn config(extra: &str) -> String {
     format!(
         r#"
@@ -29,22 +36,13 @@ async fn isolation_checked_step_by_step_and_restore_brings_it_back() {
     assert_eq!(before.profile.as_deref(), Some(c.profile_arn.as_str()));
     let w = Workdir::new(&config(""));
 
-    let out = w
-        .run(
-            &moto.url,
-            &[
-                "isolate",
-                &c.instance,
-                "--account",
-                "payer",
-                "--ticket",
-                "SEC-42",
-                "--yes",
-                "--json",
-            ],
-            &[],
-        )
-        .await;
+    let out = isolate(
+        &w,
+        &moto,
+        &c.instance,
+        &["--ticket", "SEC-42", "--yes", "--json"],
+    )
+    .await;
     assert_eq!(out.code, 0, "{out:?}");
     let r = out.json();
     let incident = r["incident"].as_str().unwrap().to_owned();
@@ -125,20 +123,7 @@ async fn isolation_checked_step_by_step_and_restore_brings_it_back() {
     drop(db);
 
     // A second isolation of the same instance has nothing left to do but evidence and tags.
-    let again = w
-        .run(
-            &moto.url,
-            &[
-                "isolate",
-                &c.instance,
-                "--account",
-                "payer",
-                "--dry-run",
-                "--json",
-            ],
-            &[],
-        )
-        .await;
+    let again = isolate(&w, &moto, &c.instance, &["--dry-run", "--json"]).await;
     assert_eq!(again.code, 0, "{again:?}");
     let statuses: std::collections::BTreeMap<String, String> = again.json()["steps"]
         .as_array()
@@ -201,21 +186,7 @@ async fn a_dry_run_changes_nothing_and_stop_is_only_on_request() {
     let before = look(&sdk, &c.instance).await;
     let w = Workdir::new(&config(""));
 
-    let out = w
-        .run(
-            &moto.url,
-            &[
-                "isolate",
-                &c.instance,
-                "--account",
-                "payer",
-                "--stop",
-                "--dry-run",
-                "--json",
-            ],
-            &[],
-        )
-        .await;
+    let out = isolate(&w, &moto, &c.instance, &["--stop", "--dry-run", "--json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let r = out.json();
     assert_eq!(r["dry_run"], true);
@@ -242,21 +213,7 @@ async fn a_dry_run_changes_nothing_and_stop_is_only_on_request() {
         .await;
     assert_eq!(out.code, 2, "{out:?}");
 
-    let out = w
-        .run(
-            &moto.url,
-            &[
-                "isolate",
-                &c.instance,
-                "--account",
-                "payer",
-                "--stop",
-                "--yes",
-                "--json",
-            ],
-            &[],
-        )
-        .await;
+    let out = isolate(&w, &moto, &c.instance, &["--stop", "--yes", "--json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(look(&sdk, &c.instance).await.state, "stopped");
     let stop = out.json()["steps"]
@@ -431,4 +388,118 @@ regions = ["us-east-1"]
         assert_eq!(row.status, Status::Unconfirmed);
         assert!(h.bot.journal.changes(&view.id).unwrap().is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forensics_launches_an_instance_with_the_evidence_attached_that_restore_keeps() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let c = compromised_instance(&sdk).await;
+    let w = Workdir::new(&config(""));
+    // Not configured: refused before anything.
+    let out = isolate(&w, &moto, &c.instance, &["--forensics", "--yes"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("forensics_subnet_id"), "{out:?}");
+
+    let w = Workdir::new(&config(&format!(
+        "forensics_subnet_id = \"{}\"\nforensics_ami = \"ami-12c6146b\"\nforensics_instance_type = \"t3.large\"",
+        c.subnet
+    )));
+    let out = isolate(&w, &moto, &c.instance, &["--forensics", "--yes", "--json"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    let incident = r["incident"].as_str().unwrap().to_owned();
+    let forensic = r["forensic_instance"]
+        .as_str()
+        .expect("a forensic instance")
+        .to_owned();
+    let forensics: Vec<&serde_json::Value> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"] == "forensics")
+        .collect();
+    assert!(
+        forensics.iter().all(|s| s["status"] == "done"),
+        "{forensics:?}"
+    );
+
+    // The forensic instance runs in the subnet, in its own group, tagged with the incident,
+    // with a volume made from each snapshot attached after its root.
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let d = ec2
+        .describe_instances()
+        .instance_ids(&forensic)
+        .send()
+        .await
+        .unwrap();
+    let i = &d.reservations()[0].instances()[0];
+    assert_eq!(i.subnet_id(), Some(c.subnet.as_str()));
+    assert_eq!(i.instance_type().unwrap().as_str(), "t3.large");
+    let (forensics_group, _, _) = group_named(&sdk, "runaway-forensics").await.unwrap();
+    assert_eq!(
+        i.security_groups()[0].group_id(),
+        Some(forensics_group.as_str())
+    );
+    assert!(
+        i.tags()
+            .iter()
+            .any(|t| t.key() == Some("runaway:incident") && t.value() == Some(incident.as_str()))
+    );
+    let attached: Vec<(String, String)> = i
+        .block_device_mappings()
+        .iter()
+        .map(|b| {
+            (
+                b.device_name().unwrap().to_owned(),
+                b.ebs().unwrap().volume_id().unwrap().to_owned(),
+            )
+        })
+        .filter(|(d, _)| d.starts_with("/dev/sd") && d != "/dev/sda1")
+        .collect();
+    assert_eq!(
+        attached.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
+        ["/dev/sdf", "/dev/sdg"]
+    );
+    let taken: Vec<String> = serde_json::from_value(r["snapshots"].clone()).unwrap();
+    let volumes = ec2
+        .describe_volumes()
+        .set_volume_ids(Some(attached.iter().map(|(_, v)| v.clone()).collect()))
+        .send()
+        .await
+        .unwrap();
+    let from: std::collections::BTreeSet<&str> = volumes
+        .volumes()
+        .iter()
+        .map(|v| v.snapshot_id().unwrap())
+        .collect();
+    assert_eq!(from, taken.iter().map(String::as_str).collect());
+    // The isolation group admits the forensic group, and nothing else.
+    let iso = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("runaway-isolation")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rules = iso.security_groups()[0].ip_permissions();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].user_id_group_pairs()[0].group_id(),
+        Some(forensics_group.as_str())
+    );
+    assert!(rules[0].ip_ranges().is_empty());
+
+    // restore gives the instance back and leaves the responder's forensic instance alone.
+    let out = w
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(look(&sdk, &c.instance).await.groups, c.groups);
+    assert_eq!(states(&sdk).await[&forensic], "running");
+    assert!(out.json()["kept"].to_string().contains(&forensic));
 }

@@ -11,11 +11,11 @@ use aws_sdk_ec2::types::{
 use super::{AwsAccount, classify};
 use crate::config::RegionName;
 use crate::ports::{
-    CloudError, ErrorKind, GroupRules, InstanceCapture, Interface, Isolation, ProfileAssociation,
-    Volume,
+    CloudError, ErrorKind, ForensicLaunch, GroupRules, InstanceCapture, Interface, Isolation,
+    ProfileAssociation, Ready, Volume,
 };
 
-fn tag_spec(kind: ResourceType, tags: &[(String, String)]) -> TagSpecification {
+pub(super) fn tag_spec(kind: ResourceType, tags: &[(String, String)]) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(kind);
     for (k, v) in tags {
         spec = spec.tags(Tag::builder().key(k).value(v).build());
@@ -311,8 +311,8 @@ impl Isolation for AwsAccount {
             .await
             .map_err(|e| classify("ec2:CreateSecurityGroup", e))?;
         let id = out.group_id().unwrap_or_default().to_owned();
-        // A new VPC group allows all outbound IPv4 traffic: take it away unless all is wanted.
-        if rules != GroupRules::AllowAll {
+        // A new VPC group allows all outbound IPv4 traffic: take it away unless wanted.
+        if rules == GroupRules::Nothing {
             ec2.revoke_security_group_egress()
                 .group_id(&id)
                 .ip_permissions(
@@ -326,7 +326,7 @@ impl Isolation for AwsAccount {
                 .map_err(|e| classify("ec2:RevokeSecurityGroupEgress", e))?;
         }
         match rules {
-            GroupRules::Nothing => {}
+            GroupRules::Nothing | GroupRules::OutboundOnly => {}
             GroupRules::AllowAll => {
                 ec2.authorize_security_group_ingress()
                     .group_id(&id)
@@ -383,5 +383,55 @@ impl Isolation for AwsAccount {
             .await
             .map_err(|e| classify("ec2:CreateSnapshot", e))?;
         Ok(out.snapshot_id().unwrap_or_default().to_owned())
+    }
+
+    async fn subnet(
+        &self,
+        region: &RegionName,
+        subnet: &str,
+    ) -> Result<(String, String), CloudError> {
+        super::forensics::subnet(self, region, subnet).await
+    }
+
+    async fn admit(&self, region: &RegionName, group: &str, from: &str) -> Result<(), CloudError> {
+        super::forensics::admit(self, region, group, from).await
+    }
+
+    async fn wait_ready(
+        &self,
+        region: &RegionName,
+        what: Ready,
+        ids: &[String],
+        timeout: std::time::Duration,
+    ) -> Result<(), CloudError> {
+        super::forensics::wait_ready(self, region, what, ids, timeout).await
+    }
+
+    async fn create_volume(
+        &self,
+        region: &RegionName,
+        snapshot: &str,
+        zone: &str,
+        tags: &[(String, String)],
+    ) -> Result<String, CloudError> {
+        super::forensics::create_volume(self, region, snapshot, zone, tags).await
+    }
+
+    async fn run_forensic_instance(
+        &self,
+        region: &RegionName,
+        launch: &ForensicLaunch,
+    ) -> Result<String, CloudError> {
+        super::forensics::run_forensic_instance(self, region, launch).await
+    }
+
+    async fn attach_volume(
+        &self,
+        region: &RegionName,
+        volume: &str,
+        instance: &str,
+        device: &str,
+    ) -> Result<(), CloudError> {
+        super::forensics::attach_volume(self, region, volume, instance, device).await
     }
 }

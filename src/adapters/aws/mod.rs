@@ -17,6 +17,7 @@ use aws_types::region::Region;
 mod autoscaling;
 mod cloudwatch;
 mod ec2;
+mod forensics;
 mod iam;
 mod isolation;
 mod logs;

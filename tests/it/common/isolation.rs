@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
 
 pub struct Compromised {
     pub instance: String,
+    pub subnet: String,
     pub group: String,
     pub profile_arn: String,
     /// The security groups of its interface before isolation.
@@ -143,6 +144,7 @@ pub async fn compromised_instance(sdk: &SdkConfig) -> Compromised {
         groups: seen.groups.clone(),
         volumes: seen.volumes.clone(),
         instance,
+        subnet,
         group: "web".into(),
         profile_arn,
     }

@@ -3,7 +3,10 @@
 //! journaled before and after its calls, so that `restore INCIDENT` undoes them (all but the
 //! snapshots, which are evidence). A step that fails is reported and the next ones still run:
 //! half an isolation is better than none. A dry run reads the instance and says what would be
-//! done, changing nothing.
+//! done, changing nothing. With `--forensics`, the playbook's last step (`forensics.rs`).
+
+mod forensics;
+mod network;
 
 use serde_json::json;
 
@@ -11,10 +14,8 @@ use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::config::{Account, RegionName};
 use crate::core::change::{ChangeKind, QUARANTINE_TAG, TICKET_TAG};
-use crate::core::isolation::{
-    self, ISOLATION_GROUP, IsolationReport, Options, Step, StepStatus, UNTRACKED_GROUP,
-};
-use crate::ports::{AccountCloud, Clock, Cloud, CloudError, GroupRules, InstanceCapture, Purpose};
+use crate::core::isolation::{self, IsolationReport, Options, Step, StepStatus};
+use crate::ports::{AccountCloud, Clock, Cloud, CloudError, InstanceCapture, Purpose};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IsolateError {
@@ -79,8 +80,10 @@ pub async fn run(
             dry_run: journal.is_none(),
             steps: Vec::new(),
             snapshots: Vec::new(),
+            forensic_instance: None,
         },
         changed: false,
+        isolation_group: None,
     };
     run.all(options)
         .await
@@ -106,6 +109,8 @@ struct Isolating<'a> {
     report: IsolationReport,
     /// Whether a call that changes AWS has been made.
     changed: bool,
+    /// The VPC's isolation group, once found or made.
+    isolation_group: Option<String>,
 }
 
 impl Isolating<'_> {
@@ -360,6 +365,11 @@ impl Isolating<'_> {
                 .await?;
             self.said(Step::Stop, r, "stopped".into());
         }
+
+        // 9. The responder's forensic instance, with the evidence attached.
+        if options.forensics {
+            self.forensics().await?;
+        }
         Ok(())
     }
 
@@ -377,134 +387,5 @@ impl Isolating<'_> {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         tags
-    }
-
-    /// The VPC's group named `name`, found or (journaled) created with `rules`; `None` if it
-    /// could not be had (said in the report), or in a dry run where it does not exist yet.
-    async fn group(
-        &mut self,
-        vpc: &str,
-        name: &str,
-        rules: GroupRules,
-    ) -> Result<Result<Option<String>, ()>, JournalError> {
-        let target = self.target;
-        let region = &target.region;
-        let iso = self.conn.isolation();
-        match iso.find_group(region, vpc, name).await {
-            Ok(Some(g)) => return Ok(Ok(Some(g))),
-            Ok(None) => {}
-            Err(e) => {
-                self.report.push(
-                    Step::IsolationGroup,
-                    StepStatus::Failed,
-                    format!("cannot look for {name} in {vpc}: {e}"),
-                );
-                return Ok(Err(()));
-            }
-        }
-        let description = match rules {
-            GroupRules::Nothing => "runawaytrain isolation: no inbound, no outbound",
-            GroupRules::AllowAll => "runawaytrain isolation, first step: all traffic untracked",
-        };
-        let tags = self.tags(&[]);
-        let target = format!("{vpc}/{name}");
-        let change = self.change(
-            ChangeKind::CreateSecurityGroup,
-            &target,
-            json!({"vpc": vpc, "name": name}),
-            json!({}),
-        );
-        match self
-            .make(change, async || {
-                iso.create_group(region, vpc, name, description, rules, &tags)
-                    .await
-            })
-            .await?
-        {
-            None => {
-                self.report.push(
-                    Step::IsolationGroup,
-                    StepStatus::Planned,
-                    format!("create {name} in {vpc}"),
-                );
-                Ok(Ok(None))
-            }
-            Some(Ok(g)) => Ok(Ok(Some(g))),
-            Some(Err(e)) => {
-                self.report.push(
-                    Step::IsolationGroup,
-                    StepStatus::Failed,
-                    format!("cannot create {name} in {vpc}: {e}"),
-                );
-                Ok(Err(()))
-            }
-        }
-    }
-
-    async fn network(&mut self) -> Result<(), JournalError> {
-        let c = self.capture;
-        let Some(vpc) = c.vpc_id.as_deref() else {
-            self.report.push(
-                Step::IsolationGroup,
-                StepStatus::Failed,
-                "not in a VPC: no security group can isolate it (stop it instead)",
-            );
-            return Ok(());
-        };
-        let Ok(isolation_group) = self
-            .group(vpc, ISOLATION_GROUP, GroupRules::Nothing)
-            .await?
-        else {
-            return Ok(());
-        };
-        let moves = isolation::interfaces_to_move(c, isolation_group.as_deref());
-        if moves.is_empty() {
-            self.report.push(
-                Step::IsolationGroup,
-                StepStatus::Skipped,
-                format!("every interface is in {ISOLATION_GROUP} already"),
-            );
-            return Ok(());
-        }
-        let Ok(untracked) = self
-            .group(vpc, UNTRACKED_GROUP, GroupRules::AllowAll)
-            .await?
-        else {
-            return Ok(());
-        };
-        let target = self.target;
-        let region = &target.region;
-        for (eni, before) in moves {
-            let shown_group = isolation_group
-                .clone()
-                .unwrap_or_else(|| ISOLATION_GROUP.into());
-            let what = format!(
-                "{eni}: {} → {shown_group}, through {}",
-                before.join(","),
-                untracked.as_deref().unwrap_or(UNTRACKED_GROUP)
-            );
-            let (Some(to), Some(via)) = (isolation_group.clone(), untracked.clone()) else {
-                self.report
-                    .push(Step::IsolationGroup, StepStatus::Planned, what);
-                continue;
-            };
-            let change = self.change(
-                ChangeKind::SetInterfaceGroups,
-                eni,
-                json!({"groups": [to], "through": via}),
-                json!({"groups": before}),
-            );
-            let iso = self.conn.isolation();
-            let r = self
-                .make(change, async || {
-                    iso.set_interface_groups(region, eni, std::slice::from_ref(&via))
-                        .await?;
-                    iso.set_interface_groups(region, eni, std::slice::from_ref(&to))
-                        .await
-                })
-                .await?;
-            self.said(Step::IsolationGroup, r, what);
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,98 @@
+//! The per-account settings of `[guard]` (the defaults) and of each `[[accounts]]` entry.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::validate::{Invalid, RawPolicy, duration, policy_arn};
+use super::{AccountPolicy, InstanceId};
+
+pub(super) fn policy(
+    section: &str,
+    raw: RawPolicy,
+    defaults: Option<&AccountPolicy>,
+) -> Result<AccountPolicy, Invalid> {
+    let key = |k: &str| format!("{section}.{k}");
+    let base = defaults.cloned().unwrap_or_else(|| AccountPolicy {
+        grace_period: Duration::from_secs(600),
+        snooze: Duration::from_secs(3600),
+        exempt_tag: "runaway:exempt".into(),
+        exempt_instances: BTreeSet::new(),
+        exempt_principals: Vec::new(),
+        lockout_policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
+        launch_deny_policy_arn: None,
+        cloudtrail_log_group: None,
+        forensics: None,
+    });
+    let grace_period = match raw.grace_period {
+        Some(s) => duration(&key("grace_period"), Some(&s), "")?,
+        None => base.grace_period,
+    };
+    let snooze = match raw.snooze {
+        Some(s) => duration(&key("snooze"), Some(&s), "")?,
+        None => base.snooze,
+    };
+    let exempt_tag = match raw.exempt_tag {
+        Some(t) if t.trim().is_empty() || t.len() > 128 || t.starts_with("aws:") => {
+            return Err((
+                key("exempt_tag"),
+                format!(
+                    "expected a tag key of 1 to 128 characters not starting with \"aws:\", found {t:?}"
+                ),
+            ));
+        }
+        Some(t) => t,
+        None => base.exempt_tag,
+    };
+    let exempt_instances = match raw.exempt_instances {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                InstanceId::parse(s).map_err(|m| (format!("{}[{j}]", key("exempt_instances")), m))
+            })
+            .collect::<Result<_, _>>()?,
+        None => base.exempt_instances,
+    };
+    let exempt_principals = match raw.exempt_principals {
+        Some(list) => {
+            if let Some(j) = list.iter().position(|p| p.trim().is_empty()) {
+                return Err((
+                    format!("{}[{j}]", key("exempt_principals")),
+                    "expected an IAM user or role name or ARN, found an empty string".into(),
+                ));
+            }
+            list
+        }
+        None => base.exempt_principals,
+    };
+    let lockout_policy_arn = match raw.lockout_policy_arn {
+        Some(arn) => policy_arn(&key("lockout_policy_arn"), arn)?,
+        None => base.lockout_policy_arn,
+    };
+    let launch_deny_policy_arn = match raw.launch_deny_policy_arn {
+        Some(arn) => Some(policy_arn(&key("launch_deny_policy_arn"), arn)?),
+        None => base.launch_deny_policy_arn,
+    };
+    let cloudtrail_log_group = match raw.cloudtrail_log_group {
+        Some(g) => Some(super::LogGroup::parse(&g).map_err(|m| (key("cloudtrail_log_group"), m))?),
+        None => base.cloudtrail_log_group,
+    };
+    let forensics = super::forensics::forensics(
+        &key,
+        raw.forensics_subnet_id,
+        raw.forensics_ami,
+        raw.forensics_instance_type,
+        base.forensics,
+    )?;
+    Ok(AccountPolicy {
+        grace_period,
+        snooze,
+        exempt_tag,
+        exempt_instances,
+        exempt_principals,
+        lockout_policy_arn,
+        launch_deny_policy_arn,
+        cloudtrail_log_group,
+        forensics,
+    })
+}
