@@ -109,6 +109,25 @@ pub trait Cloud: Send + Sync {
         purpose: Purpose,
         incident: Option<&str>,
     ) -> Result<Arc<dyn AccountCloud>, CloudError>;
+
+    /// Every account of the organisation, over all pages, read with the guard's own
+    /// credentials (the management account's, or a delegated administrator's).
+    async fn organization_accounts(&self) -> Result<Vec<OrgAccount>, CloudError>;
+}
+
+/// An account of the organisation, as its management account lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `CLOSED`, `PENDING_CLOSURE`, ...
+    pub state: String,
+}
+
+impl OrgAccount {
+    pub fn is_active(&self) -> bool {
+        self.state == "ACTIVE"
+    }
 }
 
 /// One connected account.

@@ -316,6 +316,14 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "DiscoverTheOrganizationsAccounts"
+    # ListAccounts has no resource-level permissions; it answers only in the management
+    # account (or a delegated administrator).
+    actions   = ["organizations:ListAccounts"]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "Notify"
     actions   = ["sns:Publish"]
     resources = local.topic_arns

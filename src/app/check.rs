@@ -4,6 +4,7 @@
 pub use crate::core::reports::{AccountReport, CheckReport};
 use chrono::{DateTime, Utc};
 
+use crate::app::accounts::Watched;
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
 use crate::core::model::Problem;
@@ -34,7 +35,28 @@ pub async fn run(
         checked_at,
         state,
         accounts,
+        errors: Vec::new(),
     }
+}
+
+/// Checks the watched accounts (configured and discovered) once; an organisation that could
+/// not be read is an error of the report.
+pub async fn run_watched(
+    cloud: &dyn Cloud,
+    config: &Config,
+    watched: &Watched,
+    now: DateTime<Utc>,
+) -> CheckReport {
+    let accounts: Vec<&Account> = watched.accounts.iter().collect();
+    let mut report = run(cloud, config, &accounts, now).await;
+    for a in &mut report.accounts {
+        a.source = watched.source(&a.account_id);
+    }
+    if let Some(p) = &watched.problem {
+        report.errors.push(p.clone());
+        report.state = report.state.max(State::Error);
+    }
+    report
 }
 
 fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
@@ -67,6 +89,7 @@ fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
         tracing::info!(account.id = %s.account.id, rule = %v.rule, "rule fails");
     }
     AccountReport {
+        source: "configured",
         account_id: s.account.id.to_string(),
         name: s.account.name.clone(),
         state: verdict.state,

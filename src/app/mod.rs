@@ -1,6 +1,7 @@
 //! The application: what the guard does, written against the ports (`crate::ports`) and the
 //! core, wired to the adapters by the command line (`crate::cli`).
 
+pub mod accounts;
 pub mod bot;
 pub mod check;
 pub mod events;

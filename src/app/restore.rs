@@ -211,7 +211,7 @@ async fn undo_all(
             .copied()
             .filter(|r| r.account_id == account_id)
             .collect();
-        let Some(account) = config.accounts.iter().find(|a| a.id.as_str() == account_id) else {
+        let Some(account) = config.account(account_id) else {
             for r in mine {
                 report.errors.push(not_undone(
                     r,
@@ -221,7 +221,7 @@ async fn undo_all(
             continue;
         };
         let conn = match cloud
-            .connect(account, Purpose::Restore, Some(incident))
+            .connect(&account, Purpose::Restore, Some(incident))
             .await
         {
             Ok(c) => c,

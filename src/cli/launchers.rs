@@ -21,7 +21,7 @@ pub(super) async fn cmd_lockout_launchers(
     let account = row
         .account_id
         .as_deref()
-        .and_then(|a| config.accounts.iter().find(|x| x.id.as_str() == a))
+        .and_then(|a| config.account(a))
         .ok_or_else(|| {
             usage(format!(
                 "incident {id} is not an alert of an account in the configuration"
@@ -39,7 +39,7 @@ pub(super) async fn cmd_lockout_launchers(
     let now = chrono::Utc::now;
     let plan = crate::app::lockout_launchers::run(
         &aws,
-        account,
+        &account,
         &launchers,
         id,
         row.opened_at,
@@ -65,7 +65,7 @@ pub(super) async fn cmd_lockout_launchers(
         }
         let done = crate::app::lockout_launchers::run(
             &aws,
-            account,
+            &account,
             &launchers,
             id,
             row.opened_at,

@@ -243,9 +243,9 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
 }
 
 async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
-    let accounts = config.select_accounts(&[]).map_err(usage)?;
     let aws = Aws::from_env(&config.guard.home_region).await;
-    let report = check::run(&aws, config, &accounts, chrono::Utc::now()).await;
+    let watched = crate::app::accounts::watched(&aws, config).await;
+    let report = check::run_watched(&aws, config, &watched, chrono::Utc::now()).await;
     if json {
         print_json(&report);
     } else {
@@ -255,9 +255,10 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
 }
 
 async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
-    let accounts = config
-        .select_accounts(&args.targets.accounts)
-        .map_err(usage)?;
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let watched = watched_accounts(&aws, config).await?;
+    let accounts =
+        config::select(&watched.accounts, &args.targets.accounts, &config.path).map_err(usage)?;
     if !args.dry_run {
         need_yes_or_terminal(args.targets.yes, "halt")?;
     }
@@ -266,7 +267,6 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         true => None,
         false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
-    let aws = Aws::from_env(&config.guard.home_region).await;
     let own = crate::adapters::aws::own_instance_id().await;
     // The incident's id names the guard's sessions from the first call on.
     let incident = journal
@@ -320,6 +320,19 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     Ok(report.exit_code())
 }
 
+/// The watched accounts for a command that acts: an organisation that cannot be read is exit 2
+/// before anything changes (acting on only part of it would be a surprise).
+async fn watched_accounts(
+    aws: &Aws,
+    config: &Config,
+) -> Result<crate::app::accounts::Watched, Exit> {
+    let watched = crate::app::accounts::watched(aws, config).await;
+    match &watched.problem {
+        Some(p) => Err(usage(&p.message)),
+        None => Ok(watched),
+    }
+}
+
 /// Closes a CLI incident as `executed`, or `partial` when not done in full.
 fn close_incident(
     j: &Journal,
@@ -366,9 +379,10 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     if let Some(id) = &args.launchers {
         return cmd_lockout_launchers(config, &args, id).await;
     }
-    let accounts = config
-        .select_accounts(&args.targets.accounts)
-        .map_err(usage)?;
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let watched = watched_accounts(&aws, config).await?;
+    let accounts =
+        config::select(&watched.accounts, &args.targets.accounts, &config.path).map_err(usage)?;
     if !args.dry_run {
         need_yes_or_terminal(args.targets.yes, "lock out")?;
     }
@@ -376,7 +390,6 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
         true => None,
         false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
-    let aws = Aws::from_env(&config.guard.home_region).await;
     let which: Vec<(&crate::config::Account, Which)> = accounts
         .iter()
         .map(|a| {

@@ -16,10 +16,12 @@ use serde::Deserialize;
 mod forensics;
 mod guardduty;
 mod ids;
+mod organization;
 mod policy;
 mod validate;
 
 pub use forensics::Forensics;
+pub use organization::Organization;
 
 pub use ids::{AccountId, InstanceId, LogGroup, RegionName, RoleArn, partition_of};
 use validate::{RawFile, build};
@@ -52,6 +54,9 @@ pub struct Config {
     /// `[[guardduty]]`: the responses to GuardDuty findings (see `config/guardduty.rs`); none,
     /// findings are only journaled.
     pub guardduty: Vec<crate::core::guardduty::Rule>,
+    /// `[organization]` with `discover = true`: the management account's active accounts are
+    /// watched too, through the member role, with `[organization.defaults]`.
+    pub organization: Option<Organization>,
 }
 
 /// `[events]`: the SQS queue the module's EventBridge rules fill (EC2 state changes, launch
@@ -241,33 +246,56 @@ impl Config {
         build(path, raw).map_err(|(key, msg)| err(&key, msg))
     }
 
+    /// The configured account `id`, else the organisation member `id` as discovery would watch
+    /// it (whether it is active is not checked here: reaching it will say).
+    pub fn account(&self, id: &str) -> Option<std::borrow::Cow<'_, Account>> {
+        if let Some(a) = self.accounts.iter().find(|a| a.id.as_str() == id) {
+            return Some(std::borrow::Cow::Borrowed(a));
+        }
+        let id = AccountId::parse(id).ok()?;
+        self.organization
+            .as_ref()?
+            .member(&id, id.as_str(), &self.guard.home_region)
+            .map(std::borrow::Cow::Owned)
+    }
+
     /// The accounts named by `ids`, or all of them when `ids` is empty.
     pub fn select_accounts(&self, ids: &[String]) -> Result<Vec<&Account>, String> {
-        if ids.is_empty() {
-            return Ok(self.accounts.iter().collect());
-        }
-        ids.iter()
-            .map(|id| {
-                // An id always means that account; names are unique and never look like an id
-                // (checked at load), so the name is only a second way in.
-                self.accounts
-                    .iter()
-                    .find(|a| a.id.as_str() == id)
-                    .or_else(|| self.accounts.iter().find(|a| a.name == *id))
-                    .ok_or_else(|| {
-                        format!(
-                            "no account {id:?} in {}: expected one of {}",
-                            self.path.display(),
-                            self.accounts
-                                .iter()
-                                .map(|a| format!("{} ({})", a.id, a.name))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    })
-            })
-            .collect()
+        select(&self.accounts, ids, &self.path)
     }
+}
+
+/// The accounts of `accounts` named by `ids` (ids or names), or all of them when `ids` is
+/// empty; `path`: the configuration, for the error.
+pub fn select<'a>(
+    accounts: &'a [Account],
+    ids: &[String],
+    path: &Path,
+) -> Result<Vec<&'a Account>, String> {
+    if ids.is_empty() {
+        return Ok(accounts.iter().collect());
+    }
+    ids.iter()
+        .map(|id| {
+            // An id always means that account; names are unique and never look like an id
+            // (checked at load), so the name is only a second way in.
+            accounts
+                .iter()
+                .find(|a| a.id.as_str() == id)
+                .or_else(|| accounts.iter().find(|a| a.name == *id))
+                .ok_or_else(|| {
+                    format!(
+                        "no account {id:?} in {}: expected one of {}",
+                        path.display(),
+                        accounts
+                            .iter()
+                            .map(|a| format!("{} ({})", a.id, a.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+        })
+        .collect()
 }
 
 fn one_line(e: &toml::de::Error) -> String {

@@ -26,6 +26,7 @@ pub(super) struct RawFile {
     accounts: Vec<RawAccount>,
     #[serde(default)]
     guardduty: Vec<super::guardduty::RawRule>,
+    organization: Option<super::organization::RawOrganization>,
 }
 
 #[derive(Deserialize, Default)]
@@ -85,8 +86,8 @@ struct RawEvents {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAccount {
-    id: String,
+pub(super) struct RawAccount {
+    id: Option<String>,
     name: Option<String>,
     role_arn: Option<String>,
     external_id: Option<String>,
@@ -199,10 +200,14 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
     };
     let guardduty = super::guardduty::rules(raw.guardduty)?;
 
-    if raw.accounts.is_empty() {
+    let organization = match raw.organization {
+        Some(o) => super::organization::organization(o, &defaults)?,
+        None => None,
+    };
+    if raw.accounts.is_empty() && organization.is_none() {
         return Err((
             "accounts".into(),
-            "expected at least one [[accounts]] entry".into(),
+            "expected at least one [[accounts]] entry, or [organization] discover = true".into(),
         ));
     }
     let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -254,6 +259,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         events,
         accounts,
         guardduty,
+        organization,
     })
 }
 
@@ -299,8 +305,21 @@ fn events(url: &str, home_region: &RegionName) -> Result<Events, Invalid> {
 }
 
 fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account, Invalid> {
-    let key = |k: &str| format!("accounts[{i}].{k}");
-    let id = AccountId::parse(&a.id).map_err(|m| (key("id"), m))?;
+    account_in(&format!("accounts[{i}]"), a, defaults)
+}
+
+/// An account from its entry; `section` names it in errors (`accounts[2]`,
+/// `organization.defaults`).
+pub(super) fn account_in(
+    section: &str,
+    a: RawAccount,
+    defaults: &AccountPolicy,
+) -> Result<Account, Invalid> {
+    let key = |k: &str| format!("{section}.{k}");
+    let Some(raw_id) = a.id.as_deref() else {
+        return Err((key("id"), "expected the 12-digit account id".into()));
+    };
+    let id = AccountId::parse(raw_id).map_err(|m| (key("id"), m))?;
     let role_arn = a
         .role_arn
         .as_deref()
@@ -371,7 +390,7 @@ fn account(i: usize, a: RawAccount, defaults: &AccountPolicy) -> Result<Account,
         ));
     }
     let policy = super::policy::policy(
-        &format!("accounts[{i}]"),
+        section,
         RawPolicy {
             grace_period: a.grace_period,
             snooze: a.snooze,

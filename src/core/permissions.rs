@@ -129,6 +129,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),
+    // `[organization] discover = true`: the management account's list of accounts.
+    ("discover_accounts", &["organizations:ListAccounts"]),
     ("notify", &["sns:Publish"]),
     // The event path: the queue in the guard's account that the EventBridge rules fill.
     (
@@ -143,7 +145,12 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.
-pub const GUARD_ONLY: &[&str] = &["reach_member_accounts", "notify", "events"];
+pub const GUARD_ONLY: &[&str] = &[
+    "reach_member_accounts",
+    "discover_accounts",
+    "notify",
+    "events",
+];
 
 /// Where a policy applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

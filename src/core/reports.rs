@@ -20,12 +20,17 @@ pub struct CheckReport {
     pub checked_at: DateTime<Utc>,
     pub state: State,
     pub accounts: Vec<AccountReport>,
+    /// What kept accounts from being checked at all (the organisation unreadable).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Problem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountReport {
     pub account_id: String,
     pub name: String,
+    /// `configured` (an `[[accounts]]` entry) or `discovered` (through the organisation).
+    pub source: &'static str,
     pub state: State,
     pub running_instances: u64,
     /// Every region checked, zeros included; a region that could not be read is absent here and

@@ -84,7 +84,11 @@ pub fn check(r: &CheckReport) -> String {
             .collect();
         rows.push(vec![
             a.account_id.clone(),
-            a.name.clone(),
+            if a.source == "discovered" {
+                format!("{} (discovered)", a.name)
+            } else {
+                a.name.clone()
+            },
             state(a.state).into(),
             a.running_instances.to_string(),
             a.estimated_charges_usd
@@ -102,6 +106,9 @@ pub fn check(r: &CheckReport) -> String {
         state(r.state)
     );
     out += &table(&rows);
+    for e in &r.errors {
+        let _ = writeln!(out, "\n{}", e.message);
+    }
     for a in &r.accounts {
         let busy: Vec<String> = a
             .regions

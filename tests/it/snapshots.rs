@@ -137,6 +137,7 @@ fn check_table() {
             AccountReport {
                 account_id: "111111111111".into(),
                 name: "payer".into(),
+                source: "configured",
                 state: State::Fail,
                 running_instances: 12,
                 regions: BTreeMap::from([
@@ -151,6 +152,7 @@ fn check_table() {
             AccountReport {
                 account_id: "222222222222".into(),
                 name: "research".into(),
+                source: "discovered",
                 state: State::Error,
                 running_instances: 3,
                 regions: BTreeMap::from([("eu-central-1".into(), 3)]),
@@ -162,6 +164,7 @@ fn check_table() {
                 )],
             },
         ],
+        errors: vec![],
     };
     let _ = Path::new("");
     insta::assert_snapshot!(runawaytrain::text::terminal::check(&report));

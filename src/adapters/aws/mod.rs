@@ -140,6 +140,37 @@ impl Cloud for Aws {
             ec2: Default::default(),
         }))
     }
+
+    async fn organization_accounts(&self) -> Result<Vec<crate::ports::OrgAccount>, CloudError> {
+        self.list_organization().await
+    }
+}
+
+impl Aws {
+    async fn list_organization(&self) -> Result<Vec<crate::ports::OrgAccount>, CloudError> {
+        let client = aws_sdk_organizations::Client::new(&self.base);
+        let mut pages = client.list_accounts().into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("organizations:ListAccounts", e))?;
+            for a in page.accounts() {
+                let Some(id) = a.id() else { continue };
+                // `State` replaces the deprecated `Status`; an older answer has only the latter.
+                #[allow(deprecated)]
+                let state = a
+                    .state()
+                    .map(|s| s.as_str().to_owned())
+                    .or_else(|| a.status().map(|s| s.as_str().to_owned()))
+                    .unwrap_or_default();
+                out.push(crate::ports::OrgAccount {
+                    id: id.to_owned(),
+                    name: a.name().unwrap_or(id).to_owned(),
+                    state,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn identity_error(message: impl Into<String>) -> CloudError {

@@ -52,7 +52,7 @@ impl Bot {
             let row = self.journal.get_incident(id)?.expect("exists");
             let view = self.view(&row);
             if let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) {
-                self.email(account, &view, None).await;
+                self.email(&account, &view, None).await;
             }
             return Ok(());
         }
@@ -60,7 +60,8 @@ impl Bot {
             Some(a) => vec![a.clone()],
             None => row.accounts.clone(),
         };
-        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let owned: Vec<std::borrow::Cow<'_, Account>> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let stops = row.kind == "manual"
             || accounts
                 .iter()
@@ -310,7 +311,8 @@ impl Bot {
             Some(a) => vec![a.clone()],
             None => row.accounts.clone(),
         };
-        let accounts: Vec<&Account> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let owned: Vec<std::borrow::Cow<'_, Account>> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],
             "finding" | "isolate" => Vec::new(),

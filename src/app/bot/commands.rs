@@ -181,7 +181,7 @@ impl Bot {
         let clock = StepClock::new(now);
         let done = crate::app::lockout_launchers::run(
             self.cloud.as_ref(),
-            account,
+            &account,
             &launchers,
             &row.id,
             row.opened_at,

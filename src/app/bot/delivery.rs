@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use super::{Bot, Running, StepClock, after, left_at};
 use crate::adapters::journal::JournalError;
 use crate::app::check::{self, CheckReport};
-use crate::config::Account;
 use crate::core::incident::{self, Observed, OnCheck, Status};
 use crate::core::rules::State;
 
@@ -24,10 +23,10 @@ impl Bot {
         self: &Arc<Self>,
         now: DateTime<Utc>,
     ) -> Result<CheckReport, JournalError> {
-        let accounts: Vec<&Account> = self.config.accounts.iter().collect();
         let clock = StepClock::new(now);
         let started = Instant::now();
-        let report = check::run(self.cloud.as_ref(), &self.config, &accounts, now).await;
+        let watched = self.watched().await;
+        let report = check::run_watched(self.cloud.as_ref(), &self.config, &watched, now).await;
         let ms = started.elapsed().as_millis() as u64;
         self.journal.record_check(
             report.checked_at,
@@ -59,7 +58,7 @@ impl Bot {
         };
         let clock = StepClock::new(now);
         let started = Instant::now();
-        let report = check::run(self.cloud.as_ref(), &self.config, &[account], now).await;
+        let report = check::run(self.cloud.as_ref(), &self.config, &[&account], now).await;
         self.metrics.event_checks.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             account.id = account_id,
@@ -188,7 +187,7 @@ impl Bot {
             self.cloud.as_ref(),
             &self.journal,
             &self.config.accounts,
-            account,
+            &account,
             crate::app::launchers::Incident {
                 id,
                 opened_at: row.opened_at,
@@ -218,7 +217,7 @@ impl Bot {
                     .as_ref()
                     .is_none_or(|l| l.state != crate::core::launchers::LaunchersState::Known);
             if let (true, Some(now)) = (first_named, now) {
-                self.email(account, &self.view(&now), None).await;
+                self.email(&account, &self.view(&now), None).await;
             }
         }
         Ok(())
@@ -329,7 +328,7 @@ impl Bot {
         // Not delivered yet: the e-mail is the first delivery, and says the deadline it sets.
         let provisional = after(clock.now(), grace);
         view.deadline = view.deadline.or(Some(provisional));
-        let mailed = self.email(account, &view, slack_error.as_deref()).await;
+        let mailed = self.email(&account, &view, slack_error.as_deref()).await;
         if row.deadline.is_none() {
             let deadline = if mailed {
                 provisional

@@ -101,7 +101,7 @@ impl Bot {
                             },
                             Decision::Keep(why) => (Outcome::Kept, Some(why.to_owned())),
                             Decision::Finding => match self.account(&e.account) {
-                                Some(account) => self.on_finding(account, &e.detail, clock)?,
+                                Some(account) => self.on_finding(&account, &e.detail, clock)?,
                                 None => (Outcome::Ignored, Some("account not watched".into())),
                             },
                             Decision::Ignore(why) => (Outcome::Ignored, Some(why.to_owned())),

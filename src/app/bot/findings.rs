@@ -98,11 +98,11 @@ impl Bot {
                 serde_json::json!({"note": "an alert only"}),
             )),
             Response::Isolate => {
-                self.isolate_instance(account, region, instance, &row.id, clock)
+                self.isolate_instance(&account, region, instance, &row.id, clock)
                     .await
             }
             Response::Stop => {
-                let accounts = [account];
+                let accounts = [account.as_ref()];
                 let mut plan = halt::plan(
                     self.cloud.as_ref(),
                     &accounts,

@@ -106,7 +106,7 @@ impl Bot {
                 serde_json::json!({"error": format!("account {} is no longer in the configuration", t.account_id)}),
             ));
         };
-        self.isolate_instance(account, region, &t.instance_id, &row.id, clock)
+        self.isolate_instance(&account, region, &t.instance_id, &row.id, clock)
             .await
     }
 

@@ -110,6 +110,8 @@ pub struct Bot {
     /// Per account, the start of the check that last decided for it: decisions are made one
     /// check at a time, and never from an older check than that.
     decided: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
+    /// The organisation's accounts found at the last check that could list them.
+    discovered: std::sync::RwLock<std::collections::BTreeSet<String>>,
 }
 
 /// The account as an incident left it, for the next check's decision: as overridden, or once
@@ -183,6 +185,7 @@ impl Bot {
             events: None,
             triggers: Default::default(),
             decided: Default::default(),
+            discovered: Default::default(),
         }
     }
 
@@ -204,8 +207,35 @@ impl Bot {
         }
     }
 
-    fn account(&self, id: &str) -> Option<&Account> {
-        self.config.accounts.iter().find(|a| a.id.as_str() == id)
+    /// A watched account: configured, or discovered at the last check.
+    fn account(&self, id: &str) -> Option<std::borrow::Cow<'_, Account>> {
+        if let Some(a) = self.config.accounts.iter().find(|a| a.id.as_str() == id) {
+            return Some(std::borrow::Cow::Borrowed(a));
+        }
+        let known = self
+            .discovered
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id);
+        known.then(|| self.config.account(id)).flatten()
+    }
+
+    /// The accounts to check now: read from the organisation, or, when it cannot be read, the
+    /// ones discovered last time (and the problem said).
+    async fn watched(&self) -> crate::app::accounts::Watched {
+        let mut w = crate::app::accounts::watched(self.cloud.as_ref(), &self.config).await;
+        let mut known = self.discovered.write().unwrap_or_else(|p| p.into_inner());
+        if w.problem.is_none() {
+            *known = w.discovered.clone();
+        } else {
+            for id in known.iter() {
+                if let Some(a) = self.config.account(id) {
+                    w.accounts.push(a.into_owned());
+                    w.discovered.insert(id.clone());
+                }
+            }
+        }
+        w
     }
 
     pub fn is_approver(&self, user: &str) -> bool {
