@@ -307,3 +307,56 @@ fn guardduty_rules_are_read_in_order_and_checked() {
         "unknown field",
     );
 }
+
+#[test]
+fn an_organization_discovers_with_defaults_overrides_and_exclusions() {
+    let text = r#"
+[organization]
+discover = true
+exclude = ["333333333333"]
+external_id = "ext-1"
+
+[organization.defaults]
+max_running_instances = 3
+actions = ["stop_instances", "lockout_users"]
+"#;
+    // Discovery alone is enough: no [[accounts]] needed.
+    let c = parse(text).unwrap();
+    let org = c.organization.as_ref().unwrap();
+    assert_eq!(org.member_role_name, "runawaytrain-member");
+    let m = c.account("444444444444").unwrap();
+    assert_eq!(
+        m.role_arn.as_ref().unwrap().as_str(),
+        "arn:aws:iam::444444444444:role/runawaytrain-member"
+    );
+    assert_eq!(m.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(m.max_running_instances, Some(3));
+    assert!(c.account("333333333333").is_none(), "excluded");
+    // A configured entry wins.
+    let c = parse(&format!("{MINIMAL}{text}")).unwrap();
+    assert_eq!(c.account("111111111111").unwrap().max_running_instances, Some(4));
+    // discover = false: nothing discovered.
+    let off = parse(&format!("{MINIMAL}\n[organization]\ndiscover = false\n")).unwrap();
+    assert!(off.organization.is_none() && off.account("444444444444").is_none());
+    check_err(
+        "[organization]\ndiscover = true\n[organization.defaults]\nrole_arn = \"x\"\n",
+        "organization.defaults.role_arn",
+        "not a default",
+    );
+    check_err(
+        "[organization]\ndiscover = true\nexclude = [\"12\"]\n",
+        "organization.exclude[0]",
+        "12-digit",
+    );
+    check_err(
+        "[organization]\ndiscover = true\n[organization.defaults]\nmax_running_instances = -1\n",
+        "organization.defaults.max_running_instances",
+        "non-negative",
+    );
+    check_err(
+        "[organization]\ndiscover = true\nmember_role_name = \"bad role\"\n",
+        "organization.member_role_name",
+        "role name",
+    );
+    check_err("[organization]\ndiscover = false\n", "accounts", "discover");
+}

@@ -60,7 +60,8 @@ impl Bot {
             Some(a) => vec![a.clone()],
             None => row.accounts.clone(),
         };
-        let owned: Vec<std::borrow::Cow<'_, Account>> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let owned: Vec<std::borrow::Cow<'_, Account>> =
+            ids.iter().filter_map(|i| self.account(i)).collect();
         let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let stops = row.kind == "manual"
             || accounts
@@ -311,7 +312,8 @@ impl Bot {
             Some(a) => vec![a.clone()],
             None => row.accounts.clone(),
         };
-        let owned: Vec<std::borrow::Cow<'_, Account>> = ids.iter().filter_map(|i| self.account(i)).collect();
+        let owned: Vec<std::borrow::Cow<'_, Account>> =
+            ids.iter().filter_map(|i| self.account(i)).collect();
         let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],

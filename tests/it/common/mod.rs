@@ -535,8 +535,9 @@ impl Workdir {
 }
 
 /// A stand-in in front of moto for what moto cannot do: refuse to stop an instance-store
-/// instance. StopInstances calls naming one of `refused` get AWS's real answer (HTTP 400,
-/// `UnsupportedOperation`, in EC2's XML error format), as a whole call, as AWS does; every other
+/// instance, and refuse a role. StopInstances calls naming one of `refused` get AWS's real
+/// answer (HTTP 400, `UnsupportedOperation`, in EC2's XML error format), as a whole call, as AWS
+/// does; AssumeRole into an account id of `refused` gets STS's `AccessDenied`; every other
 /// request is passed to moto untouched. One request per connection (`Connection: close`).
 pub struct RefusingProxy {
     pub url: String,
@@ -652,6 +653,24 @@ fn pass_on(
         write!(
             client,
             "HTTP/1.1 400 Bad Request\r\nContent-Type: text/xml;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+            xml.len()
+        )?;
+        return Ok(());
+    }
+    // AssumeRole into a refused account: STS's real refusal (moto assumes any role).
+    if body.contains("Action=AssumeRole")
+        && let Some(account) = refused
+            .iter()
+            .find(|a| a.len() == 12 && body.contains(&format!("%3A{a}%3Arole")))
+    {
+        let xml = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code>\
+             <Message>User: arn:aws:iam::123456789012:user/guard is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{account}:role/runawaytrain-member</Message>\
+             </Error><RequestId>6b1b2d0c-0000-4000-8000-000000000001</RequestId></ErrorResponse>"
+        );
+        write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
             xml.len()
         )?;
         return Ok(());
