@@ -113,6 +113,32 @@ pub trait Cloud: Send + Sync {
     /// Every account of the organisation, over all pages, read with the guard's own
     /// credentials (the management account's, or a delegated administrator's).
     async fn organization_accounts(&self) -> Result<Vec<OrgAccount>, CloudError>;
+
+    /// The `AWS/Billing` `EstimatedCharges` (USD) points since `since` (hourly maxima), read
+    /// with the guard's own credentials in `home_region`: the payer's total, or with `linked`
+    /// the `LinkedAccount` dimension of that member account.
+    async fn charges(
+        &self,
+        linked: Option<&str>,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, f64)>, CloudError>;
+
+    /// The on-demand hourly price (USD) of an instance type in a region and operating system,
+    /// from the AWS Price List (shared tenancy, no pre-installed software, capacity used);
+    /// `None` when the Price List has none.
+    async fn on_demand_price(
+        &self,
+        key: &crate::core::money::PriceKey,
+    ) -> Result<Option<f64>, CloudError>;
+}
+
+/// A running instance as the burn rate prices it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningType {
+    pub instance_id: String,
+    pub instance_type: String,
+    /// EC2's `PlatformDetails` (`Linux/UNIX`, `Windows`, `Red Hat Enterprise Linux`, ...).
+    pub platform: Option<String>,
 }
 
 /// An account of the organisation, as its management account lists it.
@@ -150,8 +176,9 @@ pub trait AccountCloud: Send + Sync {
         tag_keys: &[String],
     ) -> Result<Vec<Instance>, CloudError>;
 
-    /// The latest `AWS/Billing` `EstimatedCharges` (USD) of the last day; `None` without data.
-    async fn estimated_charges_usd(&self) -> Result<Option<f64>, CloudError>;
+    /// The type and platform (`PlatformDetails`) of every running instance of the region, over
+    /// all pages: what the burn rate prices.
+    async fn running_types(&self, region: &RegionName) -> Result<Vec<RunningType>, CloudError>;
 
     /// The scaling processes already suspended on each named Auto Scaling group.
     async fn suspended_processes(

@@ -316,6 +316,13 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "OnDemandPrices"
+    # The burn rate: the AWS Price List, which has no resource-level permissions.
+    actions   = ["pricing:GetProducts"]
+    resources = ["*"]
+  }
+
+  statement {
     sid = "DiscoverTheOrganizationsAccounts"
     # ListAccounts has no resource-level permissions; it answers only in the management
     # account (or a delegated administrator).

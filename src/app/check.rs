@@ -4,19 +4,24 @@
 pub use crate::core::reports::{AccountReport, CheckReport};
 use chrono::{DateTime, Utc};
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::adapters::journal::Journal;
 use crate::app::accounts::Watched;
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
 use crate::core::model::Problem;
+use crate::core::money::{self, PriceKey};
 use crate::core::rules::{self, Observation, State};
 use crate::ports::{Cloud, Purpose};
 
-/// Checks the accounts once.
-/// Checks the accounts once; `now`: when the check started, as the report says.
+/// Checks the accounts once; `now`: when the check started, as the report says. `journal`:
+/// where on-demand prices are kept a day (none: fetched every time).
 pub async fn run(
     cloud: &dyn Cloud,
     config: &Config,
     accounts: &[&Account],
+    journal: Option<&Journal>,
     now: DateTime<Utc>,
 ) -> CheckReport {
     let checked_at = now;
@@ -26,10 +31,20 @@ pub async fn run(
         Purpose::Check,
         None,
         config.guard.max_concurrency,
-        true,
+        Some(now),
     )
     .await;
-    let accounts: Vec<AccountReport> = surveys.iter().map(|s| report(config, s)).collect();
+    // Every price the burn rates need, once for the whole check.
+    let keys: BTreeSet<PriceKey> = surveys.iter().flat_map(price_keys).collect();
+    let (prices, unpriced) = if keys.is_empty() {
+        Default::default()
+    } else {
+        crate::app::prices::lookup(cloud, journal, &keys, now).await
+    };
+    let accounts: Vec<AccountReport> = surveys
+        .iter()
+        .map(|s| report(config, s, now, &prices, &unpriced))
+        .collect();
     let state = accounts.iter().map(|a| a.state).max().unwrap_or(State::Ok);
     CheckReport {
         checked_at,
@@ -39,16 +54,32 @@ pub async fn run(
     }
 }
 
+/// What the burn rate of an account prices: one key per running instance.
+fn price_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
+    s.types
+        .iter()
+        .filter_map(|(region, t)| Some((region, t.as_ref().ok()?)))
+        .flat_map(|(region, types)| {
+            types.iter().map(move |t| PriceKey {
+                instance_type: t.instance_type.clone(),
+                region: region.to_string(),
+                operating_system: money::operating_system(t.platform.as_deref()).to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// Checks the watched accounts (configured and discovered) once; an organisation that could
 /// not be read is an error of the report.
 pub async fn run_watched(
     cloud: &dyn Cloud,
     config: &Config,
     watched: &Watched,
+    journal: Option<&Journal>,
     now: DateTime<Utc>,
 ) -> CheckReport {
     let accounts: Vec<&Account> = watched.accounts.iter().collect();
-    let mut report = run(cloud, config, &accounts, now).await;
+    let mut report = run(cloud, config, &accounts, journal, now).await;
     for a in &mut report.accounts {
         a.source = watched.source(&a.account_id);
     }
@@ -59,7 +90,13 @@ pub async fn run_watched(
     report
 }
 
-fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
+fn report(
+    config: &Config,
+    s: &AccountSurvey<'_>,
+    now: DateTime<Utc>,
+    prices: &BTreeMap<PriceKey, f64>,
+    unpriced: &BTreeMap<PriceKey, String>,
+) -> AccountReport {
     let mut seen = Observation::default();
     if let Some(e) = &s.account_error {
         seen.errors.push(Problem::account(e));
@@ -72,17 +109,50 @@ fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
             Err(e) => seen.errors.push(Problem::region(r.region.as_str(), e)),
         }
     }
+    let home = config.guard.home_region.as_str();
+    let account = s.account;
     match &s.charges {
         None => {}
-        Some(Ok(Some(usd))) => seen.estimated_charges_usd = Some(*usd),
-        Some(Ok(None)) => seen.errors.push(Problem::region(
-            config.guard.home_region.as_str(),
-            "no AWS/Billing EstimatedCharges (Currency=USD) data in the last 24 hours: \
-             are billing alerts enabled, and is home_region the billing region (us-east-1)?",
-        )),
-        Some(Err(e)) => seen
-            .errors
-            .push(Problem::region(config.guard.home_region.as_str(), e)),
+        Some(Ok(points)) => {
+            if account.max_estimated_charges_usd.is_some() {
+                match money::latest(points, now - chrono::Duration::hours(24)) {
+                    Some(usd) => seen.estimated_charges_usd = Some(usd),
+                    None => seen.errors.push(Problem::region(home, no_charges(account))),
+                }
+            }
+            if account.max_spend_rate_usd_per_hour.is_some() {
+                let since = money::window_start(now, account.spend_window);
+                match money::spend_rate(points, since) {
+                    Ok(rate) => seen.spend_rate_usd_per_hour = Some(rate),
+                    Err(why) => seen.errors.push(Problem::region(
+                        home,
+                        format!("max_spend_rate_usd_per_hour: {why}"),
+                    )),
+                }
+            }
+        }
+        Some(Err(e)) => seen.errors.push(Problem::region(home, e)),
+    }
+    let mut top = Vec::new();
+    if account.max_burn_rate_usd_per_hour.is_some() {
+        for (region, t) in &s.types {
+            if let Err(e) = t {
+                seen.errors.push(Problem::region(region.as_str(), e));
+            }
+        }
+        let burn = money::burn(&price_keys(s), prices);
+        for what in &burn.unpriced {
+            let why = unpriced
+                .iter()
+                .find(|(k, _)| what.starts_with(&format!("{} ({}, ", k.instance_type, k.region)))
+                .map(|(_, why)| why.as_str())
+                .unwrap_or("no price");
+            seen.errors.push(Problem::account(format!(
+                "max_burn_rate_usd_per_hour: no on-demand price for {what}: {why}"
+            )));
+        }
+        seen.burn_rate_usd_per_hour = burn.usd_per_hour;
+        top = burn.by_type.into_iter().take(TOP_TYPES).collect();
     }
     let verdict = rules::evaluate(s.account, &seen);
     for v in &verdict.violations {
@@ -96,7 +166,25 @@ fn report(config: &Config, s: &AccountSurvey<'_>) -> AccountReport {
         running_instances: verdict.running_instances,
         regions: seen.regions,
         estimated_charges_usd: seen.estimated_charges_usd,
+        spend_rate_usd_per_hour: seen.spend_rate_usd_per_hour,
+        burn_rate_usd_per_hour: seen.burn_rate_usd_per_hour,
+        top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,
+    }
+}
+
+/// Instance types an account's report names, most expensive first.
+const TOP_TYPES: usize = 5;
+
+fn no_charges(account: &Account) -> String {
+    match account.role_arn {
+        Some(_) => format!(
+            "no AWS/Billing EstimatedCharges for LinkedAccount {} in the last 24 hours: is the guard's own account the payer, with billing alerts enabled, and home_region us-east-1?",
+            account.id
+        ),
+        None => "no AWS/Billing EstimatedCharges (Currency=USD) data in the last 24 hours: \
+             are billing alerts enabled, and is home_region the billing region (us-east-1)?"
+            .into(),
     }
 }

@@ -66,7 +66,7 @@ pub async fn plan<'a>(
     concurrency: usize,
     own_instance: Option<&str>,
 ) -> HaltPlan<'a> {
-    let surveys = survey(cloud, accounts, Purpose::Halt, incident, concurrency, false).await;
+    let surveys = survey(cloud, accounts, Purpose::Halt, incident, concurrency, None).await;
     let accounts = surveys
         .into_iter()
         .map(|s| {

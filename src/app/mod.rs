@@ -11,6 +11,7 @@ pub mod journaled;
 pub mod launchers;
 pub mod lockout;
 pub mod lockout_launchers;
+pub mod prices;
 pub mod restore;
 pub mod status;
 pub mod survey;

@@ -10,7 +10,9 @@ use futures::future::BoxFuture;
 
 use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
-use crate::ports::{AccountCloud, Cloud, CloudError, Purpose};
+use chrono::{DateTime, Utc};
+
+use crate::ports::{AccountCloud, Cloud, CloudError, Purpose, RunningType};
 
 /// What was seen of one account.
 pub struct AccountSurvey<'a> {
@@ -21,8 +23,11 @@ pub struct AccountSurvey<'a> {
     pub account_error: Option<CloudError>,
     /// Every region of the account, in name order.
     pub regions: Vec<RegionSurvey>,
-    /// The estimated charges, read only when `with_charges` and the account has a charges rule.
-    pub charges: Option<Result<Option<f64>, CloudError>>,
+    /// The estimated charges' points (from the payer: the account's total, or its
+    /// `LinkedAccount` series), read only with `money` and a charges or spend rate rule.
+    pub charges: Option<Result<Points, CloudError>>,
+    /// The running instances' types per region, read only with `money` and a burn rate rule.
+    pub types: Vec<(RegionName, Result<Vec<RunningType>, CloudError>)>,
 }
 
 pub struct RegionSurvey {
@@ -38,22 +43,35 @@ type Connected = (
 enum Task {
     Region(usize, RegionName),
     Charges(usize),
+    Types(usize, RegionName),
 }
+
+type Points = Vec<(DateTime<Utc>, f64)>;
 
 enum Outcome {
     Region(usize, RegionSurvey),
-    Charges(usize, Result<Option<f64>, CloudError>),
+    Charges(usize, Result<Points, CloudError>),
+    Types(usize, RegionName, Result<Vec<RunningType>, CloudError>),
 }
 
-/// Surveys the accounts. With `with_charges`, also reads the estimated charges of the accounts
-/// that have a `max_estimated_charges_usd` rule.
+/// The billing points a check reads: the last day, or the spend window if longer.
+pub fn charges_since(account: &Account, now: DateTime<Utc>) -> DateTime<Utc> {
+    let window = account
+        .spend_window
+        .max(std::time::Duration::from_secs(24 * 3600));
+    crate::core::money::window_start(now, window)
+}
+
+/// Surveys the accounts. With `money` (the check's start), also reads what the accounts' money
+/// rules need: the estimated charges (`max_estimated_charges_usd`,
+/// `max_spend_rate_usd_per_hour`) and the instance types (`max_burn_rate_usd_per_hour`).
 pub async fn survey<'a>(
     cloud: &dyn Cloud,
     accounts: &[&'a Account],
     purpose: Purpose,
     incident: Option<&str>,
     concurrency: usize,
-    with_charges: bool,
+    money: Option<DateTime<Utc>>,
 ) -> Vec<AccountSurvey<'a>> {
     // 1. Connect and resolve regions, accounts at once.
     // Futures built in loops and boxed, not in stream closures: the closures' higher-ranked
@@ -86,11 +104,18 @@ pub async fn survey<'a>(
             account_error: None,
             regions: Vec::new(),
             charges: None,
+            types: Vec::new(),
         };
         match regions {
             Ok(regions) => {
+                if money.is_some() && account.max_burn_rate_usd_per_hour.is_some() {
+                    tasks.extend(regions.iter().map(|r| Task::Types(i, r.clone())));
+                }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
-                if with_charges && account.max_estimated_charges_usd.is_some() {
+                if money.is_some()
+                    && (account.max_estimated_charges_usd.is_some()
+                        || account.max_spend_rate_usd_per_hour.is_some())
+                {
                     tasks.push(Task::Charges(i));
                 }
             }
@@ -116,10 +141,18 @@ pub async fn survey<'a>(
                     Outcome::Region(i, RegionSurvey { region, instances })
                 }
                 Task::Charges(i) => {
+                    let account = accounts[i];
+                    // A member's charges exist only in the payer, by its LinkedAccount.
+                    let linked = account.role_arn.as_ref().map(|_| account.id.as_str());
+                    let since = charges_since(account, money.unwrap_or_default());
+                    Outcome::Charges(i, cloud.charges(linked, since).await)
+                }
+                Task::Types(i, region) => {
                     let conn = conns[i]
                         .as_ref()
                         .expect("tasks exist only for connected accounts");
-                    Outcome::Charges(i, conn.estimated_charges_usd().await)
+                    let types = conn.running_types(&region).await;
+                    Outcome::Types(i, region, types)
                 }
             }
         }));
@@ -132,6 +165,7 @@ pub async fn survey<'a>(
         match outcome {
             Outcome::Region(i, r) => surveys[i].regions.push(r),
             Outcome::Charges(i, c) => surveys[i].charges = Some(c),
+            Outcome::Types(i, region, t) => surveys[i].types.push((region, t)),
         }
     }
     for s in &mut surveys {

@@ -245,7 +245,23 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
 async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
     let aws = Aws::from_env(&config.guard.home_region).await;
     let watched = crate::app::accounts::watched(&aws, config).await;
-    let report = check::run_watched(&aws, config, &watched, chrono::Utc::now()).await;
+    // The journal keeps on-demand prices a day; a check works without it.
+    let journal = match config
+        .accounts
+        .iter()
+        .any(|a| a.max_burn_rate_usd_per_hour.is_some())
+        || config
+            .organization
+            .as_ref()
+            .is_some_and(|o| o.defaults.max_burn_rate_usd_per_hour.is_some())
+    {
+        true => Journal::open(&config.guard.state_path)
+            .inspect_err(|e| tracing::warn!(error = %e, "prices not cached"))
+            .ok(),
+        false => None,
+    };
+    let report =
+        check::run_watched(&aws, config, &watched, journal.as_ref(), chrono::Utc::now()).await;
     if json {
         print_json(&report);
     } else {

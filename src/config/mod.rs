@@ -149,8 +149,18 @@ pub struct Account {
     pub regions: Option<Vec<RegionName>>,
     /// `max_running_instances`: Fail when more instances run, over all regions. Absent: no rule.
     pub max_running_instances: Option<u64>,
-    /// `max_estimated_charges_usd`: Fail when the month's estimated charges are higher.
+    /// `max_estimated_charges_usd`: Fail when the month's estimated charges are higher. A
+    /// member account's are read in the payer (the guard's own credentials), by its
+    /// `LinkedAccount` dimension; the payer's (an account without `role_arn`) are its total.
     pub max_estimated_charges_usd: Option<f64>,
+    /// `max_spend_rate_usd_per_hour`: Fail when the estimated charges grew faster than this
+    /// over `spend_window`.
+    pub max_spend_rate_usd_per_hour: Option<f64>,
+    /// `spend_window`, default `6h`: the window of the spend rate.
+    pub spend_window: Duration,
+    /// `max_burn_rate_usd_per_hour`: Fail when the running instances cost more than this per
+    /// hour at on-demand prices (AWS Price List).
+    pub max_burn_rate_usd_per_hour: Option<f64>,
     /// `actions`, default `["stop_instances"]`: what a confirmed incident does.
     pub actions: Vec<Action>,
     /// `halt_scope`, default `"all"`: which instances an incident of this account stops —

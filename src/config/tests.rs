@@ -334,7 +334,10 @@ actions = ["stop_instances", "lockout_users"]
     assert!(c.account("333333333333").is_none(), "excluded");
     // A configured entry wins.
     let c = parse(&format!("{MINIMAL}{text}")).unwrap();
-    assert_eq!(c.account("111111111111").unwrap().max_running_instances, Some(4));
+    assert_eq!(
+        c.account("111111111111").unwrap().max_running_instances,
+        Some(4)
+    );
     // discover = false: nothing discovered.
     let off = parse(&format!("{MINIMAL}\n[organization]\ndiscover = false\n")).unwrap();
     assert!(off.organization.is_none() && off.account("444444444444").is_none());

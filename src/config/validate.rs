@@ -94,6 +94,9 @@ pub(super) struct RawAccount {
     regions: Option<Vec<String>>,
     max_running_instances: Option<i64>,
     max_estimated_charges_usd: Option<f64>,
+    max_spend_rate_usd_per_hour: Option<f64>,
+    spend_window: Option<String>,
+    max_burn_rate_usd_per_hour: Option<f64>,
     actions: Option<Vec<Action>>,
     halt_scope: Option<super::HaltScope>,
     slack_channel: Option<String>,
@@ -373,15 +376,19 @@ pub(super) fn account_in(
             ));
         }
     };
-    let max_estimated_charges_usd = match a.max_estimated_charges_usd {
-        Some(x) if !(x.is_finite() && x >= 0.0) => {
-            return Err((
-                key("max_estimated_charges_usd"),
-                format!("expected a non-negative amount in USD, found {x}"),
-            ));
-        }
-        other => other,
+    let usd = |name: &str, v: Option<f64>| match v {
+        Some(x) if !(x.is_finite() && x >= 0.0) => Err((
+            key(name),
+            format!("expected a non-negative amount in USD, found {x}"),
+        )),
+        other => Ok(other),
     };
+    let max_estimated_charges_usd = usd("max_estimated_charges_usd", a.max_estimated_charges_usd)?;
+    let max_spend_rate_usd_per_hour =
+        usd("max_spend_rate_usd_per_hour", a.max_spend_rate_usd_per_hour)?;
+    let max_burn_rate_usd_per_hour =
+        usd("max_burn_rate_usd_per_hour", a.max_burn_rate_usd_per_hour)?;
+    let spend_window = duration(&key("spend_window"), a.spend_window.as_deref(), "6h")?;
     let actions = a.actions.unwrap_or_else(|| vec![Action::StopInstances]);
     if actions.is_empty() {
         return Err((
@@ -443,6 +450,9 @@ pub(super) fn account_in(
         regions,
         max_running_instances,
         max_estimated_charges_usd,
+        max_spend_rate_usd_per_hour,
+        spend_window,
+        max_burn_rate_usd_per_hour,
         actions,
         halt_scope: a.halt_scope.unwrap_or_default(),
         slack_channel: a.slack_channel,

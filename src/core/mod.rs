@@ -12,6 +12,7 @@ pub mod incident;
 pub mod isolation;
 pub mod launchers;
 pub mod model;
+pub mod money;
 pub mod permissions;
 pub mod plan;
 pub mod reports;

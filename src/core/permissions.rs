@@ -12,7 +12,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "ec2:DescribeInstanceStatus",
             "ec2:DescribeTags",
             "ec2:DescribeSpotInstanceRequests",
-            "cloudwatch:GetMetricData",
+            // max_burn_rate_usd_per_hour: the running instances' types.
+            "ec2:DescribeInstances",
             // Who launched an incident's instances: the account's CloudTrail log group.
             "logs:FilterLogEvents",
         ],
@@ -129,6 +130,12 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),
+    // Money, read with the guard's own credentials in the payer: the billing metric (a
+    // member's by its LinkedAccount dimension), and on-demand prices.
+    (
+        "billing",
+        &["cloudwatch:GetMetricData", "pricing:GetProducts"],
+    ),
     // `[organization] discover = true`: the management account's list of accounts.
     ("discover_accounts", &["organizations:ListAccounts"]),
     ("notify", &["sns:Publish"]),
@@ -148,6 +155,7 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
 pub const GUARD_ONLY: &[&str] = &[
     "reach_member_accounts",
     "discover_accounts",
+    "billing",
     "notify",
     "events",
 ];

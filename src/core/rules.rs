@@ -15,6 +15,10 @@ pub struct Observation {
     pub regions: BTreeMap<String, u64>,
     /// The month's estimated charges, when the account has a charges rule and they could be read.
     pub estimated_charges_usd: Option<f64>,
+    /// How fast the estimated charges grew over the spend window, when read.
+    pub spend_rate_usd_per_hour: Option<f64>,
+    /// What the running instances cost an hour, when every one of them could be priced.
+    pub burn_rate_usd_per_hour: Option<f64>,
     /// What could not be read.
     pub errors: Vec<Problem>,
 }
@@ -45,6 +49,33 @@ impl State {
 pub enum Quantity {
     Count(u64),
     Usd(f64),
+}
+
+impl Quantity {
+    /// As people read it: `12`, `$612.50`, or with `per_hour` `$41.20/h`.
+    pub fn text(self, per_hour: bool) -> String {
+        match self {
+            Self::Count(n) => n.to_string(),
+            Self::Usd(x) if per_hour => format!("${x:.2}/h"),
+            Self::Usd(x) => format!("${x:.2}"),
+        }
+    }
+}
+
+impl Violation {
+    fn per_hour(&self) -> bool {
+        self.rule.ends_with("_per_hour")
+    }
+
+    /// What was observed, as people read it.
+    pub fn observed_text(&self) -> String {
+        self.observed.text(self.per_hour())
+    }
+
+    /// The limit, as people read it.
+    pub fn limit_text(&self) -> String {
+        self.limit.text(self.per_hour())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +120,28 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
             observed: Quantity::Usd(observed),
         });
     }
+    for (rule, limit, observed) in [
+        (
+            "max_spend_rate_usd_per_hour",
+            account.max_spend_rate_usd_per_hour,
+            seen.spend_rate_usd_per_hour,
+        ),
+        (
+            "max_burn_rate_usd_per_hour",
+            account.max_burn_rate_usd_per_hour,
+            seen.burn_rate_usd_per_hour,
+        ),
+    ] {
+        if let (Some(limit), Some(observed)) = (limit, observed)
+            && observed > limit
+        {
+            violations.push(Violation {
+                rule: rule.into(),
+                limit: Quantity::Usd(limit),
+                observed: Quantity::Usd(observed),
+            });
+        }
+    }
     let state = if !violations.is_empty() {
         State::Fail
     } else if !seen.errors.is_empty() {
@@ -124,6 +177,7 @@ mod tests {
             errors: (0..errors)
                 .map(|i| Problem::region("ap-south-1", format!("e{i}")))
                 .collect(),
+            ..Default::default()
         }
     }
 

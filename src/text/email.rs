@@ -61,8 +61,8 @@ pub fn email(view: &IncidentView) -> (String, String) {
                 body,
                 "- {}: observed {}, limit {}",
                 v.rule,
-                q(v.observed),
-                q(v.limit)
+                v.observed_text(),
+                v.limit_text()
             );
         }
         let regions: Vec<String> = o.regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
@@ -170,11 +170,4 @@ fn finding(
         let _ = writeln!(body, "\nNothing done: {e}");
     }
     (subject, body)
-}
-
-fn q(x: crate::core::rules::Quantity) -> String {
-    match x {
-        crate::core::rules::Quantity::Count(n) => n.to_string(),
-        crate::core::rules::Quantity::Usd(v) => format!("${v:.2}"),
-    }
 }

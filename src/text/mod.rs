@@ -3,4 +3,5 @@
 pub mod email;
 pub mod isolation;
 pub mod launchers;
+pub mod money;
 pub mod terminal;

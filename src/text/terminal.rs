@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::app::check::CheckReport;
 use crate::app::halt::{HaltPlan, HaltReport};
-use crate::core::rules::{Quantity, State};
+use crate::core::rules::State;
 
 /// `1 region`, `2 regions`.
 pub fn count(n: usize, noun: &str) -> String {
@@ -21,13 +21,6 @@ fn state(s: State) -> &'static str {
         State::Ok => "ok",
         State::Fail => "FAIL",
         State::Error => "ERROR",
-    }
-}
-
-fn quantity(q: Quantity) -> String {
-    match q {
-        Quantity::Count(n) => n.to_string(),
-        Quantity::Usd(x) => format!("${x:.2}"),
     }
 }
 
@@ -64,6 +57,7 @@ pub fn check(r: &CheckReport) -> String {
             "STATE",
             "RUNNING",
             "EST. CHARGES",
+            "BURN",
             "VIOLATIONS",
         ]
         .map(String::from)
@@ -73,14 +67,7 @@ pub fn check(r: &CheckReport) -> String {
         let violations: Vec<String> = a
             .violations
             .iter()
-            .map(|v| {
-                format!(
-                    "{} {} > {}",
-                    v.rule,
-                    quantity(v.observed),
-                    quantity(v.limit)
-                )
-            })
+            .map(|v| format!("{} {} > {}", v.rule, v.observed_text(), v.limit_text()))
             .collect();
         rows.push(vec![
             a.account_id.clone(),
@@ -93,6 +80,8 @@ pub fn check(r: &CheckReport) -> String {
             a.running_instances.to_string(),
             a.estimated_charges_usd
                 .map_or("-".into(), |x| format!("${x:.2}")),
+            a.burn_rate_usd_per_hour
+                .map_or("-".into(), |x| format!("${x:.2}/h")),
             if violations.is_empty() {
                 "-".into()
             } else {
@@ -133,6 +122,16 @@ pub fn check(r: &CheckReport) -> String {
                 format!("; {} could not be read:", a.errors.len())
             }
         );
+        if let Some(rate) = a.spend_rate_usd_per_hour {
+            let _ = writeln!(out, "  spend rate: ${rate:.2}/h");
+        }
+        if !a.top_instance_types.is_empty() {
+            let _ = writeln!(
+                out,
+                "  burn by type: {}",
+                crate::text::money::top_types(&a.top_instance_types)
+            );
+        }
         for e in &a.errors {
             let _ = writeln!(
                 out,

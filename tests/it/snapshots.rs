@@ -146,6 +146,22 @@ fn check_table() {
                     ("sa-east-1".into(), 0),
                 ]),
                 estimated_charges_usd: Some(612.5),
+                spend_rate_usd_per_hour: Some(41.2),
+                burn_rate_usd_per_hour: Some(65.5504),
+                top_instance_types: vec![
+                    runawaytrain::core::money::TypeCost {
+                        instance_type: "p4d.24xlarge".into(),
+                        instances: 2,
+                        usd_per_hour: 65.54,
+                        accelerated: true,
+                    },
+                    runawaytrain::core::money::TypeCost {
+                        instance_type: "t3.micro".into(),
+                        instances: 1,
+                        usd_per_hour: 0.0104,
+                        accelerated: false,
+                    },
+                ],
                 violations: observed().violations,
                 errors: vec![],
             },
@@ -157,6 +173,9 @@ fn check_table() {
                 running_instances: 3,
                 regions: BTreeMap::from([("eu-central-1".into(), 3)]),
                 estimated_charges_usd: None,
+                spend_rate_usd_per_hour: None,
+                burn_rate_usd_per_hour: None,
+                top_instance_types: vec![],
                 violations: vec![],
                 errors: vec![Problem::region(
                     "ap-south-1",

@@ -137,6 +137,40 @@ pub(super) async fn stop_instances(
     }
 }
 
+/// The type and platform of every running instance (DescribeInstances, only for accounts with
+/// a burn rate rule: the one read that says an instance's type).
+pub(super) async fn running_types(
+    acc: &AwsAccount,
+    region: &RegionName,
+) -> Result<Vec<crate::ports::RunningType>, CloudError> {
+    let mut pages = acc
+        .ec2(region)
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("ec2:DescribeInstances", e))?;
+        for i in page.reservations().iter().flat_map(|r| r.instances()) {
+            if let (Some(id), Some(t)) = (i.instance_id(), i.instance_type()) {
+                out.push(crate::ports::RunningType {
+                    instance_id: id.to_owned(),
+                    instance_type: t.as_str().to_owned(),
+                    platform: i.platform_details().map(str::to_owned),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// When each of `ids` was launched (DescribeInstances, only for a `halt_scope = "new"` halt).
 pub(super) async fn launch_times(
     acc: &AwsAccount,

@@ -21,6 +21,7 @@ mod forensics;
 mod iam;
 mod isolation;
 mod logs;
+mod pricing;
 mod sqs;
 
 pub use sqs::SqsQueue;
@@ -144,6 +145,21 @@ impl Cloud for Aws {
     async fn organization_accounts(&self) -> Result<Vec<crate::ports::OrgAccount>, CloudError> {
         self.list_organization().await
     }
+
+    async fn charges(
+        &self,
+        linked: Option<&str>,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, f64)>, CloudError> {
+        cloudwatch::charges(&self.base, &self.home_region, linked, since).await
+    }
+
+    async fn on_demand_price(
+        &self,
+        key: &crate::core::money::PriceKey,
+    ) -> Result<Option<f64>, CloudError> {
+        pricing::on_demand_price(&self.base, key).await
+    }
 }
 
 impl Aws {
@@ -235,8 +251,11 @@ impl AccountCloud for AwsAccount {
         ec2::running_instances(self, region, tag_keys).await
     }
 
-    async fn estimated_charges_usd(&self) -> Result<Option<f64>, CloudError> {
-        cloudwatch::estimated_charges_usd(self).await
+    async fn running_types(
+        &self,
+        region: &RegionName,
+    ) -> Result<Vec<crate::ports::RunningType>, CloudError> {
+        ec2::running_types(self, region).await
     }
 
     async fn suspended_processes(

@@ -16,6 +16,7 @@ mod activity;
 mod changes;
 mod events;
 mod incidents;
+mod prices;
 mod schema;
 
 pub use changes::{ChangeRow, Finding, PlannedChange};

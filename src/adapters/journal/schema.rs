@@ -23,7 +23,7 @@ pub(super) const MIGRATIONS: [&str; 7] = [
 /// Version 7: isolation and GuardDuty. What a change's call returned (a snapshot's id, a
 /// created group's id); each isolated instance as it was before; the finding behind an
 /// incident, and the resource it is about (one incident per resource); the instance a
-/// `/runaway isolate` asks to isolate.
+/// `/runaway isolate` asks to isolate; on-demand prices, cached.
 const MIGRATE_TO_7: &str = "
 ALTER TABLE changes ADD COLUMN outcome TEXT;           -- JSON: what the call returned
 CREATE TABLE captures (
@@ -39,6 +39,11 @@ ALTER TABLE incidents ADD COLUMN finding TEXT;         -- JSON: core::guardduty:
 ALTER TABLE incidents ADD COLUMN resource TEXT;        -- what a finding is about: 'instance:i-...'
 ALTER TABLE incidents ADD COLUMN target TEXT;          -- JSON: what a /runaway isolate isolates
 CREATE INDEX incidents_by_resource ON incidents(account_id, resource);
+CREATE TABLE prices (                      -- on-demand prices from the AWS Price List, a day
+    key         TEXT PRIMARY KEY,          -- JSON: core::money::PriceKey
+    usd_per_hour REAL,                     -- NULL: the Price List has none
+    fetched_at  TEXT NOT NULL
+);
 ";
 
 /// Version 6: who launched an alert's instances, as last looked up.

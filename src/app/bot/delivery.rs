@@ -26,7 +26,14 @@ impl Bot {
         let clock = StepClock::new(now);
         let started = Instant::now();
         let watched = self.watched().await;
-        let report = check::run_watched(self.cloud.as_ref(), &self.config, &watched, now).await;
+        let report = check::run_watched(
+            self.cloud.as_ref(),
+            &self.config,
+            &watched,
+            Some(&self.journal),
+            now,
+        )
+        .await;
         let ms = started.elapsed().as_millis() as u64;
         self.journal.record_check(
             report.checked_at,
@@ -58,7 +65,14 @@ impl Bot {
         };
         let clock = StepClock::new(now);
         let started = Instant::now();
-        let report = check::run(self.cloud.as_ref(), &self.config, &[&account], now).await;
+        let report = check::run(
+            self.cloud.as_ref(),
+            &self.config,
+            &[&account],
+            Some(&self.journal),
+            now,
+        )
+        .await;
         self.metrics.event_checks.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             account.id = account_id,

@@ -56,7 +56,6 @@ data "aws_iam_policy_document" "member_permissions" {
       "ec2:DescribeSpotInstanceRequests",
       "ec2:DescribeInstances",
       "autoscaling:DescribeAutoScalingGroups",
-      "cloudwatch:GetMetricData",
       "iam:ListUsers",
       "iam:ListRoles",
     ]

@@ -181,7 +181,7 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
             .iter()
             .take(MAX_FIELDS)
             .map(|v| {
-                let (observed, limit) = (quantity(v.observed), quantity(v.limit));
+                let (observed, limit) = (v.observed_text(), v.limit_text());
                 mrkdwn(format!("*{}*\n{observed} (limit {limit})", v.rule))
             })
             .collect();
@@ -194,12 +194,7 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
             ": {}",
             o.violations
                 .iter()
-                .map(|v| format!(
-                    "{} {} > {}",
-                    v.rule,
-                    quantity(v.observed),
-                    quantity(v.limit)
-                ))
+                .map(|v| format!("{} {} > {}", v.rule, v.observed_text(), v.limit_text()))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -407,13 +402,6 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
 }
 
 type BTreeSetOf = std::collections::BTreeSet<String>;
-
-fn quantity(q: crate::core::rules::Quantity) -> String {
-    match q {
-        crate::core::rules::Quantity::Count(n) => n.to_string(),
-        crate::core::rules::Quantity::Usd(x) => format!("${x:.2}"),
-    }
-}
 
 fn outcome_text(a: &crate::app::halt::AccountHalt) -> String {
     let stopped: usize = a.stopped.values().map(Vec::len).sum();
