@@ -13,6 +13,7 @@ mod halt;
 mod isolate;
 mod launchers;
 mod lockout;
+mod money;
 mod organizations;
 mod restore;
 mod serve;

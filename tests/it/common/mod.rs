@@ -9,6 +9,7 @@
 pub mod bot;
 pub mod events;
 pub mod isolation;
+pub mod pricing;
 pub mod slack;
 
 use slack::SlackStandIn;
