@@ -83,6 +83,15 @@ pub struct Observed {
     pub regions: BTreeMap<String, u64>,
     pub estimated_charges_usd: Option<f64>,
     pub violations: Vec<Violation>,
+    /// How fast the charges grew (a spend rate rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_rate_usd_per_hour: Option<f64>,
+    /// What the running instances cost an hour (a burn rate rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burn_rate_usd_per_hour: Option<f64>,
+    /// The instance types by cost, most expensive first (a burn rate rule).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_instance_types: Vec<crate::core::money::TypeCost>,
 }
 
 impl Observed {
@@ -94,8 +103,14 @@ impl Observed {
             (Some(_), None) => true,
             _ => false,
         };
+        let more_burn = match (self.burn_rate_usd_per_hour, before.burn_rate_usd_per_hour) {
+            (Some(now), Some(then)) => now > then,
+            (Some(_), None) => true,
+            _ => false,
+        };
         self.running_instances > before.running_instances
             || more_charges
+            || more_burn
             || self
                 .violations
                 .iter()
@@ -205,6 +220,9 @@ mod tests {
 
     fn observed(running: u64, charges: Option<f64>, rules: &[&str]) -> Observed {
         Observed {
+            spend_rate_usd_per_hour: None,
+            burn_rate_usd_per_hour: None,
+            top_instance_types: Vec::new(),
             running_instances: running,
             regions: BTreeMap::from([("us-east-1".into(), running)]),
             estimated_charges_usd: charges,

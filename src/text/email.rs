@@ -73,6 +73,18 @@ pub fn email(view: &IncidentView) -> (String, String) {
             regions.join(", ")
         );
     }
+    if let Some(o) = &view.observed {
+        if let Some(rate) = o.spend_rate_usd_per_hour {
+            let _ = writeln!(body, "Spend rate: ${rate:.2}/h");
+        }
+        if let Some(burn) = o.burn_rate_usd_per_hour {
+            let _ = writeln!(
+                body,
+                "Burn rate: ${burn:.2}/h ({})",
+                crate::text::money::top_types(&o.top_instance_types)
+            );
+        }
+    }
     if let Some(found) = &view.launchers {
         let _ = writeln!(body, "Launched by:");
         for line in crate::text::launchers::lines(found) {

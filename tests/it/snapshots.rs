@@ -24,6 +24,9 @@ fn observed() -> Observed {
         running_instances: 12,
         regions: BTreeMap::from([("us-east-1".into(), 10), ("eu-west-1".into(), 2)]),
         estimated_charges_usd: Some(612.5),
+        spend_rate_usd_per_hour: None,
+        burn_rate_usd_per_hour: None,
+        top_instance_types: vec![],
         violations: vec![
             violation(
                 "max_running_instances",
@@ -106,6 +109,34 @@ fn slack_alert_open() {
     insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&view(
         Status::Open
     )));
+}
+
+#[test]
+fn slack_alert_burn_rate() {
+    let mut v = view(Status::Open);
+    let o = v.observed.as_mut().unwrap();
+    o.violations = vec![violation(
+        "max_burn_rate_usd_per_hour",
+        Quantity::Usd(50.0),
+        Quantity::Usd(98.33),
+    )];
+    o.burn_rate_usd_per_hour = Some(98.33);
+    o.top_instance_types = vec![
+        runawaytrain::core::money::TypeCost {
+            instance_type: "p4d.24xlarge".into(),
+            instances: 3,
+            usd_per_hour: 98.32,
+            accelerated: true,
+        },
+        runawaytrain::core::money::TypeCost {
+            instance_type: "t3.micro".into(),
+            instances: 1,
+            usd_per_hour: 0.0104,
+            accelerated: false,
+        },
+    ];
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&v));
+    insta::assert_snapshot!(runawaytrain::text::email::email(&v).1);
 }
 
 #[test]

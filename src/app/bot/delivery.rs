@@ -117,6 +117,9 @@ impl Bot {
                         .collect(),
                     estimated_charges_usd: a.estimated_charges_usd,
                     violations: a.violations.clone(),
+                    spend_rate_usd_per_hour: a.spend_rate_usd_per_hour,
+                    burn_rate_usd_per_hour: a.burn_rate_usd_per_hour,
+                    top_instance_types: a.top_instance_types.clone(),
                 }),
                 State::Ok => None,
                 // What could not be read decides nothing: no alert, and no all-clear.

@@ -208,6 +208,20 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
             )));
         }
     }
+    if let Some(o) = &view.observed
+        && let Some(burn) = o.burn_rate_usd_per_hour
+    {
+        let accelerated = o.top_instance_types.iter().any(|t| t.accelerated);
+        blocks.push(section(&truncate(
+            &format!(
+                "*Burn rate:* ${burn:.2}/h{}\n{}",
+                if accelerated { " · ⚠️ accelerated instances" } else { "" },
+                crate::text::money::top_types(&o.top_instance_types)
+            ),
+            2900,
+        )));
+        fallback += &format!(". Burn rate ${burn:.2}/h");
+    }
     if let Some(found) = &view.launchers {
         let lines = crate::text::launchers::lines(found);
         blocks.push(section(&truncate(

@@ -93,6 +93,16 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
         running_instances: 999_999,
         regions: regions.clone(),
         estimated_charges_usd: Some(1e9),
+        spend_rate_usd_per_hour: Some(1e6),
+        burn_rate_usd_per_hour: Some(1e6),
+        top_instance_types: (0..5)
+            .map(|i| crate::core::money::TypeCost {
+                instance_type: format!("p{i}.48xlarge-with-a-long-name"),
+                instances: 99_999,
+                usd_per_hour: 1e5,
+                accelerated: true,
+            })
+            .collect(),
         violations: (0..14)
             .map(|i| violation(&format!("rule_{i}"), Quantity::Count(1), Quantity::Usd(2.5)))
             .collect(),
