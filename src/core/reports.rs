@@ -37,11 +37,11 @@ pub struct AccountReport {
     /// present in `errors`.
     pub regions: BTreeMap<String, u64>,
     pub estimated_charges_usd: Option<f64>,
-    /// How fast the estimated charges grew over the spend window (a spend rate rule).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// How fast the estimated charges grew over the spend window (a spend rate rule; null
+    /// when not measured).
     pub spend_rate_usd_per_hour: Option<f64>,
-    /// What the running instances cost an hour at on-demand prices (a burn rate rule).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the running instances cost an hour at on-demand prices (a burn rate rule; null
+    /// when not measured).
     pub burn_rate_usd_per_hour: Option<f64>,
     /// The instance types by cost, most expensive first (a burn rate rule).
     #[serde(skip_serializing_if = "Vec::is_empty")]

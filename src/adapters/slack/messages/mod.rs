@@ -215,7 +215,11 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
         blocks.push(section(&truncate(
             &format!(
                 "*Burn rate:* ${burn:.2}/h{}\n{}",
-                if accelerated { " · ⚠️ accelerated instances" } else { "" },
+                if accelerated {
+                    " · ⚠️ accelerated instances"
+                } else {
+                    ""
+                },
                 crate::text::money::top_types(&o.top_instance_types)
             ),
             2900,
