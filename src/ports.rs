@@ -132,15 +132,6 @@ pub trait Cloud: Send + Sync {
     ) -> Result<Option<f64>, CloudError>;
 }
 
-/// A running instance as the burn rate prices it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunningType {
-    pub instance_id: String,
-    pub instance_type: String,
-    /// EC2's `PlatformDetails` (`Linux/UNIX`, `Windows`, `Red Hat Enterprise Linux`, ...).
-    pub platform: Option<String>,
-}
-
 /// An account of the organisation, as its management account lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrgAccount {
@@ -169,16 +160,14 @@ pub trait AccountCloud: Send + Sync {
     async fn enabled_regions(&self) -> Result<Vec<RegionName>, CloudError>;
 
     /// Every running instance of the region, over all pages, with those of its tags whose keys
-    /// are in `tag_keys` (and its Auto Scaling group).
+    /// are in `tag_keys` (and its Auto Scaling group); with `typed`, also its type and platform
+    /// (what the burn rate prices), read in the one call that says them.
     async fn running_instances(
         &self,
         region: &RegionName,
         tag_keys: &[String],
+        typed: bool,
     ) -> Result<Vec<Instance>, CloudError>;
-
-    /// The type and platform (`PlatformDetails`) of every running instance of the region, over
-    /// all pages: what the burn rate prices.
-    async fn running_types(&self, region: &RegionName) -> Result<Vec<RunningType>, CloudError>;
 
     /// The scaling processes already suspended on each named Auto Scaling group.
     async fn suspended_processes(

@@ -56,14 +56,16 @@ pub async fn run(
 
 /// What the burn rate of an account prices: one key per running instance.
 fn price_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
-    s.types
+    s.regions
         .iter()
-        .filter_map(|(region, t)| Some((region, t.as_ref().ok()?)))
-        .flat_map(|(region, types)| {
-            types.iter().map(move |t| PriceKey {
-                instance_type: t.instance_type.clone(),
-                region: region.to_string(),
-                operating_system: money::operating_system(t.platform.as_deref()).to_owned(),
+        .filter_map(|r| Some((&r.region, r.instances.as_ref().ok()?)))
+        .flat_map(|(region, list)| {
+            list.iter().filter_map(move |i| {
+                Some(PriceKey {
+                    instance_type: i.instance_type.clone()?,
+                    region: region.to_string(),
+                    operating_system: money::operating_system(i.platform.as_deref()).to_owned(),
+                })
             })
         })
         .collect()
@@ -135,11 +137,6 @@ fn report(
     }
     let mut top = Vec::new();
     if account.max_burn_rate_usd_per_hour.is_some() {
-        for (region, t) in &s.types {
-            if let Err(e) = t {
-                seen.errors.push(Problem::region(region.as_str(), e));
-            }
-        }
         let burn = money::burn(&price_keys(s), prices);
         for what in &burn.unpriced {
             let why = unpriced

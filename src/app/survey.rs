@@ -12,7 +12,7 @@ use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
 use chrono::{DateTime, Utc};
 
-use crate::ports::{AccountCloud, Cloud, CloudError, Purpose, RunningType};
+use crate::ports::{AccountCloud, Cloud, CloudError, Purpose};
 
 /// What was seen of one account.
 pub struct AccountSurvey<'a> {
@@ -26,8 +26,6 @@ pub struct AccountSurvey<'a> {
     /// The estimated charges' points (from the payer: the account's total, or its
     /// `LinkedAccount` series), read only with `money` and a charges or spend rate rule.
     pub charges: Option<Result<Points, CloudError>>,
-    /// The running instances' types per region, read only with `money` and a burn rate rule.
-    pub types: Vec<(RegionName, Result<Vec<RunningType>, CloudError>)>,
 }
 
 pub struct RegionSurvey {
@@ -43,7 +41,6 @@ type Connected = (
 enum Task {
     Region(usize, RegionName),
     Charges(usize),
-    Types(usize, RegionName),
 }
 
 type Points = Vec<(DateTime<Utc>, f64)>;
@@ -51,7 +48,6 @@ type Points = Vec<(DateTime<Utc>, f64)>;
 enum Outcome {
     Region(usize, RegionSurvey),
     Charges(usize, Result<Points, CloudError>),
-    Types(usize, RegionName, Result<Vec<RunningType>, CloudError>),
 }
 
 /// The billing points a check reads: the last day, or the spend window if longer.
@@ -104,13 +100,9 @@ pub async fn survey<'a>(
             account_error: None,
             regions: Vec::new(),
             charges: None,
-            types: Vec::new(),
         };
         match regions {
             Ok(regions) => {
-                if money.is_some() && account.max_burn_rate_usd_per_hour.is_some() {
-                    tasks.extend(regions.iter().map(|r| Task::Types(i, r.clone())));
-                }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
                 if money.is_some()
                     && (account.max_estimated_charges_usd.is_some()
@@ -137,7 +129,9 @@ pub async fn survey<'a>(
                         .as_ref()
                         .expect("tasks exist only for connected accounts");
                     let tags = [accounts[i].policy.exempt_tag.clone()];
-                    let instances = conn.running_instances(&region, &tags).await;
+                    // The burn rate needs the types: read with the instances, in one call.
+                    let typed = money.is_some() && accounts[i].max_burn_rate_usd_per_hour.is_some();
+                    let instances = conn.running_instances(&region, &tags, typed).await;
                     Outcome::Region(i, RegionSurvey { region, instances })
                 }
                 Task::Charges(i) => {
@@ -146,13 +140,6 @@ pub async fn survey<'a>(
                     let linked = account.role_arn.as_ref().map(|_| account.id.as_str());
                     let since = charges_since(account, money.unwrap_or_default());
                     Outcome::Charges(i, cloud.charges(linked, since).await)
-                }
-                Task::Types(i, region) => {
-                    let conn = conns[i]
-                        .as_ref()
-                        .expect("tasks exist only for connected accounts");
-                    let types = conn.running_types(&region).await;
-                    Outcome::Types(i, region, types)
                 }
             }
         }));
@@ -165,7 +152,6 @@ pub async fn survey<'a>(
         match outcome {
             Outcome::Region(i, r) => surveys[i].regions.push(r),
             Outcome::Charges(i, c) => surveys[i].charges = Some(c),
-            Outcome::Types(i, region, t) => surveys[i].types.push((region, t)),
         }
     }
     for s in &mut surveys {

@@ -15,6 +15,9 @@ pub struct Instance {
     pub lifecycle: Lifecycle,
     /// The Auto Scaling group it belongs to (the `aws:autoscaling:groupName` tag), if any.
     pub auto_scaling_group: Option<String>,
+    /// Its type and `PlatformDetails`, when read (accounts with a burn rate rule).
+    pub instance_type: Option<String>,
+    pub platform: Option<String>,
 }
 
 /// How the instance is bought: it decides whether it can be stopped.

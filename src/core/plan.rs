@@ -206,6 +206,8 @@ mod tests {
             tags: BTreeMap::new(),
             lifecycle: Lifecycle::OnDemand,
             auto_scaling_group: None,
+            instance_type: None,
+            platform: None,
         }
     }
 

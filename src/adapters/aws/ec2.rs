@@ -111,6 +111,8 @@ pub(super) async fn running_instances(
                 auto_scaling_group: tags.get(ASG_TAG).cloned(),
                 tags,
                 id,
+                instance_type: None,
+                platform: None,
             }
         })
         .collect())
@@ -137,12 +139,14 @@ pub(super) async fn stop_instances(
     }
 }
 
-/// The type and platform of every running instance (DescribeInstances, only for accounts with
-/// a burn rate rule: the one read that says an instance's type).
-pub(super) async fn running_types(
+/// Every running instance with its type and platform, from DescribeInstances alone (accounts
+/// with a burn rate rule): one read says the ids, the tags and the types, where the light path
+/// would need another. See BENCHMARKS.md, "Reading the instance types".
+pub(super) async fn running_instances_typed(
     acc: &AwsAccount,
     region: &RegionName,
-) -> Result<Vec<crate::ports::RunningType>, CloudError> {
+    tag_keys: &[String],
+) -> Result<Vec<Instance>, CloudError> {
     let mut pages = acc
         .ec2(region)
         .describe_instances()
@@ -155,20 +159,47 @@ pub(super) async fn running_types(
         .max_results(1000)
         .into_paginator()
         .send();
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify("ec2:DescribeInstances", e))?;
         for i in page.reservations().iter().flat_map(|r| r.instances()) {
-            if let (Some(id), Some(t)) = (i.instance_id(), i.instance_type()) {
-                out.push(crate::ports::RunningType {
-                    instance_id: id.to_owned(),
-                    instance_type: t.as_str().to_owned(),
-                    platform: i.platform_details().map(str::to_owned),
-                });
-            }
+            let Some(id) = i.instance_id() else { continue };
+            let tags: BTreeMap<String, String> = i
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value().unwrap_or(""))))
+                .filter(|(k, _)| *k == ASG_TAG || tag_keys.iter().any(|want| want == k))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            found.push((
+                id.to_owned(),
+                tags,
+                i.instance_type().map(|t| t.as_str().to_owned()),
+                i.platform_details().map(str::to_owned),
+            ));
         }
     }
-    Ok(out)
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spot = acc.spot_types(region).await.unwrap_or_else(|e| {
+        tracing::warn!(region = %region, error = %e, "spot requests unreadable");
+        HashMap::new()
+    });
+    Ok(found
+        .into_iter()
+        .map(|(id, tags, instance_type, platform)| Instance {
+            lifecycle: match spot.get(&id) {
+                Some(&persistent) => Lifecycle::Spot { persistent },
+                None => Lifecycle::OnDemand,
+            },
+            auto_scaling_group: tags.get(ASG_TAG).cloned(),
+            tags,
+            id,
+            instance_type,
+            platform,
+        })
+        .collect())
 }
 
 /// When each of `ids` was launched (DescribeInstances, only for a `halt_scope = "new"` halt).

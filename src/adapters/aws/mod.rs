@@ -247,15 +247,12 @@ impl AccountCloud for AwsAccount {
         &self,
         region: &RegionName,
         tag_keys: &[String],
+        typed: bool,
     ) -> Result<Vec<Instance>, CloudError> {
-        ec2::running_instances(self, region, tag_keys).await
-    }
-
-    async fn running_types(
-        &self,
-        region: &RegionName,
-    ) -> Result<Vec<crate::ports::RunningType>, CloudError> {
-        ec2::running_types(self, region).await
+        match typed {
+            true => ec2::running_instances_typed(self, region, tag_keys).await,
+            false => ec2::running_instances(self, region, tag_keys).await,
+        }
     }
 
     async fn suspended_processes(
