@@ -98,11 +98,9 @@ def timed(cmd, env):
 
 
 def main():
-    moto = Moto()
     work = tempfile.mkdtemp(prefix="runaway-bench-org-")
     env = dict(
         os.environ,
-        AWS_ENDPOINT_URL=moto.url,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_REGION="us-east-1",
@@ -114,8 +112,12 @@ def main():
     env["AWS_ENDPOINT_URL_PRICING"] = f"http://127.0.0.1:{prices.server_address[1]}"
     binary = os.path.join(ROOT, "target", PROFILE, "runaway")
     rows = []
-    try:
-        for n in SIZES:
+    for n in SIZES:
+        # A fresh emulator per size: moto keeps what a reset forgets, and 200 accounts × 17
+        # regions of backends take gigabytes.
+        moto = Moto()
+        env["AWS_ENDPOINT_URL"] = moto.url
+        try:
             ids = organisation(moto, n)
             result = {}
             for burn in (False, True):
@@ -142,8 +144,8 @@ def main():
                     print(f"{n:>4} accounts {'burn ' if burn else 'count'} run {rep + 1}: {elapsed:6.2f} s, {rss / 1024:6.1f} MiB", file=sys.stderr)
                 result[burn] = (statistics.median(times), max(peaks), cold)
             rows.append((n, result))
-    finally:
-        moto.stop()
+        finally:
+            moto.stop()
     print("| accounts × 17 regions | check, median | peak RSS | with a burn rate rule (+ instance types), median | peak RSS | first check (moto creating backends) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n, r in rows:
