@@ -356,3 +356,117 @@ fn terminal_status() {
         .replace(&done, "inc-DONE");
     insta::assert_snapshot!(text);
 }
+
+/// A GuardDuty finding incident about an instance, isolated at its deadline.
+fn finding_view(status: Status) -> IncidentView {
+    use runawaytrain::core::guardduty::{Finding, FindingIncident, Response};
+    use runawaytrain::core::isolation::{IsolationReport, Step, StepReport, StepStatus};
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    let finding = Finding {
+        id: "16afba5c5c43e07c9e3e5e2e544e95df".into(),
+        finding_type: "Backdoor:EC2/C&CActivity.B!DNS".into(),
+        severity: 8.0,
+        title:
+            "Command and Control server domain name queried by EC2 instance i-0123456789abcdef0."
+                .into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        resource_type: "Instance".into(),
+        instance_id: Some("i-0123456789abcdef0".into()),
+        access_key_id: None,
+        user_name: None,
+        user_type: None,
+        count: 4,
+        updated_at: None,
+    };
+    let step = |step, status, detail: &str| StepReport {
+        step,
+        status,
+        detail: detail.into(),
+    };
+    let mut v = view(status);
+    v.observed = None;
+    v.actions = vec![];
+    v.outcome = None;
+    v.decided_by = (status != Status::Open).then(|| "deadline".into());
+    v.finding = Some(FindingIncident {
+        finding,
+        response: Response::Isolate,
+        rule: "Backdoor:EC2/*".into(),
+        grace_seconds: 120,
+        findings: 2,
+        first_seen: at,
+        last_seen: at,
+    });
+    v.isolation = matches!(status, Status::Executed | Status::Partial).then(|| IsolationReport {
+        incident: Some(v.id.clone()),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+        instance_id: "i-0123456789abcdef0".into(),
+        dry_run: false,
+        steps: vec![
+            step(
+                Step::Capture,
+                StepStatus::Done,
+                "running t3.micro in vpc-1: 1 interface(s), 2 volume(s), group web",
+            ),
+            step(
+                Step::TerminationProtection,
+                StepStatus::Done,
+                "termination protection on, shutdown behaviour stop",
+            ),
+            step(
+                Step::DetachAutoScaling,
+                StepStatus::Done,
+                "detached from web, desired capacity decremented",
+            ),
+            step(
+                Step::DisassociateProfile,
+                StepStatus::Skipped,
+                "no instance profile",
+            ),
+            step(
+                Step::IsolationGroup,
+                StepStatus::Done,
+                "eni-1: sg-web → sg-iso, through sg-untracked",
+            ),
+            step(
+                Step::Snapshot,
+                StepStatus::Done,
+                "snap-1 of vol-1 (/dev/sda1)",
+            ),
+            step(
+                Step::Snapshot,
+                StepStatus::Failed,
+                "snapshot of vol-2 (/dev/sdf): ec2:CreateSnapshot: SnapshotLimitExceeded",
+            ),
+            step(
+                Step::Tag,
+                StepStatus::Done,
+                "runaway:quarantine=inc-20261123-170000-3fa2",
+            ),
+            step(
+                Step::Stop,
+                StepStatus::Skipped,
+                "kept running: memory is evidence (--stop to stop it)",
+            ),
+        ],
+        snapshots: vec!["snap-1".into()],
+        forensic_instance: None,
+    });
+    v
+}
+
+#[test]
+fn slack_finding_open() {
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(
+        &finding_view(Status::Open)
+    ));
+}
+
+#[test]
+fn slack_finding_isolated_and_its_email() {
+    let v = finding_view(Status::Partial);
+    insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&v));
+    insta::assert_snapshot!(runawaytrain::text::email::email(&v).1);
+}
