@@ -19,4 +19,5 @@ mod restore;
 mod serve;
 mod snapshots;
 mod terraform;
+mod terraform_apply;
 mod under_attack;
