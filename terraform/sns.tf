@@ -34,6 +34,22 @@ data "aws_iam_policy_document" "topic" {
   }
 
   statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["sns:*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    resources = [aws_sns_topic.notify.arn]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
     sid = "AccountManagesTopic"
     actions = [
       "sns:GetTopicAttributes",

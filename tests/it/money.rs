@@ -9,11 +9,13 @@ use crate::common::pricing::PricingStandIn;
 use crate::common::*;
 
 /// Puts `EstimatedCharges` points in the account of `sdk`, `(hours ago, USD)`; `linked`: the
-/// member account they are of.
+/// member account they are of. The hours are counted from one instant, so that the points are
+/// whole hours apart and fall in the same place of any hourly period CloudWatch reads them by.
 async fn charges(sdk: &aws_config::SdkConfig, linked: Option<&str>, points: &[(i64, f64)]) {
     let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    let reference = Utc::now();
     for (ago, usd) in points {
-        let at = Utc::now() - Duration::hours(*ago);
+        let at = reference - Duration::hours(*ago);
         let mut datum = MetricDatum::builder()
             .metric_name("EstimatedCharges")
             .dimensions(Dimension::builder().name("Currency").value("USD").build())
@@ -93,8 +95,9 @@ async fn a_member_accounts_charges_are_read_in_the_payer_by_its_linked_account()
 async fn the_spend_rate_crosses_a_month_boundary_and_too_few_points_are_an_error() {
     let moto = Moto::start();
     let payer = moto.sdk("us-east-1").await;
-    // The month ends at 900 and the next starts again from zero: 20 + 30 in 4 hours.
-    charges(&payer, None, &[(5, 880.0), (3, 900.0), (1, 30.0)]).await;
+    // The month ends at 900 and the next starts again from zero: 20 + 30 in 3 hours. The
+    // oldest point stays well inside the 6 h window even once read into its hourly period.
+    charges(&payer, None, &[(4, 880.0), (3, 900.0), (1, 30.0)]).await;
     // One point in the window: the rate cannot be said.
     charges(&payer, Some(MEMBER), &[(2, 100.0), (30, 10.0)]).await;
     let w = Workdir::new(&accounts(
@@ -105,10 +108,8 @@ async fn the_spend_rate_crosses_a_month_boundary_and_too_few_points_are_an_error
     assert_eq!(out.code, 1, "{out:?}");
     let r = out.json();
     let payer_report = account_of(&r, PAYER);
-    assert_eq!(
-        payer_report["spend_rate_usd_per_hour"], 12.5,
-        "{payer_report}"
-    );
+    let rate = payer_report["spend_rate_usd_per_hour"].as_f64().unwrap();
+    assert!((rate - 50.0 / 3.0).abs() < 1e-9, "{payer_report}");
     assert_eq!(
         payer_report["violations"][0]["rule"],
         "max_spend_rate_usd_per_hour"

@@ -228,6 +228,30 @@ async fn the_single_account_example_applies_runs_the_guard_and_destroys_cleanly(
         "{attach}"
     );
 
+    // The notify topic refuses anything but TLS.
+    let topic = format!("arn:aws:sns:us-east-1:{PAYER}:runawaytrain-notify");
+    let attrs = aws_sdk_sns::Client::new(&sdk)
+        .get_topic_attributes()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&attrs["Policy"]).unwrap();
+    let tls = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "DenyInsecureTransport")
+        .expect("a statement denying non-TLS access")
+        .clone();
+    assert_eq!(tls["Effect"], "Deny");
+    assert_eq!(
+        tls["Condition"]["Bool"]["aws:SecureTransport"], "false",
+        "{tls}"
+    );
+
     // The module's runaway.toml, as written, runs the guard.
     let toml =
         String::from_utf8(terraform(&example, &["output", "-raw", "runaway_toml"]).stdout).unwrap();
