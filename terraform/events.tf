@@ -10,7 +10,8 @@ locals {
   central_bus_arn   = "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/default"
   events            = var.events_enabled ? 1 : 0
   # Accounts that may put events on the central bus: by organisation, else by account id.
-  event_sources = var.event_source_organization_id != null || length(var.event_source_account_ids) > 0 ? local.events : 0
+  event_source_org = var.event_source_organization_id != null ? var.event_source_organization_id : var.organization_id
+  event_sources    = local.event_source_org != null || length(var.event_source_account_ids) > 0 ? local.events : 0
 }
 
 module "event_pattern" {
@@ -103,10 +104,10 @@ data "aws_iam_policy_document" "central_bus" {
     resources = [local.central_bus_arn]
     principals {
       type        = "AWS"
-      identifiers = var.event_source_organization_id != null ? ["*"] : var.event_source_account_ids
+      identifiers = local.event_source_org != null ? ["*"] : var.event_source_account_ids
     }
     dynamic "condition" {
-      for_each = var.event_source_organization_id != null ? [var.event_source_organization_id] : []
+      for_each = local.event_source_org != null ? [local.event_source_org] : []
       content {
         test     = "StringEquals"
         variable = "aws:PrincipalOrgID"

@@ -1,7 +1,7 @@
 # runawaytrain: the guard's least-privilege IAM role, the lockout and launch-deny policies it
-# attaches, the SNS topic of the notify list, and an optional billing alarm. For the account the
-# guard runs in (usually the payer/management account); modules/member-account creates the role
-# the guard assumes in every other account.
+# attaches, the SNS topic of the notify list with its customer-managed key, and an optional
+# billing alarm. For the account the guard runs in (usually the payer/management account);
+# modules/member-account creates the role the guard assumes in every other account.
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -11,9 +11,10 @@ locals {
   partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.id
-  role_name  = "${var.name_prefix}-guard"
-  role_arn   = "arn:${local.partition}:iam::${local.account_id}:role/${local.role_name}"
-  topic_arns = concat([aws_sns_topic.notify.arn], var.extra_notify_topic_arns)
+  role_name  = coalesce(var.role_name, "${var.name_prefix}-guard")
+  role_arn   = "arn:${local.partition}:iam::${local.account_id}:role${var.role_path}${local.role_name}"
+  topic_arn  = var.create_sns_topic ? aws_sns_topic.notify[0].arn : var.sns_topic_arn
+  topic_arns = concat([local.topic_arn], var.extra_notify_topic_arns)
 }
 
 module "policies" {
@@ -54,6 +55,7 @@ data "aws_iam_policy_document" "trust" {
     }
   }
 
+  # People and pipelines: never on the principal's word alone. Each condition set applies.
   dynamic "statement" {
     for_each = length(var.trusted_principal_arns) > 0 ? [1] : []
     content {
@@ -63,12 +65,39 @@ data "aws_iam_policy_document" "trust" {
         type        = "AWS"
         identifiers = var.trusted_principal_arns
       }
+      dynamic "condition" {
+        for_each = var.organization_id == null ? [] : [var.organization_id]
+        content {
+          test     = "StringEquals"
+          variable = "aws:PrincipalOrgID"
+          values   = [condition.value]
+        }
+      }
+      dynamic "condition" {
+        for_each = var.trusted_principals_external_id == null ? [] : [var.trusted_principals_external_id]
+        content {
+          test     = "StringEquals"
+          variable = "sts:ExternalId"
+          values   = [condition.value]
+        }
+      }
+      dynamic "condition" {
+        for_each = var.trusted_principals_require_mfa ? [1] : []
+        content {
+          test     = "Bool"
+          variable = "aws:MultiFactorAuthPresent"
+          values   = ["true"]
+        }
+      }
     }
   }
 }
 
 resource "aws_iam_role" "guard" {
+  count                = var.create_role ? 1 : 0
   name                 = local.role_name
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary_arn
   description          = "runawaytrain guard: checks and halts runaway AWS usage"
   assume_role_policy   = data.aws_iam_policy_document.trust.json
   max_session_duration = 3600
@@ -79,240 +108,66 @@ resource "aws_iam_role" "guard" {
       condition     = var.trust_ecs_tasks || var.trust_ec2_instances || length(var.trusted_principal_arns) > 0
       error_message = "Nothing could assume the guard's role: set trust_ecs_tasks, trust_ec2_instances or trusted_principal_arns."
     }
+    precondition {
+      condition     = length(var.trusted_principal_arns) == 0 || var.organization_id != null || var.trusted_principals_external_id != null || var.trusted_principals_require_mfa
+      error_message = "trusted_principal_arns needs a condition: set organization_id, trusted_principals_external_id or trusted_principals_require_mfa."
+    }
   }
 }
 
 resource "aws_iam_instance_profile" "guard" {
-  count = var.trust_ec2_instances ? 1 : 0
+  count = var.create_role && var.trust_ec2_instances ? 1 : 0
   name  = local.role_name
-  role  = aws_iam_role.guard.name
+  path  = var.role_path
+  role  = aws_iam_role.guard[0].name
   tags  = var.tags
 }
 
-# ----- what the guard may do: exactly the calls of the code (src/permissions.rs) -------------
+# ----- what the guard may do: exactly the calls of the code (src/core/permissions.rs) --------
 
+# In its own account, what it may do in every account (modules/account-permissions, shared with
+# the member role), with the protected principals and its own role out of reach.
+module "permissions" {
+  source                   = "./modules/account-permissions"
+  role_arn                 = local.role_arn
+  lockout_policy_arn       = module.policies.lockout_policy_arn
+  launch_deny_policy_arn   = module.policies.launch_deny_policy_arn
+  protected_principal_arns = var.protected_principal_arns
+}
+
+# What only the guard's own role does: reach the members, read money, e-mail, read its queue.
 data "aws_iam_policy_document" "guard_permissions" {
+  source_policy_documents = [module.permissions.json]
+
   statement {
-    sid = "Observe"
-    # These reads have no resource-level permissions: "*" is the only resource they accept.
-    actions = [
-      "sts:GetCallerIdentity",
-      "ec2:DescribeRegions",
-      "ec2:DescribeInstanceStatus",
-      "ec2:DescribeTags",
-      "ec2:DescribeSpotInstanceRequests",
-      "ec2:DescribeInstances",
-      "autoscaling:DescribeAutoScalingGroups",
-      "cloudwatch:GetMetricData",
-      "iam:ListUsers",
-      "iam:ListRoles",
-    ]
+    sid = "ReadEstimatedCharges"
+    # Billing metrics of every linked account, read in the payer; no resource-level permissions.
+    actions   = ["cloudwatch:GetMetricData"]
     resources = ["*"]
   }
 
-  statement {
-    sid = "ReadPrincipals"
-    actions = [
-      "iam:ListAttachedUserPolicies",
-      "iam:ListAttachedRolePolicies",
-      "iam:ListAccessKeys",
-    ]
-    resources = [
-      "arn:${local.partition}:iam::${local.account_id}:user/*",
-      "arn:${local.partition}:iam::${local.account_id}:role/*",
-    ]
-  }
-
-  statement {
-    sid       = "ReadCloudTrailRecords"
-    actions   = ["logs:FilterLogEvents"]
-    resources = ["arn:${local.partition}:logs:*:${local.account_id}:log-group:*"]
-  }
-
-  statement {
-    sid       = "StopAndStartInstances"
-    actions   = ["ec2:StopInstances", "ec2:StartInstances"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
-  }
-
-  statement {
-    sid = "TagInstancesWithTheGuardsKeysOnly"
-    # Only the keys runaway:incident (stopped), runaway:quarantine and runaway:ticket
-    # (isolated), and a key must be named: DeleteTags without one would remove every tag.
-    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["runaway:incident", "runaway:quarantine", "runaway:ticket"]
-    }
-    condition {
-      test     = "Null"
-      variable = "aws:TagKeys"
-      values   = ["false"]
+  dynamic "statement" {
+    for_each = var.organization_id == null ? [] : [var.organization_id]
+    content {
+      sid = "ReachMemberAccountsOfTheOrganization"
+      # Only the member role, and only in an account of this organisation.
+      actions   = ["sts:AssumeRole"]
+      resources = ["arn:${local.partition}:iam::*:role/${var.member_role_name}"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceOrgID"
+        values   = [statement.value]
+      }
     }
   }
 
-  statement {
-    sid       = "HoldAutoScalingGroups"
-    actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
-    resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
-  }
-
-  statement {
-    sid = "ReadWhatIsolationChanges"
-    # isolate: reads without resource-level permissions.
-    actions = [
-      "ec2:DescribeIamInstanceProfileAssociations",
-      "ec2:DescribeSecurityGroups",
-      "autoscaling:DescribeAutoScalingInstances",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "IsolateInstances"
-    # Termination protection, shutdown behaviour, the instance profile, the interfaces' groups.
-    # Re-associating a profile (restore) also needs iam:PassRole, never granted here.
-    actions = [
-      "ec2:DescribeInstanceAttribute",
-      "ec2:ModifyInstanceAttribute",
-      "ec2:DisassociateIamInstanceProfile",
-      "ec2:AssociateIamInstanceProfile",
-      "ec2:ModifyNetworkInterfaceAttribute",
-    ]
-    resources = [
-      "arn:${local.partition}:ec2:*:${local.account_id}:instance/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:network-interface/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
-    ]
-  }
-
-  statement {
-    sid       = "CreateIsolationGroups"
-    actions   = ["ec2:CreateSecurityGroup"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*", "arn:${local.partition}:ec2:*:${local.account_id}:vpc/*"]
-  }
-
-  statement {
-    sid = "RulesOnlyOfTheGuardsOwnGroups"
-    # The isolation groups are created tagged with their incident: no other group's rules can
-    # be opened.
-    actions   = ["ec2:RevokeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:security-group/*"]
-    condition {
-      test     = "StringLike"
-      variable = "aws:ResourceTag/runaway:incident"
-      values   = ["inc-*"]
+  dynamic "statement" {
+    for_each = var.organization_id == null && length(var.member_account_ids) > 0 ? [1] : []
+    content {
+      sid       = "ReachTheListedMemberAccounts"
+      actions   = ["sts:AssumeRole"]
+      resources = [for id in var.member_account_ids : "arn:${local.partition}:iam::${id}:role/${var.member_role_name}"]
     }
-  }
-
-  statement {
-    sid       = "SnapshotIsolatedVolumes"
-    actions   = ["ec2:CreateSnapshot"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:volume/*", "arn:${local.partition}:ec2:*::snapshot/*"]
-  }
-
-  statement {
-    sid     = "TagWhatIsolationCreates"
-    actions = ["ec2:CreateTags"]
-    resources = [
-      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
-      "arn:${local.partition}:ec2:*::snapshot/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:instance/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:volume/*",
-    ]
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:CreateAction"
-      values   = ["CreateSecurityGroup", "CreateSnapshot", "RunInstances", "CreateVolume"]
-    }
-  }
-
-  statement {
-    sid = "ReadWhatForensicsNeeds"
-    # isolate --forensics: reads without resource-level permissions.
-    actions   = ["ec2:DescribeSubnets", "ec2:DescribeSnapshots", "ec2:DescribeVolumes"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "LaunchOnlyForensicInstancesTaggedWithTheirIncident"
-    # The instance and its volumes must be created tagged runaway:incident=inc-...: the guard
-    # cannot launch anything else.
-    actions   = ["ec2:RunInstances", "ec2:CreateVolume"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*", "arn:${local.partition}:ec2:*:${local.account_id}:volume/*"]
-    condition {
-      test     = "StringLike"
-      variable = "aws:RequestTag/runaway:incident"
-      values   = ["inc-*"]
-    }
-  }
-
-  statement {
-    sid     = "LaunchForensicInstancesFrom"
-    actions = ["ec2:RunInstances", "ec2:CreateVolume"]
-    resources = [
-      "arn:${local.partition}:ec2:*::image/*",
-      "arn:${local.partition}:ec2:*::snapshot/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:subnet/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:network-interface/*",
-      "arn:${local.partition}:ec2:*:${local.account_id}:security-group/*",
-    ]
-  }
-
-  statement {
-    sid       = "AttachOnlyToTheGuardsForensicInstances"
-    actions   = ["ec2:AttachVolume"]
-    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*", "arn:${local.partition}:ec2:*:${local.account_id}:volume/*"]
-    condition {
-      test     = "StringLike"
-      variable = "aws:ResourceTag/runaway:incident"
-      values   = ["inc-*"]
-    }
-  }
-
-  statement {
-    sid       = "DetachFromAndAttachToAutoScalingGroups"
-    actions   = ["autoscaling:DetachInstances", "autoscaling:AttachInstances"]
-    resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
-  }
-
-  statement {
-    sid       = "AttachOnlyTheLockoutPolicies"
-    actions   = ["iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*", "arn:${local.partition}:iam::${local.account_id}:role/*"]
-    condition {
-      test     = "ArnEquals"
-      variable = "iam:PolicyARN"
-      values   = [module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn]
-    }
-  }
-
-  statement {
-    sid = "RevokeOlderRoleSessions"
-    # lockout_launchers: an inline policy denying sessions issued before the incident; the
-    # Deny below keeps the guard's own role out of reach.
-    actions   = ["iam:PutRolePolicy", "iam:DeleteRolePolicy"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
-  }
-
-  statement {
-    sid       = "RevokeOlderUserSessions"
-    actions   = ["iam:PutUserPolicy", "iam:DeleteUserPolicy"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
-  }
-
-  statement {
-    sid       = "DeactivateAndReactivateKeys"
-    actions   = ["iam:UpdateAccessKey"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
-  }
-
-  statement {
-    sid       = "ReachMemberAccounts"
-    actions   = ["sts:AssumeRole"]
-    resources = ["arn:${local.partition}:iam::*:role/${var.member_role_name}"]
   }
 
   statement {
@@ -346,35 +201,24 @@ data "aws_iam_policy_document" "guard_permissions" {
     ]
     resources = [local.events_queue_arn]
   }
-
-  statement {
-    sid    = "NeverChangeItself"
-    effect = "Deny"
-    actions = [
-      "iam:AttachRolePolicy",
-      "iam:DetachRolePolicy",
-      "iam:PutRolePolicy",
-      "iam:DeleteRolePolicy",
-      "iam:UpdateAssumeRolePolicy",
-      "iam:UpdateRole",
-      "iam:DeleteRole",
-      "iam:PutRolePermissionsBoundary",
-      "iam:DeleteRolePermissionsBoundary",
-      "iam:TagRole",
-      "iam:UntagRole",
-    ]
-    resources = [local.role_arn]
-  }
 }
 
 resource "aws_iam_policy" "guard" {
-  name        = "${var.name_prefix}-guard"
+  name        = local.role_name
   description = "runawaytrain guard: exactly the AWS calls it makes"
   policy      = data.aws_iam_policy_document.guard_permissions.json
   tags        = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.create_sns_topic || var.sns_topic_arn != null
+      error_message = "With create_sns_topic = false, sns_topic_arn must name the notify topic the guard publishes to."
+    }
+  }
 }
 
+# Attached to the role made here, or to the existing role named by role_name.
 resource "aws_iam_role_policy_attachment" "guard" {
-  role       = aws_iam_role.guard.name
+  role       = var.create_role ? aws_iam_role.guard[0].name : local.role_name
   policy_arn = aws_iam_policy.guard.arn
 }

@@ -1,6 +1,21 @@
 output "guard_role_arn" {
   description = "ARN of the guard's IAM role: run runaway serve with it (task role, instance profile, or assumed)."
-  value       = aws_iam_role.guard.arn
+  value       = var.create_role ? aws_iam_role.guard[0].arn : local.role_arn
+}
+
+output "guard_role_name" {
+  description = "Name of the guard's IAM role."
+  value       = local.role_name
+}
+
+output "guard_role_unique_id" {
+  description = "Unique id (AROA...) of the guard's role, for aws:userid conditions; null when create_role is false."
+  value       = one(aws_iam_role.guard[*].unique_id)
+}
+
+output "guard_policy_arn" {
+  description = "ARN of the guard's permissions policy."
+  value       = aws_iam_policy.guard.arn
 }
 
 output "guard_instance_profile_name" {
@@ -10,7 +25,17 @@ output "guard_instance_profile_name" {
 
 output "notify_topic_arn" {
   description = "runaway.toml [notify] sns_topic_arn."
-  value       = aws_sns_topic.notify.arn
+  value       = local.topic_arn
+}
+
+output "notify_topic_name" {
+  description = "Name of the notify topic; null when create_sns_topic is false."
+  value       = one(aws_sns_topic.notify[*].name)
+}
+
+output "notify_kms_key_arn" {
+  description = "ARN of the notify topic's customer-managed key; null when the module does not create it."
+  value       = one(aws_kms_key.notify[*].arn)
 }
 
 output "lockout_policy_arn" {
@@ -57,7 +82,7 @@ output "runaway_toml" {
     launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
 
     [notify]
-    sns_topic_arn = "${aws_sns_topic.notify.arn}"
+    sns_topic_arn = "${local.topic_arn}"
     %{if var.events_enabled}
     [events]
     queue_url = "${aws_sqs_queue.events[0].url}"

@@ -1,31 +1,42 @@
-# The notify list: an encrypted SNS topic with e-mail subscriptions. The guard publishes when an
-# incident opens and when its actions ran, and always when Slack cannot be reached.
+# The notify list: an SNS topic with e-mail subscriptions, encrypted with a customer-managed key
+# (kms.tf) that CloudWatch alarms can use. The guard publishes when an incident opens and when
+# its actions ran, and always when Slack cannot be reached.
 
 resource "aws_sns_topic" "notify" {
+  count             = var.create_sns_topic ? 1 : 0
   name              = "${var.name_prefix}-notify"
-  kms_master_key_id = var.sns_kms_key_id
+  kms_master_key_id = local.notify_key
   tags              = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.notify_key != null
+      error_message = "The notify topic must be encrypted: keep create_kms_key, or name a key in sns_kms_key_id."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "topic" {
+  count = var.create_sns_topic ? 1 : 0
+
   statement {
     sid     = "GuardPublishes"
     actions = ["sns:Publish"]
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.guard.arn]
+      identifiers = [local.role_arn]
     }
-    resources = [aws_sns_topic.notify.arn]
+    resources = [aws_sns_topic.notify[0].arn]
   }
 
   statement {
-    sid     = "BillingAlarmPublishes"
+    sid     = "AlarmsPublish"
     actions = ["sns:Publish"]
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
     }
-    resources = [aws_sns_topic.notify.arn]
+    resources = [aws_sns_topic.notify[0].arn]
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
@@ -41,7 +52,7 @@ data "aws_iam_policy_document" "topic" {
       type        = "*"
       identifiers = ["*"]
     }
-    resources = [aws_sns_topic.notify.arn]
+    resources = [aws_sns_topic.notify[0].arn]
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"
@@ -61,18 +72,22 @@ data "aws_iam_policy_document" "topic" {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
-    resources = [aws_sns_topic.notify.arn]
+    resources = [aws_sns_topic.notify[0].arn]
   }
 }
 
 resource "aws_sns_topic_policy" "notify" {
-  arn    = aws_sns_topic.notify.arn
-  policy = data.aws_iam_policy_document.topic.json
+  count  = var.create_sns_topic ? 1 : 0
+  arn    = aws_sns_topic.notify[0].arn
+  policy = data.aws_iam_policy_document.topic[0].json
+
+  # The guard's role must exist before a policy may name it.
+  depends_on = [aws_iam_role.guard]
 }
 
 resource "aws_sns_topic_subscription" "email" {
-  for_each  = toset(var.notify_emails)
-  topic_arn = aws_sns_topic.notify.arn
+  for_each  = var.create_sns_topic ? toset(var.notify_emails) : toset([])
+  topic_arn = aws_sns_topic.notify[0].arn
   protocol  = "email"
   endpoint  = each.value
 }
@@ -90,13 +105,17 @@ resource "aws_cloudwatch_metric_alarm" "billing" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.billing_alarm_threshold_usd
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.notify.arn]
+  alarm_actions       = [local.topic_arn]
   tags                = var.tags
 
   lifecycle {
     precondition {
       condition     = local.region == "us-east-1"
       error_message = "Billing metrics exist only in us-east-1: give this module a us-east-1 provider to create the billing alarm, or leave billing_alarm_threshold_usd null."
+    }
+    precondition {
+      condition     = !var.create_sns_topic || local.notify_key != "alias/aws/sns"
+      error_message = "A CloudWatch alarm cannot publish to a topic encrypted with the AWS-managed key alias/aws/sns: keep create_kms_key, or use a customer-managed key that admits cloudwatch.amazonaws.com."
     }
   }
 }

@@ -4,9 +4,71 @@ variable "name_prefix" {
   default     = "runawaytrain"
 
   validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9+=,.@_-]{0,37}$", var.name_prefix))
-    error_message = "name_prefix must start with a letter, contain only letters, digits and +=,.@_-, and be at most 38 characters (IAM role names are limited to 64)."
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,37}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter, contain only letters, digits, - and _ (what SNS topic names and KMS aliases accept), and be at most 38 characters."
   }
+}
+
+variable "create_role" {
+  description = "Create the guard's role. If false, the guard's policy is attached to the existing role named role_name (at role_path)."
+  type        = bool
+  default     = true
+}
+
+variable "role_name" {
+  description = "Name of the guard's role, and of its policy. Defaults to <name_prefix>-guard."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.role_name))
+    error_message = "role_name must be a valid IAM role name (1 to 64 of letters, digits and +=,.@_-)."
+  }
+}
+
+variable "role_path" {
+  description = "Path of the guard's role and instance profile."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9+=,.@_-]+/)*$", var.role_path))
+    error_message = "role_path must start and end with / (like /security/), with letters, digits and +=,.@_- between."
+  }
+}
+
+variable "role_permissions_boundary_arn" {
+  description = "Permissions boundary of the guard's role, if the account requires one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.role_permissions_boundary_arn))
+    error_message = "role_permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+variable "create_sns_topic" {
+  description = "Create the notify topic. If false, the guard publishes to sns_topic_arn."
+  type        = bool
+  default     = true
+}
+
+variable "sns_topic_arn" {
+  description = "With create_sns_topic = false: the existing notify topic."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.sns_topic_arn))
+    error_message = "sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "create_kms_key" {
+  description = "Create the customer-managed key of the notify topic, whose policy admits CloudWatch alarms and the guard. If false, sns_kms_key_id names the key."
+  type        = bool
+  default     = true
 }
 
 variable "trust_ecs_tasks" {
@@ -29,6 +91,57 @@ variable "trusted_principal_arns" {
   validation {
     condition     = alltrue([for arn in var.trusted_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|root)", arn))])
     error_message = "Each trusted_principal_arns entry must be an IAM role, user or account root ARN, like arn:aws:iam::111111111111:role/NAME."
+  }
+}
+
+variable "trusted_principals_external_id" {
+  description = "If set, trusted_principal_arns must present this external id to assume the guard's role."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.trusted_principals_external_id == null || can(regex("^[A-Za-z0-9+=,.@:/-]{2,1224}$", var.trusted_principals_external_id))
+    error_message = "trusted_principals_external_id must be 2 to 1224 characters of letters, digits and +=,.@:/-."
+  }
+}
+
+variable "trusted_principals_require_mfa" {
+  description = "trusted_principal_arns (people) must have signed in with MFA to assume the guard's role."
+  type        = bool
+  default     = false
+}
+
+variable "organization_id" {
+  description = "The AWS Organization (o-...) of the member accounts. The guard may then assume member roles only in its accounts (aws:ResourceOrgID), and trusted_principal_arns must belong to it (aws:PrincipalOrgID)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must be an organization id like o-a1b2c3d4e5."
+  }
+}
+
+variable "member_account_ids" {
+  description = "Without organization_id: the member accounts whose member role the guard may assume. With neither, it reaches no other account."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.member_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "Each member_account_ids entry must be a 12-digit account id."
+  }
+}
+
+variable "protected_principal_arns" {
+  description = "Break-glass users and roles of this account: the guard's policy denies attaching, detaching or writing any policy on them and changing their keys. List them in exempt_principals of runaway.toml too."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.protected_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/.+$", arn))])
+    error_message = "Each protected_principal_arns entry must be an IAM user or role ARN, like arn:aws:iam::111111111111:role/break-glass."
   }
 }
 
@@ -66,9 +179,9 @@ variable "extra_notify_topic_arns" {
 }
 
 variable "sns_kms_key_id" {
-  description = "KMS key encrypting the notify topic. The default AWS managed key needs no key policy change; a customer managed key must let the guard's role and the CloudWatch alarm use it."
+  description = "With create_kms_key = false: the key encrypting the notify topic. It must let the guard's role and, for the billing alarm, cloudwatch.amazonaws.com use it (alias/aws/sns cannot)."
   type        = string
-  default     = "alias/aws/sns"
+  default     = null
 }
 
 variable "billing_alarm_threshold_usd" {
@@ -89,7 +202,7 @@ variable "events_enabled" {
 }
 
 variable "event_source_organization_id" {
-  description = "If set (o-...), every account of this AWS Organization may put events on the guard's bus. Takes precedence over event_source_account_ids."
+  description = "If set (o-...), every account of this AWS Organization may put events on the guard's bus; defaults to organization_id. Takes precedence over event_source_account_ids."
   type        = string
   default     = null
 

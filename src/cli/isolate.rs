@@ -17,7 +17,7 @@ pub(super) struct IsolateArgs {
     /// Stop it once isolated (by default it keeps running: memory is evidence)
     #[arg(long)]
     stop: bool,
-    /// A ticket or case reference, tagged on the instance as runaway:ticket
+    /// A ticket or case reference, tagged as runaway:ticket on the snapshots and groups it creates
     #[arg(long, value_name = "TEXT")]
     ticket: Option<String>,
     /// Then launch a forensic instance in forensics_subnet_id from forensics_ami, with a

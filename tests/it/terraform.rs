@@ -46,13 +46,18 @@ fn allowed_actions(dir: &Path, name: &str) -> BTreeSet<String> {
             let labels: Vec<&str> = block.labels().iter().map(|l| l.as_str()).collect();
             if block.identifier() == "data" && labels == ["aws_iam_policy_document", name] {
                 let mut actions = BTreeSet::new();
-                for statement in block
-                    .body()
-                    .blocks()
-                    .filter(|b| b.identifier() == "statement")
-                {
-                    let effect = statement
+                // A statement block, or the content of a `dynamic "statement"` block.
+                let statements = block.body().blocks().filter_map(|b| match b.identifier() {
+                    "statement" => Some(b.body()),
+                    "dynamic" if b.labels().iter().any(|l| l.as_str() == "statement") => b
                         .body()
+                        .blocks()
+                        .find(|c| c.identifier() == "content")
+                        .map(|c| c.body()),
+                    _ => None,
+                });
+                for statement in statements {
+                    let effect = statement
                         .attributes()
                         .find(|a| a.key() == "effect")
                         .map(|a| strings(a.expr()).remove(0))
@@ -61,7 +66,6 @@ fn allowed_actions(dir: &Path, name: &str) -> BTreeSet<String> {
                         continue;
                     }
                     let list = statement
-                        .body()
                         .attributes()
                         .find(|a| a.key() == "actions")
                         .expect("a statement without actions");
@@ -80,56 +84,99 @@ fn allowed_actions(dir: &Path, name: &str) -> BTreeSet<String> {
     })
 }
 
+/// The guard's permissions in every account, shared by its own role and the member role.
+fn account_permissions() -> (PathBuf, &'static str) {
+    (
+        terraform().join("modules/account-permissions"),
+        "account_permissions",
+    )
+}
+
+/// The union of the Allowed actions of policy documents (a document and those it sources).
 #[track_caller]
-fn check_parity(dir: &Path, document: &str, scope: Scope) {
-    let granted = allowed_actions(dir, document);
+fn check_parity(documents: &[(PathBuf, &str)], scope: Scope) {
+    let granted: BTreeSet<String> = documents
+        .iter()
+        .flat_map(|(dir, name)| allowed_actions(dir, name))
+        .collect();
     let needed: BTreeSet<String> = iam_actions(scope).into_iter().map(str::to_owned).collect();
     let missing: Vec<&String> = needed.difference(&granted).collect();
     let extra: Vec<&String> = granted.difference(&needed).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "{} {document}: lacks {missing:?} that the code uses; grants {extra:?} that it does not use",
-        dir.display()
+        "{documents:?}: lacks {missing:?} that the code uses; grants {extra:?} that it does not use"
     );
 }
 
 #[test]
 fn the_guards_policy_grants_exactly_what_the_code_calls() {
-    check_parity(&terraform(), "guard_permissions", Scope::Guard);
-}
-
-#[test]
-fn the_member_accounts_policy_grants_exactly_what_the_code_calls_there() {
     check_parity(
-        &terraform().join("modules/member-account"),
-        "member_permissions",
-        Scope::Member,
+        &[(terraform(), "guard_permissions"), account_permissions()],
+        Scope::Guard,
+    );
+    // The root document is built on the shared one.
+    let guard = block(
+        &terraform(),
+        "data",
+        &["aws_iam_policy_document", "guard_permissions"],
+    );
+    assert_eq!(
+        format!("{:?}", value(guard.body(), "source_policy_documents")),
+        "Array [String(\"${module.permissions.json}\")]"
     );
 }
 
 #[test]
+fn the_member_accounts_policy_grants_exactly_what_the_code_calls_there() {
+    check_parity(&[account_permissions()], Scope::Member);
+    let member = block(
+        &terraform().join("modules/member-account"),
+        "resource",
+        &["aws_iam_policy", "member"],
+    );
+    assert_eq!(value(member.body(), "policy"), "${module.permissions.json}");
+}
+
+#[test]
 fn the_parity_check_catches_a_missing_and_an_extra_action() {
-    // The same parser over a doctored copy: one action dropped, one added.
+    // The same parser over doctored copies: one action dropped, one added.
     let dir = tempfile::tempdir().unwrap();
+    let (shared, _) = account_permissions();
+    let root = dir.path().join("root");
+    let copy = dir.path().join("shared");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&copy).unwrap();
+    let text = std::fs::read_to_string(shared.join("main.tf"))
+        .unwrap()
+        .replace("\"ec2:StopInstances\", ", "");
+    std::fs::write(copy.join("main.tf"), text).unwrap();
     let text = std::fs::read_to_string(terraform().join("main.tf"))
         .unwrap()
-        .replace("\"ec2:StopInstances\", ", "")
         .replace(
-            "\"sns:Publish\"]",
-            "\"sns:Publish\", \"ec2:TerminateInstances\"]",
+            "[\"pricing:GetProducts\"]",
+            "[\"pricing:GetProducts\", \"ec2:TerminateInstances\"]",
         );
-    std::fs::write(dir.path().join("main.tf"), text).unwrap();
-    let granted = allowed_actions(dir.path(), "guard_permissions");
+    std::fs::write(root.join("main.tf"), text).unwrap();
+    let granted = allowed_actions(&copy, "account_permissions");
     assert!(!granted.contains("ec2:StopInstances"));
+    let granted = allowed_actions(&root, "guard_permissions");
     assert!(granted.contains("ec2:TerminateInstances"));
-    let result =
-        std::panic::catch_unwind(|| check_parity(dir.path(), "guard_permissions", Scope::Guard));
+    let docs = [
+        (root.clone(), "guard_permissions"),
+        (copy.clone(), "account_permissions"),
+    ];
+    let result = std::panic::catch_unwind(|| check_parity(&docs, Scope::Guard));
     assert!(result.is_err());
 }
 
 #[test]
 fn never_terminate() {
-    for dir in [terraform(), terraform().join("modules/member-account")] {
+    for dir in [
+        terraform(),
+        terraform().join("modules/member-account"),
+        terraform().join("modules/account-permissions"),
+        terraform().join("modules/guard-policies"),
+    ] {
         for (path, _) in module(&dir) {
             let text = std::fs::read_to_string(&path).unwrap();
             assert!(

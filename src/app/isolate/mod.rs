@@ -84,6 +84,7 @@ pub async fn run(
         },
         changed: false,
         isolation_group: None,
+        ticket: options.ticket.clone(),
     };
     run.all(options)
         .await
@@ -111,6 +112,8 @@ struct Isolating<'a> {
     changed: bool,
     /// The VPC's isolation group, once found or made.
     isolation_group: Option<String>,
+    /// `--ticket`: tagged on what isolation creates (runaway:ticket).
+    ticket: Option<String>,
 }
 
 impl Isolating<'_> {
@@ -316,11 +319,9 @@ impl Isolating<'_> {
 
         // 7. Said on the instance itself.
         let incident = self.incident_or_plan();
-        let mut tags = vec![(QUARANTINE_TAG, incident.clone())];
-        if let Some(t) = &options.ticket {
-            tags.push((TICKET_TAG, t.clone()));
-        }
-        for (key, value) in tags {
+        // Only runaway:quarantine: the guard's policy may write no other key on an instance
+        // (the ticket is tagged on the snapshots and groups isolation creates).
+        for (key, value) in [(QUARANTINE_TAG, incident)] {
             let change = self.change(
                 ChangeKind::TagInstance,
                 id,
@@ -381,6 +382,9 @@ impl Isolating<'_> {
 
     fn tags(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut tags = vec![("runaway:incident".to_owned(), self.incident_or_plan())];
+        if let Some(t) = &self.ticket {
+            tags.push((TICKET_TAG.to_owned(), t.clone()));
+        }
         tags.extend(
             extra
                 .iter()

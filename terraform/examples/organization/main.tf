@@ -1,5 +1,7 @@
 # An organisation: the guard runs in the management (payer) account and reaches two member
-# accounts through the role modules/member-account creates in each.
+# accounts through the role modules/member-account creates in each. The break-glass role of
+# each account is out of the guard's reach, and a service control policy keeps the exemption
+# tag for the platform admins.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -45,28 +47,52 @@ provider "aws" {
   }
 }
 
+# The organisation this account manages: its id conditions who may reach what, its root
+# receives the tag-protection policy.
+data "aws_organizations_organization" "this" {}
+
+locals {
+  break_glass = ["arn:aws:iam::${data.aws_organizations_organization.this.master_account_id}:role/break-glass"]
+}
+
 module "runawaytrain" {
   source = "../.."
 
-  trusted_principal_arns      = ["arn:aws:iam::111111111111:role/platform-runners"]
+  # The platform's runners may assume the guard's role, from inside the organisation only; the
+  # guard may assume member roles only in the organisation's accounts, whose events it admits.
+  trusted_principal_arns      = ["arn:aws:iam::${data.aws_organizations_organization.this.master_account_id}:role/platform-runners"]
+  organization_id             = data.aws_organizations_organization.this.id
   trust_ec2_instances         = true
+  protected_principal_arns    = local.break_glass
   notify_emails               = ["oncall@example.com", "finance@example.com"]
   billing_alarm_threshold_usd = 5000
-  # Every account of the organisation may forward its events to the guard's bus.
-  event_source_organization_id = "o-a1b2c3d4e5"
   tags = {
     owner = "platform"
   }
+}
+
+# Only the platform admins may write or remove runaway:exempt anywhere in the organisation, and
+# only the guard's roles its runaway:incident and runaway:quarantine tags.
+module "tag_protection" {
+  source = "../../modules/tag-protection-scp"
+
+  tag_admin_principal_arns = ["arn:aws:iam::*:role/platform-admins"]
+  guard_principal_arns = [
+    module.runawaytrain.guard_role_arn,
+    "arn:aws:iam::*:role/${module.runawaytrain.member_role_name}",
+  ]
+  target_ids = [data.aws_organizations_organization.this.roots[0].id]
 }
 
 module "research" {
   source    = "../../modules/member-account"
   providers = { aws = aws.research }
 
-  guard_role_arn  = module.runawaytrain.guard_role_arn
-  role_name       = module.runawaytrain.member_role_name
-  central_bus_arn = module.runawaytrain.event_bus_arn
-  tags            = { owner = "research" }
+  guard_role_arn           = module.runawaytrain.guard_role_arn
+  role_name                = module.runawaytrain.member_role_name
+  central_bus_arn          = module.runawaytrain.event_bus_arn
+  protected_principal_arns = ["arn:aws:iam::222222222222:role/break-glass"]
+  tags                     = { owner = "research" }
 }
 
 module "production" {

@@ -11,10 +11,20 @@ data "aws_iam_policy_document" "lockout" {
   }
 }
 
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  # Known before the policy exists, so that it can protect itself.
+  launch_deny_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.name_prefix}-launch-deny"
+}
+
 data "aws_iam_policy_document" "launch_deny" {
   statement {
     sid    = "RunawaytrainBlockLaunches"
     effect = "Deny"
+    # What starts paying for compute: instances, their templates, Spot and fleets, Auto Scaling,
+    # containers, functions, batch jobs, SageMaker, EKS node groups and Lightsail.
     actions = [
       "ec2:RunInstances",
       "ec2:StartInstances",
@@ -23,12 +33,87 @@ data "aws_iam_policy_document" "launch_deny" {
       "ec2:ModifySpotFleetRequest",
       "ec2:CreateFleet",
       "ec2:ModifyFleet",
+      "ec2:CreateLaunchTemplate",
+      "ec2:CreateLaunchTemplateVersion",
+      "ec2:ModifyLaunchTemplate",
+      "ec2:AllocateHosts",
+      "ec2:CreateCapacityReservation",
+      "ec2:PurchaseReservedInstancesOffering",
       "autoscaling:CreateAutoScalingGroup",
       "autoscaling:UpdateAutoScalingGroup",
       "autoscaling:SetDesiredCapacity",
       "autoscaling:ExecutePolicy",
       "autoscaling:PutScheduledUpdateGroupAction",
       "autoscaling:ResumeProcesses",
+      "autoscaling:CreateLaunchConfiguration",
+      "ecs:RunTask",
+      "ecs:StartTask",
+      "ecs:CreateService",
+      "ecs:UpdateService",
+      "lambda:CreateFunction",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:PutProvisionedConcurrencyConfig",
+      "batch:SubmitJob",
+      "batch:CreateComputeEnvironment",
+      "batch:UpdateComputeEnvironment",
+      "sagemaker:CreateTrainingJob",
+      "sagemaker:CreateProcessingJob",
+      "sagemaker:CreateTransformJob",
+      "sagemaker:CreateHyperParameterTuningJob",
+      "sagemaker:CreateEndpoint",
+      "sagemaker:UpdateEndpoint",
+      "sagemaker:CreateNotebookInstance",
+      "sagemaker:StartNotebookInstance",
+      "eks:CreateCluster",
+      "eks:CreateNodegroup",
+      "eks:UpdateNodegroupConfig",
+      "lightsail:CreateInstances",
+      "lightsail:CreateInstancesFromSnapshot",
+      "lightsail:StartInstance",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "RunawaytrainKeepTheBlock"
+    effect = "Deny"
+    # A principal holding leaked admin keys cannot remove the block from itself or another.
+    actions = [
+      "iam:DetachUserPolicy",
+      "iam:DetachRolePolicy",
+      "iam:DetachGroupPolicy",
+    ]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = [local.launch_deny_arn]
+    }
+  }
+
+  statement {
+    sid    = "RunawaytrainKeepThePolicy"
+    effect = "Deny"
+    # ... nor rewrite or delete the policy itself.
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+      "iam:DeletePolicyVersion",
+      "iam:DeletePolicy",
+    ]
+    resources = [local.launch_deny_arn]
+  }
+
+  statement {
+    sid    = "RunawaytrainNoNewIdentities"
+    effect = "Deny"
+    # ... nor make itself a fresh identity without the block.
+    actions = [
+      "iam:CreateUser",
+      "iam:CreateAccessKey",
+      "iam:CreateLoginProfile",
+      "iam:UpdateLoginProfile",
     ]
     resources = ["*"]
   }

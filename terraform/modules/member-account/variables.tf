@@ -53,6 +53,18 @@ variable "central_bus_arn" {
   }
 }
 
+variable "role_permissions_boundary_arn" {
+  description = "Permissions boundary of the member role, if the account requires one."
+  type        = string
+  default     = null
+}
+
+variable "protected_principal_arns" {
+  description = "Break-glass users and roles of this account: the guard may never attach, detach or write a policy on them, nor change their keys (denied in the role's policy itself)."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)
