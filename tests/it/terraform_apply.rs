@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::authorizing::AuthorizingProxy;
+use crate::common::iam_policy::{Decision, Request, evaluate};
 use crate::common::*;
 
 /// The plugin mirror holding `registry.terraform.io/hashicorp/aws`, if the machine has one.
@@ -80,8 +82,9 @@ fn copy_module(to: &Path) {
     );
 }
 
-/// Both of the example's providers pointed at the emulator.
-fn provider_override(endpoint: &str) -> String {
+/// The example's providers (alias, region) pointed at the emulator; an assume_role block of the
+/// example's is kept, so a member account's provider acts in that account.
+fn provider_override(endpoint: &str, aliases: &[(&str, &str)]) -> String {
     let services = [
         "iam",
         "sts",
@@ -91,17 +94,25 @@ fn provider_override(endpoint: &str) -> String {
         "cloudwatch",
         "events",
         "ec2",
+        "organizations",
     ];
     let endpoints: String = services
         .iter()
         .map(|s| format!("    {s} = \"{endpoint}\"\n"))
         .collect();
-    let provider = |alias: &str, region: &str| {
-        format!(
-            "provider \"aws\" {{\n{alias}  region = \"{region}\"\n  access_key = \"testing\"\n  secret_key = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check = true\n  endpoints {{\n{endpoints}  }}\n}}\n"
-        )
-    };
-    provider("", "us-east-1") + &provider("  alias = \"eu_west_1\"\n", "eu-west-1")
+    aliases
+        .iter()
+        .map(|(alias, region)| {
+            let alias = if alias.is_empty() {
+                String::new()
+            } else {
+                format!("  alias = \"{alias}\"\n")
+            };
+            format!(
+                "provider \"aws\" {{\n{alias}  region = \"{region}\"\n  access_key = \"testing\"\n  secret_key = \"testing\"\n  skip_credentials_validation = true\n  skip_metadata_api_check = true\n  endpoints {{\n{endpoints}  }}\n}}\n"
+            )
+        })
+        .collect()
 }
 
 async fn names(moto: &Moto) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
@@ -146,29 +157,107 @@ async fn names(moto: &Moto) -> (Vec<String>, Vec<String>, Vec<String>, Vec<Strin
     (roles, policies, queues, topics)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_single_account_example_applies_runs_the_guard_and_destroys_cleanly() {
-    let moto = Moto::start();
+/// Copies the module, points the example's providers at moto, and applies it.
+fn apply_example(
+    moto: &Moto,
+    example: &str,
+    aliases: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf) {
     let work = tempfile::tempdir().unwrap();
     copy_module(work.path());
-    let example = work.path().join("terraform/examples/single-account");
+    let dir = work.path().join("terraform/examples").join(example);
     std::fs::write(
-        example.join("provider_override.tf"),
-        provider_override(&moto.url),
+        dir.join("provider_override.tf"),
+        provider_override(&moto.url, aliases),
     )
     .unwrap();
+    init(&dir);
+    terraform(&dir, &["apply", "-auto-approve", "-input=false"]);
+    (work, dir)
+}
+
+fn init(dir: &Path) {
     match plugin_mirror() {
         Some(mirror) => terraform(
-            &example,
+            dir,
             &[
                 "init",
                 "-input=false",
                 &format!("-plugin-dir={}", mirror.display()),
             ],
         ),
-        None => terraform(&example, &["init", "-input=false"]),
+        None => terraform(dir, &["init", "-input=false"]),
     };
-    terraform(&example, &["apply", "-auto-approve", "-input=false"]);
+}
+
+/// The default version of a managed policy, as applied.
+async fn policy_document(iam: &aws_sdk_iam::Client, arn: &str) -> serde_json::Value {
+    let version = iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{arn}: {e:?}"))
+        .policy
+        .unwrap()
+        .default_version_id
+        .unwrap();
+    let doc = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap()
+        .document
+        .unwrap();
+    serde_json::from_str(&urlencoding_decode(&doc)).unwrap()
+}
+
+/// A session of `role_arn` (moto does not judge the trust policy), as environment variables.
+async fn session(moto: &Moto, role_arn: &str) -> (String, Vec<(&'static str, String)>) {
+    let c = aws_sdk_sts::Client::new(&moto.sdk("us-east-1").await)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("runaway-tests")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    (
+        c.access_key_id.clone(),
+        vec![
+            ("AWS_ACCESS_KEY_ID", c.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", c.secret_access_key),
+            ("AWS_SESSION_TOKEN", c.session_token),
+        ],
+    )
+}
+
+fn env<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The Sid of the statement refusing, or "implicit".
+fn refused(policies: &[serde_json::Value], r: &Request) -> String {
+    match evaluate(policies, r) {
+        Decision::ExplicitDeny(sid) => sid,
+        Decision::ImplicitDeny => "implicit".into(),
+        Decision::Allowed(sid) => panic!("{r:?} is allowed by {sid}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_permissions() {
+    let moto = Moto::start_with(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")]);
+    let (_work, example) = apply_example(
+        &moto,
+        "single-account",
+        &[("", "us-east-1"), ("eu_west_1", "eu-west-1")],
+    );
 
     let (roles, policies, queues, topics) = names(&moto).await;
     assert!(roles.iter().any(|r| r == "runawaytrain-guard"), "{roles:?}");
@@ -187,48 +276,132 @@ async fn the_single_account_example_applies_runs_the_guard_and_destroys_cleanly(
         topics.iter().any(|t| t.ends_with(":runawaytrain-notify")),
         "{topics:?}"
     );
-    // The guard's policy as applied keeps its conditions: only the lockout policies attach.
+
+    // The policies as applied, judged as IAM would (moto's IAM cannot: see common::iam_policy).
     let sdk = moto.sdk("us-east-1").await;
     let iam = aws_sdk_iam::Client::new(&sdk);
-    let arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-guard");
-    let version = iam
-        .get_policy()
-        .policy_arn(&arn)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .default_version_id
-        .unwrap();
-    let doc = iam
-        .get_policy_version()
-        .policy_arn(&arn)
-        .version_id(version)
-        .send()
-        .await
-        .unwrap()
-        .policy_version
-        .unwrap()
-        .document
-        .unwrap();
-    let doc = urlencoding_decode(&doc);
-    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    let attach = doc["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["Sid"] == "AttachOnlyTheLockoutPolicies")
-        .expect("the attach statement")
-        .clone();
-    assert!(
-        attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
-            .to_string()
-            .contains("runawaytrain-lockout"),
-        "{attach}"
+    let arn = |kind: &str, name: &str| format!("arn:aws:iam::{PAYER}:{kind}/{name}");
+    let guard = [policy_document(&iam, &arn("policy", "runawaytrain-guard")).await];
+    let launch_deny = [policy_document(&iam, &arn("policy", "runawaytrain-launch-deny")).await];
+    let (lockout_arn, deny_arn) = (
+        arn("policy", "runawaytrain-lockout"),
+        arn("policy", "runawaytrain-launch-deny"),
     );
+    let attach_user = |user: &str, policy: &str| {
+        Request::new("iam:AttachUserPolicy", &arn("user", user)).with("iam:PolicyARN", &[policy])
+    };
+    let attach_role = |role: &str, policy: &str| {
+        Request::new("iam:AttachRolePolicy", &arn("role", role)).with("iam:PolicyARN", &[policy])
+    };
+    let instance = format!("arn:aws:ec2:us-east-1:{PAYER}:instance/i-0123456789abcdef0");
+    let tag = |keys: &[&str]| Request::new("ec2:CreateTags", &instance).with("aws:TagKeys", keys);
+    // What it is for, allowed.
+    assert!(evaluate(&guard, &attach_user("alice", &lockout_arn)).allowed());
+    assert!(evaluate(&guard, &attach_role("app", &deny_arn)).allowed());
+    assert!(evaluate(&guard, &tag(&["runaway:incident"])).allowed());
+    // Anything else, refused, each by the statement that should refuse it.
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    for (request, by) in [
+        (attach_user("alice", admin), "implicit"),
+        (attach_role("app", admin), "implicit"),
+        (attach_role("app", &lockout_arn), "implicit"),
+        (
+            attach_user("break-glass", &lockout_arn),
+            "NeverTouchTheProtectedPrincipals",
+        ),
+        (
+            Request::new("iam:UpdateAccessKey", &arn("user", "break-glass")),
+            "NeverTouchTheProtectedPrincipals",
+        ),
+        (
+            attach_role("runawaytrain-guard", &deny_arn),
+            "NeverChangeItself",
+        ),
+        (
+            Request::new("iam:PutRolePolicy", &arn("role", "runawaytrain-guard")),
+            "NeverChangeItself",
+        ),
+        (
+            Request::new("iam:CreateUser", &arn("user", "mallory")),
+            "NeverCreateInIamOrPassRoles",
+        ),
+        (
+            Request::new("iam:CreateAccessKey", &arn("user", "alice")),
+            "NeverCreateInIamOrPassRoles",
+        ),
+        (
+            Request::new("iam:CreatePolicyVersion", &lockout_arn),
+            "NeverCreateInIamOrPassRoles",
+        ),
+        (
+            Request::new("iam:PassRole", &arn("role", "app")),
+            "NeverCreateInIamOrPassRoles",
+        ),
+        (tag(&["runaway:exempt"]), "implicit"),
+        (tag(&["runaway:incident", "owner"]), "implicit"),
+        (Request::new("ec2:DeleteTags", &instance), "implicit"),
+        (
+            Request::new("ec2:TerminateInstances", &instance),
+            "implicit",
+        ),
+        (
+            Request::new(
+                "sts:AssumeRole",
+                "arn:aws:iam::999999999999:role/runawaytrain-member",
+            ),
+            "implicit",
+        ),
+    ] {
+        assert_eq!(refused(&guard, &request), by, "{request:?}");
+    }
+    // The launch-deny policy holds what costs money beyond EC2, and itself in place.
+    for action in [
+        "ec2:RunInstances",
+        "ec2:CreateLaunchTemplate",
+        "ec2:RequestSpotFleet",
+        "autoscaling:SetDesiredCapacity",
+        "ecs:RunTask",
+        "ecs:CreateService",
+        "lambda:CreateFunction",
+        "batch:SubmitJob",
+        "sagemaker:CreateTrainingJob",
+        "eks:CreateNodegroup",
+        "lightsail:CreateInstances",
+    ] {
+        assert_eq!(
+            refused(&launch_deny, &Request::new(action, "*")),
+            "RunawaytrainBlockLaunches",
+            "{action}"
+        );
+    }
+    for request in [
+        Request::new("iam:DetachUserPolicy", &arn("user", "alice"))
+            .with("iam:PolicyARN", &[&deny_arn]),
+        Request::new("iam:DetachRolePolicy", &arn("role", "app"))
+            .with("iam:PolicyARN", &[&deny_arn]),
+    ] {
+        assert_eq!(refused(&launch_deny, &request), "RunawaytrainKeepTheBlock");
+    }
+    assert_eq!(
+        refused(
+            &launch_deny,
+            &Request::new("iam:CreatePolicyVersion", &deny_arn)
+        ),
+        "RunawaytrainKeepThePolicy"
+    );
+    for action in [
+        "iam:CreateUser",
+        "iam:CreateAccessKey",
+        "iam:CreateLoginProfile",
+    ] {
+        assert_eq!(
+            refused(&launch_deny, &Request::new(action, &arn("user", "x"))),
+            "RunawaytrainNoNewIdentities"
+        );
+    }
 
-    // The notify topic refuses anything but TLS.
+    // The notify topic: the guard and the alarms may publish, never without TLS; its key
+    // admits CloudWatch (the billing alarm's publish) and the guard, through SNS only.
     let topic = format!("arn:aws:sns:us-east-1:{PAYER}:runawaytrain-notify");
     let attrs = aws_sdk_sns::Client::new(&sdk)
         .get_topic_attributes()
@@ -238,31 +411,211 @@ async fn the_single_account_example_applies_runs_the_guard_and_destroys_cleanly(
         .unwrap()
         .attributes
         .unwrap();
-    let policy: serde_json::Value = serde_json::from_str(&attrs["Policy"]).unwrap();
-    let tls = policy["Statement"]
+    let topic_policy = [serde_json::from_str::<serde_json::Value>(&attrs["Policy"]).unwrap()];
+    let publish = |by: &str, tls: &str| {
+        Request::new("sns:Publish", &topic)
+            .by(by)
+            .with("aws:SecureTransport", &[tls])
+            .with("aws:SourceAccount", &[PAYER])
+    };
+    let alarms = "Service:cloudwatch.amazonaws.com";
+    let guard_role = format!("AWS:{}", arn("role", "runawaytrain-guard"));
+    assert!(evaluate(&topic_policy, &publish(alarms, "true")).allowed());
+    assert!(evaluate(&topic_policy, &publish(&guard_role, "true")).allowed());
+    assert_eq!(
+        refused(&topic_policy, &publish(alarms, "false")),
+        "DenyInsecureTransport"
+    );
+    let key_id = attrs["KmsMasterKeyId"].clone();
+    assert!(
+        key_id.starts_with("arn:aws:kms:"),
+        "a customer-managed key, not {key_id}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&terraform(&example, &["show", "-json"]).stdout).unwrap();
+    let key = state["values"]["root_module"]["child_modules"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["Sid"] == "DenyInsecureTransport")
-        .expect("a statement denying non-TLS access")
+        .flat_map(|m| m["resources"].as_array().unwrap())
+        .find(|r| r["address"] == "module.runawaytrain.aws_kms_key.notify[0]")
+        .expect("the notify key in the state")
         .clone();
-    assert_eq!(tls["Effect"], "Deny");
-    assert_eq!(
-        tls["Condition"]["Bool"]["aws:SecureTransport"], "false",
-        "{tls}"
+    assert_eq!(key["values"]["arn"], key_id.as_str());
+    assert_eq!(key["values"]["enable_key_rotation"], true);
+    let key_policy =
+        [
+            serde_json::from_str::<serde_json::Value>(key["values"]["policy"].as_str().unwrap())
+                .unwrap(),
+        ];
+    let kms = |by: &str, action: &str| {
+        Request::new(action, &key_id)
+            .by(by)
+            .with("aws:SourceAccount", &[PAYER])
+            .with("kms:ViaService", &["sns.us-east-1.amazonaws.com"])
+    };
+    for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+        assert!(
+            evaluate(&key_policy, &kms(alarms, action)).allowed(),
+            "{action}"
+        );
+        assert!(
+            evaluate(&key_policy, &kms(&guard_role, action)).allowed(),
+            "{action}"
+        );
+    }
+    assert!(!evaluate(&key_policy, &kms(&guard_role, "kms:ScheduleKeyDeletion")).allowed());
+    let direct = Request::new("kms:Decrypt", &key_id).by(&guard_role);
+    assert!(
+        !evaluate(&key_policy, &direct).allowed(),
+        "the guard uses the key only through SNS"
     );
 
-    // The module's runaway.toml, as written, runs the guard.
+    // The guard, run with the role's own session, through a stand-in for IAM's judgement.
+    for user in ["alice", "break-glass", "ops-admin"] {
+        iam.create_user().user_name(user).send().await.unwrap();
+        iam.create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+    }
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    ec2.run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(3)
+        .max_count(3)
+        .send()
+        .await
+        .unwrap();
+    let guard_arn = arn("role", "runawaytrain-guard");
+    let (key_id_of_session, vars) = session(&moto, &guard_arn).await;
+    let proxy = AuthorizingProxy::start(&moto.url);
+    proxy.watch_session(&key_id_of_session, &guard_arn, guard.to_vec());
     let toml =
         String::from_utf8(terraform(&example, &["output", "-raw", "runaway_toml"]).stdout).unwrap();
-    let w = Workdir::new(&format!(
-        "{}\nregions = [\"us-east-1\"]\nmax_running_instances = 5\n",
-        toml.replacen("[guard]\n", "[guard]\nstate_path = \"journal.db\"\n", 1)
-    ));
-    let out = w.run(&moto.url, &["check", "--json"], &[]).await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(out.json()["accounts"][0]["account_id"], PAYER);
+    let config = |exempt: &str| {
+        format!(
+            "{}\nregions = [\"us-east-1\"]\nmax_running_instances = 1\nactions = [\"stop_instances\", \"lockout_users\", \"block_launches\"]\n",
+            toml.replacen(
+                "[guard]\n",
+                &format!("[guard]\nstate_path = \"journal.db\"\nexempt_principals = [{exempt}]\n"),
+                1
+            )
+        )
+    };
+    let w = Workdir::new(&config("\"break-glass\", \"ops-admin\""));
+    let env = env(&vars);
+    let out = w.run(&proxy.url, &["check", "--json"], &env).await;
+    assert_eq!(out.code, 1, "over the limit: {out:?}");
+    let halt = w.run(&proxy.url, &["halt", "--yes", "--json"], &env).await;
+    assert_eq!(halt.code, 0, "{halt:?}");
+    let lockout = w
+        .run(&proxy.url, &["lockout", "--yes", "--json"], &env)
+        .await;
+    assert_eq!(lockout.code, 0, "{lockout:?}");
+    let attached = |user: &'static str| {
+        let iam = iam.clone();
+        async move {
+            iam.list_attached_user_policies()
+                .user_name(user)
+                .send()
+                .await
+                .unwrap()
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(attached("alice").await.contains(&lockout_arn));
+    let running = || {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.describe_instances()
+                .send()
+                .await
+                .unwrap()
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| {
+                    i.state().and_then(|s| s.name())
+                        == Some(&aws_sdk_ec2::types::InstanceStateName::Running)
+                })
+                .count()
+        }
+    };
+    assert_eq!(running().await, 0);
+    for incident in [&halt.json()["incident"], &lockout.json()["incident"]] {
+        let out = w
+            .run(
+                &proxy.url,
+                &[
+                    "restore",
+                    incident.as_str().unwrap(),
+                    "--start-instances",
+                    "--yes",
+                    "--json",
+                ],
+                &env,
+            )
+            .await;
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    assert_eq!(running().await, 3);
+    assert!(attached("alice").await.is_empty());
+    let judged = proxy.judged();
+    let refusals: Vec<_> = judged.iter().filter(|j| !j.decision.allowed()).collect();
+    assert!(
+        refusals.is_empty(),
+        "every call within the policy: {refusals:?}"
+    );
+    for action in [
+        "ec2:StopInstances",
+        "ec2:CreateTags",
+        "iam:AttachUserPolicy",
+        "iam:AttachRolePolicy",
+        "iam:UpdateAccessKey",
+        "ec2:StartInstances",
+        "iam:DetachUserPolicy",
+        "ec2:DeleteTags",
+    ] {
+        assert!(
+            judged.iter().any(|j| j.action == action),
+            "{action} was judged"
+        );
+    }
 
+    // A configuration that forgets the break-glass user: the policy itself refuses to touch it.
+    let w = Workdir::new(&config("\"ops-admin\""));
+    let out = w
+        .run(&proxy.url, &["lockout", "--yes", "--json"], &env)
+        .await;
+    assert_eq!(out.code, 1, "done in part: {out:?}");
+    assert!(attached("break-glass").await.is_empty());
+    assert!(attached("alice").await.contains(&lockout_arn));
+    let refusal = proxy
+        .judged()
+        .into_iter()
+        .find(|j| !j.decision.allowed())
+        .expect("a refused call");
+    assert_eq!(
+        (refusal.action.as_str(), refusal.decision),
+        (
+            "iam:AttachUserPolicy",
+            Decision::ExplicitDeny("NeverTouchTheProtectedPrincipals".into())
+        ),
+        "{}",
+        refusal.resource
+    );
+    let incident = out.json()["incident"].as_str().unwrap().to_owned();
+    let out = w
+        .run(&proxy.url, &["restore", &incident, "--yes", "--json"], &env)
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // Destroy leaves nothing behind (the key is only scheduled for deletion, as on AWS).
     terraform(&example, &["destroy", "-auto-approve", "-input=false"]);
     let (roles, policies, queues, topics) = names(&moto).await;
     assert!(roles.is_empty(), "{roles:?}");

@@ -20,10 +20,14 @@ provider "aws" {
   region = "eu-west-1"
 }
 
+data "aws_caller_identity" "current" {}
+
 module "runawaytrain" {
   source = "../.."
 
-  trust_ecs_tasks             = true
+  trust_ecs_tasks = true
+  # The account's break-glass user: out of the guard's reach, whatever runaway.toml says.
+  protected_principal_arns    = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:user/break-glass"]
   notify_emails               = ["oncall@example.com"]
   billing_alarm_threshold_usd = 500
   tags = {

@@ -6,8 +6,10 @@
 //! at another `moto_server` executable.
 #![allow(dead_code)]
 
+pub mod authorizing;
 pub mod bot;
 pub mod events;
+pub mod iam_policy;
 pub mod isolation;
 pub mod pricing;
 pub mod slack;
@@ -588,35 +590,9 @@ fn proxy_one(
     stops_seen: &std::sync::atomic::AtomicUsize,
     in_flight: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
-    // Read the head, then Content-Length bytes of body.
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = client.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
+    let Some((head, buf, head_end)) = read_request(&mut client)? else {
+        return Ok(());
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = client.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
     let is_stop = body.contains("Action=StopInstances");
     if is_stop {
@@ -676,7 +652,47 @@ fn pass_on(
         )?;
         return Ok(());
     }
-    // Pass through, asking moto to close so the whole answer is read to its end.
+    let answer = forward(upstream, head, &buf[head_end..])?;
+    client.write_all(&answer)?;
+    Ok(())
+}
+
+/// One HTTP request off a connection: its head, the whole buffer and where the body starts.
+pub fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>, usize)>> {
+    // Read the head, then Content-Length bytes of body.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = client.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Some((head, buf, head_end)))
+}
+
+/// Passes a request to moto, asking it to close so that the whole answer is read to its end.
+pub fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
     let head = head
         .lines()
         .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
@@ -685,9 +701,8 @@ fn pass_on(
     let head = head.trim_end().to_owned() + "\r\nConnection: close\r\n\r\n";
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(head.as_bytes())?;
-    up.write_all(&buf[head_end..])?;
+    up.write_all(body)?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer)?;
-    client.write_all(&answer)?;
-    Ok(())
+    Ok(answer)
 }
