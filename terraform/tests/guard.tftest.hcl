@@ -1,56 +1,122 @@
-# `terraform test` (Terraform >= 1.7) with a mocked AWS provider: no account needed. Runs where
-# the hashicorp/aws provider can be downloaded; offline CI checks its formatting only.
-
-mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "111111111111"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
-  mock_data "aws_region" {
-    defaults = {
-      id = "us-east-1"
-    }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
-}
+# `terraform test` with the real hashicorp/aws provider: the policy documents are rendered by
+# the provider, never mocked, and the runs that apply create everything for real. CI points the
+# provider at the AWS emulator (tests/it/terraform_apply.rs sets AWS_ENDPOINT_URL and test keys);
+# against a sandbox account it runs as it is. Assertions are on statements, resources and
+# conditions, not only on action names.
 
 variables {
-  trust_ecs_tasks = true
-  notify_emails   = ["oncall@example.com"]
+  trust_ecs_tasks          = true
+  notify_emails            = ["oncall@example.com"]
+  protected_principal_arns = ["arn:aws:iam::123456789012:user/break-glass"]
 }
 
-run "creates_the_guard_role_and_topic" {
+run "the_guards_policy_as_rendered" {
+  command = apply
+
+  assert {
+    condition     = aws_iam_role.guard[0].name == "runawaytrain-guard" && aws_iam_role.guard[0].max_session_duration == 3600
+    error_message = "the guard's role is named after name_prefix, with one-hour sessions"
+  }
+
+  # Users may get the deny-all and the launch-deny policy, and nothing else.
+  assert {
+    condition     = jsonencode(sort(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLockoutPoliciesToUsers"]).Condition.ArnEquals["iam:PolicyARN"]]))) == jsonencode(sort([module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn]))
+    error_message = "AttachUserPolicy is conditioned on the two lockout policies"
+  }
+
+  # Roles only the launch-deny policy.
+  assert {
+    condition     = jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLaunchDenyPolicyToRoles"]).Condition.ArnEquals["iam:PolicyARN"]])) == jsonencode([module.policies.launch_deny_policy_arn])
+    error_message = "AttachRolePolicy is conditioned on the launch-deny policy alone"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_policy.guard.policy).Statement : s.Effect == "Deny" && jsonencode(flatten([s.Resource])) == jsonencode(var.protected_principal_arns)
+      if s.Sid == "NeverTouchTheProtectedPrincipals"
+    ]) && length([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "NeverTouchTheProtectedPrincipals"]) == 1
+    error_message = "the protected principals are denied in the policy itself"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "NeverChangeItself"]).Effect == "Deny" && jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "NeverChangeItself"]).Resource])) == jsonencode([aws_iam_role.guard[0].arn])
+    error_message = "the guard may never change its own role"
+  }
+
+  assert {
+    condition     = contains(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "NeverCreateInIamOrPassRoles"]).Action]), "iam:PassRole") && contains(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "NeverCreateInIamOrPassRoles"]).Action]), "iam:Create*")
+    error_message = "creating in IAM and passing roles are denied"
+  }
+
+  assert {
+    condition     = jsonencode(sort(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "TagInstancesWithTheGuardsKeysOnly"]).Condition["ForAllValues:StringEquals"]["aws:TagKeys"]]))) == jsonencode(["runaway:incident", "runaway:quarantine"]) && one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "TagInstancesWithTheGuardsKeysOnly"]).Condition.Null["aws:TagKeys"] == "false"
+    error_message = "the guard writes only runaway:incident and runaway:quarantine on instances, and always names the key"
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if can(regex("^ReachMember", s.Sid))]) == 0
+    error_message = "without organization_id or member_account_ids the guard reaches no other account"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_sns_topic_policy.notify[0].policy).Statement : s if s.Sid == "DenyInsecureTransport"]).Condition.Bool["aws:SecureTransport"] == "false"
+    error_message = "the notify topic refuses non-TLS access"
+  }
+
+  assert {
+    condition     = aws_sns_topic.notify[0].kms_master_key_id == aws_kms_key.notify[0].arn && aws_kms_key.notify[0].enable_key_rotation
+    error_message = "the notify topic is encrypted with the module's rotating customer-managed key"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_kms_key.notify[0].policy).Statement : s if s.Sid == "AlarmsPublishToTheTopic"]).Principal.Service == "cloudwatch.amazonaws.com" && contains(flatten([one([for s in jsondecode(aws_kms_key.notify[0].policy).Statement : s if s.Sid == "AlarmsPublishToTheTopic"]).Action]), "kms:GenerateDataKey*")
+    error_message = "CloudWatch alarms may use the notify key"
+  }
+
+  assert {
+    condition     = contains(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "Notify"]).Resource]), aws_sns_topic.notify[0].arn)
+    error_message = "the guard publishes to the notify topic"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 1 && length(aws_cloudwatch_metric_alarm.billing) == 0
+    error_message = "one subscription per notify e-mail, and no billing alarm without a threshold"
+  }
+}
+
+run "an_organisation_conditions_reach_and_trust" {
+  command = apply
+
+  variables {
+    organization_id        = "o-a1b2c3d4e5"
+    trusted_principal_arns = ["arn:aws:iam::123456789012:role/platform-runners"]
+    role_path              = "/security/"
+  }
+
+  assert {
+    condition     = jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "ReachMemberAccountsOfTheOrganization"]).Condition.StringEquals["aws:ResourceOrgID"]])) == jsonencode(["o-a1b2c3d4e5"])
+    error_message = "the guard assumes member roles only in the organisation's accounts"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role.guard[0].assume_role_policy).Statement : s if s.Sid == "TrustedPrincipals"]).Condition.StringEquals["aws:PrincipalOrgID"] == "o-a1b2c3d4e5"
+    error_message = "trusted principals assume the guard's role only from inside the organisation"
+  }
+
+  assert {
+    condition     = aws_iam_role.guard[0].path == "/security/" && endswith(output.guard_role_arn, ":role/security/runawaytrain-guard")
+    error_message = "role_path places the role"
+  }
+}
+
+run "refuses_trusted_principals_without_a_condition" {
   command = plan
 
-  assert {
-    condition     = aws_iam_role.guard.name == "runawaytrain-guard"
-    error_message = "the guard's role is named after name_prefix"
+  variables {
+    trusted_principal_arns = ["arn:aws:iam::123456789012:role/platform-runners"]
   }
 
-  assert {
-    condition     = aws_sns_topic.notify.kms_master_key_id == "alias/aws/sns"
-    error_message = "the notify topic is encrypted"
-  }
-
-  assert {
-    condition     = length(aws_sns_topic_subscription.email) == 1
-    error_message = "one subscription per notify e-mail"
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_metric_alarm.billing) == 0
-    error_message = "no billing alarm without a threshold"
-  }
+  expect_failures = [aws_iam_role.guard]
 }
 
 run "refuses_a_role_nobody_can_assume" {
@@ -71,4 +137,26 @@ run "refuses_a_bad_email" {
   }
 
   expect_failures = [var.notify_emails]
+}
+
+run "refuses_a_name_sns_would_refuse" {
+  command = plan
+
+  variables {
+    name_prefix = "run.away"
+  }
+
+  expect_failures = [var.name_prefix]
+}
+
+run "refuses_an_alarm_on_the_aws_managed_key" {
+  command = plan
+
+  variables {
+    create_kms_key              = false
+    sns_kms_key_id              = "alias/aws/sns"
+    billing_alarm_threshold_usd = 100
+  }
+
+  expect_failures = [aws_cloudwatch_metric_alarm.billing]
 }

@@ -909,3 +909,35 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
         "{left:?}"
     );
 }
+
+/// The module's own `terraform test` (terraform/tests/), with the real provider pointed at the
+/// emulator: its policy documents rendered for real, its applying runs applied and destroyed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_modules_terraform_test_passes_against_the_emulator() {
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    copy_module(work.path());
+    let dir = work.path().join("terraform");
+    init(&dir);
+    let out = terraform_command(&["test", "-no-color"])
+        .current_dir(&dir)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every run ran, and the applied ones were torn down.
+    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    let (roles, policies, _, topics) = names(&moto).await;
+    assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
+}
