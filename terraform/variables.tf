@@ -16,7 +16,7 @@ variable "create_role" {
 }
 
 variable "role_name" {
-  description = "Name of the guard's role, and of its policy. Defaults to <name_prefix>-guard."
+  description = "Name of the guard's role, and of its policy. Defaults to name_prefix followed by -guard."
   type        = string
   default     = null
 

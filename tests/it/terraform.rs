@@ -194,6 +194,7 @@ fn every_variable_and_output_is_described_and_typed() {
         terraform(),
         terraform().join("modules/member-account"),
         terraform().join("modules/guard-policies"),
+        terraform().join("modules/tag-protection-scp"),
     ] {
         let mut variables = 0;
         for (path, body) in module(&dir) {
@@ -387,4 +388,84 @@ fn the_event_queue_is_encrypted_has_a_dead_letter_queue_and_admits_only_the_guar
         resources.contains("local.events_queue_arn") && !resources.contains("\"*\""),
         "{resources}"
     );
+}
+
+/// The README's table of a module's inputs or outputs, made from its `.tf` files.
+fn table(dir: &Path, kind: &str) -> String {
+    let mut rows = Vec::new();
+    for (_, body) in module(dir) {
+        for b in body.blocks().filter(|b| b.identifier() == kind) {
+            let attr = |key: &str| {
+                b.body()
+                    .attributes()
+                    .find(|a| a.key() == key)
+                    .map(|a| a.expr().clone())
+            };
+            let description = match attr("description") {
+                Some(Expression::String(s)) => s.replace('|', "\\|"),
+                other => panic!("{kind} {:?}: description {other:?}", b.labels()),
+            };
+            let code = |e: Option<Expression>| match e {
+                Some(e) => format!("`{}`", hcl::format::to_string(&e).unwrap()),
+                None => "required".into(),
+            };
+            let name = b.labels()[0].as_str().to_owned();
+            rows.push(if kind == "variable" {
+                format!(
+                    "| `{name}` | {} | {} | {description} |",
+                    code(attr("type")),
+                    code(attr("default"))
+                )
+            } else {
+                format!("| `{name}` | {description} |")
+            });
+        }
+    }
+    let header = if kind == "variable" {
+        "| name | type | default | description |\n|---|---|---|---|"
+    } else {
+        "| name | description |\n|---|---|"
+    };
+    format!("{header}\n{}\n", rows.join("\n"))
+}
+
+#[test]
+fn the_readme_tables_match_the_variables_and_outputs() {
+    // Between `<!-- variable: DIR -->` (or `output`) and `<!-- end -->`, the table made from the
+    // module in DIR. UPDATE_README=1 rewrites them.
+    let path = terraform().join("README.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    let mut tables = 0;
+    while let Some(start) = rest.find("<!-- ") {
+        let marker_end = rest[start..].find(" -->").unwrap() + start + 4;
+        let marker = &rest[start + 5..marker_end - 4];
+        out.push_str(&rest[..marker_end]);
+        rest = &rest[marker_end..];
+        let Some((kind, dir)) = marker.split_once(": ") else {
+            continue;
+        };
+        let end = rest.find("<!-- end -->").expect("a table's end marker");
+        let expected = table(&terraform().join(dir), kind);
+        if std::env::var_os("UPDATE_README").is_none() {
+            assert_eq!(
+                rest[..end].trim(),
+                expected.trim(),
+                "terraform/README.md, the {kind}s of {dir}: run with UPDATE_README=1"
+            );
+        }
+        out.push('\n');
+        out.push_str(&expected);
+        rest = &rest[end..];
+        tables += 1;
+    }
+    out.push_str(rest);
+    assert_eq!(
+        tables, 6,
+        "inputs and outputs of the root, member-account and tag-protection-scp"
+    );
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(&path, out).unwrap();
+    }
 }
