@@ -130,6 +130,11 @@ pub trait Cloud: Send + Sync {
         &self,
         key: &crate::core::money::PriceKey,
     ) -> Result<Option<f64>, CloudError>;
+
+    /// The dead-man's switch: puts `Heartbeat` (1, Count) in the namespace `Runawaytrain`, at
+    /// `at`, with the guard's own credentials in `home_region`. An alarm on its absence tells
+    /// the notify list that the guard stopped checking.
+    async fn heartbeat(&self, at: chrono::DateTime<chrono::Utc>) -> Result<(), CloudError>;
 }
 
 /// An account of the organisation, as its management account lists it.

@@ -186,6 +186,18 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "PutTheHeartbeat"
+    # PutMetricData has no resource-level permissions: the namespace is the limit.
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Runawaytrain"]
+    }
+  }
+
+  statement {
     sid       = "Notify"
     actions   = ["sns:Publish"]
     resources = local.topic_arns

@@ -38,6 +38,11 @@ output "notify_kms_key_arn" {
   value       = one(aws_kms_key.notify[*].arn)
 }
 
+output "heartbeat_alarm_name" {
+  description = "The dead-man's switch alarm; null when heartbeat_alarm_enabled is false."
+  value       = one(aws_cloudwatch_metric_alarm.heartbeat[*].alarm_name)
+}
+
 output "lockout_policy_arn" {
   description = "runaway.toml [guard] lockout_policy_arn (for this account)."
   value       = module.policies.lockout_policy_arn
@@ -78,6 +83,7 @@ output "runaway_toml" {
   value       = <<-EOT
     [guard]
     home_region = "${local.region}"
+    check_every = "${var.check_every_seconds}s"
     lockout_policy_arn = "${module.policies.lockout_policy_arn}"
     launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
 

@@ -119,3 +119,31 @@ resource "aws_cloudwatch_metric_alarm" "billing" {
     }
   }
 }
+
+# The dead-man's switch: runaway serve puts Heartbeat after every completed check. If the guard
+# dies, hangs or loses its credentials, the metric stops and, missing data counting as
+# breaching, the notify list hears it from AWS within two check periods.
+resource "aws_cloudwatch_metric_alarm" "heartbeat" {
+  count               = var.heartbeat_alarm_enabled ? 1 : 0
+  alarm_name          = "${var.name_prefix}-heartbeat"
+  alarm_description   = "runawaytrain has not completed a check for ${2 * var.check_every_seconds} seconds: the guard is down, stuck or without credentials"
+  namespace           = "Runawaytrain"
+  metric_name         = "Heartbeat"
+  statistic           = "SampleCount"
+  period              = var.check_every_seconds
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = [local.topic_arn]
+  ok_actions          = [local.topic_arn]
+  tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.create_sns_topic || local.notify_key != "alias/aws/sns"
+      error_message = "A CloudWatch alarm cannot publish to a topic encrypted with the AWS-managed key alias/aws/sns: keep create_kms_key, or use a customer-managed key that admits cloudwatch.amazonaws.com."
+    }
+  }
+}

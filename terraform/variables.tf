@@ -195,6 +195,23 @@ variable "billing_alarm_threshold_usd" {
   }
 }
 
+variable "heartbeat_alarm_enabled" {
+  description = "Create the dead-man's switch: an alarm notifying the topic when the guard's Heartbeat metric (put after every completed check) is missing for two check periods."
+  type        = bool
+  default     = true
+}
+
+variable "check_every_seconds" {
+  description = "The guard's check_every in seconds: the heartbeat alarm's period (CloudWatch accepts 10, 30, or a multiple of 60)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([10, 30], var.check_every_seconds) || (var.check_every_seconds >= 60 && var.check_every_seconds % 60 == 0 && var.check_every_seconds <= 86400)
+    error_message = "check_every_seconds must be 10, 30, or a multiple of 60 up to 86400 (CloudWatch alarm periods)."
+  }
+}
+
 variable "events_enabled" {
   description = "Create the event path: the central EventBridge rule, the SQS queue runaway serve long-polls ([events] queue_url), its dead-letter queue, and the role this account's other regions forward with."
   type        = bool

@@ -149,6 +149,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "sqs:ChangeMessageVisibility",
         ],
     ),
+    // The dead-man's switch: a metric after every completed check, in the guard's account.
+    ("heartbeat", &["cloudwatch:PutMetricData"]),
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.
@@ -158,6 +160,7 @@ pub const GUARD_ONLY: &[&str] = &[
     "billing",
     "notify",
     "events",
+    "heartbeat",
 ];
 
 /// Where a policy applies.

@@ -79,6 +79,16 @@ run "the_guards_policy_as_rendered" {
   }
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.heartbeat[0].namespace == "Runawaytrain" && aws_cloudwatch_metric_alarm.heartbeat[0].metric_name == "Heartbeat" && aws_cloudwatch_metric_alarm.heartbeat[0].period == 300 && aws_cloudwatch_metric_alarm.heartbeat[0].evaluation_periods == 2 && aws_cloudwatch_metric_alarm.heartbeat[0].treat_missing_data == "breaching" && contains(aws_cloudwatch_metric_alarm.heartbeat[0].alarm_actions, aws_sns_topic.notify[0].arn)
+    error_message = "the dead-man's switch: two check periods without a heartbeat, missing data breaching, notifies the topic"
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "PutTheHeartbeat"]).Condition.StringEquals["cloudwatch:namespace"] == "Runawaytrain"
+    error_message = "the guard puts metrics only in its own namespace"
+  }
+
+  assert {
     condition     = length(aws_sns_topic_subscription.email) == 1 && length(aws_cloudwatch_metric_alarm.billing) == 0
     error_message = "one subscription per notify e-mail, and no billing alarm without a threshold"
   }
@@ -158,5 +168,6 @@ run "refuses_an_alarm_on_the_aws_managed_key" {
     billing_alarm_threshold_usd = 100
   }
 
-  expect_failures = [aws_cloudwatch_metric_alarm.billing]
+  # Both alarms publish to the topic: both refuse a key CloudWatch cannot use.
+  expect_failures = [aws_cloudwatch_metric_alarm.billing, aws_cloudwatch_metric_alarm.heartbeat]
 }

@@ -100,6 +100,38 @@ async fn fail_alerts_once_then_the_deadline_runs_the_actions() {
     let now = Utc::now();
     s.bot.check_step(now).await.unwrap();
 
+    // The dead-man's switch: the completed check put its heartbeat in the guard's region.
+    let cw = aws_sdk_cloudwatch::Client::new(&s.moto.sdk("us-east-1").await);
+    let metrics = cw
+        .list_metrics()
+        .namespace("Runawaytrain")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = metrics
+        .metrics()
+        .iter()
+        .filter_map(|m| m.metric_name())
+        .collect();
+    assert_eq!(names, ["Heartbeat"]);
+    let stats = cw
+        .get_metric_statistics()
+        .namespace("Runawaytrain")
+        .metric_name("Heartbeat")
+        .start_time((std::time::SystemTime::now() - std::time::Duration::from_secs(600)).into())
+        .end_time((std::time::SystemTime::now() + std::time::Duration::from_secs(60)).into())
+        .period(60)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::SampleCount)
+        .send()
+        .await
+        .unwrap();
+    let beats: f64 = stats
+        .datapoints()
+        .iter()
+        .filter_map(|d| d.sample_count())
+        .sum();
+    assert_eq!(beats, 1.0, "one heartbeat per completed check");
+
     let posts = s.slack.calls_to("chat.postMessage");
     assert_eq!(posts.len(), 1);
     assert_eq!(

@@ -471,6 +471,36 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         "the guard uses the key only through SNS"
     );
 
+    // The dead-man's switch: two check periods without a heartbeat, missing data breaching,
+    // tell the notify topic.
+    let alarm = aws_sdk_cloudwatch::Client::new(&sdk)
+        .describe_alarms()
+        .alarm_names("runawaytrain-heartbeat")
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms()
+        .first()
+        .cloned()
+        .expect("the heartbeat alarm");
+    assert_eq!(
+        (
+            alarm.namespace(),
+            alarm.metric_name(),
+            alarm.period(),
+            alarm.evaluation_periods()
+        ),
+        (Some("Runawaytrain"), Some("Heartbeat"), Some(300), Some(2))
+    );
+    assert_eq!(alarm.treat_missing_data(), Some("breaching"));
+    assert_eq!(alarm.alarm_actions(), [topic.clone()]);
+    let heartbeat = Request::new("cloudwatch:PutMetricData", "*")
+        .with("cloudwatch:namespace", &["Runawaytrain"]);
+    assert!(evaluate(&guard, &heartbeat).allowed());
+    let elsewhere = Request::new("cloudwatch:PutMetricData", "*")
+        .with("cloudwatch:namespace", &["AWS/Billing"]);
+    assert!(!evaluate(&guard, &elsewhere).allowed());
+
     // The guard, run with the role's own session, through a stand-in for IAM's judgement.
     for user in ["alice", "break-glass", "ops-admin"] {
         iam.create_user().user_name(user).send().await.unwrap();

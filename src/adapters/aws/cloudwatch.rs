@@ -1,5 +1,5 @@
 //! CloudWatch: the billing metric `AWS/Billing` `EstimatedCharges`, the payer's total or a
-//! member's `LinkedAccount` series.
+//! member's `LinkedAccount` series; and the guard's own heartbeat.
 
 use std::time::SystemTime;
 
@@ -66,4 +66,35 @@ pub(super) async fn charges(
     }
     points.sort_by_key(|(t, _)| *t);
     Ok(points)
+}
+
+/// The namespace and name of the heartbeat metric (the contract; the module's alarm).
+const HEARTBEAT_NAMESPACE: &str = "Runawaytrain";
+const HEARTBEAT_METRIC: &str = "Heartbeat";
+
+pub(super) async fn heartbeat(
+    sdk: &SdkConfig,
+    region: &RegionName,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CloudError> {
+    use aws_sdk_cloudwatch::types::{MetricDatum, StandardUnit};
+    let conf = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .region(Region::new(region.to_string()))
+        .build();
+    let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at.timestamp().max(0) as u64);
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+        .put_metric_data()
+        .namespace(HEARTBEAT_NAMESPACE)
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name(HEARTBEAT_METRIC)
+                .value(1.0)
+                .unit(StandardUnit::Count)
+                .timestamp(at.into())
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("cloudwatch:PutMetricData", e))
 }

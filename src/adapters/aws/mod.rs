@@ -159,6 +159,10 @@ impl Cloud for Aws {
     ) -> Result<Option<f64>, CloudError> {
         pricing::on_demand_price(&self.base, key).await
     }
+
+    async fn heartbeat(&self, at: chrono::DateTime<chrono::Utc>) -> Result<(), CloudError> {
+        cloudwatch::heartbeat(&self.base, &self.home_region, at).await
+    }
 }
 
 impl Aws {

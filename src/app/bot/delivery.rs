@@ -48,6 +48,11 @@ impl Bot {
             .store(report.checked_at.timestamp(), Ordering::Relaxed);
         self.metrics.record_outcome(&report);
         tracing::info!(state = ?report.state, duration_ms = ms, "check done");
+        // The dead-man's switch: the module's alarm fires when these stop. A heartbeat that
+        // cannot be put is said, never fatal: its absence is the alarm.
+        if let Err(e) = self.cloud.heartbeat(report.checked_at).await {
+            tracing::warn!(error = %e, "heartbeat metric not put");
+        }
         self.decide(&report, clock)?;
         Ok(report)
     }
