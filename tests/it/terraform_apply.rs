@@ -493,7 +493,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         (Some("Runawaytrain"), Some("Heartbeat"), Some(300), Some(2))
     );
     assert_eq!(alarm.treat_missing_data(), Some("breaching"));
-    assert_eq!(alarm.alarm_actions(), [topic.clone()]);
+    assert_eq!(alarm.alarm_actions(), std::slice::from_ref(&topic));
     let heartbeat = Request::new("cloudwatch:PutMetricData", "*")
         .with("cloudwatch:namespace", &["Runawaytrain"]);
     assert!(evaluate(&guard, &heartbeat).allowed());
