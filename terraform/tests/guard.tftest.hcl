@@ -119,6 +119,42 @@ run "an_organisation_conditions_reach_and_trust" {
   }
 }
 
+run "brings_its_own_role_topic_and_key" {
+  command = plan
+
+  variables {
+    create_role                   = false
+    role_name                     = "platform-guard"
+    create_sns_topic              = false
+    sns_topic_arn                 = "arn:aws:sns:us-east-1:123456789012:alerts"
+    heartbeat_alarm_enabled       = false
+    role_permissions_boundary_arn = "arn:aws:iam::123456789012:policy/boundary"
+  }
+
+  assert {
+    condition     = length(aws_iam_role.guard) == 0 && aws_iam_role_policy_attachment.guard.role == "platform-guard" && aws_iam_policy.guard.name == "platform-guard"
+    error_message = "with create_role = false the guard's policy goes to the existing role"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.notify) == 0 && length(aws_kms_key.notify) == 0 && output.notify_topic_arn == "arn:aws:sns:us-east-1:123456789012:alerts"
+    error_message = "with create_sns_topic = false no topic or key is made, and the guard publishes to sns_topic_arn"
+  }
+}
+
+run "a_role_made_with_a_permissions_boundary" {
+  command = plan
+
+  variables {
+    role_permissions_boundary_arn = "arn:aws:iam::123456789012:policy/boundary"
+  }
+
+  assert {
+    condition     = aws_iam_role.guard[0].permissions_boundary == "arn:aws:iam::123456789012:policy/boundary"
+    error_message = "the boundary is set on the guard's role"
+  }
+}
+
 run "refuses_trusted_principals_without_a_condition" {
   command = plan
 

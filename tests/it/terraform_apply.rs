@@ -967,7 +967,7 @@ async fn the_modules_terraform_test_passes_against_the_emulator() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every run ran, and the applied ones were torn down.
-    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
     let (roles, policies, _, topics) = names(&moto).await;
     assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
 }
