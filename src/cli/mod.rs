@@ -532,7 +532,21 @@ fn secret(name: &str) -> Result<crate::adapters::slack::Secret, Exit> {
 async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     use std::sync::Arc;
     let token = secret("SLACK_BOT_TOKEN")?;
-    let signing_secret = secret("SLACK_SIGNING_SECRET")?;
+    // Socket Mode needs the app-level token and no signing secret (nothing is posted to the
+    // guard); HTTP mode the signing secret.
+    let socket_mode = config.slack.mode == crate::config::SlackMode::Socket;
+    let (signing_secret, app_token) = if socket_mode {
+        let app_token = secret("SLACK_APP_TOKEN")?;
+        if !secrecy::ExposeSecret::expose_secret(&app_token).starts_with("xapp-") {
+            return Err(Exit(
+                exit::USAGE,
+                "SLACK_APP_TOKEN: expected an app-level token (xapp-...) with connections:write, as [slack] mode = \"socket\" needs".into(),
+            ));
+        }
+        (crate::adapters::slack::Secret::from(String::new()), Some(app_token))
+    } else {
+        (secret("SLACK_SIGNING_SECRET")?, None)
+    };
     let listen_text = std::env::var("RUNAWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listen: std::net::SocketAddr = listen_text.parse().map_err(|_| {
         Exit(
@@ -548,6 +562,7 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     let aws = Aws::from_env(&config.guard.home_region).await;
     let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
     let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));
+    let socket = app_token.map(|t| crate::adapters::slack::socket::SocketMode::new(&api, t));
     let own = crate::adapters::aws::own_instance_id().await;
     let queue = config
         .events
@@ -564,8 +579,9 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
         tasks: tokio_util::task::TaskTracker::new(),
         started: chrono::Utc::now(),
         replays: Default::default(),
+        socket: socket.as_ref().map(|s| s.status.clone()),
     });
-    crate::adapters::http::serve(app, listen)
+    crate::adapters::http::serve(app, listen, socket)
         .await
         .map_err(|e| Exit(exit::USAGE, format!("cannot serve on {listen}: {e}")))?;
     Ok(exit::OK)

@@ -124,6 +124,19 @@ pub struct Slack {
     pub channel: Option<String>,
     /// `approvers`: Slack user ids allowed to halt, approve, override and restore.
     pub approvers: Vec<String>,
+    /// `mode`: how Slack reaches the guard.
+    pub mode: SlackMode,
+}
+
+/// `[slack] mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SlackMode {
+    /// `"http"` (default): Slack posts slash commands and presses to `/slack/*`, signed.
+    #[default]
+    Http,
+    /// `"socket"`: the guard opens a Socket Mode connection with the app-level token
+    /// (`SLACK_APP_TOKEN`) and receives them over it; no inbound endpoint for Slack.
+    Socket,
 }
 
 /// `[notify]`: the e-mail fallback.

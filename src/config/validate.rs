@@ -70,6 +70,7 @@ struct RawSlack {
     channel: Option<String>,
     #[serde(default)]
     approvers: Vec<String>,
+    mode: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -165,9 +166,20 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
         None,
     )?;
 
+    let mode = match raw.slack.mode.as_deref() {
+        None | Some("http") => super::SlackMode::Http,
+        Some("socket") => super::SlackMode::Socket,
+        Some(other) => {
+            return Err((
+                "slack.mode".into(),
+                format!("expected \"http\" or \"socket\", found {other:?}"),
+            ));
+        }
+    };
     let slack = Slack {
         channel: raw.slack.channel,
         approvers: raw.slack.approvers,
+        mode,
     };
     if let Some(channel) = &slack.channel
         && !is_slack_id(channel, &['C', 'G'])

@@ -33,7 +33,24 @@ pub struct Facts {
     pub deadline_loop: LoopState,
     /// The event path, when one is configured.
     pub events: Option<EventPath>,
+    /// The Socket Mode connection, in `[slack] mode = "socket"`.
+    pub socket: Option<SocketLink>,
 }
+
+/// The Socket Mode connection to Slack.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SocketLink {
+    /// A connection is open and Slack said hello on it.
+    pub connected: bool,
+    /// Since when it has been connected, or not (from `started` until the first hello).
+    pub since: Option<DateTime<Utc>>,
+    /// Connections opened since `serve` started (a reconnection opens one more).
+    pub connections: u64,
+}
+
+/// Without a Socket Mode connection for this long, slash commands and presses cannot reach the
+/// guard: unhealthy. Long enough for a reconnection with backoff.
+pub const SOCKET_DOWN_SECS: i64 = 90;
 
 /// The event path's signs of life.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,6 +108,15 @@ pub fn assess(f: &Facts) -> (bool, Value) {
             });
         }
     }
+    if let Some(link) = &f.socket {
+        let down_since = link.since.unwrap_or(f.started);
+        if !link.connected && f.now - down_since > Duration::seconds(SOCKET_DOWN_SECS) {
+            problems.push(format!(
+                "no Socket Mode connection to Slack since {}: commands and buttons cannot reach the guard",
+                rfc3339(down_since)
+            ));
+        }
+    }
     // "stale" only when stale checks are the one problem; anything else is "unhealthy".
     let status = match problems.len() {
         0 => "ok",
@@ -111,6 +137,13 @@ pub fn assess(f: &Facts) -> (bool, Value) {
         body["events"] = json!({
             "last_receive": e.last_receive.map(rfc3339),
             "loop": loop_json(&e.event_loop),
+        });
+    }
+    if let Some(link) = &f.socket {
+        body["slack_socket"] = json!({
+            "connected": link.connected,
+            "since": link.since.map(rfc3339),
+            "connections": link.connections,
         });
     }
     (status == "ok", body)
@@ -140,6 +173,7 @@ mod tests {
             check_loop: alive,
             deadline_loop: alive,
             events: None,
+            socket: None,
         }
     }
 
@@ -220,5 +254,34 @@ mod tests {
             last_receive: None,
         });
         says(&f, false, "unhealthy", "not been read yet");
+    }
+
+    #[test]
+    fn a_socket_mode_connection_down_for_long_is_unhealthy() {
+        let now = Utc::now();
+        let mut f = healthy(now);
+        f.socket = Some(SocketLink {
+            connected: true,
+            since: Some(now - Duration::minutes(30)),
+            connections: 2,
+        });
+        says(&f, true, "ok", "");
+        assert_eq!(assess(&f).1["slack_socket"]["connections"], 2);
+        // Dropped a moment ago: reconnecting, still healthy.
+        f.socket = Some(SocketLink {
+            connected: false,
+            since: Some(now - Duration::seconds(20)),
+            connections: 2,
+        });
+        says(&f, true, "ok", "");
+        f.socket.as_mut().unwrap().since = Some(now - Duration::minutes(5));
+        says(&f, false, "unhealthy", "no Socket Mode connection to Slack since");
+        // Never connected since a start long ago.
+        f.socket = Some(SocketLink {
+            connected: false,
+            since: None,
+            connections: 0,
+        });
+        says(&f, false, "unhealthy", "no Socket Mode connection");
     }
 }

@@ -31,6 +31,9 @@ pub struct App {
     pub started: chrono::DateTime<Utc>,
     /// Signed requests seen within the signature window: a replay is refused.
     pub replays: slack::ReplayCache,
+    /// In Socket Mode: the connection's state (`/healthz`). The `/slack/*` routes are then not
+    /// served at all: nothing but the guard's own socket speaks for Slack.
+    pub socket: Option<Arc<slack::socket::SocketStatus>>,
 }
 
 /// The largest body a Slack request may have (an interaction payload carries the whole
@@ -43,9 +46,15 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 const WORK_GRACE: Duration = Duration::from_secs(10);
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/slack/commands", post(commands))
-        .route("/slack/interactions", post(interactions))
+    let router = Router::new();
+    let router = if app.socket.is_none() {
+        router
+            .route("/slack/commands", post(commands))
+            .route("/slack/interactions", post(interactions))
+    } else {
+        router
+    };
+    router
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(app)
@@ -54,7 +63,11 @@ pub fn router(app: Arc<App>) -> Router {
 /// Runs the server and the loops until a shutdown signal, then stops within seconds: the
 /// listener closes, requests in flight get a few seconds, the guard's own work in flight
 /// [`WORK_GRACE`].
-pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listen: SocketAddr,
+    socket: Option<slack::socket::SocketMode>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "listening");
     eprintln!(
@@ -64,6 +77,14 @@ pub async fn serve(app: Arc<App>, listen: SocketAddr) -> std::io::Result<()> {
     let stop = CancellationToken::new();
     // The guard's own work: the periodic check and the deadline tick, on the wall clock.
     let loops = crate::app::bot::run_loops(app.bot.clone(), stop.clone(), Utc::now);
+    // Socket Mode: the connection to Slack, until the same stop.
+    if let Some(socket) = socket {
+        let handler = slack::inbound::Handler {
+            bot: app.bot.clone(),
+            tasks: app.tasks.clone(),
+        };
+        loops.spawn(socket.run(handler, stop.clone()));
+    }
 
     let token = stop.clone();
     tokio::spawn(async move {
@@ -150,16 +171,6 @@ async fn signed_body(
     Ok(bytes)
 }
 
-fn ephemeral(text: &str) -> Response {
-    axum::Json(slack::messages::ephemeral(text)).into_response()
-}
-
-const HELP: &str = "*runawaytrain* — `/runaway status`: accounts, open incidents, last check · \
-`/runaway halt [ACCOUNT]`: stop every running, non-exempt instance (all accounts if none named), after a confirmation · \
-`/runaway restore INCIDENT [--start-instances]`: undo what an incident changed · \
-`/runaway isolate INSTANCE [ACCOUNT] [REGION]`: cut a compromised instance off and snapshot it, after a confirmation · \
-`/runaway help`: this text. Approvers only for halt, restore, isolate and the alert buttons.";
-
 async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let body = match signed_body(&app, &headers, body, "/slack/commands").await {
         Ok(b) => b,
@@ -168,84 +179,7 @@ async fn commands(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -
     let Some(form) = slack::requests::SlashCommand::parse(&body) else {
         return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
     };
-    let mut words = form.text.split_whitespace();
-    let words = (words.next(), words.next(), words.next(), words.next());
-    match (words.0, words.1, words.2) {
-        (None | Some("help"), _, _) => ephemeral(HELP),
-        (Some("status"), None, _) => match app.bot.status_text() {
-            Ok(text) => ephemeral(&text),
-            Err(e) => {
-                tracing::error!(error = %e, "status unreadable");
-                ephemeral("The journal could not be read; see the guard's logs.")
-            }
-        },
-        (Some("halt"), account, None) if words.3.is_none() => {
-            match app.bot.request_halt(
-                &form.user_id,
-                account,
-                form.response_url.as_deref(),
-                Utc::now(),
-            ) {
-                Ok(Ok(view)) => axum::Json(slack::messages::in_channel(&view)).into_response(),
-                Ok(Err(why)) => ephemeral(&why),
-                Err(e) => {
-                    tracing::error!(error = %e, "halt request not journaled");
-                    ephemeral("The journal could not be written: nothing was changed.")
-                }
-            }
-        }
-        (Some("isolate"), _, _) => {
-            let rest: Vec<&str> = form.text.split_whitespace().skip(1).collect();
-            match app.bot.request_isolate(
-                &form.user_id,
-                &rest,
-                form.response_url.as_deref(),
-                Utc::now(),
-            ) {
-                Ok(Ok(view)) => axum::Json(slack::messages::in_channel(&view)).into_response(),
-                Ok(Err(why)) => ephemeral(&why),
-                Err(e) => {
-                    tracing::error!(error = %e, "isolation request not journaled");
-                    ephemeral("The journal could not be written: nothing was changed.")
-                }
-            }
-        }
-        (Some("restore"), Some(incident), _) if !app.bot.is_approver(&form.user_id) => {
-            match app
-                .bot
-                .refuse(&form.user_id, "restore", Some(incident), Utc::now())
-            {
-                Ok(text) => ephemeral(text),
-                Err(e) => {
-                    tracing::error!(error = %e, "refusal not journaled");
-                    ephemeral("The journal could not be written: nothing was changed.")
-                }
-            }
-        }
-        (Some("restore"), Some(incident), flag @ (None | Some("--start-instances")))
-            if words.3.is_none() =>
-        {
-            // Acknowledged now; the restore answers through response_url when done.
-            let (bot, id, user, url) = (
-                app.bot.clone(),
-                incident.to_owned(),
-                form.user_id.clone(),
-                form.response_url.clone(),
-            );
-            let start = flag.is_some();
-            app.tasks.spawn(async move {
-                if let Err(e) = bot
-                    .restore(&user, &id, start, url.as_deref(), Utc::now())
-                    .await
-                {
-                    tracing::error!(incident.id = %id, error = %e, "restore failed");
-                }
-            });
-            ephemeral(&format!("Restoring incident `{incident}`…"))
-        }
-        // What was typed is not echoed back: the help says what is understood.
-        _ => ephemeral(&format!("Not a command of `/runaway`.\n{HELP}")),
-    }
+    axum::Json(slack::inbound::command(&app.bot, &app.tasks, &form)).into_response()
 }
 
 async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
@@ -253,30 +187,14 @@ async fn interactions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    let press = match slack::requests::ButtonPress::parse(&body) {
-        Ok(p) => p,
+    match slack::requests::ButtonPress::parse(&body) {
+        Ok(press) => slack::inbound::press(&app.bot, &app.tasks, press),
         Err(slack::requests::NotAPress::Malformed) => {
             return (StatusCode::BAD_REQUEST, "not an interaction payload").into_response();
         }
-        Err(slack::requests::NotAPress::Other) => return StatusCode::OK.into_response(),
-    };
-    // Acknowledge at once; the work goes on in the background and answers by itself.
-    let bot = app.bot.clone();
-    app.tasks.spawn(async move {
-        let p = press;
-        if let Err(e) = bot
-            .press(
-                p.press,
-                &p.incident,
-                &p.user_id,
-                p.response_url.as_deref(),
-                Utc::now(),
-            )
-            .await
-        {
-            tracing::error!(incident.id = %p.incident, error = %e, "press not handled");
-        }
-    });
+        Err(slack::requests::NotAPress::Other) => {}
+    }
+    // Acknowledged at once; the work goes on in the background and answers by itself.
     StatusCode::OK.into_response()
 }
 
@@ -304,6 +222,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
                 event_loop: m.events_loop.state(),
                 last_receive: m.last_receive(),
             }),
+        socket: app.socket.as_ref().map(|s| s.link()),
     };
     let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {

@@ -7,10 +7,14 @@
 //! - [`messages`]: Block Kit rendering of incidents
 //! - [`requests`]: slash commands and button presses, read with slack-morphism's models; the
 //!   buttons' `action_id`s
+//! - [`inbound`]: the guard's answer to a command or a press, for both transports
+//! - [`socket`]: Socket Mode, the connection the guard opens to Slack
 
+pub mod inbound;
 pub mod messages;
 pub mod requests;
 pub mod signature;
+pub mod socket;
 pub mod web_api;
 
 pub use messages::incident_message;

@@ -44,13 +44,19 @@ pub struct SlashCommand {
 }
 
 impl SlashCommand {
+    /// From a signed HTTP request's form body.
     pub fn parse(body: &[u8]) -> Option<SlashCommand> {
         let event: SlackCommandEvent = serde_urlencoded::from_bytes(body).ok()?;
-        Some(SlashCommand {
+        Some(SlashCommand::from_event(event))
+    }
+
+    /// From the payload of a Socket Mode `slash_commands` envelope.
+    pub fn from_event(event: SlackCommandEvent) -> SlashCommand {
+        SlashCommand {
             text: event.text.unwrap_or_default(),
             user_id: event.user_id.to_string(),
             response_url: Some(event.response_url.0.to_string()),
-        })
+        }
     }
 }
 
@@ -85,6 +91,11 @@ impl ButtonPress {
             serde_urlencoded::from_bytes(body).map_err(|_| NotAPress::Malformed)?;
         let event: SlackInteractionEvent =
             serde_json::from_str(&form.payload).map_err(|_| NotAPress::Malformed)?;
+        ButtonPress::from_event(event)
+    }
+
+    /// From an interaction (the HTTP payload, or a Socket Mode `interactive` envelope's).
+    pub fn from_event(event: SlackInteractionEvent) -> Result<ButtonPress, NotAPress> {
         let SlackInteractionEvent::BlockActions(event) = event else {
             return Err(NotAPress::Other);
         };

@@ -1,0 +1,401 @@
+//! Socket Mode (`[slack] mode = "socket"`): the guard opens a WebSocket to Slack with the
+//! app-level token and receives slash commands and button presses over it, so nothing needs to
+//! reach it from outside. Their payloads are slack-morphism's typed `SlackCommandEvent` and
+//! `SlackInteractionEvent`, answered by `inbound` as the HTTP routes are; the envelope around
+//! them and the connection itself are kept here (see ARCHITECTURE.md for why).
+//!
+//! - `apps.connections.open` (the app token) gives a `wss://` URL; Slack says `hello` on it.
+//! - Each envelope is acknowledged at once with its `envelope_id` (a slash command's reply as
+//!   the ack's `payload`); Slack waits 3 seconds for it. An envelope seen before (Slack
+//!   delivers one again when its ack was lost) is acknowledged and not handled twice.
+//! - A `disconnect` envelope (Slack refreshing the connection) reconnects at once; a dropped
+//!   socket, a failed open or missing pongs reconnect with backoff (1 s doubling to 60 s).
+//!   The connection is also renewed after [`MAX_CONNECTION_AGE`], before Slack ends it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use slack_morphism::prelude::{
+    SlackApiAppsConnectionOpenResponse, SlackCommandEvent, SlackInteractionEvent,
+};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::Secret;
+use super::inbound::Handler;
+use super::requests::{ButtonPress, NotAPress, SlashCommand};
+
+/// A connection is renewed after this long, before Slack's own limit ends it.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
+/// A ping every so often; three without a pong and the socket is taken for dead.
+const PING_EVERY: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Envelope ids remembered, to handle a redelivered envelope once.
+const SEEN: usize = 1000;
+
+/// The connection as `/healthz` reports it.
+#[derive(Debug, Default)]
+pub struct SocketStatus {
+    connected: AtomicBool,
+    /// Unix seconds of the last change of `connected` (0: none yet).
+    since: AtomicI64,
+    connections: AtomicU64,
+}
+
+impl SocketStatus {
+    pub fn link(&self) -> crate::core::health::SocketLink {
+        let since = self.since.load(Ordering::Relaxed);
+        crate::core::health::SocketLink {
+            connected: self.connected.load(Ordering::Relaxed),
+            since: (since > 0)
+                .then(|| chrono::DateTime::from_timestamp(since, 0))
+                .flatten(),
+            connections: self.connections.load(Ordering::Relaxed),
+        }
+    }
+
+    fn set(&self, connected: bool) {
+        if self.connected.swap(connected, Ordering::Relaxed) != connected
+            || self.since.load(Ordering::Relaxed) == 0
+        {
+            self.since
+                .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct SocketMode {
+    /// The Web API's base, ending with `/`.
+    api: String,
+    app_token: Secret,
+    http: reqwest::Client,
+    pub status: Arc<SocketStatus>,
+    max_age: Duration,
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+enum Ended {
+    /// Slack asked for a new connection (`disconnect`), or it reached its age.
+    Renew(String),
+    /// The socket failed: reconnect with backoff.
+    Dropped(String),
+    Cancelled,
+}
+
+/// A Socket Mode frame, by its `type`. slack-morphism 2.31 has these models but does not
+/// export them (its `models::socket_mode` is private, and the public name is its listener's).
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Frame {
+    #[serde(rename = "hello")]
+    Hello { num_connections: Option<u32> },
+    #[serde(rename = "disconnect")]
+    Disconnect { reason: Option<String> },
+    #[serde(rename = "slash_commands")]
+    SlashCommands {
+        envelope_id: String,
+        payload: SlackCommandEvent,
+    },
+    #[serde(rename = "interactive")]
+    Interactive {
+        envelope_id: String,
+        payload: Box<SlackInteractionEvent>,
+    },
+    /// `events_api` and whatever else: acknowledged, not handled.
+    #[serde(other)]
+    Other,
+}
+
+/// Any envelope's id, to acknowledge what is not understood.
+#[derive(Deserialize)]
+struct Envelope {
+    envelope_id: Option<String>,
+}
+
+fn ack(envelope_id: &str, payload: Option<Value>) -> Option<String> {
+    let mut ack = json!({"envelope_id": envelope_id});
+    if let Some(p) = payload {
+        ack["payload"] = p;
+    }
+    Some(ack.to_string())
+}
+
+/// Envelope ids already handled, oldest first out.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Seen {
+    /// True when `id` was new (and is now remembered).
+    fn first(&mut self, id: &str) -> bool {
+        if !self.ids.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > SEEN
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+        true
+    }
+}
+
+impl SocketMode {
+    /// `api`: the Web API base (`https://slack.com/api/`), `app_token`: the `xapp-` token.
+    pub fn new(api: &str, app_token: Secret) -> SocketMode {
+        let api = if api.ends_with('/') {
+            api.to_owned()
+        } else {
+            format!("{api}/")
+        };
+        SocketMode {
+            api,
+            app_token,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("an HTTP client"),
+            status: Arc::new(SocketStatus::default()),
+            max_age: MAX_CONNECTION_AGE,
+        }
+    }
+
+    /// Keeps a connection open until `stop`, handing what arrives to `handler`.
+    pub async fn run(self, handler: Handler, stop: CancellationToken) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut seen = Seen::default();
+        self.status.set(false);
+        loop {
+            let ended = match self.open().await {
+                Ok(url) => match connect(&url).await {
+                    Ok(ws) => {
+                        self.status.connections.fetch_add(1, Ordering::Relaxed);
+                        self.session(ws, &handler, &mut seen, &stop, &mut backoff)
+                            .await
+                    }
+                    Err(e) => Ended::Dropped(format!("cannot connect: {e}")),
+                },
+                Err(e) => Ended::Dropped(e),
+            };
+            self.status.set(false);
+            match ended {
+                Ended::Cancelled => return,
+                Ended::Renew(why) => {
+                    tracing::info!(reason = %why, "Socket Mode: renewing the connection");
+                }
+                Ended::Dropped(why) => {
+                    tracing::warn!(error = %why, retry_in_s = backoff.as_secs(), "Socket Mode: connection lost");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// `apps.connections.open`: a fresh WebSocket URL.
+    async fn open(&self) -> Result<String, String> {
+        let r = self
+            .http
+            .post(format!("{}apps.connections.open", self.api))
+            .bearer_auth(self.app_token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| format!("apps.connections.open: {}", e.without_url()))?;
+        let body: Value = r
+            .json()
+            .await
+            .map_err(|e| format!("apps.connections.open: {}", e.without_url()))?;
+        if body["ok"] != true {
+            // Slack's error code only (invalid_auth, not_allowed_token_type, ...): never the token.
+            return Err(format!(
+                "apps.connections.open: {}",
+                body["error"].as_str().unwrap_or("not ok")
+            ));
+        }
+        let open: SlackApiAppsConnectionOpenResponse = serde_json::from_value(body)
+            .map_err(|e| format!("apps.connections.open: unexpected answer: {e}"))?;
+        Ok(open.url.0.to_string())
+    }
+
+    async fn session(
+        &self,
+        mut ws: Socket,
+        handler: &Handler,
+        seen: &mut Seen,
+        stop: &CancellationToken,
+        backoff: &mut Duration,
+    ) -> Ended {
+        let renew_at = Instant::now() + self.max_age;
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        let mut last_pong = Instant::now();
+        loop {
+            let message = tokio::select! {
+                _ = stop.cancelled() => {
+                    let _ = ws.close(None).await;
+                    return Ended::Cancelled;
+                }
+                _ = tokio::time::sleep_until(renew_at) => {
+                    let _ = ws.close(None).await;
+                    return Ended::Renew("connection age".into());
+                }
+                _ = ping.tick() => {
+                    if last_pong.elapsed() > PING_EVERY * 3 {
+                        return Ended::Dropped("no pong for 30 s".into());
+                    }
+                    if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
+                        return Ended::Dropped(e.to_string());
+                    }
+                    continue;
+                }
+                m = ws.next() => m,
+            };
+            let text = match message {
+                None => return Ended::Dropped("closed".into()),
+                Some(Err(e)) => return Ended::Dropped(e.to_string()),
+                Some(Ok(Message::Text(t))) => t.to_string(),
+                Some(Ok(Message::Pong(_))) => {
+                    last_pong = Instant::now();
+                    continue;
+                }
+                Some(Ok(Message::Close(_))) => return Ended::Dropped("closed by Slack".into()),
+                Some(Ok(_)) => continue,
+            };
+            last_pong = Instant::now();
+            let (ack, ended) = self.envelope(&text, handler, seen, backoff);
+            if let Some(ack) = ack
+                && let Err(e) = ws.send(Message::Text(ack.into())).await
+            {
+                return Ended::Dropped(format!("ack not sent: {e}"));
+            }
+            if let Some(ended) = ended {
+                let _ = ws.close(None).await;
+                return ended;
+            }
+        }
+    }
+
+    /// One frame from Slack: the ack to send, and whether the connection ends.
+    fn envelope(
+        &self,
+        text: &str,
+        handler: &Handler,
+        seen: &mut Seen,
+        backoff: &mut Duration,
+    ) -> (Option<String>, Option<Ended>) {
+        match serde_json::from_str::<Frame>(text) {
+            Ok(Frame::Hello { num_connections }) => {
+                self.status.set(true);
+                *backoff = FIRST_BACKOFF;
+                tracing::info!(connections = ?num_connections, "Socket Mode: connected");
+                (None, None)
+            }
+            Ok(Frame::Disconnect { reason }) => (
+                None,
+                Some(Ended::Renew(reason.unwrap_or_else(|| "disconnect".into()))),
+            ),
+            Ok(Frame::SlashCommands {
+                envelope_id,
+                payload,
+            }) => {
+                if !seen.first(&envelope_id) {
+                    return (ack(&envelope_id, None), None);
+                }
+                let reply = handler.command(&SlashCommand::from_event(payload));
+                (ack(&envelope_id, Some(reply)), None)
+            }
+            Ok(Frame::Interactive {
+                envelope_id,
+                payload,
+            }) => {
+                if seen.first(&envelope_id) {
+                    match ButtonPress::from_event(*payload) {
+                        Ok(press) => handler.press(press),
+                        Err(NotAPress::Other | NotAPress::Malformed) => {}
+                    }
+                }
+                (ack(&envelope_id, None), None)
+            }
+            Ok(Frame::Other) => match serde_json::from_str::<Envelope>(text) {
+                Ok(Envelope {
+                    envelope_id: Some(id),
+                }) => (ack(&id, None), None),
+                _ => (None, None),
+            },
+            // A payload that is not what its type says: still acknowledged (else Slack
+            // delivers it again), never handled.
+            Err(e) => match serde_json::from_str::<Envelope>(text) {
+                Ok(Envelope {
+                    envelope_id: Some(id),
+                }) => {
+                    tracing::warn!(error = %e, "Socket Mode: an envelope not understood, acknowledged");
+                    (ack(&id, None), None)
+                }
+                _ => {
+                    tracing::warn!(error = %e, "Socket Mode: a frame that is not an envelope");
+                    (None, None)
+                }
+            },
+        }
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The WebSocket, over rustls with the AWS SDK's crypto provider (aws-lc-rs) and the system's
+/// roots: one TLS stack in the process. `ws://` (a local stand-in) goes without TLS.
+async fn connect(url: &str) -> Result<Socket, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        url,
+        None,
+        true,
+        Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls))),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_is_handled_once_even_when_delivered_again() {
+        let mut seen = Seen::default();
+        assert!(seen.first("e1"));
+        assert!(!seen.first("e1"));
+        for i in 0..SEEN {
+            assert!(seen.first(&format!("x{i}")));
+        }
+        // The oldest fall out: the set stays bounded.
+        assert!(seen.first("e1"));
+        assert!(seen.ids.len() <= SEEN + 1);
+    }
+}
