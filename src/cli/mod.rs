@@ -543,7 +543,10 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
                 "SLACK_APP_TOKEN: expected an app-level token (xapp-...) with connections:write, as [slack] mode = \"socket\" needs".into(),
             ));
         }
-        (crate::adapters::slack::Secret::from(String::new()), Some(app_token))
+        (
+            crate::adapters::slack::Secret::from(String::new()),
+            Some(app_token),
+        )
     } else {
         (secret("SLACK_SIGNING_SECRET")?, None)
     };

@@ -191,6 +191,17 @@ fn slack_channel_and_actions_are_checked() {
         "accounts[0].actions",
         "at least one action",
     );
+    check_err(
+        &format!("{MINIMAL}\n[slack]\nmode = \"websocket\"\n"),
+        "slack.mode",
+        "expected \"http\" or \"socket\"",
+    );
+    let socket = parse(&format!("{MINIMAL}\n[slack]\nmode = \"socket\"\n")).unwrap();
+    assert_eq!(socket.slack.mode, crate::config::SlackMode::Socket);
+    assert_eq!(
+        parse(MINIMAL).unwrap().slack.mode,
+        crate::config::SlackMode::Http
+    );
 }
 
 #[test]

@@ -275,7 +275,12 @@ mod tests {
         });
         says(&f, true, "ok", "");
         f.socket.as_mut().unwrap().since = Some(now - Duration::minutes(5));
-        says(&f, false, "unhealthy", "no Socket Mode connection to Slack since");
+        says(
+            &f,
+            false,
+            "unhealthy",
+            "no Socket Mode connection to Slack since",
+        );
         // Never connected since a start long ago.
         f.socket = Some(SocketLink {
             connected: false,

@@ -151,6 +151,17 @@ fn only_the_slack_adapter_knows_slacks_wire_format() {
 }
 
 #[test]
+fn only_the_slack_adapter_opens_slacks_socket() {
+    holds(
+        "only src/adapters/slack/ speaks Socket Mode",
+        offenders(
+            &["src/adapters/slack/"],
+            &["tokio_tungstenite", "envelope_id", "apps.connections.open"],
+        ),
+    );
+}
+
+#[test]
 fn only_the_http_adapter_knows_routes() {
     holds(
         "only src/adapters/http/ serves HTTP",

@@ -18,6 +18,7 @@ mod organizations;
 mod restore;
 mod serve;
 mod snapshots;
+mod socket_mode;
 mod terraform;
 mod terraform_apply;
 mod under_attack;

@@ -82,9 +82,7 @@ pub fn command(bot: &Arc<Bot>, tasks: &TaskTracker, form: &SlashCommand) -> Valu
             }
         }
         (Some("restore"), Some(incident), _) if !bot.is_approver(&form.user_id) => {
-            match bot
-                .refuse(&form.user_id, "restore", Some(incident), Utc::now())
-            {
+            match bot.refuse(&form.user_id, "restore", Some(incident), Utc::now()) {
                 Ok(text) => ephemeral(text),
                 Err(e) => {
                     tracing::error!(error = %e, "refusal not journaled");

@@ -13,6 +13,7 @@ pub mod iam_policy;
 pub mod isolation;
 pub mod pricing;
 pub mod slack;
+pub mod socket;
 
 use slack::SlackStandIn;
 

@@ -47,6 +47,8 @@ struct Inner {
     delay: Duration,
     in_flight: usize,
     max_in_flight: usize,
+    /// Socket Mode: what `apps.connections.open` answers.
+    socket_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -73,6 +75,11 @@ impl SlackStandIn {
             responses: format!("http://{addr}/response/"),
             inner,
         }
+    }
+
+    /// Socket Mode: `apps.connections.open` answers with this WebSocket URL.
+    pub fn with_socket(&self, url: &str) {
+        self.inner.lock().unwrap().socket_url = Some(url.to_owned());
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -185,6 +192,19 @@ async fn api(
                 false,
                 (StatusCode::INTERNAL_SERVER_ERROR, "upstream timeout").into_response(),
             )
+        }
+        Mode::Ok if method == "apps.connections.open" => {
+            // Slack wants the app-level token here, never the bot token.
+            let app_token = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Bearer xapp-"));
+            let answer = match (&g.socket_url, app_token) {
+                (Some(url), true) => json!({"ok": true, "url": url}),
+                (_, false) => json!({"ok": false, "error": "not_allowed_token_type"}),
+                (None, true) => json!({"ok": false, "error": "socket_mode_not_enabled"}),
+            };
+            (answer["ok"] == true, axum::Json(answer).into_response())
         }
         Mode::Ok if method == "conversations.history" => {
             let channel = body["channel"].clone();
