@@ -103,7 +103,7 @@ enum Frame {
     #[serde(rename = "slash_commands")]
     SlashCommands {
         envelope_id: String,
-        payload: SlackCommandEvent,
+        payload: Box<SlackCommandEvent>,
     },
     #[serde(rename = "interactive")]
     Interactive {
@@ -315,7 +315,7 @@ impl SocketMode {
                 if !seen.first(&envelope_id) {
                     return (ack(&envelope_id, None), None);
                 }
-                let reply = handler.command(&SlashCommand::from_event(payload));
+                let reply = handler.command(&SlashCommand::from_event(*payload));
                 (ack(&envelope_id, Some(reply)), None)
             }
             Ok(Frame::Interactive {
