@@ -198,6 +198,22 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "ReadItsOwnSettings"
+    # Deployed (modules/bot): the configuration and the Slack tokens, read at start, only under
+    # the module's own names.
+    actions = ["ssm:GetParameter"]
+    resources = [
+      "arn:${local.partition}:ssm:*:${local.account_id}:parameter/${var.name_prefix}/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadItsOwnSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:${local.partition}:secretsmanager:*:${local.account_id}:secret:${var.name_prefix}/*"]
+  }
+
+  statement {
     sid       = "Notify"
     actions   = ["sns:Publish"]
     resources = local.topic_arns

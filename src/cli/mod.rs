@@ -217,7 +217,28 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
     // Secrets may come from ./.env; the variables already set win.
     let _ = dotenvy::dotenv();
     let path = config::resolve_path(cli.config.as_deref());
-    let config = Config::load(&path).map_err(usage)?;
+    // Deployed, the configuration may live in SSM Parameter Store instead of a file.
+    let config = match std::env::var("RUNAWAY_CONFIG_SSM") {
+        Ok(name) if cli.config.is_none() && !name.trim().is_empty() => {
+            let text = crate::adapters::aws::Settings::from_env()
+                .await
+                .parameter(&name)
+                .await
+                .map_err(|e| {
+                    Exit(
+                        exit::USAGE,
+                        format!("RUNAWAY_CONFIG_SSM: cannot read the parameter {name}: {e}"),
+                    )
+                })?;
+            Config::parse_in(
+                std::path::Path::new(&format!("ssm:{name}")),
+                std::path::Path::new("."),
+                &text,
+            )
+            .map_err(usage)?
+        }
+        _ => Config::load(&path).map_err(usage)?,
+    };
     match cli.command {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
@@ -518,25 +539,58 @@ async fn cmd_restore(
     Ok(report.exit_code())
 }
 
-/// A secret from the environment (or ./.env), never echoed.
-fn secret(name: &str) -> Result<crate::adapters::slack::Secret, Exit> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => Ok(crate::adapters::slack::Secret::from(v)),
-        _ => Err(Exit(
-            exit::USAGE,
-            format!("{name} is not set (environment or ./.env): runaway serve needs it"),
-        )),
+/// A secret from the environment (or ./.env), else from the SSM parameter named by
+/// `NAME_SSM` (a SecureString, decrypted) or the Secrets Manager secret of `NAME_SECRET_ARN`;
+/// never echoed, never written anywhere.
+async fn secret(
+    name: &str,
+    settings: &mut Option<crate::adapters::aws::Settings>,
+) -> Result<crate::adapters::slack::Secret, Exit> {
+    let var = |suffix: &str| {
+        std::env::var(format!("{name}{suffix}"))
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(v) = var("") {
+        return Ok(crate::adapters::slack::Secret::from(v));
     }
+    let (from, source, read) = match (var("_SSM"), var("_SECRET_ARN")) {
+        (Some(p), _) => (format!("{name}_SSM"), p, true),
+        (None, Some(s)) => (format!("{name}_SECRET_ARN"), s, false),
+        (None, None) => {
+            return Err(Exit(
+                exit::USAGE,
+                format!(
+                    "{name} is not set (environment or ./.env, or {name}_SSM / {name}_SECRET_ARN): runaway serve needs it"
+                ),
+            ));
+        }
+    };
+    if settings.is_none() {
+        *settings = Some(crate::adapters::aws::Settings::from_env().await);
+    }
+    let store = settings.as_ref().expect("settings just made");
+    let value = if read {
+        store.parameter(&source).await
+    } else {
+        store.secret(&source).await
+    }
+    .map_err(|e| Exit(exit::USAGE, format!("{from}: cannot read {source}: {e}")))?;
+    if value.trim().is_empty() {
+        return Err(Exit(exit::USAGE, format!("{from}: {source} is empty")));
+    }
+    Ok(crate::adapters::slack::Secret::from(value))
 }
 
 async fn cmd_serve(config: Config) -> Result<i32, Exit> {
     use std::sync::Arc;
-    let token = secret("SLACK_BOT_TOKEN")?;
+    let mut settings = None;
+    let token = secret("SLACK_BOT_TOKEN", &mut settings).await?;
     // Socket Mode needs the app-level token and no signing secret (nothing is posted to the
     // guard); HTTP mode the signing secret.
     let socket_mode = config.slack.mode == crate::config::SlackMode::Socket;
     let (signing_secret, app_token) = if socket_mode {
-        let app_token = secret("SLACK_APP_TOKEN")?;
+        let app_token = secret("SLACK_APP_TOKEN", &mut settings).await?;
         if !secrecy::ExposeSecret::expose_secret(&app_token).starts_with("xapp-") {
             return Err(Exit(
                 exit::USAGE,
@@ -548,7 +602,7 @@ async fn cmd_serve(config: Config) -> Result<i32, Exit> {
             Some(app_token),
         )
     } else {
-        (secret("SLACK_SIGNING_SECRET")?, None)
+        (secret("SLACK_SIGNING_SECRET", &mut settings).await?, None)
     };
     let listen_text = std::env::var("RUNAWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listen: std::net::SocketAddr = listen_text.parse().map_err(|_| {

@@ -247,6 +247,13 @@ impl Config {
 
     /// Validates `text` as the content of `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::parse_in(path, path.parent().unwrap_or(Path::new(".")), text)
+    }
+
+    /// Validates `text`, named `name` in messages, with a relative `state_path` under `base`
+    /// (a configuration read from SSM Parameter Store has no directory of its own).
+    pub fn parse_in(name: &Path, base: &Path, text: &str) -> Result<Config, ConfigError> {
+        let path = name;
         let err = |key: &str, message: String| ConfigError {
             file: path.to_path_buf(),
             key: key.to_owned(),
@@ -266,7 +273,7 @@ impl Config {
                 format!("{message}{}", line.unwrap_or_default()),
             )
         })?;
-        build(path, raw).map_err(|(key, msg)| err(&key, msg))
+        build(path, base, raw).map_err(|(key, msg)| err(&key, msg))
     }
 
     /// The configured account `id`, else the organisation member `id` as discovery would watch

@@ -117,7 +117,9 @@ pub(super) struct RawAccount {
 
 pub(super) type Invalid = (String, String);
 
-pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
+/// `base`: where a relative `state_path` is (the file's directory, or the working directory for
+/// a configuration read from SSM).
+pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, Invalid> {
     let g = raw.guard;
     let home_region = match g.home_region {
         Some(r) => RegionName::parse(&r).map_err(|m| ("guard.home_region".to_owned(), m))?,
@@ -132,9 +134,7 @@ pub(super) fn build(path: &Path, raw: RawFile) -> Result<Config, Invalid> {
     }
     let state_path = g.state_path.unwrap_or_else(|| PathBuf::from("runaway.db"));
     let state_path = if state_path.is_relative() {
-        path.parent()
-            .map(|dir| dir.join(&state_path))
-            .unwrap_or(state_path)
+        base.join(&state_path)
     } else {
         state_path
     };

@@ -151,6 +151,11 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     // The dead-man's switch: a metric after every completed check, in the guard's account.
     ("heartbeat", &["cloudwatch:PutMetricData"]),
+    // Deployed: the configuration and the Slack tokens, read at start.
+    (
+        "settings",
+        &["ssm:GetParameter", "secretsmanager:GetSecretValue"],
+    ),
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.
@@ -161,6 +166,7 @@ pub const GUARD_ONLY: &[&str] = &[
     "notify",
     "events",
     "heartbeat",
+    "settings",
 ];
 
 /// Where a policy applies.

@@ -216,3 +216,96 @@ fn the_socket_mode_manifest_is_the_http_one_less_its_request_urls() {
         );
     }
 }
+
+/// Deployed, the bot reads its configuration from SSM Parameter Store and its Slack tokens from
+/// a SecureString parameter and a Secrets Manager secret, all in moto; no token is written in
+/// its directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_the_configuration_and_tokens_come_from_ssm_and_secrets_manager() {
+    let moto = Moto::start();
+    let slack = SlackStandIn::start().await;
+    let socket = SocketStandIn::start().await;
+    slack.with_socket(&socket.url);
+    let sdk = moto.sdk("us-east-1").await;
+    launch(&sdk, 3, &[], false).await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let text = config(&topic(&moto).await);
+    ssm.put_parameter()
+        .name("/runawaytrain/config")
+        .value(&text)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    ssm.put_parameter()
+        .name("/runawaytrain/slack-bot-token")
+        .value("xoxb-from-parameter-store")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("runawaytrain/slack-app-token")
+        .secret_string("xapp-from-secrets-manager")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    // The file is not read: it is not even valid.
+    let w = Workdir::new("not = [valid");
+    let env = [
+        ("AWS_REGION", "us-east-1"),
+        ("RUNAWAY_CONFIG_SSM", "/runawaytrain/config"),
+        ("SLACK_BOT_TOKEN_SSM", "/runawaytrain/slack-bot-token"),
+        ("SLACK_APP_TOKEN_SECRET_ARN", secret.as_str()),
+    ];
+    let serve = Serve::start_with_env(&w, &moto.url, &slack, &env).await;
+    socket.wait_connections(1, 20).await;
+    assert_eq!(
+        slack.calls_to("apps.connections.open")[0]
+            .authorization
+            .as_deref(),
+        Some("Bearer xapp-from-secrets-manager")
+    );
+    slack.wait_for("chat.postMessage", 30, |_| true).await;
+    assert_eq!(
+        slack.calls_to("chat.postMessage")[0]
+            .authorization
+            .as_deref(),
+        Some("Bearer xoxb-from-parameter-store")
+    );
+    let pid = serve.pid();
+    let status = serve.stop("-TERM").await;
+    assert!(status.success(), "{pid}: {status:?}");
+    for file in std::fs::read_dir(w.dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        if path.is_file() && !path.to_string_lossy().contains("journal") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                !text.contains("from-parameter-store") && !text.contains("from-secrets-manager")
+            );
+        }
+    }
+
+    // A parameter that is not there: exit 2 naming the variable and the parameter.
+    let out = w
+        .run(
+            &moto.url,
+            &["serve"],
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("RUNAWAY_CONFIG_SSM", "/runawaytrain/config"),
+                ("SLACK_BOT_TOKEN_SSM", "/runawaytrain/nothing-here"),
+                ("SLACK_APP_TOKEN_SECRET_ARN", secret.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("SLACK_BOT_TOKEN_SSM: cannot read /runawaytrain/nothing-here"),
+        "{out:?}"
+    );
+}

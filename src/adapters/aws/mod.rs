@@ -22,8 +22,10 @@ mod iam;
 mod isolation;
 mod logs;
 mod pricing;
+mod settings;
 mod sqs;
 
+pub use settings::Settings;
 pub use sqs::SqsQueue;
 
 use crate::config::{Account, RegionName};

@@ -367,8 +367,15 @@ impl Serve {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUNAWAY_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUNAWAY_SLACK_API_URL", &slack.api)
-            .env("SLACK_BOT_TOKEN", "xoxb-test-token")
-            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .envs(
+                [
+                    ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+                    ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+                ]
+                .into_iter()
+                // A test that gives a token another way (`..._SSM`) gets no default one.
+                .filter(|(k, _)| !env.iter().any(|(e, _)| e.starts_with(k))),
+            )
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
