@@ -4,8 +4,8 @@ output "guard_role_arn" {
 }
 
 output "guard_role_name" {
-  description = "Name of the guard's IAM role."
-  value       = local.role_name
+  description = "Name of the guard's IAM role (known once the role exists, so that what uses it waits for it)."
+  value       = var.create_role ? aws_iam_role.guard[0].name : local.role_name
 }
 
 output "guard_role_unique_id" {

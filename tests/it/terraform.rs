@@ -195,6 +195,7 @@ fn every_variable_and_output_is_described_and_typed() {
         terraform().join("modules/member-account"),
         terraform().join("modules/guard-policies"),
         terraform().join("modules/tag-protection-scp"),
+        terraform().join("modules/bot"),
     ] {
         let mut variables = 0;
         for (path, body) in module(&dir) {
@@ -462,8 +463,8 @@ fn the_readme_tables_match_the_variables_and_outputs() {
     }
     out.push_str(rest);
     assert_eq!(
-        tables, 6,
-        "inputs and outputs of the root, member-account and tag-protection-scp"
+        tables, 8,
+        "inputs and outputs of the root, member-account, tag-protection-scp and bot"
     );
     if std::env::var_os("UPDATE_README").is_some() {
         std::fs::write(&path, out).unwrap();

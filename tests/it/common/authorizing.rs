@@ -316,6 +316,15 @@ fn requests(
                 vec![format!("arn:aws:sqs:{region}:{account}:{name}")]
             })
             .unwrap_or_default(),
+        ("ssm", _) => params
+            .get("Name")
+            .map(|n| {
+                vec![format!(
+                    "arn:aws:ssm:{region}:{a}:parameter/{}",
+                    n.trim_start_matches('/')
+                )]
+            })
+            .unwrap_or_default(),
         ("logs", _) => params
             .get("logGroupName")
             .map(|g| vec![format!("arn:aws:logs:{region}:{a}:log-group:{g}")])
