@@ -455,20 +455,6 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
                 .collect::<std::collections::BTreeMap<_, _>>()
         }
     };
-    let attached = |user: &'static str| {
-        let iam = iam.clone();
-        async move {
-            iam.list_attached_user_policies()
-                .user_name(user)
-                .send()
-                .await
-                .unwrap()
-                .attached_policies()
-                .iter()
-                .map(|p| p.policy_arn().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
 
     // A dry run changes nothing.
     let dry = run(vec![
@@ -499,11 +485,11 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
         "exactly the key used, not the other"
     );
     assert_eq!(
-        attached("mallory").await,
+        attached_policies(&iam, "mallory").await,
         std::slice::from_ref(&lockout_arn)
     );
     assert_eq!(key_status("bob").await[&bob], "Active");
-    assert!(attached("bob").await.is_empty());
+    assert!(attached_policies(&iam, "bob").await.is_empty());
     assert_eq!(key_status("alice").await[&alice], "Active");
     let spared = report["accounts"][0]["exempt"].to_string();
     assert!(
@@ -528,7 +514,7 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
     let restored = run(vec!["restore".into(), row.id.clone(), "--yes".into()]).await;
     assert!(restored.status.success(), "{restored:?}");
     assert_eq!(key_status("mallory").await[&mallory], "Active");
-    assert!(attached("mallory").await.is_empty());
+    assert!(attached_policies(&iam, "mallory").await.is_empty());
     let left = iam
         .list_role_policies()
         .role_name("ci")

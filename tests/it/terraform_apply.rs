@@ -238,6 +238,30 @@ async fn session(moto: &Moto, role_arn: &str) -> (String, Vec<(&'static str, Str
     )
 }
 
+/// The guard's applied policy, and a session of its role watched by a stand-in for IAM's
+/// judgement: the proxy, and the session's environment variables.
+async fn guard_session(
+    moto: &Moto,
+    iam: &aws_sdk_iam::Client,
+) -> (
+    Vec<serde_json::Value>,
+    AuthorizingProxy,
+    Vec<(&'static str, String)>,
+) {
+    let guard_arn = format!("arn:aws:iam::{PAYER}:role/runawaytrain-guard");
+    let guard = vec![
+        policy_document(
+            iam,
+            &format!("arn:aws:iam::{PAYER}:policy/runawaytrain-guard"),
+        )
+        .await,
+    ];
+    let proxy = AuthorizingProxy::start(&moto.url);
+    let (key, vars) = session(moto, &guard_arn).await;
+    proxy.watch_session(&key, &guard_arn, guard.clone());
+    (guard, proxy, vars)
+}
+
 fn env<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -519,10 +543,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         .send()
         .await
         .unwrap();
-    let guard_arn = arn("role", "runawaytrain-guard");
-    let (key_id_of_session, vars) = session(&moto, &guard_arn).await;
-    let proxy = AuthorizingProxy::start(&moto.url);
-    proxy.watch_session(&key_id_of_session, &guard_arn, guard.to_vec());
+    let (_, proxy, vars) = guard_session(&moto, &iam).await;
     let toml =
         String::from_utf8(terraform(&example, &["output", "-raw", "runaway_toml"]).stdout).unwrap();
     let config = |exempt: &str| {
@@ -545,21 +566,11 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         .run(&proxy.url, &["lockout", "--yes", "--json"], &env)
         .await;
     assert_eq!(lockout.code, 0, "{lockout:?}");
-    let attached = |user: &'static str| {
-        let iam = iam.clone();
-        async move {
-            iam.list_attached_user_policies()
-                .user_name(user)
-                .send()
-                .await
-                .unwrap()
-                .attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect::<Vec<_>>()
-        }
-    };
-    assert!(attached("alice").await.contains(&lockout_arn));
+    assert!(
+        attached_policies(&iam, "alice")
+            .await
+            .contains(&lockout_arn)
+    );
     let running = || {
         let ec2 = ec2.clone();
         async move {
@@ -595,7 +606,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         assert_eq!(out.code, 0, "{out:?}");
     }
     assert_eq!(running().await, 3);
-    assert!(attached("alice").await.is_empty());
+    assert!(attached_policies(&iam, "alice").await.is_empty());
     let judged = proxy.judged();
     let refusals: Vec<_> = judged.iter().filter(|j| !j.decision.allowed()).collect();
     assert!(
@@ -624,8 +635,12 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         .run(&proxy.url, &["lockout", "--yes", "--json"], &env)
         .await;
     assert_eq!(out.code, 1, "done in part: {out:?}");
-    assert!(attached("break-glass").await.is_empty());
-    assert!(attached("alice").await.contains(&lockout_arn));
+    assert!(attached_policies(&iam, "break-glass").await.is_empty());
+    assert!(
+        attached_policies(&iam, "alice")
+            .await
+            .contains(&lockout_arn)
+    );
     let refusal = proxy
         .judged()
         .into_iter()
@@ -829,14 +844,7 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
 
     // The guard, with its own session, reaches both members through their roles, and an
     // account outside the organisation not at all.
-    let guard = [policy_document(
-        &iam,
-        &format!("arn:aws:iam::{PAYER}:policy/runawaytrain-guard"),
-    )
-    .await];
-    let proxy = AuthorizingProxy::start(&moto.url);
-    let (key, vars) = session(&moto, &guard_arn).await;
-    proxy.watch_session(&key, &guard_arn, guard.to_vec());
+    let (_, proxy, vars) = guard_session(&moto, &iam).await;
     for account in [MEMBER, PRODUCTION] {
         let member_iam = aws_sdk_iam::Client::new(&moto.sdk_in(account, "us-east-1").await);
         let doc = policy_document(
@@ -1154,15 +1162,7 @@ async fn the_deployed_bot_example_applies_sandboxed_and_exempt() {
     // The guard's own session reads that configuration from SSM and halts: the bot's instance
     // is spared, another is stopped.
     let iam = aws_sdk_iam::Client::new(&sdk);
-    let guard_arn = format!("arn:aws:iam::{PAYER}:role/runawaytrain-guard");
-    let guard = [policy_document(
-        &iam,
-        &format!("arn:aws:iam::{PAYER}:policy/runawaytrain-guard"),
-    )
-    .await];
-    let proxy = AuthorizingProxy::start(&moto.url);
-    let (key, vars) = session(&moto, &guard_arn).await;
-    proxy.watch_session(&key, &guard_arn, guard.to_vec());
+    let (_, proxy, vars) = guard_session(&moto, &iam).await;
     launch(&sdk, 1, &[], false).await;
     let w = Workdir::new("this file is not read");
     let mut env = env(&vars);

@@ -545,6 +545,19 @@ impl Workdir {
     }
 }
 
+/// The managed policies attached to an IAM user.
+pub async fn attached_policies(iam: &aws_sdk_iam::Client, user: &str) -> Vec<String> {
+    iam.list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_owned))
+        .collect()
+}
+
 /// A stand-in in front of moto for what moto cannot do: refuse to stop an instance-store
 /// instance, and refuse a role. StopInstances calls naming one of `refused` get AWS's real
 /// answer (HTTP 400, `UnsupportedOperation`, in EC2's XML error format), as a whole call, as AWS
