@@ -439,20 +439,6 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
                 other => other,
             }
         }
-        // Untagged in their batches, never one by one here.
-        ChangeKind::TagInstance => {
-            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
-            let key = detail(r, "key").unwrap_or_else(|| INCIDENT_TAG.to_owned());
-            let value = detail(r, "value").ok_or_else(|| missing("value"))?;
-            conn.tag_instances(
-                &region,
-                std::slice::from_ref(&r.target),
-                &key,
-                &value,
-                false,
-            )
-            .await
-        }
         ChangeKind::ProtectInstance => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
             let iso = conn.isolation();
@@ -507,11 +493,10 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
             message: "kept on purpose, never undone".into(),
             ..missing("undo")
         }),
-        // Started in their batches, never one by one here.
-        ChangeKind::StopInstance => {
-            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
-            conn.start_instances(&region, std::slice::from_ref(&r.target))
-                .await
-        }
+        // Started and untagged in their batches (`undo_all`), which the caller leaves out.
+        ChangeKind::StopInstance | ChangeKind::TagInstance => Err(CloudError {
+            message: "undone in its batch, never one by one".into(),
+            ..missing("undo")
+        }),
     }
 }

@@ -571,24 +571,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
             .await
             .contains(&lockout_arn)
     );
-    let running = || {
-        let ec2 = ec2.clone();
-        async move {
-            ec2.describe_instances()
-                .send()
-                .await
-                .unwrap()
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .filter(|i| {
-                    i.state().and_then(|s| s.name())
-                        == Some(&aws_sdk_ec2::types::InstanceStateName::Running)
-                })
-                .count()
-        }
-    };
-    assert_eq!(running().await, 0);
+    assert_eq!(count(&sdk, "running").await, 0);
     for incident in [&halt.json()["incident"], &lockout.json()["incident"]] {
         let out = w
             .run(
@@ -605,7 +588,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
             .await;
         assert_eq!(out.code, 0, "{out:?}");
     }
-    assert_eq!(running().await, 3);
+    assert_eq!(count(&sdk, "running").await, 3);
     assert!(attached_policies(&iam, "alice").await.is_empty());
     let judged = proxy.judged();
     let refusals: Vec<_> = judged.iter().filter(|j| !j.decision.allowed()).collect();

@@ -32,29 +32,11 @@ impl Bot {
             } else {
                 self.execute_isolation(&row, clock).await?
             };
-            let now = clock.now();
-            let snooze = row
-                .account_id
-                .as_deref()
-                .and_then(|a| self.account(a))
-                .map(|a| after(now, a.policy.snooze));
-            self.journal
-                .finish_incident(id, status, &result, snooze, now)?;
-            self.metrics
-                .incidents_executed
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                incident.id = id,
-                status = status.as_str(),
-                "finding incident carried out"
-            );
-            self.refresh_message(id, response_url).await?;
-            let row = self.journal.get_incident(id)?.expect("exists");
-            let view = self.view(&row);
-            if let Some(account) = row.account_id.as_deref().and_then(|a| self.account(a)) {
-                self.email(&account, &view, None).await;
-            }
-            return Ok(());
+            let account = row.account_id.as_deref().and_then(|a| self.account(a));
+            let accounts: Vec<&Account> = account.iter().map(|a| a.as_ref()).collect();
+            return self
+                .close_out(&row, status, &result, &accounts, response_url, clock.now())
+                .await;
         }
         let ids: Vec<String> = match &row.account_id {
             Some(a) => vec![a.clone()],
@@ -190,27 +172,44 @@ impl Bot {
             Status::Partial
         };
         let result = serde_json::json!({ "halt": report, "lockout": locked });
-        let now = clock.now();
-        let snooze = accounts.first().map(|a| after(now, a.policy.snooze));
-        self.journal
-            .finish_incident(id, status, &result, snooze, now)?;
-        self.metrics
-            .incidents_executed
-            .fetch_add(1, Ordering::Relaxed);
         if let Some(r) = &report {
             self.metrics
                 .instances_stopped
                 .fetch_add(r.stopped() as u64, Ordering::Relaxed);
         }
+        self.close_out(&row, status, &result, &accounts, response_url, clock.now())
+            .await
+    }
+
+    /// The end of every incident carried out, whatever its kind: the result journaled (with
+    /// the first account's snooze), counted, the message rewritten, and the notify list of each
+    /// account e-mailed.
+    async fn close_out(
+        &self,
+        row: &IncidentRow,
+        status: Status,
+        result: &serde_json::Value,
+        accounts: &[&Account],
+        response_url: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), JournalError> {
+        let id = row.id.as_str();
+        let snooze = accounts.first().map(|a| after(now, a.policy.snooze));
+        self.journal
+            .finish_incident(id, status, result, snooze, now)?;
+        self.metrics
+            .incidents_executed
+            .fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             incident.id = id,
+            incident.kind = %row.kind,
             status = status.as_str(),
-            "incident executed"
+            "incident carried out"
         );
         self.refresh_message(id, response_url).await?;
         let row = self.journal.get_incident(id)?.expect("exists");
         let view = self.view(&row);
-        for account in &accounts {
+        for account in accounts {
             self.email(account, &view, None).await;
         }
         Ok(())
