@@ -155,6 +155,47 @@ async fn the_whole_loop_runs_over_socket_mode_and_a_dropped_socket_loses_no_pres
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn override_pressed_over_the_socket_closes_the_alert_and_stops_nothing() {
+    let moto = Moto::start();
+    let slack = SlackStandIn::start().await;
+    let socket = SocketStandIn::start().await;
+    slack.with_socket(&socket.url);
+    let use1 = moto.sdk("us-east-1").await;
+    launch(&use1, 3, &[], false).await;
+    let w = Workdir::new(&config(&topic(&moto).await));
+    let serve =
+        Serve::start_with_env(&w, &moto.url, &slack, &[("SLACK_APP_TOKEN", "xapp-1-test")]).await;
+    socket.wait_connections(1, 20).await;
+    let alert = slack.wait_for("chat.postMessage", 30, |_| true).await;
+    let incident = approve_value(&alert);
+    // A stranger's press is refused; the approver's closes the alert.
+    let stranger = socket.press("runaway_override", &incident, STRANGER);
+    socket.ack(&stranger, 5).await;
+    let press = socket.press("runaway_override", &incident, APPROVER);
+    socket.ack(&press, 5).await;
+    let closed = slack
+        .wait_for("chat.update", 10, |b| {
+            crate::common::slack::text_of(b).contains("Overridden")
+        })
+        .await;
+    assert!(
+        button_value(&closed, "runaway_approve").is_none(),
+        "{closed}"
+    );
+    let db = rusqlite::Connection::open(w.path("journal.db")).unwrap();
+    let status: String = db
+        .query_row(
+            "SELECT status FROM incidents WHERE id = ?1",
+            [&incident],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "overridden");
+    assert_eq!(count(&use1, "running").await, 3, "nothing stopped");
+    assert!(serve.stop("-TERM").await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn socket_mode_without_an_app_level_token_is_a_usage_error_that_names_it_not_its_value() {
     let moto = Moto::start();
     let w = Workdir::new(&config(&topic(&moto).await));
