@@ -888,6 +888,44 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
         );
     }
 
+    // A halt of a member and its restore, through its role, with exactly its permissions.
+    let member_sdk = moto.sdk_in(MEMBER, "us-east-1").await;
+    launch(&member_sdk, 2, &[], false).await;
+    let halt = w
+        .run(
+            &proxy.url,
+            &["halt", "--account", MEMBER, "--yes", "--json"],
+            &env,
+        )
+        .await;
+    assert_eq!(halt.code, 0, "{halt:?}");
+    assert_eq!(count(&member_sdk, "stopped").await, 2);
+    let incident = halt.json()["incident"].as_str().unwrap().to_owned();
+    let restore = w
+        .run(
+            &proxy.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &env,
+        )
+        .await;
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(count(&member_sdk, "running").await, 2);
+    let judged = proxy.judged();
+    assert!(judged.iter().all(|j| j.decision.allowed()), "{judged:?}");
+    for action in [
+        "ec2:StopInstances",
+        "ec2:CreateTags",
+        "ec2:StartInstances",
+        "ec2:DeleteTags",
+    ] {
+        assert!(
+            judged
+                .iter()
+                .any(|j| j.principal == member_arn(MEMBER) && j.action == action),
+            "{action} made with the member role"
+        );
+    }
+
     let outsider = format!(
         "{}\n[[accounts]]\nid = \"444444444444\"\nname = \"outsider\"\nrole_arn = \"{}\"\n",
         accounts,
