@@ -142,9 +142,27 @@ async fn the_whole_loop_runs_over_socket_mode_and_a_dropped_socket_loses_no_pres
         .unwrap();
     assert_eq!(stops, 3, "each instance stopped once");
 
-    // Slack refreshes the connection: the guard opens a new one at once.
+    // Slack refreshes the connection: the guard opens a new one at once, and keeps the old
+    // one until the new one has said hello (make before break): a command sent meanwhile is
+    // answered on the old one.
+    assert_eq!(socket.max_open(), 1);
     socket.disconnect("refresh_requested");
+    let meanwhile = socket.slash("status", STRANGER);
+    assert!(text(&socket.ack(&meanwhile, 5).await).contains(&incident));
     socket.wait_connections(3, 10).await;
+    assert_eq!(
+        socket.max_open(),
+        2,
+        "the new connection opened before the old one closed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.open_now() > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed connection was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let after = socket.slash("status", STRANGER);
     assert!(text(&socket.ack(&after, 5).await).contains(&incident));
     let h = health(&serve).await;

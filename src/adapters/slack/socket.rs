@@ -8,9 +8,11 @@
 //! - Each envelope is acknowledged at once with its `envelope_id` (a slash command's reply as
 //!   the ack's `payload`); Slack waits 3 seconds for it. An envelope seen before (Slack
 //!   delivers one again when its ack was lost) is acknowledged and not handled twice.
-//! - A `disconnect` envelope (Slack refreshing the connection) reconnects at once; a dropped
-//!   socket, a failed open or missing pongs reconnect with backoff (1 s doubling to 60 s).
-//!   The connection is also renewed after [`MAX_CONNECTION_AGE`], before Slack ends it.
+//! - A `disconnect` envelope (Slack refreshing the connection) opens a new connection at once,
+//!   and so does [`MAX_CONNECTION_AGE`], before Slack ends it: the old one carries envelopes
+//!   until the new one has said hello, then reads for a moment more and is closed (make before
+//!   break). A dropped socket, a failed open or missing pongs reconnect with backoff (1 s
+//!   doubling to 60 s).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
 const PING_EVERY: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a retired connection still reads what was already sent on it.
+const LINGER: Duration = Duration::from_millis(500);
 /// Envelope ids remembered, to handle a redelivered envelope once.
 const SEEN: usize = 1000;
 
@@ -81,14 +85,16 @@ pub struct SocketMode {
     max_age: Duration,
 }
 
-/// How a connection ended.
+/// What a connection tells the supervisor.
 #[derive(Debug)]
-enum Ended {
-    /// Slack asked for a new connection (`disconnect`), or it reached its age.
-    Renew(String),
-    /// The socket failed: reconnect with backoff.
-    Dropped(String),
-    Cancelled,
+enum Note {
+    /// Slack said hello on it: it carries envelopes now.
+    Hello(u64),
+    /// Slack asked for a new connection (`disconnect`), or it reached its age: a new one is
+    /// opened while this one still carries envelopes.
+    Renew(u64, String),
+    /// It ended: retired by the supervisor, stopped, or failed (the reason).
+    Ended(u64, Option<String>),
 }
 
 /// A Socket Mode frame, by its `type`. slack-morphism 2.31 has these models but does not
@@ -172,39 +178,107 @@ impl SocketMode {
         }
     }
 
-    /// Keeps a connection open until `stop`, handing what arrives to `handler`.
+    /// Keeps a connection open until `stop`, handing what arrives to `handler`. A connection
+    /// being renewed stays open until its successor has said hello (make before break), so no
+    /// envelope finds the guard without a connection.
     pub async fn run(self, handler: Handler, stop: CancellationToken) {
+        let me = Arc::new(self);
+        let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Note>();
+        // Open connections: their retirement token, and whether Slack said hello on them.
+        let mut live: std::collections::BTreeMap<u64, (CancellationToken, bool)> =
+            std::collections::BTreeMap::new();
+        let mut retiring: Option<u64> = None;
+        let mut next = 0u64;
         let mut backoff = FIRST_BACKOFF;
-        let mut seen = Seen::default();
-        self.status.set(false);
-        loop {
-            let ended = match self.open().await {
-                Ok(url) => match connect(&url).await {
-                    Ok(ws) => {
-                        self.status.connections.fetch_add(1, Ordering::Relaxed);
-                        self.session(ws, &handler, &mut seen, &stop, &mut backoff)
-                            .await
-                    }
-                    Err(e) => Ended::Dropped(format!("cannot connect: {e}")),
-                },
-                Err(e) => Ended::Dropped(e),
+        let mut open_one =
+            |live: &mut std::collections::BTreeMap<u64, (CancellationToken, bool)>| {
+                next += 1;
+                let token = stop.child_token();
+                live.insert(next, (token.clone(), false));
+                tokio::spawn(me.clone().connection(
+                    next,
+                    handler.clone(),
+                    seen.clone(),
+                    token,
+                    tx.clone(),
+                ));
             };
-            self.status.set(false);
-            match ended {
-                Ended::Cancelled => return,
-                Ended::Renew(why) => {
-                    tracing::info!(reason = %why, "Socket Mode: renewing the connection");
-                }
-                Ended::Dropped(why) => {
-                    tracing::warn!(error = %why, retry_in_s = backoff.as_secs(), "Socket Mode: connection lost");
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+        me.status.set(false);
+        open_one(&mut live);
+        loop {
+            let note = tokio::select! {
+                _ = stop.cancelled() => return,
+                n = rx.recv() => match n { Some(n) => n, None => return },
+            };
+            let mut retry = false;
+            match note {
+                Note::Hello(id) => {
+                    if let Some(c) = live.get_mut(&id) {
+                        c.1 = true;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff = FIRST_BACKOFF;
+                    // The successor is up: the connection it replaces is retired now.
+                    if let Some(old) = retiring.filter(|old| *old != id) {
+                        if let Some((token, _)) = live.get(&old) {
+                            token.cancel();
+                        }
+                        retiring = None;
+                    }
+                }
+                Note::Renew(id, why) => {
+                    tracing::info!(reason = %why, "Socket Mode: renewing the connection");
+                    if retiring.is_none() {
+                        retiring = Some(id);
+                        open_one(&mut live);
+                    }
+                }
+                Note::Ended(id, failure) => {
+                    live.remove(&id);
+                    if retiring == Some(id) {
+                        retiring = None;
+                    }
+                    if let Some(why) = failure {
+                        tracing::warn!(error = %why, retry_in_s = backoff.as_secs(), "Socket Mode: connection lost");
+                    }
+                    // Nothing left to carry envelopes, or the successor of one being retired
+                    // failed: another, after the backoff.
+                    retry = live.is_empty()
+                        || retiring.is_some_and(|r| live.len() == 1 && live.contains_key(&r));
                 }
             }
+            me.status.set(live.values().any(|(_, hello)| *hello));
+            if retry {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                open_one(&mut live);
+            }
         }
+    }
+
+    /// One connection, from `apps.connections.open` to its end, told to the supervisor.
+    async fn connection(
+        self: Arc<Self>,
+        id: u64,
+        handler: Handler,
+        seen: Arc<std::sync::Mutex<Seen>>,
+        retire: CancellationToken,
+        tx: tokio::sync::mpsc::UnboundedSender<Note>,
+    ) {
+        let failure = match self.open().await {
+            Ok(url) => match connect(&url).await {
+                Ok(ws) => {
+                    self.status.connections.fetch_add(1, Ordering::Relaxed);
+                    self.session(ws, id, &handler, &seen, &retire, &tx).await
+                }
+                Err(e) => Some(format!("cannot connect: {e}")),
+            },
+            Err(e) => Some(e),
+        };
+        let _ = tx.send(Note::Ended(id, failure));
     }
 
     /// `apps.connections.open`: a fresh WebSocket URL.
@@ -232,81 +306,108 @@ impl SocketMode {
         Ok(open.url.0.to_string())
     }
 
+    /// Reads the connection until it fails (the reason) or is retired (`None`).
     async fn session(
         &self,
         mut ws: Socket,
+        id: u64,
         handler: &Handler,
-        seen: &mut Seen,
-        stop: &CancellationToken,
-        backoff: &mut Duration,
-    ) -> Ended {
-        let renew_at = Instant::now() + self.max_age;
+        seen: &std::sync::Mutex<Seen>,
+        retire: &CancellationToken,
+        tx: &tokio::sync::mpsc::UnboundedSender<Note>,
+    ) -> Option<String> {
+        let renew_at = tokio::time::sleep_until(Instant::now() + self.max_age);
+        tokio::pin!(renew_at);
+        let mut renewing = false;
         let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_pong = Instant::now();
+        // Retired: frames already on their way are still read and acknowledged for a moment,
+        // then the connection is closed.
+        let linger = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(linger);
+        let mut lingering = false;
         loop {
             let message = tokio::select! {
-                _ = stop.cancelled() => {
-                    let _ = ws.close(None).await;
-                    return Ended::Cancelled;
+                biased;
+                m = ws.next() => m,
+                _ = retire.cancelled(), if !lingering => {
+                    lingering = true;
+                    linger.as_mut().reset(Instant::now() + LINGER);
+                    continue;
                 }
-                _ = tokio::time::sleep_until(renew_at) => {
+                _ = &mut linger, if lingering => {
                     let _ = ws.close(None).await;
-                    return Ended::Renew("connection age".into());
+                    return None;
+                }
+                _ = &mut renew_at, if !renewing => {
+                    renewing = true;
+                    let _ = tx.send(Note::Renew(id, "connection age".into()));
+                    continue;
                 }
                 _ = ping.tick() => {
                     if last_pong.elapsed() > PING_EVERY * 3 {
-                        return Ended::Dropped("no pong for 30 s".into());
+                        return Some("no pong for 30 s".into());
                     }
                     if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
-                        return Ended::Dropped(e.to_string());
+                        return Some(e.to_string());
                     }
                     continue;
                 }
-                m = ws.next() => m,
             };
             let text = match message {
-                None => return Ended::Dropped("closed".into()),
-                Some(Err(e)) => return Ended::Dropped(e.to_string()),
+                None => return Some("closed".into()),
+                Some(Err(e)) => return Some(e.to_string()),
                 Some(Ok(Message::Text(t))) => t.to_string(),
                 Some(Ok(Message::Pong(_))) => {
                     last_pong = Instant::now();
                     continue;
                 }
-                Some(Ok(Message::Close(_))) => return Ended::Dropped("closed by Slack".into()),
+                // Slack closes a connection it asked to renew: expected then.
+                Some(Ok(Message::Close(_))) if renewing => return None,
+                Some(Ok(Message::Close(_))) => return Some("closed by Slack".into()),
                 Some(Ok(_)) => continue,
             };
             last_pong = Instant::now();
-            let (ack, ended) = self.envelope(&text, handler, seen, backoff);
+            let (ack, note) = {
+                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                self.envelope(&text, id, handler, &mut seen)
+            };
             if let Some(ack) = ack
                 && let Err(e) = ws.send(Message::Text(ack.into())).await
             {
-                return Ended::Dropped(format!("ack not sent: {e}"));
+                return Some(format!("ack not sent: {e}"));
             }
-            if let Some(ended) = ended {
-                let _ = ws.close(None).await;
-                return ended;
+            if let Some(note) = note {
+                if matches!(note, Note::Renew(..)) {
+                    if renewing {
+                        continue;
+                    }
+                    renewing = true;
+                }
+                let _ = tx.send(note);
             }
         }
     }
 
-    /// One frame from Slack: the ack to send, and whether the connection ends.
+    /// One frame from Slack: the ack to send, and what to tell the supervisor.
     fn envelope(
         &self,
         text: &str,
+        id: u64,
         handler: &Handler,
         seen: &mut Seen,
-        backoff: &mut Duration,
-    ) -> (Option<String>, Option<Ended>) {
+    ) -> (Option<String>, Option<Note>) {
         match serde_json::from_str::<Frame>(text) {
             Ok(Frame::Hello { num_connections }) => {
-                self.status.set(true);
-                *backoff = FIRST_BACKOFF;
                 tracing::info!(connections = ?num_connections, "Socket Mode: connected");
-                (None, None)
+                (None, Some(Note::Hello(id)))
             }
             Ok(Frame::Disconnect { reason }) => (
                 None,
-                Some(Ended::Renew(reason.unwrap_or_else(|| "disconnect".into()))),
+                Some(Note::Renew(
+                    id,
+                    reason.unwrap_or_else(|| "disconnect".into()),
+                )),
             ),
             Ok(Frame::SlashCommands {
                 envelope_id,

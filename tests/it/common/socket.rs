@@ -20,8 +20,12 @@ use super::slack::{NOWHERE, actions_payload};
 struct Inner {
     /// Connections accepted so far.
     connections: u64,
-    /// The open connection's outgoing frames (`None`: no connection).
-    current: Option<mpsc::UnboundedSender<Message>>,
+    /// Open connections, oldest first, with their outgoing frames: Slack sends on the newest.
+    open: Vec<(u64, mpsc::UnboundedSender<Message>)>,
+    /// Connections the test dropped.
+    dropped: std::collections::HashSet<u64>,
+    /// The most connections open at once.
+    max_open: usize,
     /// Envelopes waiting for a connection.
     pending: VecDeque<Value>,
     /// Acks received, in order (an envelope sent twice is acknowledged twice).
@@ -63,7 +67,17 @@ impl SocketStandIn {
     }
 
     pub fn connected(&self) -> bool {
-        self.inner.lock().unwrap().current.is_some()
+        !self.inner.lock().unwrap().open.is_empty()
+    }
+
+    /// Connections open now.
+    pub fn open_now(&self) -> usize {
+        self.inner.lock().unwrap().open.len()
+    }
+
+    /// The most connections that were open at once.
+    pub fn max_open(&self) -> usize {
+        self.inner.lock().unwrap().max_open
     }
 
     /// Waits until `n` connections were accepted and one is open.
@@ -90,8 +104,8 @@ impl SocketStandIn {
         let mut g = self.inner.lock().unwrap();
         let id = envelope["envelope_id"].as_str().unwrap().to_owned();
         g.sent.insert(id, envelope.clone());
-        match &g.current {
-            Some(tx) => {
+        match g.open.last() {
+            Some((_, tx)) => {
                 let _ = tx.send(Message::Text(envelope.to_string().into()));
             }
             None => g.pending.push_back(envelope),
@@ -137,17 +151,19 @@ impl SocketStandIn {
     /// Slack's `disconnect` envelope (it is about to refresh the connection).
     pub fn disconnect(&self, reason: &str) {
         let g = self.inner.lock().unwrap();
-        if let Some(tx) = &g.current {
+        if let Some((_, tx)) = g.open.last() {
             let frame = json!({"type": "disconnect", "reason": reason,
                 "debug_info": {"host": "applink-stand-in"}});
             let _ = tx.send(Message::Text(frame.to_string().into()));
         }
     }
 
-    /// The open connection dropped without a word (a network failure).
+    /// The newest connection dropped without a word (a network failure).
     pub fn drop_connection(&self) {
         let mut g = self.inner.lock().unwrap();
-        g.current = None;
+        if let Some((id, _)) = g.open.pop() {
+            g.dropped.insert(id);
+        }
     }
 
     /// The ack of envelope `id`, waited for.
@@ -187,7 +203,7 @@ async fn connection(
 ) {
     let (mut write, mut read) = ws.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
-    {
+    let me = {
         let mut g = inner.lock().unwrap();
         g.connections += 1;
         let hello = json!({"type": "hello", "num_connections": 1,
@@ -197,8 +213,11 @@ async fn connection(
         while let Some(e) = g.pending.pop_front() {
             let _ = tx.send(Message::Text(e.to_string().into()));
         }
-        g.current = Some(tx.clone());
-    }
+        let me = g.connections;
+        g.open.push((me, tx.clone()));
+        g.max_open = g.max_open.max(g.open.len());
+        me
+    };
     loop {
         tokio::select! {
             out = rx.recv() => match out {
@@ -207,8 +226,7 @@ async fn connection(
             },
             // Dropped by the test: the connection ends without a close frame.
             _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                let g = inner.lock().unwrap();
-                if !g.current.as_ref().is_some_and(|c| c.same_channel(&tx)) {
+                if inner.lock().unwrap().dropped.contains(&me) {
                     break;
                 }
             }
@@ -227,8 +245,5 @@ async fn connection(
             },
         }
     }
-    let mut g = inner.lock().unwrap();
-    if g.current.as_ref().is_some_and(|c| c.same_channel(&tx)) {
-        g.current = None;
-    }
+    inner.lock().unwrap().open.retain(|(id, _)| *id != me);
 }
