@@ -14,25 +14,24 @@
 //!   break). A dropped socket, a failed open or missing pongs reconnect with backoff (1 s
 //!   doubling to 60 s).
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use slack_morphism::prelude::{
-    SlackApiAppsConnectionOpenResponse, SlackCommandEvent, SlackInteractionEvent,
-};
+use serde_json::Value;
+use slack_morphism::prelude::SlackApiAppsConnectionOpenResponse;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+mod envelope;
+
+use envelope::Seen;
+
 use super::Secret;
 use super::inbound::Handler;
-use super::requests::{ButtonPress, NotAPress, SlashCommand};
 
 /// A connection is renewed after this long, before Slack's own limit ends it.
 pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
@@ -42,8 +41,6 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long a retired connection still reads what was already sent on it.
 const LINGER: Duration = Duration::from_millis(500);
-/// Envelope ids remembered, to handle a redelivered envelope once.
-const SEEN: usize = 1000;
 
 /// The connection as `/healthz` reports it.
 #[derive(Debug, Default)]
@@ -95,67 +92,6 @@ enum Note {
     Renew(u64, String),
     /// It ended: retired by the supervisor, stopped, or failed (the reason).
     Ended(u64, Option<String>),
-}
-
-/// A Socket Mode frame, by its `type`. slack-morphism 2.31 has these models but does not
-/// export them (its `models::socket_mode` is private, and the public name is its listener's).
-#[derive(Deserialize)]
-#[serde(tag = "type")]
-enum Frame {
-    #[serde(rename = "hello")]
-    Hello { num_connections: Option<u32> },
-    #[serde(rename = "disconnect")]
-    Disconnect { reason: Option<String> },
-    #[serde(rename = "slash_commands")]
-    SlashCommands {
-        envelope_id: String,
-        payload: Box<SlackCommandEvent>,
-    },
-    #[serde(rename = "interactive")]
-    Interactive {
-        envelope_id: String,
-        payload: Box<SlackInteractionEvent>,
-    },
-    /// `events_api` and whatever else: acknowledged, not handled.
-    #[serde(other)]
-    Other,
-}
-
-/// Any envelope's id, to acknowledge what is not understood.
-#[derive(Deserialize)]
-struct Envelope {
-    envelope_id: Option<String>,
-}
-
-fn ack(envelope_id: &str, payload: Option<Value>) -> Option<String> {
-    let mut ack = json!({"envelope_id": envelope_id});
-    if let Some(p) = payload {
-        ack["payload"] = p;
-    }
-    Some(ack.to_string())
-}
-
-/// Envelope ids already handled, oldest first out.
-#[derive(Default)]
-struct Seen {
-    ids: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Seen {
-    /// True when `id` was new (and is now remembered).
-    fn first(&mut self, id: &str) -> bool {
-        if !self.ids.insert(id.to_owned()) {
-            return false;
-        }
-        self.order.push_back(id.to_owned());
-        if self.order.len() > SEEN
-            && let Some(old) = self.order.pop_front()
-        {
-            self.ids.remove(&old);
-        }
-        true
-    }
 }
 
 impl SocketMode {
@@ -370,7 +306,7 @@ impl SocketMode {
             last_pong = Instant::now();
             let (ack, note) = {
                 let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                self.envelope(&text, id, handler, &mut seen)
+                envelope::handle(&text, id, handler, &mut seen)
             };
             if let Some(ack) = ack
                 && let Err(e) = ws.send(Message::Text(ack.into())).await
@@ -386,71 +322,6 @@ impl SocketMode {
                 }
                 let _ = tx.send(note);
             }
-        }
-    }
-
-    /// One frame from Slack: the ack to send, and what to tell the supervisor.
-    fn envelope(
-        &self,
-        text: &str,
-        id: u64,
-        handler: &Handler,
-        seen: &mut Seen,
-    ) -> (Option<String>, Option<Note>) {
-        match serde_json::from_str::<Frame>(text) {
-            Ok(Frame::Hello { num_connections }) => {
-                tracing::info!(connections = ?num_connections, "Socket Mode: connected");
-                (None, Some(Note::Hello(id)))
-            }
-            Ok(Frame::Disconnect { reason }) => (
-                None,
-                Some(Note::Renew(
-                    id,
-                    reason.unwrap_or_else(|| "disconnect".into()),
-                )),
-            ),
-            Ok(Frame::SlashCommands {
-                envelope_id,
-                payload,
-            }) => {
-                if !seen.first(&envelope_id) {
-                    return (ack(&envelope_id, None), None);
-                }
-                let reply = handler.command(&SlashCommand::from_event(*payload));
-                (ack(&envelope_id, Some(reply)), None)
-            }
-            Ok(Frame::Interactive {
-                envelope_id,
-                payload,
-            }) => {
-                if seen.first(&envelope_id) {
-                    match ButtonPress::from_event(*payload) {
-                        Ok(press) => handler.press(press),
-                        Err(NotAPress::Other | NotAPress::Malformed) => {}
-                    }
-                }
-                (ack(&envelope_id, None), None)
-            }
-            Ok(Frame::Other) => match serde_json::from_str::<Envelope>(text) {
-                Ok(Envelope {
-                    envelope_id: Some(id),
-                }) => (ack(&id, None), None),
-                _ => (None, None),
-            },
-            // A payload that is not what its type says: still acknowledged (else Slack
-            // delivers it again), never handled.
-            Err(e) => match serde_json::from_str::<Envelope>(text) {
-                Ok(Envelope {
-                    envelope_id: Some(id),
-                }) => {
-                    tracing::warn!(error = %e, "Socket Mode: an envelope not understood, acknowledged");
-                    (ack(&id, None), None)
-                }
-                _ => {
-                    tracing::warn!(error = %e, "Socket Mode: a frame that is not an envelope");
-                    (None, None)
-                }
-            },
         }
     }
 }
@@ -481,22 +352,4 @@ async fn connect(url: &str) -> Result<Socket, String> {
     .await
     .map_err(|e| e.to_string())?;
     Ok(ws)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_envelope_is_handled_once_even_when_delivered_again() {
-        let mut seen = Seen::default();
-        assert!(seen.first("e1"));
-        assert!(!seen.first("e1"));
-        for i in 0..SEEN {
-            assert!(seen.first(&format!("x{i}")));
-        }
-        // The oldest fall out: the set stays bounded.
-        assert!(seen.first("e1"));
-        assert!(seen.ids.len() <= SEEN + 1);
-    }
 }
