@@ -1,0 +1,133 @@
+//! `runaway serve`: its secrets and, where it is deployed, its configuration, read at start
+//! from the environment or from SSM Parameter Store / Secrets Manager; then the bot.
+
+use super::{Exit, exit, usage};
+use crate::adapters::aws::Aws;
+use crate::adapters::journal::Journal;
+use crate::config::Config;
+
+/// The configuration held in an SSM parameter (`RUNAWAY_CONFIG_SSM`); a relative `state_path`
+/// is then under the working directory.
+pub(super) async fn config_from_parameter(name: &str) -> Result<Config, Exit> {
+    let text = crate::adapters::aws::Settings::from_env()
+        .await
+        .parameter(name)
+        .await
+        .map_err(|e| {
+            Exit(
+                exit::USAGE,
+                format!("RUNAWAY_CONFIG_SSM: cannot read the parameter {name}: {e}"),
+            )
+        })?;
+    Config::parse_in(
+        std::path::Path::new(&format!("ssm:{name}")),
+        std::path::Path::new("."),
+        &text,
+    )
+    .map_err(usage)
+}
+
+/// A secret from the environment (or ./.env), else from the SSM parameter named by
+/// `NAME_SSM` (a SecureString, decrypted) or the Secrets Manager secret of `NAME_SECRET_ARN`;
+/// never echoed, never written anywhere.
+async fn secret(
+    name: &str,
+    settings: &mut Option<crate::adapters::aws::Settings>,
+) -> Result<crate::adapters::slack::Secret, Exit> {
+    let var = |suffix: &str| {
+        std::env::var(format!("{name}{suffix}"))
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(v) = var("") {
+        return Ok(crate::adapters::slack::Secret::from(v));
+    }
+    let (from, source, read) = match (var("_SSM"), var("_SECRET_ARN")) {
+        (Some(p), _) => (format!("{name}_SSM"), p, true),
+        (None, Some(s)) => (format!("{name}_SECRET_ARN"), s, false),
+        (None, None) => {
+            return Err(Exit(
+                exit::USAGE,
+                format!(
+                    "{name} is not set (environment or ./.env, or {name}_SSM / {name}_SECRET_ARN): runaway serve needs it"
+                ),
+            ));
+        }
+    };
+    if settings.is_none() {
+        *settings = Some(crate::adapters::aws::Settings::from_env().await);
+    }
+    let store = settings.as_ref().expect("settings just made");
+    let value = if read {
+        store.parameter(&source).await
+    } else {
+        store.secret(&source).await
+    }
+    .map_err(|e| Exit(exit::USAGE, format!("{from}: cannot read {source}: {e}")))?;
+    if value.trim().is_empty() {
+        return Err(Exit(exit::USAGE, format!("{from}: {source} is empty")));
+    }
+    Ok(crate::adapters::slack::Secret::from(value))
+}
+
+pub(super) async fn cmd_serve(config: Config) -> Result<i32, Exit> {
+    use std::sync::Arc;
+    let mut settings = None;
+    let token = secret("SLACK_BOT_TOKEN", &mut settings).await?;
+    // Socket Mode needs the app-level token and no signing secret (nothing is posted to the
+    // guard); HTTP mode the signing secret.
+    let socket_mode = config.slack.mode == crate::config::SlackMode::Socket;
+    let (signing_secret, app_token) = if socket_mode {
+        let app_token = secret("SLACK_APP_TOKEN", &mut settings).await?;
+        if !secrecy::ExposeSecret::expose_secret(&app_token).starts_with("xapp-") {
+            return Err(Exit(
+                exit::USAGE,
+                "SLACK_APP_TOKEN: expected an app-level token (xapp-...) with connections:write, as [slack] mode = \"socket\" needs".into(),
+            ));
+        }
+        (
+            crate::adapters::slack::Secret::from(String::new()),
+            Some(app_token),
+        )
+    } else {
+        (secret("SLACK_SIGNING_SECRET", &mut settings).await?, None)
+    };
+    let listen_text = std::env::var("RUNAWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listen: std::net::SocketAddr = listen_text.parse().map_err(|_| {
+        Exit(
+            exit::USAGE,
+            format!(
+                "RUNAWAY_LISTEN: expected an address like 127.0.0.1:3000, found {listen_text:?}"
+            ),
+        )
+    })?;
+    let api =
+        std::env::var("RUNAWAY_SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".into());
+    let journal = Arc::new(Journal::open(&config.guard.state_path).map_err(usage)?);
+    let aws = Aws::from_env(&config.guard.home_region).await;
+    let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
+    let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));
+    let socket = app_token.map(|t| crate::adapters::slack::socket::SocketMode::new(&api, t));
+    let own = crate::adapters::aws::own_instance_id().await;
+    let queue = config
+        .events
+        .as_ref()
+        .map(|e| Arc::new(crate::adapters::aws::SqsQueue::new(&aws, e)));
+    let mut bot = crate::app::bot::Bot::new(config, Arc::new(aws), chat, notifier, journal, own);
+    if let Some(queue) = queue {
+        bot = bot.with_events(queue);
+    }
+    let bot = Arc::new(bot);
+    let app = Arc::new(crate::adapters::http::App {
+        bot,
+        signing_secret,
+        tasks: tokio_util::task::TaskTracker::new(),
+        started: chrono::Utc::now(),
+        replays: Default::default(),
+        socket: socket.as_ref().map(|s| s.status.clone()),
+    });
+    crate::adapters::http::serve(app, listen, socket)
+        .await
+        .map_err(|e| Exit(exit::USAGE, format!("cannot serve on {listen}: {e}")))?;
+    Ok(exit::OK)
+}
