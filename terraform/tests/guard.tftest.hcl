@@ -1,6 +1,6 @@
 # `terraform test` with the real hashicorp/aws provider: the policy documents are rendered by
 # the provider, never mocked, and the runs that apply create everything for real. CI points the
-# provider at the AWS emulator (tests/it/terraform_apply.rs sets AWS_ENDPOINT_URL and test keys);
+# provider at the AWS emulator (tests/it/terraform_apply/mod.rs sets AWS_ENDPOINT_URL and test keys);
 # against a sandbox account it runs as it is. Assertions are on statements, resources and
 # conditions, not only on action names.
 
