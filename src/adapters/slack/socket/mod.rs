@@ -11,8 +11,8 @@
 //! - A `disconnect` envelope (Slack refreshing the connection) opens a new connection at once,
 //!   and so does [`MAX_CONNECTION_AGE`], before Slack ends it: the old one carries envelopes
 //!   until the new one has said hello, then reads for a moment more and is closed (make before
-//!   break). A dropped socket, a failed open or missing pongs reconnect with backoff (1 s
-//!   doubling to 60 s).
+//!   break). A dropped socket, a failed open, no hello within 30 s or missing pongs reconnect
+//!   with backoff (1 s doubling to 60 s).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -39,6 +39,8 @@ pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
 const PING_EVERY: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long Slack has to say hello on a new connection.
+const HELLO_WITHIN: Duration = Duration::from_secs(30);
 /// How long a retired connection still reads what was already sent on it.
 const LINGER: Duration = Duration::from_millis(500);
 
@@ -255,6 +257,9 @@ impl SocketMode {
         let renew_at = tokio::time::sleep_until(Instant::now() + self.max_age);
         tokio::pin!(renew_at);
         let mut renewing = false;
+        // Slack says hello first; a connection that stays silent is no connection.
+        let hello_by = Instant::now() + HELLO_WITHIN;
+        let mut said_hello = false;
         let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
         let mut last_pong = Instant::now();
         // Retired: frames already on their way are still read and acknowledged for a moment,
@@ -281,6 +286,9 @@ impl SocketMode {
                     continue;
                 }
                 _ = ping.tick() => {
+                    if !said_hello && Instant::now() > hello_by {
+                        return Some(format!("no hello within {} s", HELLO_WITHIN.as_secs()));
+                    }
                     if last_pong.elapsed() > PING_EVERY * 3 {
                         return Some("no pong for 30 s".into());
                     }
@@ -314,6 +322,7 @@ impl SocketMode {
                 return Some(format!("ack not sent: {e}"));
             }
             if let Some(note) = note {
+                said_hello |= matches!(note, Note::Hello(_));
                 if matches!(note, Note::Renew(..)) {
                     if renewing {
                         continue;
