@@ -191,7 +191,11 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
         text("runaway_toml_payer"),
         text("runaway_toml_accounts")
     )
-    .replacen("[guard]\n", "[guard]\nstate_path = \"journal.db\"\n", 1);
+    .replacen(
+        "[guard]\n",
+        "[guard]\nstate_path = \"journal.db\"\nexempt_principals = [\"break-glass\"]\n",
+        1,
+    );
     let limits = |toml: &str| {
         toml.lines()
             .map(|l| {
@@ -269,6 +273,69 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
             "{action} made with the member role"
         );
     }
+
+    // A lockout of a member and its restore, through its role: the user locked out, the
+    // break-glass user and the member role itself untouched.
+    let member_iam = aws_sdk_iam::Client::new(&member_sdk);
+    for user in ["dev", "break-glass"] {
+        member_iam
+            .create_user()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        member_iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+    }
+    let lockout = w
+        .run(
+            &proxy.url,
+            &["lockout", "--account", MEMBER, "--yes", "--json"],
+            &env,
+        )
+        .await;
+    assert_eq!(lockout.code, 0, "{lockout:?}");
+    let member_lockout = format!("arn:aws:iam::{MEMBER}:policy/runawaytrain-lockout");
+    assert!(
+        attached_policies(&member_iam, "dev")
+            .await
+            .contains(&member_lockout)
+    );
+    assert!(
+        attached_policies(&member_iam, "break-glass")
+            .await
+            .is_empty()
+    );
+    let incident = lockout.json()["incident"].as_str().unwrap().to_owned();
+    let restore = w
+        .run(&proxy.url, &["restore", &incident, "--yes", "--json"], &env)
+        .await;
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert!(attached_policies(&member_iam, "dev").await.is_empty());
+    let judged = proxy.judged();
+    assert!(judged.iter().all(|j| j.decision.allowed()), "{judged:?}");
+    for action in [
+        "iam:AttachUserPolicy",
+        "iam:UpdateAccessKey",
+        "iam:DetachUserPolicy",
+    ] {
+        assert!(
+            judged
+                .iter()
+                .any(|j| j.principal == member_arn(MEMBER) && j.action == action),
+            "{action} made with the member role"
+        );
+    }
+    assert!(
+        !judged
+            .iter()
+            .any(|j| j.resource == member_arn(MEMBER) && j.action.starts_with("iam:Attach")),
+        "the member role never touches itself"
+    );
 
     let outsider = format!(
         "{}\n[[accounts]]\nid = \"444444444444\"\nname = \"outsider\"\nrole_arn = \"{}\"\n",
