@@ -219,10 +219,12 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
     // Secrets may come from ./.env; the variables already set win.
     let _ = dotenvy::dotenv();
     let path = config::resolve_path(cli.config.as_deref());
-    // Deployed, the configuration may live in SSM Parameter Store instead of a file.
+    // Deployed, the configuration may live in SSM Parameter Store instead of a file; the
+    // settings client made for it serves the tokens too.
+    let mut settings = None;
     let config = match std::env::var("RUNAWAY_CONFIG_SSM") {
         Ok(name) if cli.config.is_none() && !name.trim().is_empty() => {
-            serve::config_from_parameter(&name).await?
+            serve::config_from_parameter(&name, &mut settings).await?
         }
         _ => Config::load(&path).map_err(usage)?,
     };
@@ -246,7 +248,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
             json,
         } => cmd_status(&config, json),
         Command::Events { since, json } => cmd_events(&config, since.as_deref(), json),
-        Command::Serve => cmd_serve(config).await,
+        Command::Serve => cmd_serve(config, settings).await,
     }
 }
 

@@ -2,23 +2,22 @@
 //! from the environment or from SSM Parameter Store / Secrets Manager; then the bot.
 
 use super::{Exit, exit, usage};
-use crate::adapters::aws::Aws;
+use crate::adapters::aws::{Aws, Settings};
 use crate::adapters::journal::Journal;
 use crate::config::Config;
 
 /// The configuration held in an SSM parameter (`RUNAWAY_CONFIG_SSM`); a relative `state_path`
 /// is then under the working directory.
-pub(super) async fn config_from_parameter(name: &str) -> Result<Config, Exit> {
-    let text = crate::adapters::aws::Settings::from_env()
-        .await
-        .parameter(name)
-        .await
-        .map_err(|e| {
-            Exit(
-                exit::USAGE,
-                format!("RUNAWAY_CONFIG_SSM: cannot read the parameter {name}: {e}"),
-            )
-        })?;
+pub(super) async fn config_from_parameter(
+    name: &str,
+    settings: &mut Option<Settings>,
+) -> Result<Config, Exit> {
+    let text = store(settings).await.parameter(name).await.map_err(|e| {
+        Exit(
+            exit::USAGE,
+            format!("RUNAWAY_CONFIG_SSM: cannot read the parameter {name}: {e}"),
+        )
+    })?;
     Config::parse_in(
         std::path::Path::new(&format!("ssm:{name}")),
         std::path::Path::new("."),
@@ -27,12 +26,21 @@ pub(super) async fn config_from_parameter(name: &str) -> Result<Config, Exit> {
     .map_err(usage)
 }
 
+/// The SSM / Secrets Manager client, made once at the first need (the standard credentials
+/// and region chain: on an instance, its role and region).
+async fn store(slot: &mut Option<Settings>) -> &Settings {
+    if slot.is_none() {
+        *slot = Some(Settings::from_env().await);
+    }
+    slot.as_ref().expect("settings just made")
+}
+
 /// A secret from the environment (or ./.env), else from the SSM parameter named by
 /// `NAME_SSM` (a SecureString, decrypted) or the Secrets Manager secret of `NAME_SECRET_ARN`;
 /// never echoed, never written anywhere.
 async fn secret(
     name: &str,
-    settings: &mut Option<crate::adapters::aws::Settings>,
+    settings: &mut Option<Settings>,
 ) -> Result<crate::adapters::slack::Secret, Exit> {
     let var = |suffix: &str| {
         std::env::var(format!("{name}{suffix}"))
@@ -54,10 +62,7 @@ async fn secret(
             ));
         }
     };
-    if settings.is_none() {
-        *settings = Some(crate::adapters::aws::Settings::from_env().await);
-    }
-    let store = settings.as_ref().expect("settings just made");
+    let store = store(settings).await;
     let value = if read {
         store.parameter(&source).await
     } else {
@@ -70,9 +75,8 @@ async fn secret(
     Ok(crate::adapters::slack::Secret::from(value))
 }
 
-pub(super) async fn cmd_serve(config: Config) -> Result<i32, Exit> {
+pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) -> Result<i32, Exit> {
     use std::sync::Arc;
-    let mut settings = None;
     let token = secret("SLACK_BOT_TOKEN", &mut settings).await?;
     // Socket Mode needs the app-level token and no signing secret (nothing is posted to the
     // guard); HTTP mode the signing secret.
@@ -85,12 +89,12 @@ pub(super) async fn cmd_serve(config: Config) -> Result<i32, Exit> {
                 "SLACK_APP_TOKEN: expected an app-level token (xapp-...) with connections:write, as [slack] mode = \"socket\" needs".into(),
             ));
         }
-        (
-            crate::adapters::slack::Secret::from(String::new()),
-            Some(app_token),
-        )
+        (None, Some(app_token))
     } else {
-        (secret("SLACK_SIGNING_SECRET", &mut settings).await?, None)
+        (
+            Some(secret("SLACK_SIGNING_SECRET", &mut settings).await?),
+            None,
+        )
     };
     let listen_text = std::env::var("RUNAWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listen: std::net::SocketAddr = listen_text.parse().map_err(|_| {

@@ -25,14 +25,15 @@ use crate::app::bot::Bot;
 
 pub struct App {
     pub bot: Arc<Bot>,
-    pub signing_secret: Secret,
+    /// HTTP mode: the secret Slack signs its requests with. The `/slack/*` routes exist only
+    /// with one; in Socket Mode there is none, and nothing is served for Slack to post to.
+    pub signing_secret: Option<Secret>,
     /// Work started by requests (presses, restores), awaited at shutdown within a bound.
     pub tasks: TaskTracker,
     pub started: chrono::DateTime<Utc>,
     /// Signed requests seen within the signature window: a replay is refused.
     pub replays: slack::ReplayCache,
-    /// In Socket Mode: the connection's state (`/healthz`). The `/slack/*` routes are then not
-    /// served at all: nothing but the guard's own socket speaks for Slack.
+    /// In Socket Mode: the connection's state (`/healthz`).
     pub socket: Option<Arc<slack::socket::SocketStatus>>,
 }
 
@@ -47,7 +48,7 @@ const WORK_GRACE: Duration = Duration::from_secs(10);
 
 pub fn router(app: Arc<App>) -> Router {
     let router = Router::new();
-    let router = if app.socket.is_none() {
+    let router = if app.signing_secret.is_some() {
         router
             .route("/slack/commands", post(commands))
             .route("/slack/interactions", post(interactions))
@@ -162,8 +163,12 @@ async fn signed_body(
         Ok(Err(_)) => return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response()),
         Err(_) => return Err((StatusCode::REQUEST_TIMEOUT, "body too slow").into_response()),
     };
+    let secret = app
+        .signing_secret
+        .as_ref()
+        .ok_or_else(|| unauthorized(route, &"no signing secret"))?;
     signed
-        .verify(&app.signing_secret, &bytes)
+        .verify(secret, &bytes)
         .map_err(|e| unauthorized(route, &e))?;
     if !app.replays.first_time(signed.signature(), now) {
         return Err(unauthorized(route, &"replayed"));

@@ -317,26 +317,23 @@ impl Isolating<'_> {
             self.said(Step::Snapshot, r, what);
         }
 
-        // 7. Said on the instance itself.
-        let incident = self.incident_or_plan();
-        // Only runaway:quarantine: the guard's policy may write no other key on an instance
-        // (the ticket is tagged on the snapshots and groups isolation creates).
-        for (key, value) in [(QUARANTINE_TAG, incident)] {
-            let change = self.change(
-                ChangeKind::TagInstance,
-                id,
-                json!({"key": key, "value": value}),
-                json!({}),
-            );
-            let conn = self.conn;
-            let r = self
-                .make(change, async || {
-                    conn.tag_instances(region, &[id.to_owned()], key, &value, true)
-                        .await
-                })
-                .await?;
-            self.said(Step::Tag, r, format!("{key}={value}"));
-        }
+        // 7. Said on the instance itself: runaway:quarantine only, the one key the guard's policy
+        // lets it write there (the ticket is tagged on the snapshots and groups it creates).
+        let value = self.incident_or_plan();
+        let change = self.change(
+            ChangeKind::TagInstance,
+            id,
+            json!({"key": QUARANTINE_TAG, "value": value}),
+            json!({}),
+        );
+        let conn = self.conn;
+        let r = self
+            .make(change, async || {
+                conn.tag_instances(region, &[id.to_owned()], QUARANTINE_TAG, &value, true)
+                    .await
+            })
+            .await?;
+        self.said(Step::Tag, r, format!("{QUARANTINE_TAG}={value}"));
 
         // 8. Stopped only when asked: memory is evidence.
         if !options.stop {

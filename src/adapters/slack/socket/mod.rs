@@ -81,7 +81,6 @@ pub struct SocketMode {
     app_token: Secret,
     http: reqwest::Client,
     pub status: Arc<SocketStatus>,
-    max_age: Duration,
 }
 
 /// What a connection tells the supervisor.
@@ -112,7 +111,6 @@ impl SocketMode {
                 .build()
                 .expect("an HTTP client"),
             status: Arc::new(SocketStatus::default()),
-            max_age: MAX_CONNECTION_AGE,
         }
     }
 
@@ -254,7 +252,7 @@ impl SocketMode {
         retire: &CancellationToken,
         tx: &tokio::sync::mpsc::UnboundedSender<Note>,
     ) -> Option<String> {
-        let renew_at = tokio::time::sleep_until(Instant::now() + self.max_age);
+        let renew_at = tokio::time::sleep_until(Instant::now() + MAX_CONNECTION_AGE);
         tokio::pin!(renew_at);
         let mut renewing = false;
         // Slack says hello first; a connection that stays silent is no connection.
