@@ -39,6 +39,8 @@ pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
 const PING_EVERY: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long the WebSocket's connect and handshake may take.
+const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 /// How long Slack has to say hello on a new connection.
 const HELLO_WITHIN: Duration = Duration::from_secs(30);
 /// How long a retired connection still reads what was already sent on it.
@@ -350,13 +352,18 @@ async fn connect(url: &str) -> Result<Socket, String> {
     .map_err(|e| e.to_string())?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-        url,
-        None,
-        true,
-        Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls))),
+    // A connect or handshake that hangs is a failure like any other: retried with backoff.
+    let (ws, _) = tokio::time::timeout(
+        CONNECT_WITHIN,
+        tokio_tungstenite::connect_async_tls_with_config(
+            url,
+            None,
+            true,
+            Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls))),
+        ),
     )
     .await
+    .map_err(|_| format!("no connection within {} s", CONNECT_WITHIN.as_secs()))?
     .map_err(|e| e.to_string())?;
     Ok(ws)
 }
