@@ -86,6 +86,7 @@ output "runaway_toml" {
     check_every = "${var.check_every_seconds}s"
     lockout_policy_arn = "${module.policies.lockout_policy_arn}"
     launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
+    allow_session_revocation = ${var.allow_session_revocation}
 
     [notify]
     sns_topic_arn = "${local.topic_arn}"

@@ -145,6 +145,12 @@ variable "protected_principal_arns" {
   }
 }
 
+variable "allow_session_revocation" {
+  description = "Let the guard write inline policies that revoke sessions issued before an incident (revoke_sessions; lockout_launchers on roles). Off (the default), its policy has no iam:Put*Policy at all and a launcher role gets the launch-deny policy instead. Whoever holds the guard's credentials could write any inline policy with it: read \"Session revocation\" in README.md first. Set allow_session_revocation = true in runaway.toml too (runaway_toml says it)."
+  type        = bool
+  default     = false
+}
+
 variable "member_role_name" {
   description = "Name of the role the guard assumes in member accounts (modules/member-account creates it). The guard may assume only roles of this name."
   type        = string

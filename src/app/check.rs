@@ -100,6 +100,7 @@ fn report(
     unpriced: &BTreeMap<PriceKey, String>,
 ) -> AccountReport {
     let mut seen = Observation::default();
+    let mut counted = Vec::new();
     if let Some(e) = &s.account_error {
         seen.errors.push(Problem::account(e));
     }
@@ -107,6 +108,7 @@ fn report(
         match &r.instances {
             Ok(list) => {
                 seen.regions.insert(r.region.to_string(), list.len() as u64);
+                counted.extend(list.iter().map(|i| i.id.clone()));
             }
             Err(e) => seen.errors.push(Problem::region(r.region.as_str(), e)),
         }
@@ -168,6 +170,10 @@ fn report(
         top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,
+        counted: {
+            counted.sort_unstable();
+            counted
+        },
     }
 }
 

@@ -11,7 +11,9 @@ use crate::ports::{Cloud, Purpose};
 
 /// How far back to look when no ok check of the account is known.
 const DEFAULT_WINDOW_HOURS: i64 = 24;
-/// A margin before the last ok check: a launch just before it may not have been counted yet.
+/// A margin before the last ok check: a launch just before it may not have been counted yet
+/// (its instances still pending). Which launches of the margin that check did count is decided
+/// per instance from the ids it journaled: those are no launchers.
 const MARGIN_MINUTES: i64 = 5;
 
 /// The incident whose launchers are looked for.
@@ -39,10 +41,14 @@ pub async fn find(
         running,
     } = incident;
     let last_ok = journal.last_ok_check(account.id.as_str())?;
-    let since = match last_ok {
-        Some((at, _)) => at - Duration::minutes(MARGIN_MINUTES),
+    let since = match &last_ok {
+        Some(ok) => ok.at - Duration::minutes(MARGIN_MINUTES),
         None => now - Duration::hours(DEFAULT_WINDOW_HOURS),
     };
+    let counted = last_ok
+        .as_ref()
+        .and_then(|ok| ok.counted.clone())
+        .unwrap_or_default();
     let mut error = None;
     let mut source = "none";
     let mut attribution = Attribution::default();
@@ -52,8 +58,13 @@ pub async fn find(
         Ok(conn) => {
             let exempt = &account.policy.exempt_principals;
             let from_events = journal.launch_call_records(account.id.as_str(), since)?;
-            let found =
-                launchers::attribute(&from_events, account.id.as_str(), conn.identity(), exempt);
+            let found = launchers::attribute(
+                &from_events,
+                account.id.as_str(),
+                conn.identity(),
+                exempt,
+                &counted,
+            );
             if found.records > 0 {
                 source = "events";
                 attribution = found;
@@ -97,6 +108,7 @@ pub async fn find(
                             account.id.as_str(),
                             conn.identity(),
                             exempt,
+                            &counted,
                         );
                         if attribution.records > 0 {
                             source = "cloudtrail_logs";
@@ -112,8 +124,11 @@ pub async fn find(
         .iter()
         .map(|l| l.instances as u64)
         .sum();
-    let unattributed =
-        last_ok.map(|(_, before)| running.saturating_sub(before).saturating_sub(attributed));
+    let unattributed = last_ok.map(|ok| {
+        running
+            .saturating_sub(ok.running)
+            .saturating_sub(attributed)
+    });
     if attribution.malformed + attribution.foreign > 0 {
         tracing::info!(
             incident.id = incident,

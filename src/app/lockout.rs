@@ -59,7 +59,13 @@ fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
             before,
         } => (
             principal.clone(),
-            json!({ "policy_name": policy_name, "before": before }),
+            // The document too: the guard holds its own writes, as CloudTrail records them,
+            // to what it journaled (`core::policy_writes`).
+            json!({
+                "policy_name": policy_name,
+                "before": before,
+                "document": crate::core::launchers::revoke_sessions_policy(*before),
+            }),
             json!({ "exists": false }),
         ),
     };

@@ -1,11 +1,15 @@
 //! `lockout_launchers`: act on exactly the principals that launched an incident's instances
 //! (`core::launchers::plan_lockout` decides): an IAM user loses exactly the key it used (set
-//! Inactive) and gets the deny-all lockout policy; a role's sessions issued before the incident
-//! are revoked by an inline policy, so that legitimate users can start new ones. Every change is
-//! journaled before and after under the incident, and `restore` undoes exactly it.
+//! Inactive) and gets the deny-all lockout policy. A role's sessions issued before the incident
+//! are revoked by an inline policy, so that legitimate users can start new ones — only with
+//! `allow_session_revocation`, since a guard that may write inline policies could be made to
+//! write any; without it the role gets the pre-made launch-deny policy attached (the only policy
+//! the module lets the guard attach to a role). Every change is journaled before and after under
+//! the incident, and `restore` undoes exactly it.
 //!
 //! `revoke_sessions` does the role half of that to every user and role of the account that
-//! may be touched: stolen sessions end, the account keeps working.
+//! may be touched: stolen sessions end, the account keeps working. It needs
+//! `allow_session_revocation` (the configuration refuses it otherwise).
 
 use chrono::{DateTime, Utc};
 
@@ -72,6 +76,8 @@ pub async fn run(
         }
     };
     let exempt_now = &account.policy.exempt_principals;
+    // The roles' attached policies, read once and only when a role is to get the launch-deny.
+    let mut roles: Option<Vec<crate::ports::IamRole>> = None;
     let mut changes = Vec::new();
     for act in plan_lockout(launchers, conn.identity()) {
         match act {
@@ -119,11 +125,45 @@ pub async fn run(
                     });
                 }
             }
-            LauncherAct::Role { name } => changes.push(LockoutChange::RevokeRoleSessions {
-                principal: name,
-                policy_name: revoke_policy_name(incident),
-                before: since,
-            }),
+            LauncherAct::Role { name } if account.policy.allow_session_revocation => {
+                changes.push(LockoutChange::RevokeRoleSessions {
+                    principal: name,
+                    policy_name: revoke_policy_name(incident),
+                    before: since,
+                })
+            }
+            LauncherAct::Role { name } => {
+                let Some(deny) = &account.policy.launch_deny_policy_arn else {
+                    out.exempt.push(ExemptPrincipal {
+                        principal: name,
+                        reason: "a role: its sessions can be revoked only with allow_session_revocation (the Terraform module's input), and no launch_deny_policy_arn is set to block its launches".into(),
+                    });
+                    continue;
+                };
+                if roles.is_none() {
+                    match conn.iam_roles().await {
+                        Ok(r) => roles = Some(r),
+                        Err(e) => {
+                            out.errors.push(Problem::account(e));
+                            continue;
+                        }
+                    }
+                }
+                let role = roles
+                    .as_ref()
+                    .and_then(|list| list.iter().find(|r| r.name == name));
+                match role {
+                    None => out.exempt.push(ExemptPrincipal {
+                        principal: name,
+                        reason: "no such IAM role any more".into(),
+                    }),
+                    Some(r) if r.attached_policies.iter().any(|p| p == deny) => {}
+                    Some(_) => changes.push(LockoutChange::AttachRolePolicy {
+                        principal: name,
+                        policy_arn: deny.clone(),
+                    }),
+                }
+            }
         }
     }
     let Some(j) = journal else {

@@ -121,6 +121,10 @@ pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) ->
     if let Some(queue) = queue {
         bot = bot.with_events(queue);
     }
+    // An unexpected policy write of the last days stays a problem of /healthz across a restart.
+    if let Err(e) = bot.recall_unexpected_writes(chrono::Utc::now()) {
+        tracing::warn!(error = %e, "unexpected policy writes of the last days not read back");
+    }
     let bot = Arc::new(bot);
     let app = Arc::new(crate::adapters::http::App {
         bot,

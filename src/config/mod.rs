@@ -115,6 +115,11 @@ pub struct AccountPolicy {
     /// `forensics_subnet_id` + `forensics_ami` (+ `forensics_instance_type`), no default: where
     /// `runaway isolate --forensics` launches the forensic instance.
     pub forensics: Option<Forensics>,
+    /// `allow_session_revocation`, default `false`: the guard's role may write inline
+    /// policies (the Terraform module's input of the same name). Only then does `revoke_sessions`
+    /// run and `lockout_launchers` revoke a role's older sessions; without it a launcher role
+    /// gets the pre-made launch-deny policy attached instead, and `revoke_sessions` is refused.
+    pub allow_session_revocation: bool,
 }
 
 /// `[slack]`: only `runaway serve` needs it.
@@ -197,10 +202,11 @@ pub enum Action {
     LockoutUsers,
     BlockLaunches,
     /// Only the principals that launched the incident's instances: the key they used set
-    /// Inactive and the deny-all policy (users), older sessions revoked (roles).
+    /// Inactive and the deny-all policy (users); for roles, older sessions revoked with
+    /// `allow_session_revocation`, else the launch-deny policy attached.
     LockoutLaunchers,
     /// Every non-exempt user's and role's sessions issued before the incident revoked: stolen
-    /// sessions end, the account keeps working.
+    /// sessions end, the account keeps working. Needs `allow_session_revocation`.
     RevokeSessions,
 }
 

@@ -22,6 +22,7 @@ pub(super) fn policy(
         launch_deny_policy_arn: None,
         cloudtrail_log_group: None,
         forensics: None,
+        allow_session_revocation: false,
     });
     let grace_period = match raw.grace_period {
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
@@ -85,6 +86,9 @@ pub(super) fn policy(
         base.forensics,
     )?;
     Ok(AccountPolicy {
+        allow_session_revocation: raw
+            .allow_session_revocation
+            .unwrap_or(base.allow_session_revocation),
         grace_period,
         snooze,
         exempt_tag,

@@ -204,6 +204,43 @@ fn slack_channel_and_actions_are_checked() {
     );
 }
 
+/// `revoke_sessions` writes inline policies: refused unless the module's opt-in is said to be
+/// applied, and the refusal names the module input; the opt-in is taken from `[guard]` or the
+/// account, off by default.
+#[test]
+fn revoke_sessions_needs_the_modules_opt_in() {
+    let revoke = MINIMAL.replace(
+        "actions = [\"stop_instances\", \"lockout_users\", \"block_launches\"]",
+        "actions = [\"stop_instances\", \"revoke_sessions\"]",
+    );
+    check_err(
+        &revoke,
+        "accounts[0].actions",
+        "Terraform module was applied with allow_session_revocation = true",
+    );
+    assert!(
+        !parse(MINIMAL).unwrap().accounts[0]
+            .policy
+            .allow_session_revocation
+    );
+    let in_guard = revoke.replace("[guard]\n", "[guard]\nallow_session_revocation = true\n");
+    let c = parse(&in_guard).unwrap();
+    assert!(c.accounts.iter().all(|a| a.policy.allow_session_revocation));
+    let on_account = revoke.replace(
+        "name = \"payer\"\n",
+        "name = \"payer\"\nallow_session_revocation = true\n",
+    );
+    let c = parse(&on_account).unwrap();
+    assert!(c.accounts[0].policy.allow_session_revocation);
+    assert!(!c.accounts[1].policy.allow_session_revocation);
+    // An account may also turn it off where [guard] turns it on.
+    let off = in_guard.replace(
+        "name = \"payer\"\n",
+        "name = \"payer\"\nallow_session_revocation = false\n",
+    );
+    check_err(&off, "accounts[0].actions", "allow_session_revocation");
+}
+
 #[test]
 fn the_event_queue_is_an_sqs_url_and_its_region_comes_from_aws_hosts() {
     let with = |url: &str| format!("[events]\nqueue_url = {url:?}\n{MINIMAL}");

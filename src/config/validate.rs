@@ -47,10 +47,12 @@ struct RawGuard {
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
+    allow_session_revocation: Option<bool>,
 }
 
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
 pub(super) struct RawPolicy {
+    pub(super) allow_session_revocation: Option<bool>,
     pub(super) grace_period: Option<String>,
     pub(super) snooze: Option<String>,
     pub(super) exempt_tag: Option<String>,
@@ -113,6 +115,7 @@ pub(super) struct RawAccount {
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
+    allow_session_revocation: Option<bool>,
 }
 
 pub(super) type Invalid = (String, String);
@@ -162,6 +165,7 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             forensics_subnet_id: g.forensics_subnet_id,
             forensics_ami: g.forensics_ami,
             forensics_instance_type: g.forensics_instance_type,
+            allow_session_revocation: g.allow_session_revocation,
         },
         None,
     )?;
@@ -422,9 +426,17 @@ pub(super) fn account_in(
             forensics_subnet_id: a.forensics_subnet_id,
             forensics_ami: a.forensics_ami,
             forensics_instance_type: a.forensics_instance_type,
+            allow_session_revocation: a.allow_session_revocation,
         },
         Some(defaults),
     )?;
+    if actions.contains(&Action::RevokeSessions) && !policy.allow_session_revocation {
+        return Err((
+            key("actions"),
+            "revoke_sessions writes an inline policy on every user and role, which the guard's role may do only where the Terraform module was applied with allow_session_revocation = true (the input of the root module, and of modules/member-account in each member); apply it so, then set allow_session_revocation = true in [guard] or on this account"
+                .into(),
+        ));
+    }
     if actions.contains(&Action::BlockLaunches) && policy.launch_deny_policy_arn.is_none() {
         return Err((
             key("actions"),

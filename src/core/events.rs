@@ -79,6 +79,9 @@ pub enum Outcome {
     Problem,
     /// A GuardDuty finding a `[[guardduty]]` rule takes: it opened or updated an incident.
     Incident,
+    /// An inline-policy write by the guard's own role that it did not journal: the notify list
+    /// was told and `/healthz` says so.
+    Alerted,
 }
 
 impl Outcome {
@@ -91,6 +94,7 @@ impl Outcome {
             Self::Duplicate => "duplicate",
             Self::Problem => "problem",
             Self::Incident => "incident",
+            Self::Alerted => "alerted",
         }
     }
 
@@ -103,6 +107,7 @@ impl Outcome {
             Self::Duplicate,
             Self::Problem,
             Self::Incident,
+            Self::Alerted,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -120,6 +125,9 @@ pub enum Decision {
     Ignore(&'static str),
     /// A GuardDuty finding of a watched account: the `[[guardduty]]` rules decide.
     Finding,
+    /// An inline-policy write in a watched account: held to the journal if the guard's role
+    /// made it (`core::policy_writes`).
+    PolicyWrite,
 }
 
 /// What `event` should make the guard do; `watched`: its account is one the guard watches.
@@ -138,6 +146,11 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
         } => Decision::Keep("the call failed: nothing launched"),
         Kind::ApiCall { event_name, .. } if LAUNCH_CALLS.contains(&event_name.as_str()) => {
             Decision::CheckAccount
+        }
+        Kind::ApiCall { event_name, .. }
+            if crate::core::policy_writes::POLICY_WRITES.contains(&event_name.as_str()) =>
+        {
+            Decision::PolicyWrite
         }
         Kind::ApiCall { .. } => Decision::Ignore("not a launch call"),
         Kind::Finding { .. } => Decision::Finding,

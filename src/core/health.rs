@@ -35,6 +35,8 @@ pub struct Facts {
     pub events: Option<EventPath>,
     /// The Socket Mode connection, in `[slack] mode = "socket"`.
     pub socket: Option<SocketLink>,
+    /// Inline-policy writes by the guard's own role that its journal does not account for.
+    pub unexpected_writes: Vec<String>,
 }
 
 /// The Socket Mode connection to Slack.
@@ -108,6 +110,11 @@ pub fn assess(f: &Facts) -> (bool, Value) {
             });
         }
     }
+    for w in &f.unexpected_writes {
+        problems.push(format!(
+            "the guard's role wrote an inline policy it did not journal (its credentials may be stolen): {w}"
+        ));
+    }
     if let Some(link) = &f.socket {
         let down_since = link.since.unwrap_or(f.started);
         if !link.connected && f.now - down_since > Duration::seconds(SOCKET_DOWN_SECS) {
@@ -174,6 +181,7 @@ mod tests {
             deadline_loop: alive,
             events: None,
             socket: None,
+            unexpected_writes: Vec::new(),
         }
     }
 
@@ -189,6 +197,10 @@ mod tests {
     fn each_way_of_being_unhealthy() {
         let now = Utc::now();
         says(&healthy(now), true, "ok", "");
+        // The guard's role wrote what it did not journal: its credentials may be in other hands.
+        let mut f = healthy(now);
+        f.unexpected_writes = vec!["PutRolePolicy by x of policy \"admin\" on role ci".into()];
+        says(&f, false, "unhealthy", "did not journal");
         // A failing rule is the guard working, not a health problem.
         let mut f = healthy(now);
         f.last_check_state = Some("fail");

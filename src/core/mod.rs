@@ -15,5 +15,6 @@ pub mod model;
 pub mod money;
 pub mod permissions;
 pub mod plan;
+pub mod policy_writes;
 pub mod reports;
 pub mod rules;

@@ -61,9 +61,15 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:ListAccessKeys",
             "iam:AttachUserPolicy",
             "iam:UpdateAccessKey",
-            "iam:PutRolePolicy",
+            // A launcher role gets the launch-deny policy (without session revocation).
+            "iam:ListRoles",
+            "iam:ListAttachedRolePolicies",
+            "iam:AttachRolePolicy",
         ],
     ),
+    // Opt-in (`allow_session_revocation`, see [`OPT_IN`]): inline policies revoking older
+    // sessions, written by `revoke_sessions` and by `lockout_launchers` on roles, and removed by
+    // `restore`. Whoever holds the guard's credentials could write any inline policy with these.
     (
         "revoke_sessions",
         &[
@@ -74,6 +80,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:ListAccessKeys",
             "iam:PutUserPolicy",
             "iam:PutRolePolicy",
+            "iam:DeleteUserPolicy",
+            "iam:DeleteRolePolicy",
         ],
     ),
     (
@@ -118,8 +126,6 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             // that undo fails and restore says how to do it by hand.
             "autoscaling:AttachInstances",
             "ec2:AssociateIamInstanceProfile",
-            "iam:DeleteRolePolicy",
-            "iam:DeleteUserPolicy",
             "ec2:StartInstances",
             "ec2:DeleteTags",
             "autoscaling:ResumeProcesses",
@@ -156,6 +162,16 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
         "settings",
         &["ssm:GetParameter", "secretsmanager:GetSecretValue"],
     ),
+];
+
+/// IAM actions granted only where the module's input says so: `(action, module input)`. Each
+/// is in a `dynamic "statement"` of the Terraform policy whose `for_each` is that input (held by
+/// `tests/it/terraform.rs`); the configuration key of the same name tells the guard it has them.
+pub const OPT_IN: &[(&str, &str)] = &[
+    ("iam:PutUserPolicy", "allow_session_revocation"),
+    ("iam:PutRolePolicy", "allow_session_revocation"),
+    ("iam:DeleteUserPolicy", "allow_session_revocation"),
+    ("iam:DeleteRolePolicy", "allow_session_revocation"),
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.

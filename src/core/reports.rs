@@ -48,6 +48,10 @@ pub struct AccountReport {
     pub top_instance_types: Vec<crate::core::money::TypeCost>,
     pub violations: Vec<Violation>,
     pub errors: Vec<Problem>,
+    /// The running instances counted, by id, sorted: journaled for an ok check (a launch whose
+    /// instances an ok check counted is no launcher of a later incident), never printed.
+    #[serde(skip)]
+    pub counted: Vec<String>,
 }
 
 pub(crate) fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

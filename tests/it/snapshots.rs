@@ -195,6 +195,7 @@ fn check_table() {
                 ],
                 violations: observed().violations,
                 errors: vec![],
+                counted: vec![],
             },
             AccountReport {
                 account_id: "222222222222".into(),
@@ -212,6 +213,7 @@ fn check_table() {
                     "ap-south-1",
                     "ec2:DescribeInstanceStatus: AuthFailure: AWS was not able to validate the provided access credentials",
                 )],
+                counted: vec![],
             },
         ],
         errors: vec![],
@@ -339,7 +341,7 @@ fn terminal_status() {
     let report = serde_json::json!({"checked_at": "2026-11-23T17:00:00Z", "state": "fail",
         "accounts": [{"account_id": "111111111111", "name": "payer", "state": "fail",
             "running_instances": 12}]});
-    journal.record_check(at, "fail", 840, &report).unwrap();
+    journal.record_check(at, "fail", 840, &report, &[]).unwrap();
     let open = journal.open_alert("111111111111", &observed(), at).unwrap();
     journal
         .set_deadline(&open, at + chrono::Duration::minutes(10))

@@ -108,6 +108,74 @@ fn check_parity(documents: &[(PathBuf, &str)], scope: Scope) {
     );
 }
 
+/// The opt-in actions (`permissions::OPT_IN`) are granted only by a `dynamic "statement"` whose
+/// `for_each` is the module input that opts in, off by default wherever it is an input: without
+/// it the guard's policy can write no inline policy at all.
+#[test]
+fn inline_policy_writes_are_granted_only_when_opted_in() {
+    use runawaytrain::core::permissions::OPT_IN;
+    let dir = terraform().join("modules/account-permissions");
+    let doc = block(
+        &dir,
+        "data",
+        &["aws_iam_policy_document", "account_permissions"],
+    );
+    let mut seen = BTreeSet::new();
+    for b in doc.body().blocks() {
+        let (body, gate) = match b.identifier() {
+            "statement" => (b.body().clone(), None),
+            _ => {
+                let for_each = format!("{:?}", value(b.body(), "for_each"));
+                let content = b
+                    .body()
+                    .blocks()
+                    .find(|c| c.identifier() == "content")
+                    .unwrap()
+                    .body()
+                    .clone();
+                (content, Some(for_each))
+            }
+        };
+        let effect = body
+            .attributes()
+            .find(|a| a.key() == "effect")
+            .map(|a| strings(a.expr()).remove(0));
+        if effect.as_deref() == Some("Deny") {
+            continue;
+        }
+        let actions = strings(
+            body.attributes()
+                .find(|a| a.key() == "actions")
+                .unwrap()
+                .expr(),
+        );
+        for action in actions {
+            if let Some((_, input)) = OPT_IN.iter().find(|(a, _)| *a == action) {
+                assert!(
+                    gate.as_deref()
+                        .is_some_and(|g| g.contains(&format!("var.{input}"))),
+                    "{action} is granted without {input}: {gate:?}"
+                );
+                seen.insert(action);
+            }
+        }
+    }
+    assert_eq!(seen.len(), OPT_IN.len(), "{seen:?}");
+    for dir in [
+        terraform(),
+        terraform().join("modules/member-account"),
+        terraform().join("modules/account-permissions"),
+    ] {
+        let v = block(&dir, "variable", &["allow_session_revocation"]);
+        assert_eq!(
+            value(v.body(), "default"),
+            serde_json::json!(false),
+            "{}",
+            dir.display()
+        );
+    }
+}
+
 #[test]
 fn the_guards_policy_grants_exactly_what_the_code_calls() {
     check_parity(
@@ -278,7 +346,7 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         .iter()
         .flat_map(|a| texts(&a["detail-type"]))
         .collect();
-    assert_eq!(detail_types, [STATE_CHANGE, API_CALL, FINDING]);
+    assert_eq!(detail_types, [STATE_CHANGE, API_CALL, FINDING, API_CALL]);
     assert_eq!(texts(&alternatives[0]["source"]), ["aws.ec2"]);
     assert_eq!(texts(&alternatives[0]["detail"]["state"]), LAUNCH_STATES);
     assert_eq!(texts(&alternatives[1]["detail"]["eventName"]), LAUNCH_CALLS);
@@ -287,6 +355,15 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         ["ec2.amazonaws.com"]
     );
     assert_eq!(texts(&alternatives[2]["source"]), ["aws.guardduty"]);
+    assert_eq!(texts(&alternatives[3]["source"]), ["aws.iam"]);
+    assert_eq!(
+        texts(&alternatives[3]["detail"]["eventName"]),
+        runawaytrain::core::policy_writes::POLICY_WRITES
+    );
+    assert_eq!(
+        texts(&alternatives[3]["detail"]["eventSource"]),
+        ["iam.amazonaws.com"]
+    );
     // The central rule and every forwarding rule use this one pattern.
     for (dir, rule) in [
         (terraform(), "events"),

@@ -228,6 +228,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
                 last_receive: m.last_receive(),
             }),
         socket: app.socket.as_ref().map(|s| s.link()),
+        unexpected_writes: m.unexpected_writes(Utc::now()),
     };
     let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {

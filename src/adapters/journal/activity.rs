@@ -6,6 +6,16 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Journal, JournalError, json_of, time_of};
 
+/// The last periodic check that found an account ok.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastOk {
+    pub at: DateTime<Utc>,
+    /// How many instances it counted running.
+    pub running: u64,
+    /// Which: `None` when that check was journaled by a build that did not keep them.
+    pub counted: Option<std::collections::BTreeSet<String>>,
+}
+
 impl Journal {
     /// Journals a press or an acting slash command, allowed or refused, with its outcome.
     pub fn record_press(
@@ -37,26 +47,66 @@ impl Journal {
         })
     }
 
-    /// Records a check run (keeping the last 1,000).
+    /// Records a check run (keeping the last 1,000), and for each account it found ok the
+    /// instance ids it counted running (`ok_counts`: account id → sorted ids), in one
+    /// transaction.
     pub fn record_check(
         &self,
         at: DateTime<Utc>,
         state: &str,
         duration_ms: u64,
         report: &serde_json::Value,
+        ok_counts: &[(&str, &[String])],
     ) -> Result<(), JournalError> {
         self.with("record the check", |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT INTO checks (checked_at, state, duration_ms, report) VALUES (?1, ?2, ?3, ?4)",
                 params![at.to_rfc3339(), state, duration_ms as i64, report.to_string()],
             )?;
-            c.execute("DELETE FROM checks WHERE id <= (SELECT max(id) - 1000 FROM checks)", [])
+            tx.execute("DELETE FROM checks WHERE id <= (SELECT max(id) - 1000 FROM checks)", [])?;
+            for (account, ids) in ok_counts {
+                tx.execute(
+                    "INSERT INTO ok_counts (account_id, checked_at, instance_ids) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(account_id) DO UPDATE SET checked_at = excluded.checked_at, instance_ids = excluded.instance_ids",
+                    params![account, at.to_rfc3339(), super::json_text(ids)],
+                )?;
+            }
+            tx.commit()
         })?;
         Ok(())
     }
 
-    /// The last periodic check that found `account` ok: when, and how many instances ran.
-    pub fn last_ok_check(
+    /// The last periodic check that found `account` ok: when, how many instances ran, and
+    /// which (`None` when that check was journaled by a build that did not keep them).
+    pub fn last_ok_check(&self, account: &str) -> Result<Option<LastOk>, JournalError> {
+        let Some((at, running)) = self.last_ok_check_at(account)? else {
+            return Ok(None);
+        };
+        let counted = self.with("read the last ok check's instances", |c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT checked_at, instance_ids FROM ok_counts WHERE account_id = ?1",
+                    [account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((checked_at, ids)) = row else {
+                return Ok(None);
+            };
+            let row = format!("ok_counts {account}");
+            let when = time_of(&row, "checked_at", Some(checked_at))?.expect("some");
+            let ids: Vec<String> = json_of(&row, "instance_ids", Some(ids))?.expect("some");
+            Ok((when == at).then(|| ids.into_iter().collect()))
+        })?;
+        Ok(Some(LastOk {
+            at,
+            running,
+            counted,
+        }))
+    }
+
+    fn last_ok_check_at(
         &self,
         account: &str,
     ) -> Result<Option<(DateTime<Utc>, u64)>, JournalError> {

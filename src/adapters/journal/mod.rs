@@ -19,6 +19,7 @@ mod incidents;
 mod prices;
 mod schema;
 
+pub use activity::LastOk;
 pub use changes::{ChangeRow, Finding, PlannedChange};
 pub use events::{EventRecord, EventRow};
 pub use incidents::IncidentRow;
@@ -189,6 +190,7 @@ mod tests {
             4 => include_str!("../../../tests/fixtures/journal-v4.sql"),
             5 => include_str!("../../../tests/fixtures/journal-v5.sql"),
             6 => include_str!("../../../tests/fixtures/journal-v6.sql"),
+            7 => include_str!("../../../tests/fixtures/journal-v7.sql"),
             _ => unreachable!(),
         };
         let path = dir.join(format!("v{version}.db"));

@@ -10,7 +10,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// version `n - 1` to version `n`; a new journal runs them all. A journal of any older version
 /// is brought to the current one in order, in one transaction. Never edit one that shipped:
 /// add the next.
-pub(super) const MIGRATIONS: [&str; 7] = [
+pub(super) const MIGRATIONS: [&str; 8] = [
     SCHEMA,
     MIGRATE_TO_2,
     MIGRATE_TO_3,
@@ -18,7 +18,19 @@ pub(super) const MIGRATIONS: [&str; 7] = [
     MIGRATE_TO_5,
     MIGRATE_TO_6,
     MIGRATE_TO_7,
+    MIGRATE_TO_8,
 ];
+
+/// Version 8: the instances each account's latest ok check counted running, so that a launch
+/// whose instances that check already counted is no launcher of a later incident. One row per
+/// account (the latest ok check only), not one per check: a fleet's ids are kept once.
+const MIGRATE_TO_8: &str = "
+CREATE TABLE ok_counts (
+    account_id   TEXT PRIMARY KEY,
+    checked_at   TEXT NOT NULL,            -- the ok check's time, as in checks.checked_at
+    instance_ids TEXT NOT NULL             -- JSON: the running instance ids it counted, sorted
+);
+";
 
 /// Version 7: isolation and GuardDuty. What a change's call returned (a snapshot's id, a
 /// created group's id); each isolated instance as it was before; the finding behind an

@@ -287,7 +287,7 @@ impl Bot {
                 crate::config::HaltScope::All => halt::Scope::All,
                 // Never seen ok by this guard: nothing running is known to be good.
                 crate::config::HaltScope::New => match self.journal.last_ok_check(a.id.as_str())? {
-                    Some((at, _)) => halt::Scope::LaunchedSince(at),
+                    Some(ok) => halt::Scope::LaunchedSince(ok.at),
                     None => halt::Scope::All,
                 },
                 // Only what non-exempt launchers started; none known, none stopped (the report

@@ -35,11 +35,18 @@ impl Bot {
         )
         .await;
         let ms = started.elapsed().as_millis() as u64;
+        let ok_counts: Vec<(&str, &[String])> = report
+            .accounts
+            .iter()
+            .filter(|a| a.state == State::Ok)
+            .map(|a| (a.account_id.as_str(), a.counted.as_slice()))
+            .collect();
         self.journal.record_check(
             report.checked_at,
             report.state.as_str(),
             ms,
             &serde_json::to_value(&report).unwrap_or_default(),
+            &ok_counts,
         )?;
         self.metrics.checks.fetch_add(1, Ordering::Relaxed);
         self.metrics.last_check_ms.store(ms, Ordering::Relaxed);

@@ -104,6 +104,12 @@ impl Bot {
                                 Some(account) => self.on_finding(&account, &e.detail, clock)?,
                                 None => (Outcome::Ignored, Some("account not watched".into())),
                             },
+                            Decision::PolicyWrite => match self.account(&e.account) {
+                                Some(account) => {
+                                    self.on_policy_write(&account, &e.detail, clock).await?
+                                }
+                                None => (Outcome::Ignored, Some("account not watched".into())),
+                            },
                             Decision::Ignore(why) => (Outcome::Ignored, Some(why.to_owned())),
                         }
                     };

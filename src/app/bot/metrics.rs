@@ -36,6 +36,9 @@ pub struct Metrics {
     pub event_receive_failures: AtomicU64,
     /// Unix milliseconds of the last successful receive (an empty long poll counts); 0 before.
     pub last_receive: AtomicI64,
+    /// Inline-policy writes by the guard's role that its journal does not account for: when,
+    /// and what (`policy_writes.rs`).
+    unexpected_writes: std::sync::Mutex<Vec<(DateTime<Utc>, String)>>,
 }
 
 /// A loop's signs of life, for `/healthz`.
@@ -114,6 +117,26 @@ impl Metrics {
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub(super) fn unexpected_write(&self, at: DateTime<Utc>, what: &str) {
+        let mut list = self
+            .unexpected_writes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !list.iter().any(|(_, w)| w == what) {
+            list.push((at, what.to_owned()));
+        }
+    }
+
+    /// The unexpected writes of the last [`super::policy_writes::KEEP_UNEXPECTED`] before `now`.
+    pub fn unexpected_writes(&self, now: DateTime<Utc>) -> Vec<String> {
+        let mut list = self
+            .unexpected_writes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        list.retain(|(at, _)| now - *at <= super::policy_writes::KEEP_UNEXPECTED);
+        list.iter().map(|(_, w)| w.clone()).collect()
     }
 
     /// When the event path last received (an empty long poll counts).

@@ -15,6 +15,7 @@ mod events;
 mod findings;
 mod isolating;
 mod metrics;
+mod policy_writes;
 mod run;
 mod triggers;
 

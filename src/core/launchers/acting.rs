@@ -162,6 +162,7 @@ mod tests {
             "111111111111",
             "arn:aws:iam::111111111111:user/guard",
             &["alice".into()],
+            &Default::default(),
         );
         let plan = plan_lockout(&a.launchers, GUARD);
         assert!(plan.contains(&LauncherAct::User {

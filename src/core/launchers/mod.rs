@@ -83,6 +83,10 @@ pub struct Attribution {
     pub failed: usize,
     /// The guard's own calls.
     pub guard: usize,
+    /// Launch calls whose every instance the account's last ok check counted running: what
+    /// that check saw and found ok, so no launch of this incident.
+    #[serde(default)]
+    pub counted: usize,
 }
 
 /// What is known of an incident's launchers, as journaled and shown.
@@ -238,8 +242,17 @@ fn is_exempt(exempt: &[String], p: &Principal) -> bool {
 }
 
 /// Gathers `records` (raw CloudTrail records) of `account` per principal. `guard`: the guard's
-/// identity there; `exempt`: the account's exempt principals.
-pub fn attribute(records: &[Value], account: &str, guard: &str, exempt: &[String]) -> Attribution {
+/// identity there; `exempt`: the account's exempt principals; `counted`: the instances the
+/// account's last ok check counted running. The decision is per instance: an instance that
+/// check counted was launched by no one of this incident, and a launch whose instances it
+/// all counted is no launcher (a call that names no instance, a Spot request, is kept).
+pub fn attribute(
+    records: &[Value],
+    account: &str,
+    guard: &str,
+    exempt: &[String],
+    counted: &BTreeSet<String>,
+) -> Attribution {
     let mut out = Attribution::default();
     let mut by: BTreeMap<(String, Option<String>), Launcher> = BTreeMap::new();
     let mut seen_ids = BTreeSet::new();
@@ -262,6 +275,14 @@ pub fn attribute(records: &[Value], account: &str, guard: &str, exempt: &[String
         if is_guard(guard, &r.principal) {
             out.guard += 1;
             continue;
+        }
+        let mut r = r;
+        if !r.instance_ids.is_empty() {
+            r.instance_ids.retain(|id| !counted.contains(id));
+            if r.instance_ids.is_empty() {
+                out.counted += 1;
+                continue;
+            }
         }
         out.records += 1;
         let key = (r.principal.arn.clone(), r.principal.access_key_id.clone());
@@ -374,7 +395,13 @@ pub(super) mod tests {
                 &["i-05"],
             ),
         ];
-        let a = attribute(&records, "111111111111", GUARD, &["alice".into()]);
+        let a = attribute(
+            &records,
+            "111111111111",
+            GUARD,
+            &["alice".into()],
+            &BTreeSet::new(),
+        );
         assert_eq!(a.records, 4);
         let m = &a.launchers[0];
         assert_eq!(m.principal_arn, "arn:aws:iam::111111111111:user/mallory");
@@ -401,6 +428,61 @@ pub(super) mod tests {
             ci.role_arn.as_deref(),
             Some("arn:aws:iam::111111111111:role/ci")
         );
+    }
+
+    /// A colleague's launch whose instances the last ok check counted is no launcher; a launch
+    /// of instances it did not see (still pending then) is; of a launch it saw in part, only
+    /// the instances it did not count are the incident's; a call that names no instance (a
+    /// Spot request) cannot be decided per instance and is kept.
+    #[test]
+    fn a_launch_the_last_ok_check_counted_is_no_launcher_per_instance() {
+        let records = vec![
+            record(
+                user("carol", "AKIACAROL"),
+                "RunInstances",
+                "eu-west-1",
+                &["i-c1", "i-c2", "i-c3"],
+            ),
+            record(
+                user("mallory", "AKIAMALLORY"),
+                "RunInstances",
+                "eu-west-1",
+                &["i-m1"],
+            ),
+            record(
+                user("dave", "AKIADAVE"),
+                "RunInstances",
+                "us-east-1",
+                &["i-d1", "i-d2"],
+            ),
+            record(
+                user("erin", "AKIAERIN"),
+                "RequestSpotInstances",
+                "us-east-1",
+                &[],
+            ),
+        ];
+        let counted: BTreeSet<String> = ["i-c1", "i-c2", "i-c3", "i-d1", "i-other"]
+            .map(String::from)
+            .into();
+        let a = attribute(&records, "111111111111", GUARD, &[], &counted);
+        assert_eq!((a.records, a.counted), (3, 1));
+        let names: Vec<&str> = a
+            .launchers
+            .iter()
+            .filter_map(|l| l.user_name.as_deref())
+            .collect();
+        assert!(!names.contains(&"carol"), "{names:?}");
+        let dave = a
+            .launchers
+            .iter()
+            .find(|l| l.user_name.as_deref() == Some("dave"))
+            .unwrap();
+        assert_eq!(dave.instance_ids, ["i-d2"]);
+        assert!(names.contains(&"mallory") && names.contains(&"erin"));
+        // Without what the check counted, every launch in the window is a launcher.
+        let all = attribute(&records, "111111111111", GUARD, &[], &BTreeSet::new());
+        assert_eq!((all.records, all.counted, all.launchers.len()), (4, 0, 4));
     }
 
     #[test]
@@ -440,7 +522,7 @@ pub(super) mod tests {
                 &["i-07"],
             ),
         ];
-        let a = attribute(&records, "111111111111", GUARD, &[]);
+        let a = attribute(&records, "111111111111", GUARD, &[], &BTreeSet::new());
         assert_eq!(a.launchers, []);
         assert_eq!((a.foreign, a.failed, a.malformed, a.guard), (1, 1, 3, 1));
     }

@@ -210,7 +210,8 @@ data "aws_iam_policy_document" "account_permissions" {
 
   statement {
     sid = "AttachOnlyTheLaunchDenyPolicyToRoles"
-    # A role is never given the deny-all policy: only launches are blocked for it.
+    # A role is never given the deny-all policy: only launches are blocked for it (block_launches,
+    # and lockout_launchers on a launcher role without session revocation).
     actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
     condition {
@@ -220,18 +221,27 @@ data "aws_iam_policy_document" "account_permissions" {
     }
   }
 
-  statement {
-    sid = "RevokeOlderRoleSessions"
-    # lockout_launchers: an inline policy denying sessions issued before the incident; the
-    # Deny below keeps the guard's own role out of reach.
-    actions   = ["iam:PutRolePolicy", "iam:DeleteRolePolicy"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+  # Opt-in (allow_session_revocation): inline policies revoking sessions issued before an
+  # incident (revoke_sessions, and lockout_launchers on roles); restore deletes them. IAM cannot
+  # limit what an inline policy says, so whoever holds the guard's credentials could write any:
+  # off by default, and with it on the guard alerts on every write of its own it did not journal.
+  # The Deny below keeps the guard's own role out of reach.
+  dynamic "statement" {
+    for_each = var.allow_session_revocation ? [1] : []
+    content {
+      sid       = "RevokeOlderRoleSessions"
+      actions   = ["iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+      resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+    }
   }
 
-  statement {
-    sid       = "RevokeOlderUserSessions"
-    actions   = ["iam:PutUserPolicy", "iam:DeleteUserPolicy"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+  dynamic "statement" {
+    for_each = var.allow_session_revocation ? [1] : []
+    content {
+      sid       = "RevokeOlderUserSessions"
+      actions   = ["iam:PutUserPolicy", "iam:DeleteUserPolicy"]
+      resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+    }
   }
 
   statement {

@@ -28,3 +28,9 @@ variable "protected_principal_arns" {
     error_message = "Each protected_principal_arns entry must be an IAM user or role ARN, like arn:aws:iam::111111111111:role/break-glass."
   }
 }
+
+variable "allow_session_revocation" {
+  description = "Let the guard write (and remove) inline policies revoking older sessions: revoke_sessions, and lockout_launchers on roles. Off, the policy has no iam:Put*Policy or iam:Delete*Policy at all."
+  type        = bool
+  default     = false
+}

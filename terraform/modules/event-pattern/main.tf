@@ -1,5 +1,8 @@
 # The events the guard acts on, as one EventBridge pattern: EC2 instances about to cost money,
-# the EC2 calls that launch them (as CloudTrail records them), and GuardDuty findings. Used by
+# the EC2 calls that launch them (as CloudTrail records them), GuardDuty findings, and the
+# inline-policy writes the guard holds its own role's to (IAM's events are delivered in
+# us-east-1; with allow_session_revocation the guard alerts on any write of its own role that
+# it did not journal). Used by
 # the central rule (root module) and by every forwarding rule (modules/event-forwarding), so the
 # two can never disagree. tests/it/terraform.rs holds it to src/core/events.rs.
 
@@ -24,6 +27,14 @@ locals {
       {
         source        = ["aws.guardduty"]
         "detail-type" = ["GuardDuty Finding"]
+      },
+      {
+        source        = ["aws.iam"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["iam.amazonaws.com"]
+          eventName   = ["PutUserPolicy", "PutRolePolicy"]
+        }
       },
     ]
   }

@@ -52,6 +52,7 @@ module "permissions" {
   lockout_policy_arn       = module.policies.lockout_policy_arn
   launch_deny_policy_arn   = module.policies.launch_deny_policy_arn
   protected_principal_arns = var.protected_principal_arns
+  allow_session_revocation = var.allow_session_revocation
 }
 
 resource "aws_iam_policy" "member" {

@@ -65,6 +65,12 @@ variable "protected_principal_arns" {
   default     = []
 }
 
+variable "allow_session_revocation" {
+  description = "Let the guard write inline policies that revoke sessions issued before an incident in this account (revoke_sessions; lockout_launchers on roles). Off (the default), the member policy has no iam:Put*Policy at all. Set it as in the guard's own account."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)

@@ -8,6 +8,8 @@ use chrono::Utc;
 use runawaytrain::core::launchers::LaunchersState;
 use serde_json::{Value, json};
 
+mod counted;
+
 const GROUP: &str = "org-trail";
 
 fn config(topic: &str, events: Option<&str>) -> String {
@@ -335,17 +337,41 @@ async fn the_event_paths_launch_calls_name_the_launchers_first() {
 
 /// Lock out exactly the launchers: the attacker's key goes Inactive (its other key and another
 /// user's stay Active) and the deny-all policy is attached to it; a role session's older
-/// sessions are revoked with the incident's time; an exempt launcher is reported, untouched; a
-/// user who launched before the last ok check is no launcher. `restore` undoes exactly it.
+/// sessions are revoked with the incident's time (with `allow_session_revocation`); an exempt
+/// launcher is reported, untouched; a user who launched before the last ok check is no
+/// launcher. `restore` undoes exactly it.
 #[tokio::test(flavor = "multi_thread")]
 async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
+    lockout_launchers_case(true).await;
+}
+
+/// Without `allow_session_revocation` the guard writes no inline policy: the launcher role gets
+/// the pre-made launch-deny policy attached instead, and `restore` detaches it.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_session_revocation_a_launcher_role_gets_the_launch_deny_policy() {
+    lockout_launchers_case(false).await;
+}
+
+async fn lockout_launchers_case(revocation: bool) {
     let lockout_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
+    let deny_arn = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-launch-deny");
     let h = BotHarness::start(|t| {
-        with_lockout_policy(config(t, None)) + "actions = [\"lockout_launchers\"]\n"
+        let role = if revocation {
+            "allow_session_revocation = true\n".to_owned()
+        } else {
+            format!("launch_deny_policy_arn = \"{deny_arn}\"\n")
+        };
+        with_lockout_policy(config(t, None)) + "actions = [\"lockout_launchers\"]\n" + &role
     })
     .await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
     create_lockout_policy(&h.moto).await;
+    iam.create_policy()
+        .policy_name("runawaytrain-launch-deny")
+        .policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "*"}]}"#)
+        .send()
+        .await
+        .unwrap();
     iam.create_role()
         .role_name("ci")
         .assume_role_policy_document(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#)
@@ -496,20 +522,50 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
         spared.contains("user/alice") && spared.contains("exempt_principals"),
         "{spared}"
     );
-    let policy = iam
-        .get_role_policy()
-        .role_name("ci")
-        .policy_name(format!("runawaytrain-revoke-{}", row.id))
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = serde_json::from_str(&urlencoding_decode(policy.policy_document())).unwrap();
-    assert_eq!(doc["Statement"][0]["Effect"], "Deny");
-    assert_eq!(
-        doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
-        row.opened_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let role_attached = || {
+        let iam = iam.clone();
+        async move {
+            iam.list_attached_role_policies()
+                .role_name("ci")
+                .send()
+                .await
+                .unwrap()
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    if revocation {
+        let policy = iam
+            .get_role_policy()
+            .role_name("ci")
+            .policy_name(format!("runawaytrain-revoke-{}", row.id))
+            .send()
+            .await
+            .unwrap();
+        let doc: Value =
+            serde_json::from_str(&urlencoding_decode(policy.policy_document())).unwrap();
+        assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            row.opened_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        assert!(role_attached().await.is_empty());
+    } else {
+        let inline = iam
+            .list_role_policies()
+            .role_name("ci")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            inline.policy_names().is_empty(),
+            "no inline policy: {inline:?}"
+        );
+        assert_eq!(role_attached().await, std::slice::from_ref(&deny_arn));
+    }
 
     let restored = run(vec!["restore".into(), row.id.clone(), "--yes".into()]).await;
     assert!(restored.status.success(), "{restored:?}");
@@ -522,6 +578,7 @@ async fn lockout_launchers_acts_on_exactly_them_and_restore_undoes_it() {
         .await
         .unwrap();
     assert!(left.policy_names().is_empty(), "{left:?}");
+    assert!(role_attached().await.is_empty());
 }
 
 /// moto and AWS return a policy document URL-encoded.
@@ -695,7 +752,10 @@ async fn halt_scopes_stop_only_the_launchers_or_the_new_instances() {
 /// the condition), never an exempt one or a service-linked role; `restore` removes exactly it.
 #[tokio::test(flavor = "multi_thread")]
 async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_restore_undoes_it() {
-    let h = BotHarness::start(|t| config(t, None) + "actions = [\"revoke_sessions\"]\n").await;
+    let h = BotHarness::start(|t| {
+        config(t, None) + "actions = [\"revoke_sessions\"]\nallow_session_revocation = true\n"
+    })
+    .await;
     let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
     let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
     for (name, path) in [
