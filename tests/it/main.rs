@@ -15,6 +15,7 @@ mod launchers;
 mod lockout;
 mod money;
 mod organizations;
+mod policy_writes;
 mod restore;
 mod serve;
 mod snapshots;

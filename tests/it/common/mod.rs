@@ -727,3 +727,10 @@ pub fn forward(upstream: &str, head: &str, body: &[u8]) -> std::io::Result<Vec<u
     up.read_to_end(&mut answer)?;
     Ok(answer)
 }
+
+/// A URL-encoded text decoded: IAM documents as moto and AWS return them.
+pub fn urlencoding_decode(s: &str) -> String {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(&format!("d={}", s.replace('&', "%26"))).unwrap();
+    pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default()
+}

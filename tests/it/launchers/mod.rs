@@ -581,26 +581,6 @@ async fn lockout_launchers_case(revocation: bool) {
     assert!(role_attached().await.is_empty());
 }
 
-/// moto and AWS return a policy document URL-encoded.
-fn urlencoding_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// As `deliver`, with the log events stamped `at`.
 async fn deliver_at(moto: &Moto, lines: &[String], at: chrono::DateTime<Utc>) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk("us-east-1").await);

@@ -280,13 +280,6 @@ pub(super) fn refused(policies: &[serde_json::Value], r: &Request) -> String {
     }
 }
 
-/// IAM returns policy documents URL-encoded: decoded as a form value would be.
-pub(super) fn urlencoding_decode(s: &str) -> String {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(&format!("d={}", s.replace('&', "%26"))).unwrap();
-    pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default()
-}
-
 pub(super) fn base64_decode(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
