@@ -22,10 +22,17 @@ provider "aws" {
 
 data "aws_caller_identity" "current" {}
 
+variable "allow_session_revocation" {
+  description = "Let the guard revoke sessions with inline policies (read \"Session revocation\" in the module's README first)."
+  type        = bool
+  default     = false
+}
+
 module "runawaytrain" {
   source = "../.."
 
-  trust_ecs_tasks = true
+  trust_ecs_tasks          = true
+  allow_session_revocation = var.allow_session_revocation
   # The account's break-glass user: out of the guard's reach, whatever runaway.toml says.
   protected_principal_arns    = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:user/break-glass"]
   notify_emails               = ["oncall@example.com"]

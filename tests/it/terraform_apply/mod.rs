@@ -6,6 +6,7 @@
 
 mod deployed_bot;
 mod organization;
+mod session_revocation;
 mod single_account;
 
 use std::path::{Path, PathBuf};

@@ -373,6 +373,20 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         .await;
     assert_eq!(out.code, 0, "{out:?}");
 
+    // Session revocation: no inline-policy write without the module's opt-in; with it, the
+    // guard's session revokes and restores within its policy.
+    super::session_revocation::without_and_with_the_opt_in(&moto, &example, &iam, |toml| {
+        format!(
+            "{}\nregions = [\"us-east-1\"]\nmax_running_instances = 1\n",
+            toml.replacen(
+                "[guard]\n",
+                "[guard]\nstate_path = \"journal.db\"\nexempt_principals = [\"break-glass\", \"ops-admin\"]\n",
+                1
+            )
+        )
+    })
+    .await;
+
     // Destroy leaves nothing behind (the key is only scheduled for deletion, as on AWS).
     terraform(&example, &["destroy", "-auto-approve", "-input=false"]);
     let (roles, policies, queues, topics) = names(&moto).await;
