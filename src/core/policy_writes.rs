@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::launchers::{Principal, is_guard};
+use super::launchers::{Principal, is_guard, need_at, text_at};
 
 /// The CloudTrail calls that write an inline policy, as the module's event pattern forwards them.
 pub const POLICY_WRITES: [&str; 2] = ["PutUserPolicy", "PutRolePolicy"];
@@ -72,14 +72,8 @@ impl PolicyWrite {
 /// Reads the `detail` of an `AWS API Call via CloudTrail` event (a CloudTrail record) of a
 /// policy write. The error names what is missing.
 pub fn read(record: &Value) -> Result<PolicyWrite, String> {
-    let text = |path: &str| -> Option<String> {
-        record
-            .pointer(path)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let need = |path: &str| text(path).ok_or_else(|| format!("no `{}`", &path[1..]));
+    let text = |path: &str| text_at(record, path);
+    let need = |path: &str| need_at(record, path);
     let event_name = need("/eventName")?;
     if !POLICY_WRITES.contains(&event_name.as_str()) {
         return Err(format!("{event_name} is not an inline-policy write"));

@@ -166,16 +166,24 @@ fn role_of_session(arn: &str) -> Option<(&str, &str)> {
     (service == "sts").then_some((account, role))
 }
 
+/// The non-empty text at `path` (a JSON pointer) of a CloudTrail record.
+pub(crate) fn text_at(record: &Value, path: &str) -> Option<String> {
+    record
+        .pointer(path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The text at `path`, or an error naming the field.
+pub(crate) fn need_at(record: &Value, path: &str) -> Result<String, String> {
+    text_at(record, path).ok_or_else(|| format!("no `{}`", &path[1..]))
+}
+
 /// Reads one CloudTrail record.
 pub fn parse_record(record: &Value) -> Result<LaunchRecord, String> {
-    let text = |path: &str| -> Option<String> {
-        record
-            .pointer(path)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let need = |path: &str| text(path).ok_or_else(|| format!("no `{}`", &path[1..]));
+    let text = |path: &str| text_at(record, path);
+    let need = |path: &str| need_at(record, path);
     let event_name = need("/eventName")?;
     let time = need("/eventTime")?;
     let time = DateTime::parse_from_rfc3339(&time)

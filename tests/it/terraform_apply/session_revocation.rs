@@ -83,6 +83,36 @@ async fn inline_of_app(iam: &aws_sdk_iam::Client) -> Vec<String> {
         .to_vec()
 }
 
+/// `lockout --launchers` of a fresh incident launched by `app`, `locked` checked, then
+/// `restore`, with the guard's session behind `proxy`: the incident, and every action judged
+/// (each allowed).
+async fn lock_out_and_restore(
+    proxy: &AuthorizingProxy,
+    vars: &[(&'static str, String)],
+    config: &str,
+    locked: impl AsyncFnOnce(&str),
+) -> (String, Vec<String>) {
+    let w = Workdir::new(config);
+    let id = incident_launched_by_app(&w);
+    let env = env(vars);
+    let out = w
+        .run(
+            &proxy.url,
+            &["lockout", "--launchers", &id, "--yes", "--json"],
+            &env,
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    locked(&id).await;
+    let out = w
+        .run(&proxy.url, &["restore", &id, "--yes", "--json"], &env)
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let judged = proxy.judged();
+    assert!(judged.iter().all(|j| j.decision.allowed()), "{judged:?}");
+    (id, judged.into_iter().map(|j| j.action).collect())
+}
+
 /// `config(toml)`: the guard's configuration from the module's `runaway_toml`.
 pub(super) async fn without_and_with_the_opt_in(
     moto: &Moto,
@@ -111,30 +141,13 @@ pub(super) async fn without_and_with_the_opt_in(
     let put = Request::new("iam:PutRolePolicy", &arn("role", "app"));
     assert_eq!(refused(&guard, &put), "implicit");
     assert!(toml().contains("allow_session_revocation = false"));
-    let w = Workdir::new(&config(&toml()));
-    let id = incident_launched_by_app(&w);
-    let out = w
-        .run(
-            &proxy.url,
-            &["lockout", "--launchers", &id, "--yes", "--json"],
-            &env(&vars),
-        )
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(attached_to_app(iam).await, std::slice::from_ref(&deny_arn));
-    assert!(inline_of_app(iam).await.is_empty());
-    let out = w
-        .run(
-            &proxy.url,
-            &["restore", &id, "--yes", "--json"],
-            &env(&vars),
-        )
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(attached_to_app(iam).await.is_empty());
-    let judged = proxy.judged();
-    assert!(judged.iter().all(|j| j.decision.allowed()), "{judged:?}");
-    assert!(judged.iter().any(|j| j.action == "iam:AttachRolePolicy"));
+    let (id, judged) = lock_out_and_restore(&proxy, &vars, &config(&toml()), async |_| {
+        assert_eq!(attached_to_app(iam).await, std::slice::from_ref(&deny_arn));
+        assert!(inline_of_app(iam).await.is_empty());
+    })
+    .await;
+    assert!(attached_to_app(iam).await.is_empty(), "{id}");
+    assert!(judged.iter().any(|j| j == "iam:AttachRolePolicy"));
 
     // On: the same module re-applied with the opt-in.
     terraform(
@@ -169,34 +182,17 @@ pub(super) async fn without_and_with_the_opt_in(
         "NeverTouchTheProtectedPrincipals"
     );
     assert!(toml().contains("allow_session_revocation = true"));
-    let w = Workdir::new(&config(&toml()));
-    let id = incident_launched_by_app(&w);
-    let out = w
-        .run(
-            &proxy.url,
-            &["lockout", "--launchers", &id, "--yes", "--json"],
-            &env(&vars),
-        )
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(
-        inline_of_app(iam).await,
-        [format!("runawaytrain-revoke-{id}")]
-    );
-    assert!(attached_to_app(iam).await.is_empty());
-    let out = w
-        .run(
-            &proxy.url,
-            &["restore", &id, "--yes", "--json"],
-            &env(&vars),
-        )
-        .await;
-    assert_eq!(out.code, 0, "{out:?}");
+    let (_, judged) = lock_out_and_restore(&proxy, &vars, &config(&toml()), async |id| {
+        assert_eq!(
+            inline_of_app(iam).await,
+            [format!("runawaytrain-revoke-{id}")]
+        );
+        assert!(attached_to_app(iam).await.is_empty());
+    })
+    .await;
     assert!(inline_of_app(iam).await.is_empty());
-    let judged = proxy.judged();
-    assert!(judged.iter().all(|j| j.decision.allowed()), "{judged:?}");
     for action in ["iam:PutRolePolicy", "iam:DeleteRolePolicy"] {
-        assert!(judged.iter().any(|j| j.action == action), "{action} judged");
+        assert!(judged.iter().any(|j| j == action), "{action} judged");
     }
     iam.delete_role().role_name("app").send().await.unwrap();
 }
