@@ -267,6 +267,22 @@ pub trait AccountCloud: Send + Sync {
         key_id: &str,
         active: bool,
     ) -> Result<(), CloudError>;
+
+    /// What of `service` (beyond EC2) runs in the region and costs money, over all pages
+    /// (`core::services::What`); with `tags`, each with its tags (what exemptions need).
+    async fn service_resources(
+        &self,
+        region: &RegionName,
+        service: crate::core::services::Service,
+        tags: bool,
+    ) -> Result<Vec<crate::core::services::Resource>, CloudError>;
+
+    /// Makes one change to a service resource (a halt's, or its undoing).
+    async fn service_change(
+        &self,
+        region: &RegionName,
+        change: &crate::core::services::ServiceChange,
+    ) -> Result<(), CloudError>;
 }
 
 #[cfg(test)]

@@ -113,6 +113,21 @@ fn report(
             Err(e) => seen.errors.push(Problem::region(r.region.as_str(), e)),
         }
     }
+    let mut services: BTreeMap<String, crate::core::services::ServiceCount> = BTreeMap::new();
+    for sv in &s.services {
+        match &sv.resources {
+            Ok(list) => {
+                let n: u64 = list.iter().map(|r| r.what.counted()).sum();
+                let count = services.entry(sv.service.as_str().to_owned()).or_default();
+                count.running += n;
+                count.regions.insert(sv.region.to_string(), n);
+                if let Some(key) = crate::core::services::count_key(sv.service) {
+                    *seen.counts.entry(key.to_owned()).or_default() += n;
+                }
+            }
+            Err(e) => seen.errors.push(Problem::region(sv.region.as_str(), e)),
+        }
+    }
     let home = config.guard.home_region.as_str();
     let account = s.account;
     match &s.charges {
@@ -170,6 +185,7 @@ fn report(
         top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,
+        services,
         counted: {
             counted.sort_unstable();
             counted

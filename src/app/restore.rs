@@ -236,7 +236,8 @@ async fn undo_all(
         // then put it back in its group and resume the groups, then the rest of its state, then
         // give the access back. What restore keeps (evidence, shared groups) is only listed.
         let rank = |r: &&ChangeRow| match r.action {
-            ChangeKind::StopInstance => 0,
+            ChangeKind::StopInstance | ChangeKind::StopDbInstance | ChangeKind::StopDbCluster => 0,
+            ChangeKind::ScaleEcsService | ChangeKind::SetConcurrency => 3,
             ChangeKind::TagInstance => 1,
             ChangeKind::SetInterfaceGroups | ChangeKind::DisassociateProfile => 2,
             ChangeKind::DetachFromGroup | ChangeKind::SuspendProcesses => 3,
@@ -251,7 +252,8 @@ async fn undo_all(
             | ChangeKind::AdmitForensics
             | ChangeKind::CreateVolume
             | ChangeKind::RunForensicInstance
-            | ChangeKind::AttachVolume => 6,
+            | ChangeKind::AttachVolume
+            | ChangeKind::StopEcsTask => 6,
         };
         let (kept, mine): (Vec<&ChangeRow>, Vec<&ChangeRow>) = mine
             .into_iter()
@@ -351,6 +353,17 @@ async fn undo_all(
             .iter()
             .filter(|r| !matches!(r.action, ChangeKind::StopInstance | ChangeKind::TagInstance))
         {
+            if matches!(
+                r.action,
+                ChangeKind::StopDbInstance | ChangeKind::StopDbCluster
+            ) && !start_instances
+            {
+                report.kept.push(not_undone(
+                    r,
+                    "stopped: restore with --start-instances to start it".into(),
+                ));
+                continue;
+            }
             if r.action == ChangeKind::SuspendProcesses
                 && held.contains(&(r.account_id.clone(), r.region.clone(), r.target.clone()))
             {
@@ -491,6 +504,24 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         | ChangeKind::RunForensicInstance
         | ChangeKind::AttachVolume => Err(CloudError {
             message: "kept on purpose, never undone".into(),
+            ..missing("undo")
+        }),
+        // Compute beyond EC2: the journaled undo (`before`) is the change that gives back what
+        // was there (a start, the desired count, the reserved concurrency).
+        ChangeKind::StopDbInstance
+        | ChangeKind::StopDbCluster
+        | ChangeKind::ScaleEcsService
+        | ChangeKind::SetConcurrency => {
+            let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
+            let change: crate::core::services::ServiceChange = r
+                .before
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .ok_or_else(|| missing("undo"))?;
+            conn.service_change(&region, &change).await
+        }
+        ChangeKind::StopEcsTask => Err(CloudError {
+            message: "a stopped standalone task cannot be started again".into(),
             ..missing("undo")
         }),
         // Started and untagged in their batches (`undo_all`), which the caller leaves out.

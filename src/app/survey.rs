@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 
 use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
+use crate::core::services::{Resource, Service};
 use chrono::{DateTime, Utc};
 
 use crate::ports::{AccountCloud, Cloud, CloudError, Purpose};
@@ -26,11 +27,20 @@ pub struct AccountSurvey<'a> {
     /// The estimated charges' points (from the payer: the account's total, or its
     /// `LinkedAccount` series), read only with `money` and a charges or spend rate rule.
     pub charges: Option<Result<Points, CloudError>>,
+    /// What runs of each service beyond EC2 the account halts or counts, per region, in
+    /// (service, region) order.
+    pub services: Vec<ServiceSurvey>,
 }
 
 pub struct RegionSurvey {
     pub region: RegionName,
     pub instances: Result<Vec<Instance>, CloudError>,
+}
+
+pub struct ServiceSurvey {
+    pub service: Service,
+    pub region: RegionName,
+    pub resources: Result<Vec<Resource>, CloudError>,
 }
 
 type Connected = (
@@ -40,6 +50,7 @@ type Connected = (
 
 enum Task {
     Region(usize, RegionName),
+    Service(usize, RegionName, Service),
     Charges(usize),
 }
 
@@ -47,6 +58,7 @@ type Points = Vec<(DateTime<Utc>, f64)>;
 
 enum Outcome {
     Region(usize, RegionSurvey),
+    Service(usize, ServiceSurvey),
     Charges(usize, Result<Points, CloudError>),
 }
 
@@ -100,9 +112,13 @@ pub async fn survey<'a>(
             account_error: None,
             regions: Vec::new(),
             charges: None,
+            services: Vec::new(),
         };
         match regions {
             Ok(regions) => {
+                for service in account.surveyed_services() {
+                    tasks.extend(regions.iter().map(|r| Task::Service(i, r.clone(), service)));
+                }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
                 if money.is_some()
                     && (account.max_estimated_charges_usd.is_some()
@@ -134,6 +150,22 @@ pub async fn survey<'a>(
                     let instances = conn.running_instances(&region, &tags, typed).await;
                     Outcome::Region(i, RegionSurvey { region, instances })
                 }
+                Task::Service(i, region, service) => {
+                    let conn = conns[i]
+                        .as_ref()
+                        .expect("tasks exist only for connected accounts");
+                    // Tags decide exemptions: a halt needs them, a count does not.
+                    let tags = purpose != Purpose::Check;
+                    let resources = conn.service_resources(&region, service, tags).await;
+                    Outcome::Service(
+                        i,
+                        ServiceSurvey {
+                            service,
+                            region,
+                            resources,
+                        },
+                    )
+                }
                 Task::Charges(i) => {
                     let account = accounts[i];
                     // A member's charges exist only in the payer, by its LinkedAccount.
@@ -151,11 +183,14 @@ pub async fn survey<'a>(
     for outcome in outcomes {
         match outcome {
             Outcome::Region(i, r) => surveys[i].regions.push(r),
+            Outcome::Service(i, s) => surveys[i].services.push(s),
             Outcome::Charges(i, c) => surveys[i].charges = Some(c),
         }
     }
     for s in &mut surveys {
         s.regions.sort_by(|a, b| a.region.cmp(&b.region));
+        s.services
+            .sort_by(|a, b| (a.service, &a.region).cmp(&(b.service, &b.region)));
     }
     surveys
 }

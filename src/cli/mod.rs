@@ -294,6 +294,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
     };
     let own = crate::adapters::aws::own_instance_id().await;
+    let own_compute = crate::adapters::aws::own_compute().await;
     // The incident's id names the guard's sessions from the first call on.
     let incident = journal
         .as_ref()
@@ -303,7 +304,10 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         &accounts,
         incident.as_deref(),
         config.guard.max_concurrency,
-        own.as_deref(),
+        halt::Own {
+            instance: own.as_deref(),
+            compute: &own_compute,
+        },
     )
     .await;
     let (to_stop, ..) = plan.totals();

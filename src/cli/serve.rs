@@ -117,7 +117,9 @@ pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) ->
         .events
         .as_ref()
         .map(|e| Arc::new(crate::adapters::aws::SqsQueue::new(&aws, e)));
-    let mut bot = crate::app::bot::Bot::new(config, Arc::new(aws), chat, notifier, journal, own);
+    let own_compute = crate::adapters::aws::own_compute().await;
+    let mut bot = crate::app::bot::Bot::new(config, Arc::new(aws), chat, notifier, journal, own)
+        .with_own_compute(own_compute);
     if let Some(queue) = queue {
         bot = bot.with_events(queue);
     }

@@ -18,6 +18,7 @@ mod guardduty;
 mod ids;
 mod organization;
 mod policy;
+mod services;
 mod validate;
 
 pub use forensics::Forensics;
@@ -120,6 +121,27 @@ pub struct AccountPolicy {
     /// run and `lockout_launchers` revoke a role's older sessions; without it a launcher role
     /// gets the pre-made launch-deny policy attached instead, and `revoke_sessions` is refused.
     pub allow_session_revocation: bool,
+    /// `exempt_resources`, default none: ARNs of resources of services beyond EC2 (databases,
+    /// ECS services and tasks, functions) that a halt never touches.
+    pub exempt_resources: Vec<String>,
+}
+
+impl Account {
+    /// The services beyond EC2 a check of this account reads: those it halts and those it
+    /// counts.
+    pub fn surveyed_services(&self) -> Vec<crate::core::services::Service> {
+        use crate::core::services::{Service, count_key_service};
+        let mut out: Vec<Service> = self
+            .halt_services
+            .iter()
+            .copied()
+            .chain(self.max_running.keys().filter_map(|k| count_key_service(k)))
+            .filter(|s| *s != Service::Ec2)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// `[slack]`: only `runaway serve` needs it.
@@ -186,6 +208,14 @@ pub struct Account {
     /// `"launchers"` those its launchers started. Exempt instances stay exempt in every scope.
     /// `runaway halt` and `/runaway halt` always stop all.
     pub halt_scope: HaltScope,
+    /// `halt_services`, default `["ec2"]`: the services an incident of this account halts
+    /// (`core::services::Service`); `"all"` is every one this build halts. The services named
+    /// here, and those of `max_running`, are what a check reads beyond EC2.
+    pub halt_services: Vec<crate::core::services::Service>,
+    /// `max_running`, default none: count rules of services beyond EC2, keys as in
+    /// `core::services::COUNT_KEYS` (`rds`, `ecs_tasks`, ...); a violation's rule is
+    /// `max_running.<key>`.
+    pub max_running: std::collections::BTreeMap<String, u64>,
     /// `slack_channel`: overrides `[slack] channel`.
     pub slack_channel: Option<String>,
     /// `sns_topic_arn`: overrides `[notify] sns_topic_arn`.

@@ -23,6 +23,7 @@ pub(super) fn policy(
         cloudtrail_log_group: None,
         forensics: None,
         allow_session_revocation: false,
+        exempt_resources: Vec::new(),
     });
     let grace_period = match raw.grace_period {
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
@@ -85,7 +86,23 @@ pub(super) fn policy(
         raw.forensics_instance_type,
         base.forensics,
     )?;
+    let exempt_resources = match raw.exempt_resources {
+        Some(list) => {
+            if let Some(j) = list.iter().position(|a| !a.starts_with("arn:")) {
+                return Err((
+                    format!("{}[{j}]", key("exempt_resources")),
+                    format!(
+                        "expected a resource ARN like \"arn:aws:rds:us-east-1:111111111111:db:prod\", found {:?}",
+                        list[j]
+                    ),
+                ));
+            }
+            list
+        }
+        None => base.exempt_resources,
+    };
     Ok(AccountPolicy {
+        exempt_resources,
         allow_session_revocation: raw
             .allow_session_revocation
             .unwrap_or(base.allow_session_revocation),

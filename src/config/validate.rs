@@ -48,11 +48,13 @@ struct RawGuard {
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
     allow_session_revocation: Option<bool>,
+    exempt_resources: Option<Vec<String>>,
 }
 
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
 pub(super) struct RawPolicy {
     pub(super) allow_session_revocation: Option<bool>,
+    pub(super) exempt_resources: Option<Vec<String>>,
     pub(super) grace_period: Option<String>,
     pub(super) snooze: Option<String>,
     pub(super) exempt_tag: Option<String>,
@@ -102,6 +104,9 @@ pub(super) struct RawAccount {
     max_burn_rate_usd_per_hour: Option<f64>,
     actions: Option<Vec<Action>>,
     halt_scope: Option<super::HaltScope>,
+    halt_services: Option<Vec<String>>,
+    max_running: Option<std::collections::BTreeMap<String, i64>>,
+    exempt_resources: Option<Vec<String>>,
     slack_channel: Option<String>,
     sns_topic_arn: Option<String>,
     grace_period: Option<String>,
@@ -166,6 +171,7 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             forensics_ami: g.forensics_ami,
             forensics_instance_type: g.forensics_instance_type,
             allow_session_revocation: g.allow_session_revocation,
+            exempt_resources: g.exempt_resources,
         },
         None,
     )?;
@@ -427,6 +433,7 @@ pub(super) fn account_in(
             forensics_ami: a.forensics_ami,
             forensics_instance_type: a.forensics_instance_type,
             allow_session_revocation: a.allow_session_revocation,
+            exempt_resources: a.exempt_resources,
         },
         Some(defaults),
     )?;
@@ -479,6 +486,8 @@ pub(super) fn account_in(
         max_burn_rate_usd_per_hour,
         actions,
         halt_scope: a.halt_scope.unwrap_or_default(),
+        halt_services: super::services::halt_services(&key("halt_services"), a.halt_services)?,
+        max_running: super::services::max_running(&key("max_running"), a.max_running)?,
         slack_channel: a.slack_channel,
         sns_topic_arn: a.sns_topic_arn,
         policy,

@@ -37,6 +37,16 @@ pub enum ChangeKind {
     RunForensicInstance,
     /// A volume attached to the forensic instance: kept by `restore`.
     AttachVolume,
+    /// An RDS DB instance stopped (`restore --start-instances` starts it).
+    StopDbInstance,
+    /// An Aurora DB cluster stopped (`restore --start-instances` starts it).
+    StopDbCluster,
+    /// An ECS service's desired count set to 0 (`restore` sets the count it had).
+    ScaleEcsService,
+    /// A standalone ECS task stopped: it cannot be started again.
+    StopEcsTask,
+    /// A Lambda function's reserved concurrency set to 0 (`restore` gives back what it had).
+    SetConcurrency,
 }
 
 /// The tag on an isolated instance: `runaway:quarantine=<incident id>`.
@@ -50,7 +60,7 @@ pub const TICKET_TAG: &str = "runaway:ticket";
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 18] = [
+    pub const ALL: [ChangeKind; 23] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -69,6 +79,11 @@ impl ChangeKind {
         Self::CreateVolume,
         Self::RunForensicInstance,
         Self::AttachVolume,
+        Self::StopDbInstance,
+        Self::StopDbCluster,
+        Self::ScaleEcsService,
+        Self::StopEcsTask,
+        Self::SetConcurrency,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +106,11 @@ impl ChangeKind {
             Self::CreateVolume => "create_volume",
             Self::RunForensicInstance => "run_forensic_instance",
             Self::AttachVolume => "attach_volume",
+            Self::StopDbInstance => "stop_db_instance",
+            Self::StopDbCluster => "stop_db_cluster",
+            Self::ScaleEcsService => "scale_ecs_service",
+            Self::StopEcsTask => "stop_ecs_task",
+            Self::SetConcurrency => "set_concurrency",
         }
     }
 
@@ -106,8 +126,33 @@ impl ChangeKind {
             | Self::CreateVolume
             | Self::RunForensicInstance
             | Self::AttachVolume => Some("forensics kept: the responder decides"),
+            Self::StopEcsTask => Some("a stopped standalone task cannot be started again"),
             _ => None,
         }
+    }
+
+    /// The kind of a service change (a halt's: stops and settings, never its undoing).
+    pub fn of_service(change: &crate::core::services::ServiceChange) -> ChangeKind {
+        use crate::core::services::ServiceChange as C;
+        match change {
+            C::StopDbInstance { .. } | C::StartDbInstance { .. } => Self::StopDbInstance,
+            C::StopDbCluster { .. } | C::StartDbCluster { .. } => Self::StopDbCluster,
+            C::ScaleEcsService { .. } => Self::ScaleEcsService,
+            C::StopEcsTask { .. } => Self::StopEcsTask,
+            C::SetConcurrency { .. } => Self::SetConcurrency,
+        }
+    }
+
+    /// Whether this kind is a service change (its `before` holds the undo, as JSON).
+    pub fn is_service(self) -> bool {
+        matches!(
+            self,
+            Self::StopDbInstance
+                | Self::StopDbCluster
+                | Self::ScaleEcsService
+                | Self::StopEcsTask
+                | Self::SetConcurrency
+        )
     }
 
     pub fn parse(s: &str) -> Option<ChangeKind> {

@@ -18,3 +18,4 @@ pub mod plan;
 pub mod policy_writes;
 pub mod reports;
 pub mod rules;
+pub mod services;

@@ -18,6 +18,34 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "logs:FilterLogEvents",
         ],
     ),
+    // Compute beyond EC2 (`halt_services`, `max_running`): what runs, read by check and halt.
+    (
+        "check_services",
+        &[
+            "rds:DescribeDBInstances",
+            "rds:DescribeDBClusters",
+            "ecs:ListClusters",
+            "ecs:ListServices",
+            "ecs:DescribeServices",
+            "ecs:ListTasks",
+            "ecs:DescribeTasks",
+            "lambda:ListFunctions",
+            "lambda:GetFunctionConcurrency",
+            "lambda:ListTags",
+        ],
+    ),
+    // Halting it: databases stopped, services scaled to zero, standalone tasks stopped,
+    // functions held at zero concurrency. Never a deletion.
+    (
+        "halt_services",
+        &[
+            "rds:StopDBInstance",
+            "rds:StopDBCluster",
+            "ecs:UpdateService",
+            "ecs:StopTask",
+            "lambda:PutFunctionConcurrency",
+        ],
+    ),
     (
         "stop_instances",
         &[
@@ -127,6 +155,13 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "autoscaling:AttachInstances",
             "ec2:AssociateIamInstanceProfile",
             "ec2:StartInstances",
+            // Compute beyond EC2 given back: databases started, the desired count and the
+            // reserved concurrency as they were.
+            "rds:StartDBInstance",
+            "rds:StartDBCluster",
+            "ecs:UpdateService",
+            "lambda:PutFunctionConcurrency",
+            "lambda:DeleteFunctionConcurrency",
             "ec2:DeleteTags",
             "autoscaling:ResumeProcesses",
             "iam:DetachUserPolicy",

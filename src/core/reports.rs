@@ -48,6 +48,10 @@ pub struct AccountReport {
     pub top_instance_types: Vec<crate::core::money::TypeCost>,
     pub violations: Vec<Violation>,
     pub errors: Vec<Problem>,
+    /// What runs of each service beyond EC2 the account halts or counts (`rds`, `ecs`,
+    /// `lambda`), over the regions that could be read; absent when none is read.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, crate::core::services::ServiceCount>,
     /// The running instances counted, by id, sorted: journaled for an ok check (a launch whose
     /// instances an ok check counted is no launcher of a later incident), never printed.
     #[serde(skip)]
@@ -91,6 +95,28 @@ pub struct AccountHalt {
     pub suspended: Vec<Suspension>,
     pub skipped: Vec<Skipped>,
     pub errors: Vec<Problem>,
+    /// Compute beyond EC2 (`halt_services`), by service: absent when none is halted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceHalt>,
+}
+
+/// What a halt did to one service beyond EC2 (dry run: what it would do).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHalt {
+    /// ARNs of what was stopped, scaled to zero or held at zero concurrency.
+    pub stopped: Vec<String>,
+    pub skipped: Vec<SkippedResource>,
+    pub errors: Vec<Problem>,
+    /// ARNs of what was stopped and cannot be restored (a standalone ECS task).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_restorable: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedResource {
+    pub arn: String,
+    pub region: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,9 +138,11 @@ pub struct Skipped {
 impl HaltReport {
     /// Done in full: nothing failed, and nothing that should stop was left running.
     pub fn complete(&self) -> bool {
-        self.accounts
-            .iter()
-            .all(|a| a.errors.is_empty() && a.skipped.iter().all(|s| s.exempt))
+        self.accounts.iter().all(|a| {
+            a.errors.is_empty()
+                && a.skipped.iter().all(|s| s.exempt)
+                && a.services.values().all(|s| s.errors.is_empty())
+        })
     }
 
     /// The exit status of `runaway halt`: 0 done, 1 done in part.
@@ -127,6 +155,15 @@ impl HaltReport {
             .iter()
             .flat_map(|a| a.stopped.values())
             .map(Vec::len)
+            .sum()
+    }
+
+    /// Resources of services beyond EC2 halted.
+    pub fn services_stopped(&self) -> usize {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.services.values())
+            .map(|s| s.stopped.len())
             .sum()
     }
 }

@@ -19,6 +19,9 @@ pub struct Observation {
     pub spend_rate_usd_per_hour: Option<f64>,
     /// What the running instances cost an hour, when every one of them could be priced.
     pub burn_rate_usd_per_hour: Option<f64>,
+    /// What runs of the services beyond EC2, by `max_running` key (`rds`, `ecs_tasks`), over
+    /// the regions that could be read.
+    pub counts: BTreeMap<String, u64>,
     /// What could not be read.
     pub errors: Vec<Problem>,
 }
@@ -142,6 +145,17 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
             });
         }
     }
+    for (key, limit) in &account.max_running {
+        if let Some(observed) = seen.counts.get(key)
+            && observed > limit
+        {
+            violations.push(Violation {
+                rule: format!("max_running.{key}"),
+                limit: Quantity::Count(*limit),
+                observed: Quantity::Count(*observed),
+            });
+        }
+    }
     let state = if !violations.is_empty() {
         State::Fail
     } else if !seen.errors.is_empty() {
@@ -192,6 +206,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             rules
         );
+    }
+
+    #[test]
+    fn a_service_count_over_its_limit_fails_by_its_key() {
+        let a = account("max_running = { rds = 2, ecs_tasks = 50 }");
+        let mut seen = seen(&[("us-east-1", 0)], None, 0);
+        seen.counts = [("rds".to_owned(), 3), ("ecs_tasks".to_owned(), 50)].into();
+        let v = evaluate(&a, &seen);
+        assert_eq!(v.state, State::Fail);
+        assert_eq!(v.violations.len(), 1);
+        assert_eq!(v.violations[0].rule, "max_running.rds");
+        assert_eq!(v.violations[0].observed, Quantity::Count(3));
     }
 
     #[test]

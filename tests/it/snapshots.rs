@@ -93,6 +93,19 @@ fn view(status: Status) -> IncidentView {
                     exempt: true,
                 }],
                 errors: vec![],
+                services: BTreeMap::from([(
+                    "rds".into(),
+                    runawaytrain::core::reports::ServiceHalt {
+                        stopped: vec!["arn:aws:rds:us-east-1:111111111111:db:reports".into()],
+                        skipped: vec![runawaytrain::core::reports::SkippedResource {
+                            arn: "arn:aws:rds:us-east-1:111111111111:db:prod".into(),
+                            region: "us-east-1".into(),
+                            reason: "exempt (tag runaway:exempt=true)".into(),
+                        }],
+                        errors: vec![],
+                        not_restorable: vec![],
+                    },
+                )]),
             }]
         }),
         lockout: None,
@@ -195,6 +208,7 @@ fn check_table() {
                 ],
                 violations: observed().violations,
                 errors: vec![],
+                services: Default::default(),
                 counted: vec![],
             },
             AccountReport {
@@ -213,6 +227,7 @@ fn check_table() {
                     "ap-south-1",
                     "ec2:DescribeInstanceStatus: AuthFailure: AWS was not able to validate the provided access credentials",
                 )],
+                services: Default::default(),
                 counted: vec![],
             },
         ],

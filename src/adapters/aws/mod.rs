@@ -17,14 +17,19 @@ use aws_types::region::Region;
 mod autoscaling;
 mod cloudwatch;
 mod ec2;
+mod ecs;
 mod forensics;
 mod iam;
 mod isolation;
+mod lambda;
 mod logs;
+mod own;
 mod pricing;
+mod rds;
 mod settings;
 mod sqs;
 
+pub use own::{own_compute, own_instance_id};
 pub use settings::Settings;
 pub use sqs::SqsQueue;
 
@@ -40,24 +45,8 @@ const ASG_TAG: &str = "aws:autoscaling:groupName";
 /// Opt-in statuses of the regions an account can use.
 const ENABLED_OPT_IN: [&str; 2] = ["opt-in-not-required", "opted-in"];
 
-/// The instance the guard runs on, if any, so that a halt never stops the guard itself.
-/// `RUNAWAY_SELF_INSTANCE_ID` names it (empty or `none`: not on an instance); otherwise the
-/// instance metadata service is asked, briefly, unless `AWS_EC2_METADATA_DISABLED=true`.
-pub async fn own_instance_id() -> Option<String> {
-    if let Ok(id) = std::env::var("RUNAWAY_SELF_INSTANCE_ID") {
-        return (!id.is_empty() && id != "none").then_some(id);
-    }
-    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
-        return None;
-    }
-    let imds = aws_config::imds::Client::builder()
-        .connect_timeout(Duration::from_millis(500))
-        .read_timeout(Duration::from_secs(1))
-        .max_attempts(1)
-        .build();
-    let id = imds.get("/latest/meta-data/instance-id").await.ok()?;
-    Some(id.as_ref().to_owned())
-}
+/// The "operation" of a service this build does not read (no AWS call is made).
+const UNBUILT: &str = "service_resources";
 
 /// Reaches accounts through the standard SDK chain.
 pub struct Aws {
@@ -226,6 +215,27 @@ impl AwsAccount {
             .build();
         aws_sdk_autoscaling::Client::from_conf(conf)
     }
+
+    pub(super) fn rds(&self, region: &RegionName) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+
+    pub(super) fn ecs(&self, region: &RegionName) -> aws_sdk_ecs::Client {
+        let conf = aws_sdk_ecs::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_ecs::Client::from_conf(conf)
+    }
+
+    pub(super) fn lambda(&self, region: &RegionName) -> aws_sdk_lambda::Client {
+        let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_lambda::Client::from_conf(conf)
+    }
 }
 
 #[async_trait]
@@ -348,6 +358,49 @@ impl AccountCloud for AwsAccount {
         active: bool,
     ) -> Result<(), CloudError> {
         iam::set_access_key(self, user, key_id, active).await
+    }
+
+    async fn service_resources(
+        &self,
+        region: &RegionName,
+        service: crate::core::services::Service,
+        tags: bool,
+    ) -> Result<Vec<crate::core::services::Resource>, CloudError> {
+        use crate::core::services::Service;
+        match service {
+            Service::Rds => rds::resources(self, region).await,
+            Service::Ecs => ecs::resources(self, region, tags).await,
+            Service::Lambda => lambda::resources(self, region, tags).await,
+            other => Err(CloudError {
+                kind: ErrorKind::Unsupported,
+                operation: UNBUILT,
+                code: None,
+                message: format!("{other} is not read by this build"),
+            }),
+        }
+    }
+
+    async fn service_change(
+        &self,
+        region: &RegionName,
+        change: &crate::core::services::ServiceChange,
+    ) -> Result<(), CloudError> {
+        use crate::core::services::ServiceChange as C;
+        match change {
+            C::StopDbInstance { id } => rds::set_instance(self, region, id, false).await,
+            C::StartDbInstance { id } => rds::set_instance(self, region, id, true).await,
+            C::StopDbCluster { id } => rds::set_cluster(self, region, id, false).await,
+            C::StartDbCluster { id } => rds::set_cluster(self, region, id, true).await,
+            C::ScaleEcsService {
+                cluster,
+                service,
+                desired,
+            } => ecs::scale_service(self, region, cluster, service, *desired).await,
+            C::StopEcsTask { cluster, task } => ecs::stop_task(self, region, cluster, task).await,
+            C::SetConcurrency { function, reserved } => {
+                lambda::set_concurrency(self, region, function, *reserved).await
+            }
+        }
     }
 
     async fn set_inline_policy(

@@ -55,7 +55,7 @@ impl Bot {
                 &accounts,
                 Some(id),
                 self.config.guard.max_concurrency,
-                self.own_instance.as_deref(),
+                self.own(),
             )
             .await;
             if row.kind != "manual" {

@@ -108,7 +108,7 @@ impl Bot {
                     &accounts,
                     Some(&row.id),
                     self.config.guard.max_concurrency,
-                    self.own_instance.as_deref(),
+                    self.own(),
                 )
                 .await;
                 let only = halt::Scope::Only([instance.to_owned()].into());

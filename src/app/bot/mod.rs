@@ -104,6 +104,8 @@ pub struct Bot {
     pub journal: Arc<Journal>,
     pub metrics: Metrics,
     own_instance: Option<String>,
+    /// The ARNs of the guard's own ECS task and service, never halted.
+    own_compute: Vec<String>,
     /// The event path's queue, when `[events]` is set.
     pub events: Option<Arc<dyn EventQueue>>,
     /// Checks asked for by events, per account.
@@ -183,10 +185,25 @@ impl Bot {
             journal,
             metrics: Metrics::default(),
             own_instance,
+            own_compute: Vec::new(),
             events: None,
             triggers: Default::default(),
             decided: Default::default(),
             discovered: Default::default(),
+        }
+    }
+
+    /// With the guard's own ECS task and service (their ARNs), never halted.
+    pub fn with_own_compute(mut self, arns: Vec<String>) -> Bot {
+        self.own_compute = arns;
+        self
+    }
+
+    /// The guard's own compute, as a halt spares it.
+    fn own(&self) -> halt::Own<'_> {
+        halt::Own {
+            instance: self.own_instance.as_deref(),
+            compute: &self.own_compute,
         }
     }
 

@@ -73,6 +73,47 @@ data "aws_iam_policy_document" "account_permissions" {
   }
 
   statement {
+    sid = "ObserveComputeBeyondEc2"
+    # halt_services / max_running: these lists and descriptions take no narrower resource.
+    actions = [
+      "rds:DescribeDBInstances",
+      "rds:DescribeDBClusters",
+      "ecs:ListClusters",
+      "ecs:ListServices",
+      "ecs:DescribeServices",
+      "ecs:ListTasks",
+      "ecs:DescribeTasks",
+      "lambda:ListFunctions",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadFunctions"
+    actions   = ["lambda:GetFunctionConcurrency", "lambda:ListTags"]
+    resources = ["arn:${local.partition}:lambda:*:${local.account_id}:function:*"]
+  }
+
+  statement {
+    sid       = "StopAndStartDatabases"
+    actions   = ["rds:StopDBInstance", "rds:StartDBInstance", "rds:StopDBCluster", "rds:StartDBCluster"]
+    resources = ["arn:${local.partition}:rds:*:${local.account_id}:db:*", "arn:${local.partition}:rds:*:${local.account_id}:cluster:*"]
+  }
+
+  statement {
+    sid = "ScaleServicesAndStopStandaloneTasks"
+    # UpdateService sets a desired count (0 in a halt, the count it had in a restore).
+    actions   = ["ecs:UpdateService", "ecs:StopTask"]
+    resources = ["arn:${local.partition}:ecs:*:${local.account_id}:service/*", "arn:${local.partition}:ecs:*:${local.account_id}:task/*"]
+  }
+
+  statement {
+    sid       = "HoldFunctionsAtZeroConcurrency"
+    actions   = ["lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"]
+    resources = ["arn:${local.partition}:lambda:*:${local.account_id}:function:*"]
+  }
+
+  statement {
     sid       = "HoldAutoScalingGroups"
     actions   = ["autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses"]
     resources = ["arn:${local.partition}:autoscaling:*:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]

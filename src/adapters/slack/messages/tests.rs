@@ -126,6 +126,31 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
         errors: (0..80)
             .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
             .collect(),
+        // Every service with 500 resources each: summarised, never listed.
+        services: ["rds", "ecs", "lambda", "sagemaker", "batch"]
+            .iter()
+            .map(|s| {
+                let arns: Vec<String> = (0..500)
+                    .map(|i| format!("arn:aws:{s}:us-east-1:123456789012:thing/{i:040}"))
+                    .collect();
+                let halt = crate::core::reports::ServiceHalt {
+                    stopped: arns.clone(),
+                    skipped: arns
+                        .iter()
+                        .map(|a| crate::core::reports::SkippedResource {
+                            arn: a.clone(),
+                            region: "us-east-1".into(),
+                            reason: "r".repeat(200),
+                        })
+                        .collect(),
+                    errors: (0..50)
+                        .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
+                        .collect(),
+                    not_restorable: arns,
+                };
+                (s.to_string(), halt)
+            })
+            .collect(),
     };
     for status in [
         Status::Open,

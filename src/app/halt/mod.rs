@@ -6,7 +6,10 @@
 //! stops after the plan and asks AWS (`DryRun`) whether the stops would be allowed; it journals
 //! nothing. The guard never terminates anything.
 
-pub use crate::core::reports::{AccountHalt, HaltReport, Skipped, Suspension};
+pub use crate::core::reports::{AccountHalt, HaltReport, ServiceHalt, Skipped, Suspension};
+pub use services::ServicePlan;
+
+mod services;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,6 +39,8 @@ pub struct AccountPlan<'a> {
     pub account: &'a Account,
     pub conn: Option<Arc<dyn AccountCloud>>,
     pub regions: Vec<(RegionName, RegionPlan)>,
+    /// The services beyond EC2 it halts (`halt_services`), per service and region.
+    pub services: Vec<ServicePlan>,
     /// What could not be read: the account itself, or a region.
     pub errors: Vec<Problem>,
 }
@@ -57,32 +62,48 @@ impl HaltPlan<'_> {
     }
 }
 
+/// The guard's own compute, never halted: the EC2 instance it runs on, and the ARNs of its ECS
+/// task and service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Own<'a> {
+    pub instance: Option<&'a str>,
+    pub compute: &'a [String],
+}
+
 /// Surveys the accounts and plans the halt of each region; `incident`: the incident it will be
-/// carried out for (it names the guard's sessions), `None` for a dry run.
+/// carried out for (it names the guard's sessions), `None` for a dry run. EC2 is halted where
+/// `halt_services` names it, and so is every other service it names.
 pub async fn plan<'a>(
     cloud: &dyn Cloud,
     accounts: &[&'a Account],
     incident: Option<&str>,
     concurrency: usize,
-    own_instance: Option<&str>,
+    own: Own<'_>,
 ) -> HaltPlan<'a> {
     let surveys = survey(cloud, accounts, Purpose::Halt, incident, concurrency, None).await;
     let accounts = surveys
         .into_iter()
         .map(|s| {
-            let ex = Exemptions::new(&s.account.policy, own_instance);
+            let ex = Exemptions::new(&s.account.policy, own.instance);
             let mut errors: Vec<Problem> = s.account_error.iter().map(Problem::account).collect();
             let mut regions = Vec::new();
+            let ec2 = s
+                .account
+                .halt_services
+                .contains(&crate::core::services::Service::Ec2);
             for r in s.regions {
                 match r.instances {
-                    Ok(found) => regions.push((r.region, plan::plan_region(&found, &ex))),
-                    Err(e) => errors.push(Problem::region(r.region.as_str(), e)),
+                    Ok(found) if ec2 => regions.push((r.region, plan::plan_region(&found, &ex))),
+                    Ok(_) => {}
+                    Err(e) if ec2 => errors.push(Problem::region(r.region.as_str(), e)),
+                    Err(_) => {}
                 }
             }
             AccountPlan {
                 account: s.account,
                 conn: s.conn,
                 regions,
+                services: services::plan_account(s.services, s.account, own.compute),
                 errors,
             }
         })
@@ -105,7 +126,14 @@ pub enum Scope {
 /// a region whose launch times cannot be read stops nothing there and is reported.
 pub async fn narrow(plan: &mut HaltPlan<'_>, scope_of: impl Fn(&Account) -> Scope) {
     for a in &mut plan.accounts {
-        match scope_of(a.account) {
+        let scope = scope_of(a.account);
+        if scope != Scope::All {
+            services::leave_all(
+                &mut a.services,
+                "outside the incident's halt_scope: only EC2 instances are scoped, other services are halted with halt_scope = \"all\"",
+            );
+        }
+        match scope {
             Scope::All => {}
             Scope::Only(ids) => {
                 if ids.is_empty() && a.regions.iter().any(|(_, r)| !r.stop.is_empty()) {
@@ -163,6 +191,7 @@ pub async fn execute(
             suspended: Vec::new(),
             skipped: Vec::new(),
             errors: a.errors.clone(),
+            services: Default::default(),
         })
         .collect();
     if let Some((j, incident)) = journal {
@@ -181,8 +210,24 @@ pub async fn execute(
         }
     }
     // Boxed in a loop, not built in stream closures, so the whole future stays `Send`.
-    let mut jobs: Vec<BoxFuture<'_, (usize, RegionOutcome)>> = Vec::new();
+    let mut jobs: Vec<BoxFuture<'_, (usize, Done)>> = Vec::new();
     for (i, a) in plan.accounts.iter().enumerate() {
+        for p in a
+            .services
+            .iter()
+            .filter(|p| !p.halt.is_empty() || !p.leave.is_empty() || p.error.is_some())
+        {
+            let p = p.clone();
+            jobs.push(Box::pin(async move {
+                let conn = a
+                    .conn
+                    .as_ref()
+                    .expect("a surveyed service has a connection");
+                let (service, out) =
+                    services::halt(conn.as_ref(), a.account.id.as_str(), p, journal, clock).await;
+                (i, Done::Service(service, out))
+            }));
+        }
         for (region, p) in a
             .regions
             .iter()
@@ -198,16 +243,27 @@ pub async fn execute(
                     journal,
                     clock,
                 };
-                (i, ctx.halt(p).await)
+                (i, Done::Region(ctx.halt(p).await))
             }));
         }
     }
-    let results: Vec<(usize, RegionOutcome)> = futures::stream::iter(jobs)
+    let results: Vec<(usize, Done)> = futures::stream::iter(jobs)
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    for (i, r) in results {
+    for (i, done) in results {
         let out = &mut accounts[i];
+        let r = match done {
+            Done::Region(r) => r,
+            Done::Service(service, s) => {
+                let into = out.services.entry(service.as_str().to_owned()).or_default();
+                into.stopped.extend(s.stopped);
+                into.skipped.extend(s.skipped);
+                into.errors.extend(s.errors);
+                into.not_restorable.extend(s.not_restorable);
+                continue;
+            }
+        };
         if !r.stopped.is_empty() {
             out.stopped.insert(r.region.clone(), r.stopped);
         }
@@ -221,12 +277,25 @@ pub async fn execute(
         a.suspended
             .sort_by(|x, y| (&x.region, &x.group).cmp(&(&y.region, &y.group)));
         a.errors.sort_by(|x, y| x.region.cmp(&y.region));
+        for s in a.services.values_mut() {
+            s.stopped.sort();
+            s.skipped
+                .sort_by(|x, y| (&x.region, &x.arn).cmp(&(&y.region, &y.arn)));
+            s.errors.sort_by(|x, y| x.region.cmp(&y.region));
+            s.not_restorable.sort();
+        }
     }
     HaltReport {
         incident: journal.map(|(_, id)| id.to_owned()),
         dry_run,
         accounts,
     }
+}
+
+/// What one job of a halt did: an EC2 region, or one service in one region.
+enum Done {
+    Region(RegionOutcome),
+    Service(crate::core::services::Service, ServiceHalt),
 }
 
 struct RegionCtx<'a> {

@@ -1,0 +1,155 @@
+//! Halting the compute beyond EC2 (`halt_services`): per service and region, what to halt and
+//! what to leave is decided before any call (`core::services::plan`: the exemption tag, the
+//! exempt list, the guard's own compute), then each change is journaled before and after with
+//! the change that undoes it, one resource at a time. A dry run reports the plan and changes
+//! nothing (these services have no `DryRun`).
+
+use serde_json::json;
+
+use crate::adapters::journal::{Journal, JournalError, PlannedChange};
+use crate::app::journaled;
+use crate::app::survey::ServiceSurvey;
+use crate::config::{Account, RegionName};
+use crate::core::change::ChangeKind;
+use crate::core::model::Problem;
+use crate::core::reports::{ServiceHalt, SkippedResource};
+use crate::core::services::{self, Exempt, Leave, Resource, Service};
+use crate::ports::{AccountCloud, Clock, CloudError};
+
+/// What a halt does to one service in one region.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    pub service: Service,
+    pub region: RegionName,
+    pub halt: Vec<Resource>,
+    pub leave: Vec<(Resource, Leave)>,
+    /// Why the service could not be read there: nothing of it is halted in that region.
+    pub error: Option<CloudError>,
+}
+
+/// The plans of the services `account` halts, from what the survey read.
+pub(super) fn plan_account(
+    surveyed: Vec<ServiceSurvey>,
+    account: &Account,
+    own: &[String],
+) -> Vec<ServicePlan> {
+    let ex = Exempt {
+        tag: &account.policy.exempt_tag,
+        arns: &account.policy.exempt_resources,
+        own,
+    };
+    surveyed
+        .into_iter()
+        .filter(|s| account.halt_services.contains(&s.service))
+        .map(|s| match s.resources {
+            Ok(found) => {
+                let (halt, leave) = services::plan(found, &ex);
+                ServicePlan {
+                    service: s.service,
+                    region: s.region,
+                    halt,
+                    leave,
+                    error: None,
+                }
+            }
+            Err(e) => ServicePlan {
+                service: s.service,
+                region: s.region,
+                halt: Vec::new(),
+                leave: Vec::new(),
+                error: Some(e),
+            },
+        })
+        .collect()
+}
+
+/// Leaves everything of the plans running, with why (a `halt_scope` narrower than all).
+pub(super) fn leave_all(plans: &mut [ServicePlan], why: &str) {
+    for p in plans {
+        let halt = std::mem::take(&mut p.halt);
+        p.leave.extend(
+            halt.into_iter()
+                .map(|r| (r, Leave::OutOfScope(why.to_owned()))),
+        );
+    }
+}
+
+/// Carries out one service's plan in one region (`journal = None`: a dry run).
+pub(super) async fn halt(
+    conn: &dyn AccountCloud,
+    account_id: &str,
+    plan: ServicePlan,
+    journal: Option<(&Journal, &str)>,
+    clock: Clock<'_>,
+) -> (Service, ServiceHalt) {
+    let region = plan.region.as_str();
+    let mut out = ServiceHalt {
+        skipped: plan
+            .leave
+            .iter()
+            .map(|(r, why)| SkippedResource {
+                arn: r.arn.clone(),
+                region: region.to_owned(),
+                reason: why.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    if let Some(e) = &plan.error {
+        out.errors.push(Problem::region(region, e));
+    }
+    for r in &plan.halt {
+        let (change, undo) = services::halt_change(r);
+        let Some((j, incident)) = journal else {
+            out.stopped.push(r.arn.clone());
+            if undo.is_none() {
+                out.not_restorable.push(r.arn.clone());
+            }
+            continue;
+        };
+        let planned = PlannedChange {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            action: ChangeKind::of_service(&change),
+            target: r.arn.clone(),
+            detail: json!(change),
+            before: json!(undo),
+        };
+        let result: Result<Vec<Result<(), CloudError>>, JournalError> =
+            journaled::make(j, incident, &[planned], clock, async || {
+                vec![conn.service_change(&plan.region, &change).await]
+            })
+            .await;
+        match result {
+            Ok(mut results) => match results.remove(0) {
+                Ok(()) => {
+                    out.stopped.push(r.arn.clone());
+                    if undo.is_none() {
+                        out.not_restorable.push(r.arn.clone());
+                    }
+                }
+                Err(e) => out
+                    .errors
+                    .push(Problem::region(region, format!("{}: {e}", r.arn))),
+            },
+            Err(e) => {
+                // Nothing is changed that was not journaled first.
+                out.errors.push(Problem::region(
+                    region,
+                    format!("{e}; stopped acting on {} in this region", plan.service),
+                ));
+                break;
+            }
+        }
+    }
+    tracing::info!(
+        account.id = account_id,
+        region,
+        service = plan.service.as_str(),
+        halted = out.stopped.len(),
+        left = out.skipped.len(),
+        dry_run = journal.is_none(),
+        "service halted"
+    );
+    (plan.service, out)
+}

@@ -1,0 +1,412 @@
+//! Compute beyond EC2, in the guard's words: the services an account's `halt_services` names,
+//! what of each runs (and costs), what halting each does, and how it is undone. Pure: the AWS
+//! adapter lists the resources and makes the calls; this module decides, with the same
+//! guarantees as for EC2 — exemptions decided before any call, journaled before each change, an
+//! exact undo, never a deletion or a termination.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A service `halt_services` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Ec2,
+    Rds,
+    Sagemaker,
+    Ecs,
+    Eks,
+    Lambda,
+    Batch,
+}
+
+impl Service {
+    /// Every service the configuration knows, in the contract's order.
+    pub const ALL: [Service; 7] = [
+        Self::Ec2,
+        Self::Rds,
+        Self::Sagemaker,
+        Self::Ecs,
+        Self::Eks,
+        Self::Lambda,
+        Self::Batch,
+    ];
+
+    /// The services this build counts, halts and restores (`"all"` means these).
+    pub const BUILT: [Service; 4] = [Self::Ec2, Self::Rds, Self::Ecs, Self::Lambda];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ec2 => "ec2",
+            Self::Rds => "rds",
+            Self::Sagemaker => "sagemaker",
+            Self::Ecs => "ecs",
+            Self::Eks => "eks",
+            Self::Lambda => "lambda",
+            Self::Batch => "batch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Service> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_built(self) -> bool {
+        Self::BUILT.contains(&self)
+    }
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The count rules of `max_running`, keys as the contract writes them.
+pub const COUNT_KEYS: [&str; 5] = [
+    "rds",
+    "sagemaker_notebooks",
+    "sagemaker_jobs",
+    "ecs_tasks",
+    "eks_nodes",
+];
+
+/// The service a `max_running` key counts, and whether this build counts it.
+pub fn count_key_service(key: &str) -> Option<Service> {
+    match key {
+        "rds" => Some(Service::Rds),
+        "sagemaker_notebooks" | "sagemaker_jobs" => Some(Service::Sagemaker),
+        "ecs_tasks" => Some(Service::Ecs),
+        "eks_nodes" => Some(Service::Eks),
+        _ => None,
+    }
+}
+
+/// One resource of a service that costs money while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub service: Service,
+    pub arn: String,
+    pub what: What,
+    /// Its tags (the exemption tag is what matters), when read.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a resource is, with what halting it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum What {
+    /// An RDS DB instance that is `available` (not a member of an Aurora cluster: the cluster
+    /// is stopped instead).
+    DbInstance { id: String },
+    /// An Aurora DB cluster that is `available`.
+    DbCluster { id: String },
+    /// An ECS service with a desired count above zero, and its running tasks.
+    EcsService {
+        cluster: String,
+        name: String,
+        desired: i32,
+        running: i32,
+    },
+    /// A standalone ECS task (started by `RunTask`, not by a service) that is running.
+    EcsTask { cluster: String, id: String },
+    /// A Lambda function not already held at zero concurrency; `reserved`: its reserved
+    /// concurrency, if any.
+    Function { name: String, reserved: Option<i32> },
+}
+
+impl What {
+    /// What the check counts for it: database instances and clusters, ECS tasks running.
+    pub fn counted(&self) -> u64 {
+        match self {
+            What::DbInstance { .. } | What::DbCluster { .. } => 1,
+            What::EcsService { running, .. } => (*running).max(0) as u64,
+            What::EcsTask { .. } => 1,
+            What::Function { .. } => 1,
+        }
+    }
+}
+
+/// A change the guard makes to a service resource — or its undoing. Never a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ServiceChange {
+    StopDbInstance {
+        id: String,
+    },
+    StartDbInstance {
+        id: String,
+    },
+    StopDbCluster {
+        id: String,
+    },
+    StartDbCluster {
+        id: String,
+    },
+    /// An ECS service's desired count set (to 0 by a halt, back by a restore).
+    ScaleEcsService {
+        cluster: String,
+        service: String,
+        desired: i32,
+    },
+    /// A standalone task stopped: it cannot be started again.
+    StopEcsTask {
+        cluster: String,
+        task: String,
+    },
+    /// A function's reserved concurrency set (`Some(0)` by a halt), or removed (`None`).
+    SetConcurrency {
+        function: String,
+        reserved: Option<i32>,
+    },
+}
+
+/// What halting a resource does, with the state it changes from (journaled), or `None` when
+/// it cannot be undone (reported as not restorable).
+pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
+    match &r.what {
+        What::DbInstance { id } => (
+            ServiceChange::StopDbInstance { id: id.clone() },
+            Some(ServiceChange::StartDbInstance { id: id.clone() }),
+        ),
+        What::DbCluster { id } => (
+            ServiceChange::StopDbCluster { id: id.clone() },
+            Some(ServiceChange::StartDbCluster { id: id.clone() }),
+        ),
+        What::EcsService {
+            cluster,
+            name,
+            desired,
+            ..
+        } => (
+            ServiceChange::ScaleEcsService {
+                cluster: cluster.clone(),
+                service: name.clone(),
+                desired: 0,
+            },
+            Some(ServiceChange::ScaleEcsService {
+                cluster: cluster.clone(),
+                service: name.clone(),
+                desired: *desired,
+            }),
+        ),
+        What::EcsTask { cluster, id } => (
+            ServiceChange::StopEcsTask {
+                cluster: cluster.clone(),
+                task: id.clone(),
+            },
+            None,
+        ),
+        What::Function { name, reserved } => (
+            ServiceChange::SetConcurrency {
+                function: name.clone(),
+                reserved: Some(0),
+            },
+            Some(ServiceChange::SetConcurrency {
+                function: name.clone(),
+                reserved: *reserved,
+            }),
+        ),
+    }
+}
+
+/// Whether undoing starts something that was stopped (restore does that only with
+/// `--start-instances`, as for EC2) rather than giving back a setting.
+pub fn undo_starts(undo: &ServiceChange) -> bool {
+    matches!(
+        undo,
+        ServiceChange::StartDbInstance { .. } | ServiceChange::StartDbCluster { .. }
+    )
+}
+
+/// Why a resource is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Leave {
+    ExemptTag(String),
+    ExemptList,
+    /// The guard's own compute (its ECS task, or the service running it).
+    Guard,
+    /// Outside the incident's `halt_scope`.
+    OutOfScope(String),
+}
+
+impl std::fmt::Display for Leave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Leave::ExemptTag(tag) => write!(f, "exempt (tag {tag}=true)"),
+            Leave::ExemptList => f.write_str("exempt (exempt_resources)"),
+            Leave::Guard => f.write_str("the guard's own compute"),
+            Leave::OutOfScope(why) => f.write_str(why),
+        }
+    }
+}
+
+/// What exempts a service resource: the exemption tag, the exempt list, the guard's own ECS
+/// task and its service.
+#[derive(Debug, Clone, Default)]
+pub struct Exempt<'a> {
+    pub tag: &'a str,
+    pub arns: &'a [String],
+    /// The guard's own compute, by ARN (its task, its service).
+    pub own: &'a [String],
+}
+
+/// Splits `found` into what to halt and what to leave, with why. Decided before any call.
+pub fn plan(found: Vec<Resource>, ex: &Exempt<'_>) -> (Vec<Resource>, Vec<(Resource, Leave)>) {
+    let mut halt = Vec::new();
+    let mut leave = Vec::new();
+    for r in found {
+        let tagged = r
+            .tags
+            .get(ex.tag)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if ex.own.contains(&r.arn) {
+            leave.push((r, Leave::Guard));
+        } else if tagged {
+            let tag = ex.tag.to_owned();
+            leave.push((r, Leave::ExemptTag(tag)));
+        } else if ex.arns.contains(&r.arn) {
+            leave.push((r, Leave::ExemptList));
+        } else {
+            halt.push(r);
+        }
+    }
+    (halt, leave)
+}
+
+/// What a check reports of one service: how much runs, per region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceCount {
+    pub running: u64,
+    pub regions: BTreeMap<String, u64>,
+}
+
+/// The `max_running` key a service's count is held to, if any.
+pub fn count_key(service: Service) -> Option<&'static str> {
+    match service {
+        Service::Rds => Some("rds"),
+        Service::Ecs => Some("ecs_tasks"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(arn: &str, tags: &[(&str, &str)], what: What) -> Resource {
+        Resource {
+            service: Service::Rds,
+            arn: arn.into(),
+            what,
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exemptions_hold_before_any_call_and_the_guards_own_compute_is_never_halted() {
+        let db = |id: &str| What::DbInstance { id: id.into() };
+        let found = vec![
+            res("arn:db:prod", &[("runaway:exempt", "TRUE")], db("prod")),
+            res("arn:db:listed", &[], db("listed")),
+            res("arn:svc:guard", &[], db("guard")),
+            res("arn:db:stray", &[("runaway:exempt", "no")], db("stray")),
+        ];
+        let arns = vec!["arn:db:listed".to_owned()];
+        let own = vec!["arn:svc:guard".to_owned()];
+        let (halt, leave) = plan(
+            found,
+            &Exempt {
+                tag: "runaway:exempt",
+                arns: &arns,
+                own: &own,
+            },
+        );
+        assert_eq!(
+            halt.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>(),
+            ["arn:db:stray"]
+        );
+        let why: Vec<String> = leave.iter().map(|(_, l)| l.to_string()).collect();
+        assert_eq!(
+            why,
+            [
+                "exempt (tag runaway:exempt=true)",
+                "exempt (exempt_resources)",
+                "the guard's own compute"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_halt_has_its_exact_undo_and_a_standalone_task_has_none() {
+        let svc = res(
+            "arn:svc",
+            &[],
+            What::EcsService {
+                cluster: "c".into(),
+                name: "web".into(),
+                desired: 3,
+                running: 3,
+            },
+        );
+        let (halt, undo) = halt_change(&svc);
+        assert_eq!(
+            halt,
+            ServiceChange::ScaleEcsService {
+                cluster: "c".into(),
+                service: "web".into(),
+                desired: 0
+            }
+        );
+        assert_eq!(
+            undo,
+            Some(ServiceChange::ScaleEcsService {
+                cluster: "c".into(),
+                service: "web".into(),
+                desired: 3
+            })
+        );
+        let f = res(
+            "arn:fn",
+            &[],
+            What::Function {
+                name: "loop".into(),
+                reserved: None,
+            },
+        );
+        assert_eq!(
+            halt_change(&f).1,
+            Some(ServiceChange::SetConcurrency {
+                function: "loop".into(),
+                reserved: None
+            })
+        );
+        let task = res(
+            "arn:task",
+            &[],
+            What::EcsTask {
+                cluster: "c".into(),
+                id: "t".into(),
+            },
+        );
+        assert_eq!(halt_change(&task).1, None);
+        assert!(undo_starts(&ServiceChange::StartDbInstance {
+            id: "x".into()
+        }));
+        assert!(!undo_starts(&undo.unwrap()));
+    }
+
+    #[test]
+    fn names_round_trip_and_only_built_services_count() {
+        for s in Service::ALL {
+            assert_eq!(Service::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Service::parse("ec3"), None);
+        assert!(Service::Rds.is_built() && !Service::Sagemaker.is_built());
+        assert_eq!(count_key_service("ecs_tasks"), Some(Service::Ecs));
+        assert_eq!(count_key(Service::Rds), Some("rds"));
+    }
+}
