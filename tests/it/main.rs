@@ -18,6 +18,7 @@ mod organizations;
 mod policy_writes;
 mod restore;
 mod serve;
+mod services;
 mod snapshots;
 mod socket_mode;
 mod terraform;

@@ -12,6 +12,7 @@ pub mod events;
 pub mod iam_policy;
 pub mod isolation;
 pub mod pricing;
+pub mod services;
 pub mod slack;
 pub mod socket;
 

@@ -1,0 +1,200 @@
+//! Compute beyond EC2 (`halt_services`) against the emulator: RDS, ECS and Lambda counted by
+//! `check`, halted by `halt` (the exempt untouched, each change journaled with its undo), and
+//! given back exactly by `restore`; a dry run changes nothing; a service whose API is refused is
+//! an error of that service and region, while the rest is halted.
+
+use std::io::{Read, Write};
+
+use crate::common::services::*;
+use crate::common::*;
+use serde_json::Value;
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"
+[guard]
+home_region = "us-east-1"
+state_path = "journal.db"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1"]
+halt_services = ["all"]
+{extra}
+"#
+    )
+}
+
+fn texts(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Counted, halted but for the exempt, given back exactly, a second restore a no-op.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_service_is_halted_but_the_exempt_and_restored_exactly() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let reports = database(&sdk, "reports", &[]).await;
+    let prod = database(&sdk, "prod", &[("runaway:exempt", "true")]).await;
+    let (web, task) = ecs_cluster(&sdk, "batch", "web", 3).await;
+    let looping = function(&sdk, "loop", None).await;
+    let capped = function(&sdk, "capped", Some(5)).await;
+    let listed = function(&sdk, "listed", None).await;
+    let w = Workdir::new(&config(&format!(
+        "max_running = {{ rds = 1, ecs_tasks = 10 }}\nexempt_resources = [\"{listed}\"]"
+    )));
+
+    // Counted: two databases over a limit of one.
+    let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let account = &out.json()["accounts"][0];
+    assert_eq!(account["services"]["rds"]["running"], 2, "{account}");
+    assert_eq!(account["services"]["rds"]["regions"]["us-east-1"], 2);
+    assert_eq!(account["services"]["lambda"]["running"], 3);
+    assert_eq!(account["violations"][0]["rule"], "max_running.rds");
+    assert_eq!(account["violations"].as_array().unwrap().len(), 1);
+
+    // A dry run: the plan, nothing changed.
+    let dry = w
+        .run(&moto.url, &["halt", "--dry-run", "--json"], &[])
+        .await;
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let services = &dry.json()["accounts"][0]["services"];
+    assert_eq!(texts(&services["rds"]["stopped"]), [reports.clone()]);
+    assert_eq!(database_status(&sdk, "reports").await, "available");
+    assert_eq!(desired_count(&sdk, "batch", "web").await, 3);
+    assert_eq!(reserved(&sdk, "loop").await, None);
+
+    let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    let incident = r["incident"].as_str().unwrap().to_owned();
+    let services = &r["accounts"][0]["services"];
+    assert_eq!(texts(&services["rds"]["stopped"]), [reports.clone()]);
+    assert_eq!(services["rds"]["skipped"][0]["arn"], prod.as_str());
+    assert!(
+        services["rds"]["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("runaway:exempt")
+    );
+    let mut ecs = vec![web.clone(), task.clone()];
+    ecs.sort();
+    assert_eq!(texts(&services["ecs"]["stopped"]), ecs);
+    assert_eq!(texts(&services["ecs"]["not_restorable"]), [task.clone()]);
+    let mut held = vec![looping.clone(), capped.clone()];
+    held.sort();
+    assert_eq!(texts(&services["lambda"]["stopped"]), held);
+    assert_eq!(services["lambda"]["skipped"][0]["arn"], listed.as_str());
+    assert_eq!(database_status(&sdk, "reports").await, "stopped");
+    assert_eq!(database_status(&sdk, "prod").await, "available");
+    assert_eq!(desired_count(&sdk, "batch", "web").await, 0);
+    assert_eq!(reserved(&sdk, "loop").await, Some(0));
+    assert_eq!(reserved(&sdk, "capped").await, Some(0));
+    assert_eq!(reserved(&sdk, "listed").await, None);
+
+    // Without --start-instances the database stays stopped; the settings come back.
+    let out = w
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(database_status(&sdk, "reports").await, "stopped");
+    assert_eq!(desired_count(&sdk, "batch", "web").await, 3);
+    assert_eq!(
+        reserved(&sdk, "loop").await,
+        None,
+        "no reserved concurrency, as before"
+    );
+    assert_eq!(reserved(&sdk, "capped").await, Some(5), "the 5 it had");
+    let kept = out.json()["kept"].to_string();
+    assert!(
+        kept.contains("--start-instances") && kept.contains("cannot be started again"),
+        "{kept}"
+    );
+
+    let out = w
+        .run(
+            &moto.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(database_status(&sdk, "reports").await, "available");
+
+    // A second restore finds nothing left to undo and changes nothing.
+    let out = w
+        .run(
+            &moto.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["restored"], serde_json::json!([]));
+    assert_eq!(desired_count(&sdk, "batch", "web").await, 3);
+    assert_eq!(reserved(&sdk, "capped").await, Some(5));
+}
+
+/// A stand-in for Lambda that refuses every call as AWS does (moto cannot refuse): Lambda is
+/// reached there through `AWS_ENDPOINT_URL_LAMBDA`, the rest through moto.
+fn refusing_lambda() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut buf = [0u8; 65536];
+            let _ = conn.read(&mut buf);
+            let body = r#"{"Message":"User: arn:aws:sts::123456789012:assumed-role/runawaytrain-guard/x is not authorized to perform: lambda:ListFunctions on resource: *"}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\nx-amzn-RequestId: 0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_service_is_an_error_of_that_service_and_the_rest_is_halted() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    database(&sdk, "reports", &[]).await;
+    function(&sdk, "loop", None).await;
+    let lambda = refusing_lambda();
+    let env = [("AWS_ENDPOINT_URL_LAMBDA", lambda.as_str())];
+    let w = Workdir::new(&config(""));
+
+    let out = w.run(&moto.url, &["check", "--json"], &env).await;
+    assert_eq!(out.code, 3, "could not check everything: {out:?}");
+    let account = &out.json()["accounts"][0];
+    assert_eq!(account["state"], "error");
+    assert!(
+        account["services"].get("lambda").is_none(),
+        "never a zero: {account}"
+    );
+    assert_eq!(account["services"]["rds"]["running"], 1);
+    let errors = account["errors"].to_string();
+    assert!(
+        errors.contains("lambda:ListFunctions") && errors.contains("us-east-1"),
+        "{errors}"
+    );
+
+    let out = w.run(&moto.url, &["halt", "--yes", "--json"], &env).await;
+    assert_eq!(out.code, 1, "done in part: {out:?}");
+    let services = &out.json()["accounts"][0]["services"];
+    assert_eq!(services["rds"]["stopped"].as_array().unwrap().len(), 1);
+    let lambda_errors = services["lambda"]["errors"].to_string();
+    assert!(lambda_errors.contains("AccessDenied"), "{lambda_errors}");
+    assert_eq!(database_status(&sdk, "reports").await, "stopped");
+}
