@@ -315,8 +315,12 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     if !args.targets.json || (!args.targets.yes && !args.dry_run) {
         eprint!("{}", render::halt_plan(&plan));
     }
-    if !args.dry_run && !args.targets.yes && to_stop > 0 {
-        confirm(&format!("Stop these {to_stop} instances?"))?;
+    let services = plan.services_to_halt();
+    if !args.dry_run && !args.targets.yes && to_stop + services > 0 {
+        confirm(&match services {
+            0 => format!("Stop these {to_stop} instances?"),
+            n => format!("Stop these {to_stop} instances and halt these {n} resources of other services?"),
+        })?;
     }
 
     let (report, closed) = match (&journal, incident) {

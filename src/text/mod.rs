@@ -4,4 +4,5 @@ pub mod email;
 pub mod isolation;
 pub mod launchers;
 pub mod money;
+pub mod services;
 pub mod terminal;

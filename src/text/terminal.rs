@@ -122,6 +122,13 @@ pub fn check(r: &CheckReport) -> String {
                 format!("; {} could not be read:", a.errors.len())
             }
         );
+        if !a.services.is_empty() {
+            let _ = writeln!(
+                out,
+                "  other services: {}",
+                crate::text::services::counts(&a.services)
+            );
+        }
         if let Some(rate) = a.spend_rate_usd_per_hour {
             let _ = writeln!(out, "  spend rate: ${rate:.2}/h");
         }
@@ -170,6 +177,28 @@ pub fn halt_plan(p: &HaltPlan<'_>) -> String {
                 let _ = writeln!(out, "    leave {id}: {reason}");
             }
         }
+        for s in &a.services {
+            if s.halt.is_empty() && s.leave.is_empty() && s.error.is_none() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "  {} {}: halt {}, leave {}",
+                s.region,
+                s.service,
+                s.halt.len(),
+                s.leave.len()
+            );
+            for r in &s.halt {
+                let _ = writeln!(out, "    halt {}", r.arn);
+            }
+            for (r, why) in &s.leave {
+                let _ = writeln!(out, "    leave {}: {why}", r.arn);
+            }
+            if let Some(e) = &s.error {
+                let _ = writeln!(out, "    cannot read: {e}");
+            }
+        }
         for e in &a.errors {
             let _ = writeln!(
                 out,
@@ -179,10 +208,16 @@ pub fn halt_plan(p: &HaltPlan<'_>) -> String {
             );
         }
     }
+    let services = p.services_to_halt();
     let _ = writeln!(
         out,
-        "\nplan: stop {stop} instances in {regions} regions of {} accounts, suspend {groups} Auto Scaling groups, leave {skip} running{}",
+        "\nplan: stop {stop} instances in {regions} regions of {} accounts, suspend {groups} Auto Scaling groups, leave {skip} running{}{}",
         p.accounts.len(),
+        if services > 0 {
+            format!("; halt {services} resources of other services")
+        } else {
+            String::new()
+        },
         if p.errors() > 0 {
             format!("; {} places could not be read", p.errors())
         } else {
@@ -239,6 +274,9 @@ pub fn account_halt(a: &crate::app::halt::AccountHalt, dry_run: bool, ids: bool)
             e.message
         );
     }
+    for line in crate::text::services::halted(&a.services, dry_run) {
+        let _ = writeln!(out, "  {line}");
+    }
     out
 }
 
@@ -253,9 +291,13 @@ pub fn halt(r: &HaltReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{}: {verb} {} instances",
+        "{}: {verb} {} instances{}",
         if r.complete() { "done" } else { "done in part" },
-        r.stopped()
+        r.stopped(),
+        match r.services_stopped() {
+            0 => String::new(),
+            n => format!(", {n} resources of other services"),
+        }
     );
     out
 }

@@ -57,6 +57,15 @@ impl HaltPlan<'_> {
         )
     }
 
+    /// Resources of services beyond EC2 to halt.
+    pub fn services_to_halt(&self) -> usize {
+        self.accounts
+            .iter()
+            .flat_map(|a| &a.services)
+            .map(|s| s.halt.len())
+            .sum()
+    }
+
     pub fn errors(&self) -> usize {
         self.accounts.iter().map(|a| a.errors.len()).sum()
     }

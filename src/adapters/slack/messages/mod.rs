@@ -450,6 +450,9 @@ fn outcome_text(a: &crate::app::halt::AccountHalt) -> String {
     if exempt > 0 {
         text += &format!("\nLeft running as exempt: {exempt}");
     }
+    for line in crate::text::services::halted(&a.services, false) {
+        text += &format!("\n{line}");
+    }
     let unstoppable: Vec<String> = a
         .skipped
         .iter()
