@@ -27,6 +27,42 @@ pub const LAUNCH_CALLS: [&str; 5] = [
     "StartInstances",
 ];
 
+/// The calls of the other services this build halts that start paying for compute, as
+/// CloudTrail names them: `(source, eventSource, eventNames)`. Each triggers a check of its
+/// account, as an EC2 launch does. The Terraform pattern is held to this by a test.
+pub const SERVICE_LAUNCH_CALLS: [(&str, &str, &[&str]); 3] = [
+    (
+        "aws.rds",
+        "rds.amazonaws.com",
+        &[
+            "CreateDBInstance",
+            "CreateDBCluster",
+            "StartDBInstance",
+            "StartDBCluster",
+            "RestoreDBInstanceFromDBSnapshot",
+            "RestoreDBClusterFromSnapshot",
+        ],
+    ),
+    (
+        "aws.ecs",
+        "ecs.amazonaws.com",
+        &["RunTask", "StartTask", "CreateService", "UpdateService"],
+    ),
+    (
+        "aws.lambda",
+        "lambda.amazonaws.com",
+        &["CreateFunction20150331", "DeleteFunctionConcurrency"],
+    ),
+];
+
+/// Whether an API call starts paying for compute: an EC2 launch, or one of another service.
+pub fn is_launch_call(event_name: &str) -> bool {
+    LAUNCH_CALLS.contains(&event_name)
+        || SERVICE_LAUNCH_CALLS
+            .iter()
+            .any(|(_, _, names)| names.contains(&event_name))
+}
+
 /// The instance states whose events the module forwards: an instance about to cost money.
 pub const LAUNCH_STATES: [&str; 2] = ["pending", "running"];
 
@@ -144,7 +180,7 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
             error_code: Some(_),
             ..
         } => Decision::Keep("the call failed: nothing launched"),
-        Kind::ApiCall { event_name, .. } if LAUNCH_CALLS.contains(&event_name.as_str()) => {
+        Kind::ApiCall { event_name, .. } if is_launch_call(event_name) => {
             Decision::CheckAccount
         }
         Kind::ApiCall { event_name, .. }
@@ -275,6 +311,24 @@ mod tests {
             "detail": detail,
         })
         .to_string()
+    }
+
+    #[test]
+    fn a_launch_of_another_halted_service_checks_the_account() {
+        for name in ["RunTask", "CreateDBInstance", "CreateFunction20150331"] {
+            let e = parse(&envelope(
+                API_CALL,
+                serde_json::json!({"eventName": name, "eventSource": "x.amazonaws.com"}),
+            ))
+            .unwrap();
+            assert_eq!(decide(&e, true), Decision::CheckAccount, "{name}");
+        }
+        let e = parse(&envelope(
+            API_CALL,
+            serde_json::json!({"eventName": "DescribeDBInstances"}),
+        ))
+        .unwrap();
+        assert_eq!(decide(&e, true), Decision::Ignore("not a launch call"));
     }
 
     #[test]

@@ -346,7 +346,25 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         .iter()
         .flat_map(|a| texts(&a["detail-type"]))
         .collect();
-    assert_eq!(detail_types, [STATE_CHANGE, API_CALL, FINDING, API_CALL]);
+    assert_eq!(
+        detail_types,
+        [STATE_CHANGE, API_CALL, API_CALL, API_CALL, API_CALL, FINDING, API_CALL]
+    );
+    // The other services' launch calls, one alternative each, in core's order.
+    for (i, (source, event_source, names)) in
+        runawaytrain::core::events::SERVICE_LAUNCH_CALLS.iter().enumerate()
+    {
+        let a = &alternatives[2 + i];
+        assert_eq!(texts(&a["source"]), [*source]);
+        assert_eq!(texts(&a["detail"]["eventSource"]), [*event_source]);
+        assert_eq!(texts(&a["detail"]["eventName"]), *names);
+    }
+    let alternatives: Vec<&serde_json::Value> = alternatives
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(2..5).contains(i))
+        .map(|(_, a)| a)
+        .collect();
     assert_eq!(texts(&alternatives[0]["source"]), ["aws.ec2"]);
     assert_eq!(texts(&alternatives[0]["detail"]["state"]), LAUNCH_STATES);
     assert_eq!(texts(&alternatives[1]["detail"]["eventName"]), LAUNCH_CALLS);

@@ -25,6 +25,30 @@ locals {
         }
       },
       {
+        source        = ["aws.rds"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["rds.amazonaws.com"]
+          eventName   = ["CreateDBInstance", "CreateDBCluster", "StartDBInstance", "StartDBCluster", "RestoreDBInstanceFromDBSnapshot", "RestoreDBClusterFromSnapshot"]
+        }
+      },
+      {
+        source        = ["aws.ecs"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["ecs.amazonaws.com"]
+          eventName   = ["RunTask", "StartTask", "CreateService", "UpdateService"]
+        }
+      },
+      {
+        source        = ["aws.lambda"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["lambda.amazonaws.com"]
+          eventName   = ["CreateFunction20150331", "DeleteFunctionConcurrency"]
+        }
+      },
+      {
         source        = ["aws.guardduty"]
         "detail-type" = ["GuardDuty Finding"]
       },
