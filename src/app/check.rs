@@ -51,6 +51,7 @@ pub async fn run(
         state,
         accounts,
         errors: Vec::new(),
+        restopped: Vec::new(),
     }
 }
 

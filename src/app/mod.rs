@@ -12,6 +12,7 @@ pub mod launchers;
 pub mod lockout;
 pub mod lockout_launchers;
 pub mod prices;
+pub mod restop;
 pub mod restore;
 pub mod status;
 pub mod survey;

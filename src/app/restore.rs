@@ -349,6 +349,8 @@ async fn undo_all(
             }
         }
 
+        let mut undone: BTreeMap<(ChangeKind, String, String), Result<(), CloudError>> =
+            BTreeMap::new();
         for r in mine
             .iter()
             .filter(|r| !matches!(r.action, ChangeKind::StopInstance | ChangeKind::TagInstance))
@@ -370,11 +372,22 @@ async fn undo_all(
                 report.kept.push(not_undone(r, "processes left suspended: its instances stay stopped, and resuming would let the group terminate them (restore with --start-instances)".into()));
                 continue;
             }
-            let results = journaled::undo(journal, &[r.id], clock, async || {
-                *called = true;
-                vec![undo(conn.as_ref(), r).await]
+            // A database stopped again (`restop.rs`) has one row per stop: started once.
+            let key = (r.action, r.region.clone(), r.target.clone());
+            let before = r
+                .action
+                .is_service()
+                .then(|| undone.get(&key).cloned())
+                .flatten();
+            let results = journaled::undo(journal, &[r.id], clock, async || match before {
+                Some(result) => vec![result],
+                None => {
+                    *called = true;
+                    vec![undo(conn.as_ref(), r).await]
+                }
             })
             .await?;
+            undone.insert(key, results[0].clone());
             record(&mut report, [*r].into_iter().zip(results), not_undone);
         }
     }

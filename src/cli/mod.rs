@@ -319,7 +319,9 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     if !args.dry_run && !args.targets.yes && to_stop + services > 0 {
         confirm(&match services {
             0 => format!("Stop these {to_stop} instances?"),
-            n => format!("Stop these {to_stop} instances and halt these {n} resources of other services?"),
+            n => format!(
+                "Stop these {to_stop} instances and halt these {n} resources of other services?"
+            ),
         })?;
     }
 

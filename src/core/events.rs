@@ -180,9 +180,7 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
             error_code: Some(_),
             ..
         } => Decision::Keep("the call failed: nothing launched"),
-        Kind::ApiCall { event_name, .. } if is_launch_call(event_name) => {
-            Decision::CheckAccount
-        }
+        Kind::ApiCall { event_name, .. } if is_launch_call(event_name) => Decision::CheckAccount,
         Kind::ApiCall { event_name, .. }
             if crate::core::policy_writes::POLICY_WRITES.contains(&event_name.as_str()) =>
         {

@@ -23,6 +23,22 @@ pub struct CheckReport {
     /// What kept accounts from being checked at all (the organisation unreadable).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Problem>,
+    /// Databases an incident stopped that AWS had started again (after 7 days), stopped again
+    /// by `runaway serve`'s check (never by `runaway check`, which changes nothing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restopped: Vec<Restopped>,
+}
+
+/// A database stopped again: AWS had started it, its incident had not given it back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Restopped {
+    pub incident: String,
+    pub account_id: String,
+    pub region: String,
+    pub arn: String,
+    /// Why it could not be stopped again, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -56,11 +56,7 @@ pub fn halted(services: &BTreeMap<String, ServiceHalt>, dry_run: bool) -> Vec<St
                     )
                 })
                 .collect();
-            line += &format!(
-                "; {} errors: {}",
-                s.errors.len(),
-                first(&errors, 3, "; ")
-            );
+            line += &format!("; {} errors: {}", s.errors.len(), first(&errors, 3, "; "));
         }
         out.push(line);
     }

@@ -198,3 +198,98 @@ async fn a_refused_service_is_an_error_of_that_service_and_the_rest_is_halted() 
     assert!(lambda_errors.contains("AccessDenied"), "{lambda_errors}");
     assert_eq!(database_status(&sdk, "reports").await, "stopped");
 }
+
+/// AWS starts a stopped database again after 7 days: the next check of `serve` stops it again
+/// under its incident, says so in its report, and `restore --start-instances` starts it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_aws_started_again_is_stopped_again_until_restored() {
+    use crate::common::bot::BotHarness;
+    let h = BotHarness::start(|topic| {
+        format!(
+            r#"
+[guard]
+grace_period = "10m"
+state_path = "journal.db"
+
+[notify]
+sns_topic_arn = "{topic}"
+
+[[accounts]]
+id = "{PAYER}"
+name = "payer"
+regions = ["us-east-1"]
+halt_services = ["rds"]
+max_running = {{ rds = 0 }}
+"#
+        )
+    })
+    .await;
+    let sdk = h.moto.sdk("us-east-1").await;
+    let arn = database(&sdk, "reports", &[]).await;
+    let now = chrono::Utc::now();
+    h.bot.check_step(now).await.unwrap();
+    let ran = h
+        .bot
+        .deadline_step(now + chrono::Duration::minutes(11))
+        .await
+        .unwrap();
+    assert_eq!(ran.len(), 1);
+    let incident = ran[0].clone();
+    assert_eq!(database_status(&sdk, "reports").await, "stopped");
+
+    // Seven days later AWS starts it.
+    aws_sdk_rds::Client::new(&sdk)
+        .start_db_instance()
+        .db_instance_identifier("reports")
+        .send()
+        .await
+        .unwrap();
+    let report = h
+        .bot
+        .check_step(now + chrono::Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(report.restopped.len(), 1, "{:?}", report.restopped);
+    assert_eq!(report.restopped[0].arn, arn);
+    assert_eq!(report.restopped[0].incident, incident);
+    assert_eq!(report.restopped[0].error, None);
+    assert_eq!(database_status(&sdk, "reports").await, "stopped");
+    let stops = h
+        .bot
+        .journal
+        .changes(&incident)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.target == arn)
+        .count();
+    assert_eq!(stops, 2, "the stop and the re-stop, under one incident");
+    // Nothing more to do while it stays stopped.
+    let again = h
+        .bot
+        .check_step(now + chrono::Duration::days(7) + chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert!(again.restopped.is_empty());
+
+    // `restore` from the command line, over the bot's journal.
+    let config = std::fs::read_to_string(h.dir.path().join("runaway.toml"))
+        .unwrap()
+        .replace(
+            "state_path = \"journal.db\"",
+            &format!(
+                "state_path = \"{}\"",
+                h.dir.path().join("journal.db").display()
+            ),
+        );
+    let w = Workdir::new(&config);
+    let out = w
+        .run(
+            &h.moto.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(database_status(&sdk, "reports").await, "available");
+    assert_eq!(out.json()["restored"].as_array().unwrap().len(), 2);
+}

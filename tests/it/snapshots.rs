@@ -232,6 +232,7 @@ fn check_table() {
             },
         ],
         errors: vec![],
+        restopped: vec![],
     };
     let _ = Path::new("");
     insta::assert_snapshot!(runawaytrain::text::terminal::check(&report));

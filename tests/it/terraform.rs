@@ -348,11 +348,20 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         .collect();
     assert_eq!(
         detail_types,
-        [STATE_CHANGE, API_CALL, API_CALL, API_CALL, API_CALL, FINDING, API_CALL]
+        [
+            STATE_CHANGE,
+            API_CALL,
+            API_CALL,
+            API_CALL,
+            API_CALL,
+            FINDING,
+            API_CALL
+        ]
     );
     // The other services' launch calls, one alternative each, in core's order.
-    for (i, (source, event_source, names)) in
-        runawaytrain::core::events::SERVICE_LAUNCH_CALLS.iter().enumerate()
+    for (i, (source, event_source, names)) in runawaytrain::core::events::SERVICE_LAUNCH_CALLS
+        .iter()
+        .enumerate()
     {
         let a = &alternatives[2 + i];
         assert_eq!(texts(&a["source"]), [*source]);

@@ -205,39 +205,55 @@ impl Journal {
                 "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status, outcome
                  FROM changes WHERE incident_id = ?1 ORDER BY id",
             )?;
-            q.query_map([incident], |r| {
-                let id: i64 = r.get(0)?;
-                let row = format!("change {id}");
-                let action: String = r.get(3)?;
-                let status: String = r.get(7)?;
-                let restore_status: Option<String> = r.get(9)?;
-                let status_of = |column: &str, s: &str| {
-                    ChangeStatus::parse(s)
-                        .ok_or_else(|| unreadable(&row, column, s, "pending, done or failed"))
-                };
-                Ok(ChangeRow {
-                    id,
-                    account_id: r.get(1)?,
-                    region: r.get(2)?,
-                    action: ChangeKind::parse(&action).ok_or_else(|| {
-                        unreadable(&row, "action", &action, "a change this build knows")
-                    })?,
-                    target: r.get(4)?,
-                    detail: r.get(5)?,
-                    before: r.get(6)?,
-                    status: status_of("status", &status)?,
-                    error: r.get(8)?,
-                    restore_status: restore_status
-                        .as_deref()
-                        .map(|s| status_of("restore_status", s))
-                        .transpose()?,
-                    outcome: r.get(10)?,
-                })
-            })?
-            .collect()
+            q.query_map([incident], change_row)?.collect()
         })
     }
 
+    /// Databases the guard stopped and no restore has started yet, with their incidents: AWS
+    /// starts a stopped database again after 7 days, and the guard stops it again.
+    pub fn stopped_databases(&self) -> Result<Vec<(String, ChangeRow)>, JournalError> {
+        self.with("read the stopped databases", |c| {
+            let mut q = c.prepare(
+                "SELECT id, account_id, region, action, target, detail, before, status, error, restore_status, outcome, incident_id
+                 FROM changes WHERE action IN ('stop_db_instance', 'stop_db_cluster') AND status = 'done'
+                   AND restore_status IS NULL ORDER BY id",
+            )?;
+            q.query_map([], |r| Ok((r.get(11)?, change_row(r)?)))?
+                .collect()
+        })
+    }
+}
+
+/// One row of `changes`, its first eleven columns as [`Journal::changes`] selects them.
+fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    let id: i64 = r.get(0)?;
+    let row = format!("change {id}");
+    let action: String = r.get(3)?;
+    let status: String = r.get(7)?;
+    let restore_status: Option<String> = r.get(9)?;
+    let status_of = |column: &str, s: &str| {
+        ChangeStatus::parse(s).ok_or_else(|| unreadable(&row, column, s, "pending, done or failed"))
+    };
+    Ok(ChangeRow {
+        id,
+        account_id: r.get(1)?,
+        region: r.get(2)?,
+        action: ChangeKind::parse(&action)
+            .ok_or_else(|| unreadable(&row, "action", &action, "a change this build knows"))?,
+        target: r.get(4)?,
+        detail: r.get(5)?,
+        before: r.get(6)?,
+        status: status_of("status", &status)?,
+        error: r.get(8)?,
+        restore_status: restore_status
+            .as_deref()
+            .map(|s| status_of("restore_status", s))
+            .transpose()?,
+        outcome: r.get(10)?,
+    })
+}
+
+impl Journal {
     /// Journals the undoing of changes: `pending` before the calls, `done`/`failed` after.
     pub fn mark_restore(
         &self,

@@ -30,6 +30,9 @@ CREATE TABLE ok_counts (
     checked_at   TEXT NOT NULL,            -- the ok check's time, as in checks.checked_at
     instance_ids TEXT NOT NULL             -- JSON: the running instance ids it counted, sorted
 );
+-- The databases stopped and not yet started again, read at every check (AWS starts a stopped
+-- database after 7 days; the guard stops it again).
+CREATE INDEX changes_by_action ON changes(action, status);
 ";
 
 /// Version 7: isolation and GuardDuty. What a change's call returned (a snapshot's id, a

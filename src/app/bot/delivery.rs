@@ -61,6 +61,13 @@ impl Bot {
             tracing::warn!(error = %e, "heartbeat metric not put");
         }
         self.decide(&report, clock)?;
+        // Databases AWS started again (after 7 days) while their incident keeps them stopped.
+        let mut report = report;
+        report.restopped =
+            crate::app::restop::run(self.cloud.as_ref(), &self.config, &self.journal, &|| {
+                clock.now()
+            })
+            .await?;
         Ok(report)
     }
 
