@@ -122,8 +122,10 @@ fn report(
                 let count = services.entry(sv.service.as_str().to_owned()).or_default();
                 count.running += n;
                 count.regions.insert(sv.region.to_string(), n);
-                if let Some(key) = crate::core::services::count_key(sv.service) {
-                    *seen.counts.entry(key.to_owned()).or_default() += n;
+                for r in list {
+                    if let Some(key) = r.what.count_key() {
+                        *seen.counts.entry(key.to_owned()).or_default() += r.what.counted();
+                    }
                 }
             }
             Err(e) => seen.errors.push(Problem::region(sv.region.as_str(), e)),

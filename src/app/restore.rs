@@ -236,8 +236,14 @@ async fn undo_all(
         // then put it back in its group and resume the groups, then the rest of its state, then
         // give the access back. What restore keeps (evidence, shared groups) is only listed.
         let rank = |r: &&ChangeRow| match r.action {
-            ChangeKind::StopInstance | ChangeKind::StopDbInstance | ChangeKind::StopDbCluster => 0,
-            ChangeKind::ScaleEcsService | ChangeKind::SetConcurrency => 3,
+            ChangeKind::StopInstance
+            | ChangeKind::StopDbInstance
+            | ChangeKind::StopDbCluster
+            | ChangeKind::StopNotebook => 0,
+            ChangeKind::ScaleEcsService
+            | ChangeKind::SetConcurrency
+            | ChangeKind::DisableBatchQueue
+            | ChangeKind::DisableBatchEnvironment => 3,
             ChangeKind::TagInstance => 1,
             ChangeKind::SetInterfaceGroups | ChangeKind::DisassociateProfile => 2,
             ChangeKind::DetachFromGroup | ChangeKind::SuspendProcesses => 3,
@@ -253,7 +259,8 @@ async fn undo_all(
             | ChangeKind::CreateVolume
             | ChangeKind::RunForensicInstance
             | ChangeKind::AttachVolume
-            | ChangeKind::StopEcsTask => 6,
+            | ChangeKind::StopEcsTask
+            | ChangeKind::StopSagemakerJob => 6,
         };
         let (kept, mine): (Vec<&ChangeRow>, Vec<&ChangeRow>) = mine
             .into_iter()
@@ -357,7 +364,7 @@ async fn undo_all(
         {
             if matches!(
                 r.action,
-                ChangeKind::StopDbInstance | ChangeKind::StopDbCluster
+                ChangeKind::StopDbInstance | ChangeKind::StopDbCluster | ChangeKind::StopNotebook
             ) && !start_instances
             {
                 report.kept.push(not_undone(
@@ -524,7 +531,10 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         ChangeKind::StopDbInstance
         | ChangeKind::StopDbCluster
         | ChangeKind::ScaleEcsService
-        | ChangeKind::SetConcurrency => {
+        | ChangeKind::SetConcurrency
+        | ChangeKind::StopNotebook
+        | ChangeKind::DisableBatchQueue
+        | ChangeKind::DisableBatchEnvironment => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
             let change: crate::core::services::ServiceChange = r
                 .before
@@ -533,8 +543,8 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
                 .ok_or_else(|| missing("undo"))?;
             conn.service_change(&region, &change).await
         }
-        ChangeKind::StopEcsTask => Err(CloudError {
-            message: "a stopped standalone task cannot be started again".into(),
+        ChangeKind::StopEcsTask | ChangeKind::StopSagemakerJob => Err(CloudError {
+            message: "stopped for good: it cannot be started again".into(),
             ..missing("undo")
         }),
         // Started and untagged in their batches (`undo_all`), which the caller leaves out.

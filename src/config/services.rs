@@ -7,7 +7,7 @@ use super::validate::Invalid;
 use crate::core::services::{COUNT_KEYS, Service, count_key_service};
 
 /// `halt_services` as written (`None`: the default, EC2 only); `"all"` is every service this
-/// build halts. An unknown name, or one this build does not halt yet, is an error naming it.
+/// build halts. An unknown name, is an error naming it.
 pub(super) fn halt_services(key: &str, raw: Option<Vec<String>>) -> Result<Vec<Service>, Invalid> {
     let Some(list) = raw else {
         return Ok(vec![Service::Ec2]);
@@ -21,25 +21,16 @@ pub(super) fn halt_services(key: &str, raw: Option<Vec<String>>) -> Result<Vec<S
     let mut out = Vec::new();
     for (j, name) in list.iter().enumerate() {
         let found = if name == "all" {
-            Service::BUILT.to_vec()
+            Service::ALL.to_vec()
         } else {
             match Service::parse(name) {
-                Some(s) if s.is_built() => vec![s],
-                Some(s) => {
-                    return Err((
-                        format!("{key}[{j}]"),
-                        format!(
-                            "{s} is not halted by this build yet: expected one of {}, or \"all\"",
-                            built()
-                        ),
-                    ));
-                }
+                Some(s) => vec![s],
                 None => {
                     return Err((
                         format!("{key}[{j}]"),
                         format!(
                             "unknown service {name:?}: expected one of {}, or \"all\"",
-                            built()
+                            names()
                         ),
                     ));
                 }
@@ -73,9 +64,6 @@ pub(super) fn max_running(
                     ),
                 ));
             }
-            Some(s) if !s.is_built() => {
-                return Err((here, format!("{s} is not counted by this build yet")));
-            }
             Some(_) => {}
         }
         if n < 0 {
@@ -86,8 +74,8 @@ pub(super) fn max_running(
     Ok(out)
 }
 
-fn built() -> String {
-    Service::BUILT
+fn names() -> String {
+    Service::ALL
         .iter()
         .map(|s| format!("{:?}", s.as_str()))
         .collect::<Vec<_>>()

@@ -411,3 +411,51 @@ actions = ["stop_instances", "lockout_users"]
     );
     check_err("[organization]\ndiscover = false\n", "accounts", "discover");
 }
+
+#[test]
+fn halt_services_max_running_and_exempt_resources_are_checked() {
+    use crate::core::services::Service;
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.accounts[0].halt_services, [Service::Ec2], "the default");
+    let with =
+        |line: &str| MINIMAL.replace("name = \"payer\"\n", &format!("name = \"payer\"\n{line}\n"));
+    let all = parse(&with("halt_services = [\"all\"]")).unwrap();
+    assert_eq!(all.accounts[0].halt_services, Service::ALL);
+    let some = parse(&with("halt_services = [\"lambda\", \"rds\", \"rds\"]")).unwrap();
+    assert_eq!(
+        some.accounts[0].halt_services,
+        [Service::Rds, Service::Lambda]
+    );
+    check_err(
+        &with("halt_services = [\"rds\", \"ec3\"]"),
+        "accounts[0].halt_services[1]",
+        "unknown service \"ec3\"",
+    );
+    check_err(
+        &with("halt_services = []"),
+        "accounts[0].halt_services",
+        "at least one",
+    );
+    let counted = parse(&with("max_running = { rds = 2, eks_nodes = 10 }")).unwrap();
+    assert_eq!(counted.accounts[0].max_running["rds"], 2);
+    assert_eq!(
+        counted.accounts[0].surveyed_services(),
+        [Service::Rds, Service::Eks],
+        "what is counted is read, though only EC2 is halted"
+    );
+    check_err(
+        &with("max_running = { gpus = 2 }"),
+        "accounts[0].max_running.gpus",
+        "unknown count rule",
+    );
+    check_err(
+        &with("max_running = { rds = -1 }"),
+        "accounts[0].max_running.rds",
+        "non-negative",
+    );
+    check_err(
+        &with("exempt_resources = [\"db-prod\"]"),
+        "accounts[0].exempt_resources[0]",
+        "resource ARN",
+    );
+}

@@ -47,6 +47,14 @@ pub enum ChangeKind {
     StopEcsTask,
     /// A Lambda function's reserved concurrency set to 0 (`restore` gives back what it had).
     SetConcurrency,
+    /// A SageMaker notebook instance stopped (`restore --start-instances` starts it).
+    StopNotebook,
+    /// A SageMaker job stopped: it cannot be resumed.
+    StopSagemakerJob,
+    /// A Batch job queue disabled (`restore` enables it).
+    DisableBatchQueue,
+    /// A Batch compute environment disabled (`restore` enables it).
+    DisableBatchEnvironment,
 }
 
 /// The tag on an isolated instance: `runaway:quarantine=<incident id>`.
@@ -60,7 +68,7 @@ pub const TICKET_TAG: &str = "runaway:ticket";
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 23] = [
+    pub const ALL: [ChangeKind; 27] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -84,6 +92,10 @@ impl ChangeKind {
         Self::ScaleEcsService,
         Self::StopEcsTask,
         Self::SetConcurrency,
+        Self::StopNotebook,
+        Self::StopSagemakerJob,
+        Self::DisableBatchQueue,
+        Self::DisableBatchEnvironment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +123,10 @@ impl ChangeKind {
             Self::ScaleEcsService => "scale_ecs_service",
             Self::StopEcsTask => "stop_ecs_task",
             Self::SetConcurrency => "set_concurrency",
+            Self::StopNotebook => "stop_notebook",
+            Self::StopSagemakerJob => "stop_sagemaker_job",
+            Self::DisableBatchQueue => "disable_batch_queue",
+            Self::DisableBatchEnvironment => "disable_batch_environment",
         }
     }
 
@@ -127,6 +143,7 @@ impl ChangeKind {
             | Self::RunForensicInstance
             | Self::AttachVolume => Some("forensics kept: the responder decides"),
             Self::StopEcsTask => Some("a stopped standalone task cannot be started again"),
+            Self::StopSagemakerJob => Some("a stopped SageMaker job cannot be resumed"),
             _ => None,
         }
     }
@@ -140,6 +157,10 @@ impl ChangeKind {
             C::ScaleEcsService { .. } => Self::ScaleEcsService,
             C::StopEcsTask { .. } => Self::StopEcsTask,
             C::SetConcurrency { .. } => Self::SetConcurrency,
+            C::StopNotebook { .. } | C::StartNotebook { .. } => Self::StopNotebook,
+            C::StopSagemakerJob { .. } => Self::StopSagemakerJob,
+            C::SetBatchQueue { .. } => Self::DisableBatchQueue,
+            C::SetBatchEnvironment { .. } => Self::DisableBatchEnvironment,
         }
     }
 
@@ -152,6 +173,10 @@ impl ChangeKind {
                 | Self::ScaleEcsService
                 | Self::StopEcsTask
                 | Self::SetConcurrency
+                | Self::StopNotebook
+                | Self::StopSagemakerJob
+                | Self::DisableBatchQueue
+                | Self::DisableBatchEnvironment
         )
     }
 

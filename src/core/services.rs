@@ -33,9 +33,6 @@ impl Service {
         Self::Batch,
     ];
 
-    /// The services this build counts, halts and restores (`"all"` means these).
-    pub const BUILT: [Service; 4] = [Self::Ec2, Self::Rds, Self::Ecs, Self::Lambda];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ec2 => "ec2",
@@ -50,10 +47,6 @@ impl Service {
 
     pub fn parse(s: &str) -> Option<Service> {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    pub fn is_built(self) -> bool {
-        Self::BUILT.contains(&self)
     }
 }
 
@@ -98,9 +91,13 @@ pub struct Resource {
 pub enum What {
     /// An RDS DB instance that is `available` (not a member of an Aurora cluster: the cluster
     /// is stopped instead).
-    DbInstance { id: String },
+    DbInstance {
+        id: String,
+    },
     /// An Aurora DB cluster that is `available`.
-    DbCluster { id: String },
+    DbCluster {
+        id: String,
+    },
     /// An ECS service with a desired count above zero, and its running tasks.
     EcsService {
         cluster: String,
@@ -109,20 +106,82 @@ pub enum What {
         running: i32,
     },
     /// A standalone ECS task (started by `RunTask`, not by a service) that is running.
-    EcsTask { cluster: String, id: String },
+    EcsTask {
+        cluster: String,
+        id: String,
+    },
     /// A Lambda function not already held at zero concurrency; `reserved`: its reserved
     /// concurrency, if any.
-    Function { name: String, reserved: Option<i32> },
+    Function {
+        name: String,
+        reserved: Option<i32>,
+    },
+    /// A SageMaker notebook instance that is `InService`.
+    Notebook {
+        name: String,
+    },
+    /// A SageMaker training, processing, transform or tuning job `InProgress`.
+    SagemakerJob {
+        kind: JobKind,
+        name: String,
+    },
+    /// A SageMaker endpoint: never deleted, reported with what it runs.
+    Endpoint {
+        name: String,
+        /// `(instance type, instances)` of each production variant.
+        variants: Vec<(String, i32)>,
+    },
+    /// An EKS node group: its nodes are EC2 instances, halted by the EC2 path; the group is
+    /// never scaled to zero (AWS would terminate its nodes).
+    NodeGroup {
+        cluster: String,
+        name: String,
+        desired: i32,
+    },
+    /// A Batch job queue or managed compute environment that is `ENABLED`.
+    BatchQueue {
+        name: String,
+    },
+    BatchEnvironment {
+        name: String,
+    },
+    /// A Batch job that is running: reported, never cancelled or terminated.
+    BatchJob {
+        queue: String,
+        id: String,
+    },
+}
+
+/// The kinds of SageMaker job, each with its Stop call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Training,
+    Processing,
+    Transform,
+    Tuning,
 }
 
 impl What {
-    /// What the check counts for it: database instances and clusters, ECS tasks running.
+    /// What the check counts for it: database instances and clusters, ECS tasks running, a
+    /// node group's nodes, one of anything else.
     pub fn counted(&self) -> u64 {
         match self {
-            What::DbInstance { .. } | What::DbCluster { .. } => 1,
             What::EcsService { running, .. } => (*running).max(0) as u64,
-            What::EcsTask { .. } => 1,
-            What::Function { .. } => 1,
+            What::NodeGroup { desired, .. } => (*desired).max(0) as u64,
+            _ => 1,
+        }
+    }
+
+    /// The `max_running` key its count is held to, if any.
+    pub fn count_key(&self) -> Option<&'static str> {
+        match self {
+            What::DbInstance { .. } | What::DbCluster { .. } => Some("rds"),
+            What::EcsService { .. } | What::EcsTask { .. } => Some("ecs_tasks"),
+            What::Notebook { .. } => Some("sagemaker_notebooks"),
+            What::SagemakerJob { .. } => Some("sagemaker_jobs"),
+            What::NodeGroup { .. } => Some("eks_nodes"),
+            _ => None,
         }
     }
 }
@@ -159,12 +218,88 @@ pub enum ServiceChange {
         function: String,
         reserved: Option<i32>,
     },
+    StopNotebook {
+        name: String,
+    },
+    StartNotebook {
+        name: String,
+    },
+    /// A SageMaker job stopped: it cannot be resumed.
+    StopSagemakerJob {
+        kind: JobKind,
+        name: String,
+    },
+    /// A Batch job queue enabled or disabled.
+    SetBatchQueue {
+        name: String,
+        enabled: bool,
+    },
+    /// A Batch compute environment enabled or disabled.
+    SetBatchEnvironment {
+        name: String,
+        enabled: bool,
+    },
+}
+
+/// Why some resources are never changed, only reported: `None` for those a halt changes.
+pub fn never_changed(what: &What) -> Option<String> {
+    match what {
+        What::Endpoint { variants, .. } => Some(format!(
+            "an endpoint is never deleted: it runs {}; delete or scale it yourself if it must stop",
+            variants
+                .iter()
+                .map(|(t, n)| format!("{n} × {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        What::NodeGroup { desired, .. } => Some(format!(
+            "a node group is never scaled to zero (AWS would terminate its nodes): its {desired} nodes are EC2 instances, stopped by the ec2 halt"
+        )),
+        What::BatchJob { .. } => Some(
+            "a running Batch job is never cancelled or terminated: its queue is disabled".into(),
+        ),
+        _ => None,
+    }
 }
 
 /// What halting a resource does, with the state it changes from (journaled), or `None` when
-/// it cannot be undone (reported as not restorable).
+/// it cannot be undone (reported as not restorable). Only for what [`never_changed`] leaves.
 pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
     match &r.what {
+        What::Notebook { name } => (
+            ServiceChange::StopNotebook { name: name.clone() },
+            Some(ServiceChange::StartNotebook { name: name.clone() }),
+        ),
+        What::SagemakerJob { kind, name } => (
+            ServiceChange::StopSagemakerJob {
+                kind: *kind,
+                name: name.clone(),
+            },
+            None,
+        ),
+        What::BatchQueue { name } => (
+            ServiceChange::SetBatchQueue {
+                name: name.clone(),
+                enabled: false,
+            },
+            Some(ServiceChange::SetBatchQueue {
+                name: name.clone(),
+                enabled: true,
+            }),
+        ),
+        What::BatchEnvironment { name } => (
+            ServiceChange::SetBatchEnvironment {
+                name: name.clone(),
+                enabled: false,
+            },
+            Some(ServiceChange::SetBatchEnvironment {
+                name: name.clone(),
+                enabled: true,
+            }),
+        ),
+        What::Endpoint { .. } | What::NodeGroup { .. } | What::BatchJob { .. } => {
+            unreachable!("never changed: see never_changed")
+        }
         What::DbInstance { id } => (
             ServiceChange::StopDbInstance { id: id.clone() },
             Some(ServiceChange::StartDbInstance { id: id.clone() }),
@@ -215,7 +350,9 @@ pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
 pub fn undo_starts(undo: &ServiceChange) -> bool {
     matches!(
         undo,
-        ServiceChange::StartDbInstance { .. } | ServiceChange::StartDbCluster { .. }
+        ServiceChange::StartDbInstance { .. }
+            | ServiceChange::StartDbCluster { .. }
+            | ServiceChange::StartNotebook { .. }
     )
 }
 
@@ -228,6 +365,8 @@ pub enum Leave {
     Guard,
     /// Outside the incident's `halt_scope`.
     OutOfScope(String),
+    /// Never changed by the guard, only reported (an endpoint, a node group, a running job).
+    Reported(String),
 }
 
 impl std::fmt::Display for Leave {
@@ -236,7 +375,7 @@ impl std::fmt::Display for Leave {
             Leave::ExemptTag(tag) => write!(f, "exempt (tag {tag}=true)"),
             Leave::ExemptList => f.write_str("exempt (exempt_resources)"),
             Leave::Guard => f.write_str("the guard's own compute"),
-            Leave::OutOfScope(why) => f.write_str(why),
+            Leave::OutOfScope(why) | Leave::Reported(why) => f.write_str(why),
         }
     }
 }
@@ -267,6 +406,8 @@ pub fn plan(found: Vec<Resource>, ex: &Exempt<'_>) -> (Vec<Resource>, Vec<(Resou
             leave.push((r, Leave::ExemptTag(tag)));
         } else if ex.arns.contains(&r.arn) {
             leave.push((r, Leave::ExemptList));
+        } else if let Some(why) = never_changed(&r.what) {
+            leave.push((r, Leave::Reported(why)));
         } else {
             halt.push(r);
         }
@@ -279,15 +420,6 @@ pub fn plan(found: Vec<Resource>, ex: &Exempt<'_>) -> (Vec<Resource>, Vec<(Resou
 pub struct ServiceCount {
     pub running: u64,
     pub regions: BTreeMap<String, u64>,
-}
-
-/// The `max_running` key a service's count is held to, if any.
-pub fn count_key(service: Service) -> Option<&'static str> {
-    match service {
-        Service::Rds => Some("rds"),
-        Service::Ecs => Some("ecs_tasks"),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -405,8 +537,22 @@ mod tests {
             assert_eq!(Service::parse(s.as_str()), Some(s));
         }
         assert_eq!(Service::parse("ec3"), None);
-        assert!(Service::Rds.is_built() && !Service::Sagemaker.is_built());
         assert_eq!(count_key_service("ecs_tasks"), Some(Service::Ecs));
-        assert_eq!(count_key(Service::Rds), Some("rds"));
+        let job = What::SagemakerJob {
+            kind: JobKind::Training,
+            name: "t".into(),
+        };
+        assert_eq!(job.count_key(), Some("sagemaker_jobs"));
+        let group = What::NodeGroup {
+            cluster: "c".into(),
+            name: "ng".into(),
+            desired: 4,
+        };
+        assert_eq!((group.count_key(), group.counted()), (Some("eks_nodes"), 4));
+        assert!(
+            never_changed(&group)
+                .unwrap()
+                .contains("never scaled to zero")
+        );
     }
 }

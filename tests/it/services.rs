@@ -293,3 +293,100 @@ max_running = {{ rds = 0 }}
     assert_eq!(database_status(&sdk, "reports").await, "available");
     assert_eq!(out.json()["restored"].as_array().unwrap().len(), 2);
 }
+
+/// SageMaker, Batch and EKS: notebooks stopped and started again, an endpoint reported with
+/// what it runs and never deleted, queues and compute environments disabled and enabled again,
+/// node groups counted and never scaled. (moto finishes training and processing jobs at once and
+/// has no StopTrainingJob: stopping a job in progress is held by the core's tests.)
+#[tokio::test(flavor = "multi_thread")]
+async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let nb = notebook(&sdk, "forgotten").await;
+    let ep = endpoint(&sdk, "chat", "ml.g4dn.xlarge", 2).await;
+    let (env, queue) = batch(&sdk, "render").await;
+    let ng = node_group(&sdk, "prod", "gpu", 3).await;
+    let w = Workdir::new(&config(
+        "max_running = { sagemaker_notebooks = 0, eks_nodes = 10 }",
+    ));
+
+    let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let account = &out.json()["accounts"][0];
+    assert_eq!(account["services"]["sagemaker"]["running"], 2, "{account}");
+    assert_eq!(account["services"]["eks"]["running"], 3, "{account}");
+    assert_eq!(account["services"]["batch"]["running"], 2, "{account}");
+    assert_eq!(
+        account["violations"][0]["rule"],
+        "max_running.sagemaker_notebooks"
+    );
+    assert_eq!(
+        account["violations"].as_array().unwrap().len(),
+        1,
+        "{account}"
+    );
+
+    let out = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    let incident = r["incident"].as_str().unwrap().to_owned();
+    let services = &r["accounts"][0]["services"];
+    assert_eq!(texts(&services["sagemaker"]["stopped"]), [nb.clone()]);
+    let endpoint = &services["sagemaker"]["skipped"][0];
+    assert_eq!(endpoint["arn"], ep.as_str());
+    assert!(
+        endpoint["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2 × ml.g4dn.xlarge"),
+        "{endpoint}"
+    );
+    let mut batch = vec![env.clone(), queue.clone()];
+    batch.sort();
+    assert_eq!(texts(&services["batch"]["stopped"]), batch);
+    assert_eq!(services["eks"]["skipped"][0]["arn"], ng.as_str());
+    assert!(services["eks"]["stopped"].as_array().unwrap().is_empty());
+    assert_eq!(notebook_status(&sdk, "forgotten").await, "Stopped");
+    assert_eq!(
+        batch_states(&sdk).await,
+        (vec!["DISABLED".to_owned()], vec!["DISABLED".to_owned()])
+    );
+    let sm = aws_sdk_sagemaker::Client::new(&sdk);
+    assert!(
+        sm.describe_endpoint()
+            .endpoint_name("chat")
+            .send()
+            .await
+            .is_ok()
+    );
+    let eks = aws_sdk_eks::Client::new(&sdk)
+        .describe_nodegroup()
+        .cluster_name("prod")
+        .nodegroup_name("gpu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        eks.nodegroup()
+            .unwrap()
+            .scaling_config()
+            .unwrap()
+            .desired_size(),
+        Some(3),
+        "never scaled"
+    );
+
+    let out = w
+        .run(
+            &moto.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(notebook_status(&sdk, "forgotten").await, "InService");
+    assert_eq!(
+        batch_states(&sdk).await,
+        (vec!["ENABLED".to_owned()], vec!["ENABLED".to_owned()])
+    );
+}

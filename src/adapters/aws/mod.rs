@@ -15,9 +15,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 
 mod autoscaling;
+mod batch;
 mod cloudwatch;
 mod ec2;
 mod ecs;
+mod eks;
 mod forensics;
 mod iam;
 mod isolation;
@@ -26,6 +28,7 @@ mod logs;
 mod own;
 mod pricing;
 mod rds;
+mod sagemaker;
 mod settings;
 mod sqs;
 
@@ -44,9 +47,6 @@ const ASG_TAG: &str = "aws:autoscaling:groupName";
 
 /// Opt-in statuses of the regions an account can use.
 const ENABLED_OPT_IN: [&str; 2] = ["opt-in-not-required", "opted-in"];
-
-/// The "operation" of a service this build does not read (no AWS call is made).
-const UNBUILT: &str = "service_resources";
 
 /// Reaches accounts through the standard SDK chain.
 pub struct Aws {
@@ -230,6 +230,27 @@ impl AwsAccount {
         aws_sdk_ecs::Client::from_conf(conf)
     }
 
+    pub(super) fn sagemaker(&self, region: &RegionName) -> aws_sdk_sagemaker::Client {
+        let conf = aws_sdk_sagemaker::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_sagemaker::Client::from_conf(conf)
+    }
+
+    pub(super) fn batch(&self, region: &RegionName) -> aws_sdk_batch::Client {
+        let conf = aws_sdk_batch::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_batch::Client::from_conf(conf)
+    }
+
+    pub(super) fn eks(&self, region: &RegionName) -> aws_sdk_eks::Client {
+        let conf = aws_sdk_eks::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_eks::Client::from_conf(conf)
+    }
+
     pub(super) fn lambda(&self, region: &RegionName) -> aws_sdk_lambda::Client {
         let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
             .region(Region::new(region.to_string()))
@@ -368,15 +389,14 @@ impl AccountCloud for AwsAccount {
     ) -> Result<Vec<crate::core::services::Resource>, CloudError> {
         use crate::core::services::Service;
         match service {
+            // EC2 is read by `running_instances`.
+            Service::Ec2 => Ok(Vec::new()),
             Service::Rds => rds::resources(self, region).await,
             Service::Ecs => ecs::resources(self, region, tags).await,
             Service::Lambda => lambda::resources(self, region, tags).await,
-            other => Err(CloudError {
-                kind: ErrorKind::Unsupported,
-                operation: UNBUILT,
-                code: None,
-                message: format!("{other} is not read by this build"),
-            }),
+            Service::Sagemaker => sagemaker::resources(self, region, tags).await,
+            Service::Batch => batch::resources(self, region).await,
+            Service::Eks => eks::resources(self, region).await,
         }
     }
 
@@ -399,6 +419,17 @@ impl AccountCloud for AwsAccount {
             C::StopEcsTask { cluster, task } => ecs::stop_task(self, region, cluster, task).await,
             C::SetConcurrency { function, reserved } => {
                 lambda::set_concurrency(self, region, function, *reserved).await
+            }
+            C::StopNotebook { name } => sagemaker::set_notebook(self, region, name, false).await,
+            C::StartNotebook { name } => sagemaker::set_notebook(self, region, name, true).await,
+            C::StopSagemakerJob { kind, name } => {
+                sagemaker::stop_job(self, region, *kind, name).await
+            }
+            C::SetBatchQueue { name, enabled } => {
+                batch::set_queue(self, region, name, *enabled).await
+            }
+            C::SetBatchEnvironment { name, enabled } => {
+                batch::set_environment(self, region, name, *enabled).await
             }
         }
     }

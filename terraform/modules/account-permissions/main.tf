@@ -84,8 +84,60 @@ data "aws_iam_policy_document" "account_permissions" {
       "ecs:ListTasks",
       "ecs:DescribeTasks",
       "lambda:ListFunctions",
+      "sagemaker:ListNotebookInstances",
+      "sagemaker:ListTrainingJobs",
+      "sagemaker:ListProcessingJobs",
+      "sagemaker:ListTransformJobs",
+      "sagemaker:ListHyperParameterTuningJobs",
+      "sagemaker:ListEndpoints",
+      "batch:DescribeJobQueues",
+      "batch:DescribeComputeEnvironments",
+      "batch:ListJobs",
+      "eks:ListClusters",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadSagemakerAndEksResources"
+    actions = [
+      "sagemaker:DescribeEndpoint",
+      "sagemaker:DescribeEndpointConfig",
+      "sagemaker:ListTags",
+      "eks:ListNodegroups",
+      "eks:DescribeNodegroup",
+    ]
+    resources = [
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:*",
+      "arn:${local.partition}:eks:*:${local.account_id}:cluster/*",
+      "arn:${local.partition}:eks:*:${local.account_id}:nodegroup/*",
+    ]
+  }
+
+  statement {
+    sid = "StopSagemakerNotebooksAndJobs"
+    # Endpoints are never deleted: no sagemaker:Delete* here.
+    actions = [
+      "sagemaker:StopNotebookInstance",
+      "sagemaker:StartNotebookInstance",
+      "sagemaker:StopTrainingJob",
+      "sagemaker:StopProcessingJob",
+      "sagemaker:StopTransformJob",
+      "sagemaker:StopHyperParameterTuningJob",
+    ]
+    resources = [
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:notebook-instance/*",
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:training-job/*",
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:processing-job/*",
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:transform-job/*",
+      "arn:${local.partition}:sagemaker:*:${local.account_id}:hyper-parameter-tuning-job/*",
+    ]
+  }
+
+  statement {
+    sid       = "DisableAndEnableBatch"
+    actions   = ["batch:UpdateJobQueue", "batch:UpdateComputeEnvironment"]
+    resources = ["arn:${local.partition}:batch:*:${local.account_id}:job-queue/*", "arn:${local.partition}:batch:*:${local.account_id}:compute-environment/*"]
   }
 
   statement {

@@ -181,3 +181,197 @@ pub async fn reserved(sdk: &SdkConfig, name: &str) -> Option<i32> {
         .unwrap()
         .reserved_concurrent_executions()
 }
+
+/// The role SageMaker, Batch and EKS resources are created with in the emulator.
+async fn service_role(sdk: &SdkConfig) -> String {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    match iam.get_role().role_name("service-role").send().await {
+        Ok(r) => r.role.unwrap().arn,
+        Err(_) => {
+            iam.create_role()
+                .role_name("service-role")
+                .assume_role_policy_document(r#"{"Version": "2012-10-17", "Statement": []}"#)
+                .send()
+                .await
+                .unwrap()
+                .role
+                .unwrap()
+                .arn
+        }
+    }
+}
+
+/// A SageMaker notebook instance, `InService` at once in moto; its ARN.
+pub async fn notebook(sdk: &SdkConfig, name: &str) -> String {
+    let role = service_role(sdk).await;
+    aws_sdk_sagemaker::Client::new(sdk)
+        .create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(aws_sdk_sagemaker::types::InstanceType::MlT3Medium)
+        .role_arn(role)
+        .send()
+        .await
+        .expect("CreateNotebookInstance")
+        .notebook_instance_arn
+        .unwrap()
+}
+
+pub async fn notebook_status(sdk: &SdkConfig, name: &str) -> String {
+    aws_sdk_sagemaker::Client::new(sdk)
+        .describe_notebook_instance()
+        .notebook_instance_name(name)
+        .send()
+        .await
+        .unwrap()
+        .notebook_instance_status
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+/// A SageMaker endpoint of `count` × `instance_type`; its ARN.
+pub async fn endpoint(sdk: &SdkConfig, name: &str, instance_type: &str, count: i32) -> String {
+    use aws_sdk_sagemaker::types::{
+        ContainerDefinition, ProductionVariant, ProductionVariantInstanceType,
+    };
+    let role = service_role(sdk).await;
+    let sm = aws_sdk_sagemaker::Client::new(sdk);
+    sm.create_model()
+        .model_name(name)
+        .execution_role_arn(role)
+        .primary_container(ContainerDefinition::builder().image("model:latest").build())
+        .send()
+        .await
+        .unwrap();
+    sm.create_endpoint_config()
+        .endpoint_config_name(name)
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("main")
+                .model_name(name)
+                .initial_instance_count(count)
+                .instance_type(ProductionVariantInstanceType::from(instance_type))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sm.create_endpoint()
+        .endpoint_name(name)
+        .endpoint_config_name(name)
+        .send()
+        .await
+        .unwrap()
+        .endpoint_arn
+        .unwrap()
+}
+
+/// A managed Fargate compute environment and a job queue on it, both `ENABLED`: their ARNs.
+pub async fn batch(sdk: &SdkConfig, name: &str) -> (String, String) {
+    use aws_sdk_batch::types::{
+        CeState, CeType, ComputeEnvironmentOrder, ComputeResource, CrType, JqState,
+    };
+    let role = service_role(sdk).await;
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let subnet = ec2.describe_subnets().send().await.unwrap().subnets()[0]
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let group = ec2
+        .describe_security_groups()
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .group_id()
+        .unwrap()
+        .to_owned();
+    let b = aws_sdk_batch::Client::new(sdk);
+    let env = b
+        .create_compute_environment()
+        .compute_environment_name(format!("{name}-env"))
+        .r#type(CeType::Managed)
+        .state(CeState::Enabled)
+        .compute_resources(
+            ComputeResource::builder()
+                .r#type(CrType::Fargate)
+                .maxv_cpus(16)
+                .subnets(subnet)
+                .security_group_ids(group)
+                .build(),
+        )
+        .service_role(role)
+        .send()
+        .await
+        .unwrap()
+        .compute_environment_arn
+        .unwrap();
+    let queue = b
+        .create_job_queue()
+        .job_queue_name(format!("{name}-queue"))
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(&env)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .job_queue_arn
+        .unwrap();
+    (env, queue)
+}
+
+/// The states of the Batch compute environments and queues: (environments, queues).
+pub async fn batch_states(sdk: &SdkConfig) -> (Vec<String>, Vec<String>) {
+    let b = aws_sdk_batch::Client::new(sdk);
+    let envs = b.describe_compute_environments().send().await.unwrap();
+    let queues = b.describe_job_queues().send().await.unwrap();
+    (
+        envs.compute_environments()
+            .iter()
+            .map(|e| e.state().unwrap().as_str().to_owned())
+            .collect(),
+        queues
+            .job_queues()
+            .iter()
+            .map(|q| q.state().unwrap().as_str().to_owned())
+            .collect(),
+    )
+}
+
+/// An EKS cluster with a managed node group of `desired` nodes; the node group's ARN.
+pub async fn node_group(sdk: &SdkConfig, cluster: &str, group: &str, desired: i32) -> String {
+    use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
+    let role = service_role(sdk).await;
+    let eks = aws_sdk_eks::Client::new(sdk);
+    eks.create_cluster()
+        .name(cluster)
+        .role_arn(&role)
+        .resources_vpc_config(VpcConfigRequest::builder().build())
+        .send()
+        .await
+        .unwrap();
+    eks.create_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(group)
+        .node_role(&role)
+        .subnets("subnet-00000000000000001")
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(1)
+                .max_size(desired.max(1) * 2)
+                .desired_size(desired)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .nodegroup
+        .unwrap()
+        .nodegroup_arn
+        .unwrap()
+}
