@@ -30,7 +30,7 @@ pub const LAUNCH_CALLS: [&str; 5] = [
 /// The calls of the other services this build halts that start paying for compute, as
 /// CloudTrail names them: `(source, eventSource, eventNames)`. Each triggers a check of its
 /// account, as an EC2 launch does. The Terraform pattern is held to this by a test.
-pub const SERVICE_LAUNCH_CALLS: [(&str, &str, &[&str]); 3] = [
+pub const SERVICE_LAUNCH_CALLS: [(&str, &str, &[&str]); 6] = [
     (
         "aws.rds",
         "rds.amazonaws.com",
@@ -52,6 +52,35 @@ pub const SERVICE_LAUNCH_CALLS: [(&str, &str, &[&str]); 3] = [
         "aws.lambda",
         "lambda.amazonaws.com",
         &["CreateFunction20150331", "DeleteFunctionConcurrency"],
+    ),
+    (
+        "aws.sagemaker",
+        "sagemaker.amazonaws.com",
+        &[
+            "CreateNotebookInstance",
+            "StartNotebookInstance",
+            "CreateTrainingJob",
+            "CreateProcessingJob",
+            "CreateTransformJob",
+            "CreateHyperParameterTuningJob",
+            "CreateEndpoint",
+        ],
+    ),
+    (
+        "aws.eks",
+        "eks.amazonaws.com",
+        &["CreateNodegroup", "UpdateNodegroupConfig"],
+    ),
+    (
+        "aws.batch",
+        "batch.amazonaws.com",
+        &[
+            "CreateComputeEnvironment",
+            "UpdateComputeEnvironment",
+            "CreateJobQueue",
+            "UpdateJobQueue",
+            "SubmitJob",
+        ],
     ),
 ];
 

@@ -354,6 +354,9 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
             API_CALL,
             API_CALL,
             API_CALL,
+            API_CALL,
+            API_CALL,
+            API_CALL,
             FINDING,
             API_CALL
         ]
@@ -371,7 +374,7 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
     let alternatives: Vec<&serde_json::Value> = alternatives
         .iter()
         .enumerate()
-        .filter(|(i, _)| !(2..5).contains(i))
+        .filter(|(i, _)| !(2..8).contains(i))
         .map(|(_, a)| a)
         .collect();
     assert_eq!(texts(&alternatives[0]["source"]), ["aws.ec2"]);

@@ -76,13 +76,8 @@ data "aws_iam_policy_document" "account_permissions" {
     sid = "ObserveComputeBeyondEc2"
     # halt_services / max_running: these lists and descriptions take no narrower resource.
     actions = [
-      "rds:DescribeDBInstances",
-      "rds:DescribeDBClusters",
       "ecs:ListClusters",
       "ecs:ListServices",
-      "ecs:DescribeServices",
-      "ecs:ListTasks",
-      "ecs:DescribeTasks",
       "lambda:ListFunctions",
       "sagemaker:ListNotebookInstances",
       "sagemaker:ListTrainingJobs",
@@ -96,6 +91,23 @@ data "aws_iam_policy_document" "account_permissions" {
       "eks:ListClusters",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "ListTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = ["arn:${local.partition}:ecs:*:${local.account_id}:container-instance/*"]
+  }
+
+  statement {
+    sid     = "DescribeDatabasesServicesAndTasks"
+    actions = ["rds:DescribeDBInstances", "rds:DescribeDBClusters", "ecs:DescribeServices", "ecs:DescribeTasks"]
+    resources = [
+      "arn:${local.partition}:rds:*:${local.account_id}:db:*",
+      "arn:${local.partition}:rds:*:${local.account_id}:cluster:*",
+      "arn:${local.partition}:ecs:*:${local.account_id}:service/*",
+      "arn:${local.partition}:ecs:*:${local.account_id}:task/*",
+    ]
   }
 
   statement {

@@ -49,6 +49,30 @@ locals {
         }
       },
       {
+        source        = ["aws.sagemaker"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["sagemaker.amazonaws.com"]
+          eventName   = ["CreateNotebookInstance", "StartNotebookInstance", "CreateTrainingJob", "CreateProcessingJob", "CreateTransformJob", "CreateHyperParameterTuningJob", "CreateEndpoint"]
+        }
+      },
+      {
+        source        = ["aws.eks"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["eks.amazonaws.com"]
+          eventName   = ["CreateNodegroup", "UpdateNodegroupConfig"]
+        }
+      },
+      {
+        source        = ["aws.batch"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["batch.amazonaws.com"]
+          eventName   = ["CreateComputeEnvironment", "UpdateComputeEnvironment", "CreateJobQueue", "UpdateJobQueue", "SubmitJob"]
+        }
+      },
+      {
         source        = ["aws.guardduty"]
         "detail-type" = ["GuardDuty Finding"]
       },
