@@ -54,17 +54,14 @@ pub(super) fn max_running(
     let mut out = BTreeMap::new();
     for (k, n) in raw.unwrap_or_default() {
         let here = format!("{key}.{k}");
-        match count_key_service(&k) {
-            None => {
-                return Err((
-                    here,
-                    format!(
-                        "unknown count rule: expected one of {}",
-                        COUNT_KEYS.join(", ")
-                    ),
-                ));
-            }
-            Some(_) => {}
+        if count_key_service(&k).is_none() {
+            return Err((
+                here,
+                format!(
+                    "unknown count rule: expected one of {}",
+                    COUNT_KEYS.join(", ")
+                ),
+            ));
         }
         if n < 0 {
             return Err((here, format!("expected a non-negative integer, found {n}")));

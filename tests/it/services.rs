@@ -68,7 +68,10 @@ async fn every_service_is_halted_but_the_exempt_and_restored_exactly() {
         .await;
     assert_eq!(dry.code, 0, "{dry:?}");
     let services = &dry.json()["accounts"][0]["services"];
-    assert_eq!(texts(&services["rds"]["stopped"]), [reports.clone()]);
+    assert_eq!(
+        texts(&services["rds"]["stopped"]),
+        std::slice::from_ref(&reports)
+    );
     assert_eq!(database_status(&sdk, "reports").await, "available");
     assert_eq!(desired_count(&sdk, "batch", "web").await, 3);
     assert_eq!(reserved(&sdk, "loop").await, None);
@@ -78,7 +81,10 @@ async fn every_service_is_halted_but_the_exempt_and_restored_exactly() {
     let r = out.json();
     let incident = r["incident"].as_str().unwrap().to_owned();
     let services = &r["accounts"][0]["services"];
-    assert_eq!(texts(&services["rds"]["stopped"]), [reports.clone()]);
+    assert_eq!(
+        texts(&services["rds"]["stopped"]),
+        std::slice::from_ref(&reports)
+    );
     assert_eq!(services["rds"]["skipped"][0]["arn"], prod.as_str());
     assert!(
         services["rds"]["skipped"][0]["reason"]
@@ -89,7 +95,10 @@ async fn every_service_is_halted_but_the_exempt_and_restored_exactly() {
     let mut ecs = vec![web.clone(), task.clone()];
     ecs.sort();
     assert_eq!(texts(&services["ecs"]["stopped"]), ecs);
-    assert_eq!(texts(&services["ecs"]["not_restorable"]), [task.clone()]);
+    assert_eq!(
+        texts(&services["ecs"]["not_restorable"]),
+        std::slice::from_ref(&task)
+    );
     let mut held = vec![looping.clone(), capped.clone()];
     held.sort();
     assert_eq!(texts(&services["lambda"]["stopped"]), held);
@@ -331,7 +340,10 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     let r = out.json();
     let incident = r["incident"].as_str().unwrap().to_owned();
     let services = &r["accounts"][0]["services"];
-    assert_eq!(texts(&services["sagemaker"]["stopped"]), [nb.clone()]);
+    assert_eq!(
+        texts(&services["sagemaker"]["stopped"]),
+        std::slice::from_ref(&nb)
+    );
     let endpoint = &services["sagemaker"]["skipped"][0];
     assert_eq!(endpoint["arn"], ep.as_str());
     assert!(
