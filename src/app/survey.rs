@@ -144,7 +144,10 @@ pub async fn survey<'a>(
                     let conn = conns[i]
                         .as_ref()
                         .expect("tasks exist only for connected accounts");
-                    let tags = [accounts[i].policy.exempt_tag.clone()];
+                    let mut tags = vec![accounts[i].policy.exempt_tag.clone()];
+                    if accounts[i].halt_services.contains(&Service::Eks) {
+                        tags.extend(crate::core::services::EKS_NODE_TAGS.map(str::to_owned));
+                    }
                     // The burn rate needs the types: read with the instances, in one call.
                     let typed = money.is_some() && accounts[i].max_burn_rate_usd_per_hour.is_some();
                     let instances = conn.running_instances(&region, &tags, typed).await;

@@ -126,6 +126,18 @@ pub struct ServiceHalt {
     /// ARNs of what was stopped and cannot be restored (a standalone ECS task).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_restorable: Vec<String>,
+    /// `eks`: the nodes the EC2 halt stopped, with their cluster and node group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<StoppedNode>,
+}
+
+/// An EKS node (an EC2 instance) a halt stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoppedNode {
+    pub instance_id: String,
+    pub region: String,
+    pub cluster: String,
+    pub node_group: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

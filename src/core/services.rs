@@ -56,6 +56,11 @@ impl std::fmt::Display for Service {
     }
 }
 
+/// The tags of an EKS managed node group's nodes (EC2 instances): read with the instances when
+/// an account halts `eks`, so that a halt says which cluster and node group each stopped node
+/// belonged to.
+pub const EKS_NODE_TAGS: [&str; 2] = ["eks:cluster-name", "eks:nodegroup-name"];
+
 /// The count rules of `max_running`, keys as the contract writes them.
 pub const COUNT_KEYS: [&str; 5] = [
     "rds",

@@ -34,6 +34,20 @@ pub fn halted(services: &BTreeMap<String, ServiceHalt>, dry_run: bool) -> Vec<St
     let mut out = Vec::new();
     for (name, s) in services {
         let mut line = format!("{name}: {verb} {}", s.stopped.len());
+        if !s.nodes.is_empty() {
+            let mut groups: Vec<String> = s
+                .nodes
+                .iter()
+                .map(|n| format!("{}/{}", n.cluster, n.node_group))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            line += &format!(
+                " (and {} nodes stopped with the EC2 instances, of {})",
+                s.nodes.len(),
+                first(&groups, 5, ", ")
+            );
+        }
         if !s.skipped.is_empty() {
             line += &format!(", left {} (exempt or out of scope)", s.skipped.len());
         }
@@ -85,6 +99,7 @@ mod tests {
             skipped: Vec::new(),
             errors: vec![Problem::region("eu-west-1", "ecs:StopTask: AccessDenied")],
             not_restorable: arns,
+            nodes: Vec::new(),
         };
         let lines = halted(&BTreeMap::from([("ecs".to_owned(), halt)]), false);
         assert_eq!(lines.len(), 1);

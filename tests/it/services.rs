@@ -315,6 +315,14 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     let ep = endpoint(&sdk, "chat", "ml.g4dn.xlarge", 2).await;
     let (env, queue) = batch(&sdk, "render").await;
     let ng = node_group(&sdk, "prod", "gpu", 3).await;
+    // The node group's nodes are EC2 instances, tagged as EKS tags them (moto starts none).
+    let nodes = launch(
+        &sdk,
+        2,
+        &[("eks:cluster-name", "prod"), ("eks:nodegroup-name", "gpu")],
+        false,
+    )
+    .await;
     let w = Workdir::new(&config(
         "max_running = { sagemaker_notebooks = 0, eks_nodes = 10 }",
     ));
@@ -358,6 +366,21 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     assert_eq!(texts(&services["batch"]["stopped"]), batch);
     assert_eq!(services["eks"]["skipped"][0]["arn"], ng.as_str());
     assert!(services["eks"]["stopped"].as_array().unwrap().is_empty());
+    // The nodes stopped the EC2 way, and said with their cluster and node group.
+    let stopped_nodes = &services["eks"]["nodes"];
+    assert_eq!(
+        stopped_nodes.as_array().unwrap().len(),
+        2,
+        "{stopped_nodes}"
+    );
+    for n in stopped_nodes.as_array().unwrap() {
+        assert!(nodes.contains(&n["instance_id"].as_str().unwrap().to_owned()));
+        assert_eq!(
+            (n["cluster"].as_str(), n["node_group"].as_str()),
+            (Some("prod"), Some("gpu"))
+        );
+    }
+    assert!(out.stderr.is_empty() || !out.stderr.contains("panicked"));
     assert_eq!(notebook_status(&sdk, "forgotten").await, "Stopped");
     assert_eq!(
         batch_states(&sdk).await,
@@ -401,4 +424,40 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
         batch_states(&sdk).await,
         (vec!["ENABLED".to_owned()], vec!["ENABLED".to_owned()])
     );
+}
+
+/// An organisation: the payer and a member reached through its role, every service present in
+/// each; each account counts its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organisation_check_counts_every_service_of_each_account() {
+    let moto = Moto::start();
+    let payer = moto.sdk("us-east-1").await;
+    let member = moto.sdk_in(MEMBER, "us-east-1").await;
+    for (sdk, n) in [(&payer, 1), (&member, 2)] {
+        for i in 0..n {
+            database(sdk, &format!("db-{i}"), &[]).await;
+            function(sdk, &format!("fn-{i}"), None).await;
+            notebook(sdk, &format!("nb-{i}")).await;
+        }
+        ecs_cluster(sdk, "c", "web", 2).await;
+        batch(sdk, "b").await;
+        node_group(sdk, "k", "ng", n).await;
+    }
+    let w = Workdir::new(&format!(
+        "{}\n[[accounts]]\nid = \"{MEMBER}\"\nname = \"research\"\nrole_arn = \"{MEMBER_ROLE}\"\nregions = [\"us-east-1\"]\nhalt_services = [\"all\"]\n",
+        config("")
+    ));
+    let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let r = out.json();
+    for (i, n) in [(0, 1), (1, 2)] {
+        let s = &r["accounts"][i]["services"];
+        assert_eq!(s["rds"]["running"], n, "{s}");
+        assert_eq!(s["lambda"]["running"], n, "{s}");
+        assert_eq!(s["sagemaker"]["running"], n, "{s}");
+        assert_eq!(s["eks"]["running"], n, "{s}");
+        // One standalone task (moto's services start none) and the queue and environment.
+        assert_eq!(s["ecs"]["running"], 1, "{s}");
+        assert_eq!(s["batch"]["running"], 2, "{s}");
+    }
 }

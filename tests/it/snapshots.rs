@@ -104,6 +104,7 @@ fn view(status: Status) -> IncidentView {
                         }],
                         errors: vec![],
                         not_restorable: vec![],
+                        nodes: vec![],
                     },
                 )]),
             }]

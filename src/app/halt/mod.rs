@@ -41,6 +41,8 @@ pub struct AccountPlan<'a> {
     pub regions: Vec<(RegionName, RegionPlan)>,
     /// The services beyond EC2 it halts (`halt_services`), per service and region.
     pub services: Vec<ServicePlan>,
+    /// With `eks` halted: each EKS node's (instance id → cluster, node group).
+    pub nodes: BTreeMap<String, (String, String)>,
     /// What could not be read: the account itself, or a region.
     pub errors: Vec<Problem>,
 }
@@ -100,7 +102,16 @@ pub async fn plan<'a>(
                 .account
                 .halt_services
                 .contains(&crate::core::services::Service::Ec2);
+            let mut nodes = BTreeMap::new();
             for r in s.regions {
+                if let Ok(found) = &r.instances {
+                    for i in found {
+                        let [cluster, group] = crate::core::services::EKS_NODE_TAGS;
+                        if let (Some(c), Some(g)) = (i.tags.get(cluster), i.tags.get(group)) {
+                            nodes.insert(i.id.clone(), (c.clone(), g.clone()));
+                        }
+                    }
+                }
                 match r.instances {
                     Ok(found) if ec2 => regions.push((r.region, plan::plan_region(&found, &ex))),
                     Ok(_) => {}
@@ -113,6 +124,7 @@ pub async fn plan<'a>(
                 conn: s.conn,
                 regions,
                 services: services::plan_account(s.services, s.account, own.compute),
+                nodes,
                 errors,
             }
         })
@@ -280,7 +292,24 @@ pub async fn execute(
         out.skipped.extend(r.skipped);
         out.errors.extend(r.errors);
     }
-    for a in &mut accounts {
+    for (a, p) in accounts.iter_mut().zip(&plan.accounts) {
+        let nodes: Vec<crate::core::reports::StoppedNode> = a
+            .stopped
+            .iter()
+            .flat_map(|(region, ids)| ids.iter().map(move |id| (region, id)))
+            .filter_map(|(region, id)| {
+                let (cluster, group) = p.nodes.get(id)?;
+                Some(crate::core::reports::StoppedNode {
+                    instance_id: id.clone(),
+                    region: region.clone(),
+                    cluster: cluster.clone(),
+                    node_group: group.clone(),
+                })
+            })
+            .collect();
+        if !nodes.is_empty() {
+            a.services.entry("eks".into()).or_default().nodes = nodes;
+        }
         a.skipped
             .sort_by(|x, y| (&x.region, &x.instance_id).cmp(&(&y.region, &y.instance_id)));
         a.suspended

@@ -147,6 +147,14 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
                         .map(|i| Problem::region(&format!("xx-region-{i}"), "e".repeat(500)))
                         .collect(),
                     not_restorable: arns,
+                    nodes: (0..500)
+                        .map(|i| crate::core::reports::StoppedNode {
+                            instance_id: format!("i-{i:017x}"),
+                            region: "us-east-1".into(),
+                            cluster: format!("cluster-{}", i % 50),
+                            node_group: "n".repeat(60),
+                        })
+                        .collect(),
                 };
                 (s.to_string(), halt)
             })
