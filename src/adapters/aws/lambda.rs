@@ -1,6 +1,9 @@
 //! Lambda: every function of a region with its reserved concurrency; holding one at zero
 //! concurrency (it cannot run) and giving back what it had.
 
+use futures::StreamExt;
+use futures::future::BoxFuture;
+
 use super::{AwsAccount, classify};
 use crate::config::RegionName;
 use crate::core::services::{Resource, Service, What};
@@ -23,39 +26,51 @@ pub(super) async fn resources(
             }
         }
     }
-    let mut out = Vec::with_capacity(functions.len());
+    // Two reads a function, a few functions at once.
+    let mut reads: Vec<BoxFuture<'_, Result<Option<Resource>, CloudError>>> = Vec::new();
     for (name, arn) in functions {
-        let reserved = client
-            .get_function_concurrency()
-            .function_name(&name)
-            .send()
-            .await
-            .map_err(|e| classify("lambda:GetFunctionConcurrency", e))?
-            .reserved_concurrent_executions();
-        if reserved == Some(0) {
-            continue;
-        }
-        let tags = if tags {
-            client
-                .list_tags()
-                .resource(&arn)
+        let client = client.clone();
+        reads.push(Box::pin(async move {
+            let reserved = client
+                .get_function_concurrency()
+                .function_name(&name)
                 .send()
                 .await
-                .map_err(|e| classify("lambda:ListTags", e))?
-                .tags()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect()
-        } else {
-            Default::default()
-        };
-        out.push(Resource {
-            service: Service::Lambda,
-            arn,
-            what: What::Function { name, reserved },
-            tags,
-        });
+                .map_err(|e| classify("lambda:GetFunctionConcurrency", e))?
+                .reserved_concurrent_executions();
+            if reserved == Some(0) {
+                return Ok(None);
+            }
+            let tags = if tags {
+                client
+                    .list_tags()
+                    .resource(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify("lambda:ListTags", e))?
+                    .tags()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect()
+            } else {
+                Default::default()
+            };
+            Ok(Some(Resource {
+                service: Service::Lambda,
+                arn,
+                what: What::Function { name, reserved },
+                tags,
+            }))
+        }));
+    }
+    let read: Vec<Result<Option<Resource>, CloudError>> = futures::stream::iter(reads)
+        .buffered(super::READS_AT_ONCE)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(read.len());
+    for r in read {
+        out.extend(r?);
     }
     Ok(out)
 }

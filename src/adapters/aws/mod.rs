@@ -48,6 +48,10 @@ const ASG_TAG: &str = "aws:autoscaling:groupName";
 /// Opt-in statuses of the regions an account can use.
 const ENABLED_OPT_IN: [&str; 2] = ["opt-in-not-required", "opted-in"];
 
+/// Reads of one region made at once where a service needs one call per resource (Lambda's
+/// concurrency and tags): well inside every service's API rate.
+const READS_AT_ONCE: usize = 8;
+
 /// Reaches accounts through the standard SDK chain.
 pub struct Aws {
     base: SdkConfig,

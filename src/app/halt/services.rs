@@ -4,7 +4,12 @@
 //! the change that undoes it, one resource at a time. A dry run reports the plan and changes
 //! nothing (these services have no `DryRun`).
 
+use futures::StreamExt;
+use futures::future::BoxFuture;
 use serde_json::json;
+
+/// Calls made at once to one service in one region: well inside every service's API rate.
+const CALLS_AT_ONCE: usize = 8;
 
 use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::app::journaled;
@@ -98,49 +103,64 @@ pub(super) async fn halt(
     if let Some(e) = &plan.error {
         out.errors.push(Problem::region(region, e));
     }
-    for r in &plan.halt {
-        let (change, undo) = services::halt_change(r);
-        let Some((j, incident)) = journal else {
+    let changes: Vec<_> = plan.halt.iter().map(services::halt_change).collect();
+    let Some((j, incident)) = journal else {
+        for (r, (_, undo)) in plan.halt.iter().zip(&changes) {
             out.stopped.push(r.arn.clone());
             if undo.is_none() {
                 out.not_restorable.push(r.arn.clone());
             }
-            continue;
-        };
-        let planned = PlannedChange {
+        }
+        return (plan.service, out);
+    };
+    // One journal transaction for the region's changes, then the calls, a few at once.
+    let planned: Vec<PlannedChange> = plan
+        .halt
+        .iter()
+        .zip(&changes)
+        .map(|(r, (change, undo))| PlannedChange {
             account_id: account_id.to_owned(),
             region: region.to_owned(),
-            action: ChangeKind::of_service(&change),
+            action: ChangeKind::of_service(change),
             target: r.arn.clone(),
             detail: json!(change),
             before: json!(undo),
-        };
-        let result: Result<Vec<Result<(), CloudError>>, JournalError> =
-            journaled::make(j, incident, &[planned], clock, async || {
-                vec![conn.service_change(&plan.region, &change).await]
-            })
-            .await;
-        match result {
-            Ok(mut results) => match results.remove(0) {
-                Ok(()) => {
-                    out.stopped.push(r.arn.clone());
-                    if undo.is_none() {
-                        out.not_restorable.push(r.arn.clone());
+        })
+        .collect();
+    let result: Result<Vec<Result<(), CloudError>>, JournalError> =
+        journaled::make(j, incident, &planned, clock, async || {
+            // Boxed in a loop, not built in a stream closure, so the future stays `Send`.
+            let mut calls: Vec<BoxFuture<'_, Result<(), CloudError>>> = Vec::new();
+            for (change, _) in &changes {
+                calls.push(conn.service_change(&plan.region, change));
+            }
+            futures::stream::iter(calls)
+                .buffered(CALLS_AT_ONCE)
+                .collect()
+                .await
+        })
+        .await;
+    match result {
+        Ok(results) => {
+            for ((r, (_, undo)), result) in plan.halt.iter().zip(&changes).zip(results) {
+                match result {
+                    Ok(()) => {
+                        out.stopped.push(r.arn.clone());
+                        if undo.is_none() {
+                            out.not_restorable.push(r.arn.clone());
+                        }
                     }
+                    Err(e) => out
+                        .errors
+                        .push(Problem::region(region, format!("{}: {e}", r.arn))),
                 }
-                Err(e) => out
-                    .errors
-                    .push(Problem::region(region, format!("{}: {e}", r.arn))),
-            },
-            Err(e) => {
-                // Nothing is changed that was not journaled first.
-                out.errors.push(Problem::region(
-                    region,
-                    format!("{e}; stopped acting on {} in this region", plan.service),
-                ));
-                break;
             }
         }
+        // Nothing is changed that was not journaled first.
+        Err(e) => out.errors.push(Problem::region(
+            region,
+            format!("{e}; nothing of {} changed in this region", plan.service),
+        )),
     }
     tracing::info!(
         account.id = account_id,
