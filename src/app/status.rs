@@ -183,5 +183,38 @@ pub fn incident_text(journal: &Journal, id: &str) -> Result<Option<String>, Jour
             let _ = writeln!(out, "  {line}");
         }
     }
+    // What its halt did, EC2 and every other service (`status INCIDENT --json`: `result`).
+    let halt = row.result.as_ref().and_then(|r| {
+        serde_json::from_value::<crate::app::halt::HaltReport>(r["halt"].clone()).ok()
+    });
+    if let Some(h) = halt {
+        out.push_str("Halted:\n");
+        for a in &h.accounts {
+            for line in crate::text::terminal::account_halt(a, h.dry_run, false).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    // Every change it journaled, by kind: done, and undone by a restore.
+    let mut kinds: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for c in journal.changes(id)? {
+        if c.status == crate::core::change::ChangeStatus::Done {
+            let e = kinds.entry(c.action.to_string()).or_default();
+            e.0 += 1;
+            if c.restore_status == Some(crate::core::change::ChangeStatus::Done) {
+                e.1 += 1;
+            }
+        }
+    }
+    if !kinds.is_empty() {
+        let list: Vec<String> = kinds
+            .iter()
+            .map(|(k, (done, undone))| match undone {
+                0 => format!("{k} {done}"),
+                u => format!("{k} {done} ({u} restored)"),
+            })
+            .collect();
+        let _ = writeln!(out, "Changes journaled: {}", list.join(", "));
+    }
     Ok(Some(out))
 }

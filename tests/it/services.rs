@@ -110,6 +110,22 @@ async fn every_service_is_halted_but_the_exempt_and_restored_exactly() {
     assert_eq!(reserved(&sdk, "capped").await, Some(0));
     assert_eq!(reserved(&sdk, "listed").await, None);
 
+    // `status INCIDENT` says what was changed, per kind.
+    let status = w.run(&moto.url, &["status", &incident], &[]).await;
+    assert_eq!(status.code, 0, "{status:?}");
+    for said in [
+        "stop_db_instance 1",
+        "scale_ecs_service 1",
+        "stop_ecs_task 1",
+        "set_concurrency 2",
+    ] {
+        assert!(
+            status.stdout.contains(said),
+            "{said} not in {}",
+            status.stdout
+        );
+    }
+
     // Without --start-instances the database stays stopped; the settings come back.
     let out = w
         .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
@@ -245,6 +261,13 @@ max_running = {{ rds = 0 }}
     assert_eq!(ran.len(), 1);
     let incident = ran[0].clone();
     assert_eq!(database_status(&sdk, "reports").await, "stopped");
+    let said = runawaytrain::app::status::incident_text(&h.bot.journal, &incident)
+        .unwrap()
+        .unwrap();
+    assert!(
+        said.contains("rds: halted 1") && said.contains("stop_db_instance 1"),
+        "{said}"
+    );
 
     // Seven days later AWS starts it.
     aws_sdk_rds::Client::new(&sdk)
