@@ -18,6 +18,7 @@ use crate::app::journaled;
 use crate::config::{Config, RegionName};
 use crate::core::change::{ChangeKind, ChangeStatus, INCIDENT_TAG};
 use crate::core::incident::Status;
+use crate::core::services::ServiceChange;
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
 #[derive(Debug, thiserror::Error)]
@@ -362,11 +363,14 @@ async fn undo_all(
             .iter()
             .filter(|r| !matches!(r.action, ChangeKind::StopInstance | ChangeKind::TagInstance))
         {
-            if matches!(
-                r.action,
-                ChangeKind::StopDbInstance | ChangeKind::StopDbCluster | ChangeKind::StopNotebook
-            ) && !start_instances
-            {
+            // A service change whose undo starts something (a database, a notebook) waits for
+            // --start-instances, as stopped instances do.
+            let starts = r.action.is_service()
+                && r.before
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<ServiceChange>(b).ok())
+                    .is_some_and(|undo| crate::core::services::undo_starts(&undo));
+            if starts && !start_instances {
                 report.kept.push(not_undone(
                     r,
                     "stopped: restore with --start-instances to start it".into(),
@@ -536,7 +540,7 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         | ChangeKind::DisableBatchQueue
         | ChangeKind::DisableBatchEnvironment => {
             let region = RegionName::parse(&r.region).map_err(|_| missing("region"))?;
-            let change: crate::core::services::ServiceChange = r
+            let change: ServiceChange = r
                 .before
                 .as_deref()
                 .and_then(|b| serde_json::from_str(b).ok())

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::summarise;
 use crate::core::reports::ServiceHalt;
 use crate::core::services::ServiceCount;
 
@@ -21,7 +22,7 @@ pub fn counts(services: &BTreeMap<String, ServiceCount>) -> String {
             if busy.is_empty() {
                 format!("{name} {}", c.running)
             } else {
-                format!("{name} {} ({})", c.running, first(&busy, 5, ", "))
+                format!("{name} {} ({})", c.running, summarise(&busy, 5, ", "))
             }
         })
         .collect::<Vec<_>>()
@@ -45,7 +46,7 @@ pub fn halted(services: &BTreeMap<String, ServiceHalt>, dry_run: bool) -> Vec<St
             line += &format!(
                 " (and {} nodes stopped with the EC2 instances, of {})",
                 s.nodes.len(),
-                first(&groups, 5, ", ")
+                summarise(&groups, 5, ", ")
             );
         }
         if !s.skipped.is_empty() {
@@ -55,7 +56,7 @@ pub fn halted(services: &BTreeMap<String, ServiceHalt>, dry_run: bool) -> Vec<St
             line += &format!(
                 "; {} cannot be restored (stopped standalone tasks): {}",
                 s.not_restorable.len(),
-                first(&s.not_restorable, 3, " ")
+                summarise(&s.not_restorable, 3, " ")
             );
         }
         if !s.errors.is_empty() {
@@ -70,20 +71,15 @@ pub fn halted(services: &BTreeMap<String, ServiceHalt>, dry_run: bool) -> Vec<St
                     )
                 })
                 .collect();
-            line += &format!("; {} errors: {}", s.errors.len(), first(&errors, 3, "; "));
+            line += &format!(
+                "; {} errors: {}",
+                s.errors.len(),
+                summarise(&errors, 3, "; ")
+            );
         }
         out.push(line);
     }
     out
-}
-
-/// The first `n` of `items`, and how many more.
-fn first(items: &[String], n: usize, sep: &str) -> String {
-    let mut text = items.iter().take(n).cloned().collect::<Vec<_>>().join(sep);
-    if items.len() > n {
-        text += &format!(" (+{} more)", items.len() - n);
-    }
-    text
 }
 
 #[cfg(test)]
@@ -104,7 +100,7 @@ mod tests {
         let lines = halted(&BTreeMap::from([("ecs".to_owned(), halt)]), false);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].starts_with("ecs: halted 500; 500 cannot be restored"));
-        assert!(lines[0].contains("(+497 more)") && lines[0].contains("1 errors: eu-west-1"));
+        assert!(lines[0].contains("… and 497 more") && lines[0].contains("1 errors: eu-west-1"));
         assert!(lines[0].len() < 400, "{}", lines[0]);
     }
 }

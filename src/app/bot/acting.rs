@@ -242,6 +242,14 @@ impl Bot {
         Ok(())
     }
 
+    /// The account's notify topic: its own, else `[notify]`'s.
+    pub(super) fn topic_of<'a>(&'a self, account: &'a Account) -> Option<&'a str> {
+        account
+            .sns_topic_arn
+            .as_deref()
+            .or(self.config.notify.sns_topic_arn.as_deref())
+    }
+
     /// E-mails the account's notify list; whether it was published. When Slack failed, says
     /// so: nobody is left uninformed.
     pub(super) async fn email(
@@ -250,12 +258,7 @@ impl Bot {
         view: &IncidentView,
         slack_error: Option<&str>,
     ) -> bool {
-        let Some(topic) = account.sns_topic_arn.as_ref().or(self
-            .config
-            .notify
-            .sns_topic_arn
-            .as_ref())
-        else {
+        let Some(topic) = self.topic_of(account) else {
             return false;
         };
         let (subject, mut body) = crate::text::email::email(view);

@@ -95,12 +95,7 @@ impl Bot {
 
     /// The notify e-mail of an unexpected write: the account's topic, else the default.
     async fn tell_unexpected_write(&self, account: &Account, why: &str) {
-        let Some(topic) = account.sns_topic_arn.as_deref().or(self
-            .config
-            .notify
-            .sns_topic_arn
-            .as_deref())
-        else {
+        let Some(topic) = self.topic_of(account) else {
             tracing::warn!(account.id = %account.id, "no notify topic: the unexpected policy write is only logged and shown in /healthz");
             return;
         };

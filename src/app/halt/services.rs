@@ -104,12 +104,15 @@ pub(super) async fn halt(
         out.errors.push(Problem::region(region, e));
     }
     let changes: Vec<_> = plan.halt.iter().map(services::halt_change).collect();
+    let halted = |out: &mut ServiceHalt, r: &Resource, restorable: bool| {
+        out.stopped.push(r.arn.clone());
+        if !restorable {
+            out.not_restorable.push(r.arn.clone());
+        }
+    };
     let Some((j, incident)) = journal else {
         for (r, (_, undo)) in plan.halt.iter().zip(&changes) {
-            out.stopped.push(r.arn.clone());
-            if undo.is_none() {
-                out.not_restorable.push(r.arn.clone());
-            }
+            halted(&mut out, r, undo.is_some());
         }
         return (plan.service, out);
     };
@@ -144,22 +147,18 @@ pub(super) async fn halt(
         Ok(results) => {
             for ((r, (_, undo)), result) in plan.halt.iter().zip(&changes).zip(results) {
                 match result {
-                    Ok(()) => {
-                        out.stopped.push(r.arn.clone());
-                        if undo.is_none() {
-                            out.not_restorable.push(r.arn.clone());
-                        }
-                    }
+                    Ok(()) => halted(&mut out, r, undo.is_some()),
                     Err(e) => out
                         .errors
                         .push(Problem::region(region, format!("{}: {e}", r.arn))),
                 }
             }
         }
-        // Nothing is changed that was not journaled first.
+        // The journal refused a write, before the calls (none made) or after them (made, and
+        // journaled `pending`): as for EC2, nothing more is done here.
         Err(e) => out.errors.push(Problem::region(
             region,
-            format!("{e}; nothing of {} changed in this region", plan.service),
+            format!("{e}; stopped acting on {} in this region", plan.service),
         )),
     }
     tracing::info!(

@@ -15,6 +15,7 @@ use super::requests::action_id;
 use crate::config::Action;
 use crate::core::incident::{Press, Status};
 use crate::ports::IncidentView;
+use crate::text::summarise;
 
 mod finding;
 mod isolate;
@@ -88,20 +89,6 @@ fn who(by: Option<&str>) -> String {
         Some("deadline") | None => "the deadline".into(),
         Some(user) => format!("<@{user}>"),
     }
-}
-
-/// Lists `items`, at most `max`, saying how many more there are.
-fn summarise(items: &[String], max: usize, sep: &str) -> String {
-    let mut out = items
-        .iter()
-        .take(max)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(sep);
-    if items.len() > max {
-        out += &format!("{sep}… and {} more", items.len() - max);
-    }
-    out
 }
 
 fn action_text(a: Action, exempt_tag: &str) -> String {
