@@ -11,7 +11,7 @@ use crate::app::accounts::Watched;
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
 use crate::core::model::Problem;
-use crate::core::money::{self, PriceKey};
+use crate::core::money::{self, PriceKey, Product};
 use crate::core::rules::{self, Observation, State};
 use crate::ports::{Cloud, Purpose};
 
@@ -55,9 +55,11 @@ pub async fn run(
     }
 }
 
-/// What the burn rate of an account prices: one key per running instance.
+/// What the burn rate of an account prices: one key per running instance, and one per instance
+/// hour of its databases, notebooks and endpoints.
 fn price_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
-    s.regions
+    let ec2 = s
+        .regions
         .iter()
         .filter_map(|r| Some((&r.region, r.instances.as_ref().ok()?)))
         .flat_map(|(region, list)| {
@@ -65,11 +67,19 @@ fn price_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
                 Some(PriceKey {
                     instance_type: i.instance_type.clone()?,
                     region: region.to_string(),
-                    operating_system: money::operating_system(i.platform.as_deref()).to_owned(),
+                    product: Product::ec2(money::operating_system(i.platform.as_deref())),
                 })
             })
-        })
-        .collect()
+        });
+    let services = s
+        .services
+        .iter()
+        .filter_map(|sv| Some((&sv.region, sv.resources.as_ref().ok()?)))
+        .flat_map(|(region, list)| {
+            list.iter()
+                .flat_map(move |r| money::service_hours(&r.what, region.as_str()))
+        });
+    ec2.chain(services).collect()
 }
 
 /// Checks the watched accounts (configured and discovered) once; an organisation that could
@@ -158,14 +168,11 @@ fn report(
     let mut top = Vec::new();
     if account.max_burn_rate_usd_per_hour.is_some() {
         let burn = money::burn(&price_keys(s), prices);
-        for what in &burn.unpriced {
-            let why = unpriced
-                .iter()
-                .find(|(k, _)| what.starts_with(&format!("{} ({}, ", k.instance_type, k.region)))
-                .map(|(_, why)| why.as_str())
-                .unwrap_or("no price");
+        for key in &burn.unpriced {
+            let why = unpriced.get(key).map(String::as_str).unwrap_or("no price");
             seen.errors.push(Problem::account(format!(
-                "max_burn_rate_usd_per_hour: no on-demand price for {what}: {why}"
+                "max_burn_rate_usd_per_hour: no on-demand price for {}: {why}",
+                key.describe()
             )));
         }
         seen.burn_rate_usd_per_hour = burn.usd_per_hour;

@@ -116,7 +116,14 @@ pub async fn survey<'a>(
         };
         match regions {
             Ok(regions) => {
-                for service in account.surveyed_services() {
+                let mut services = account.surveyed_services();
+                // The burn rate prices database and SageMaker instance hours too.
+                if money.is_some() && account.max_burn_rate_usd_per_hour.is_some() {
+                    services.extend(crate::core::services::BILLED_BY_THE_HOUR);
+                    services.sort();
+                    services.dedup();
+                }
+                for service in services {
                     tasks.extend(regions.iter().map(|r| Task::Service(i, r.clone(), service)));
                 }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));

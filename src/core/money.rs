@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::services::What;
+
 /// The newest point at or after `since`: the month's estimate as AWS last updated it.
 pub fn latest(points: &[(DateTime<Utc>, f64)], since: DateTime<Utc>) -> Option<f64> {
     points
@@ -60,13 +62,100 @@ pub fn window_start(now: DateTime<Utc>, window: std::time::Duration) -> DateTime
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// What a running instance costs an hour is priced by: its type, region and platform.
+/// What a running instance costs an hour is priced by: its type, region and product (an EC2
+/// instance's platform, an RDS database's engine, a SageMaker instance's component).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PriceKey {
     pub instance_type: String,
     pub region: String,
-    /// The Price List's `operatingSystem`: `Linux`, `Windows`, `RHEL`, `SUSE`, ...
-    pub operating_system: String,
+    /// Flattened: an EC2 key is `{instance_type, region, operating_system}` as before.
+    #[serde(flatten)]
+    pub product: Product,
+}
+
+/// The Price List product an instance hour is billed under.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Product {
+    /// `AmazonEC2`; `operating_system`: the Price List's `operatingSystem` (`Linux`,
+    /// `Windows`, `RHEL`, `SUSE`, ...).
+    Ec2 { operating_system: String },
+    /// `AmazonRDS`: `databaseEngine` (`PostgreSQL`, `Aurora MySQL`, ...) and
+    /// `deploymentOption` (`Single-AZ`, `Multi-AZ`).
+    Rds {
+        database_engine: String,
+        deployment_option: String,
+    },
+    /// `AmazonSageMaker`: `component` (`Notebook`, `Hosting`).
+    SageMaker { component: String },
+}
+
+impl Product {
+    pub fn ec2(operating_system: &str) -> Product {
+        Product::Ec2 {
+            operating_system: operating_system.to_owned(),
+        }
+    }
+
+    /// The Price List's service code.
+    pub fn service_code(&self) -> &'static str {
+        match self {
+            Product::Ec2 { .. } => "AmazonEC2",
+            Product::Rds { .. } => "AmazonRDS",
+            Product::SageMaker { .. } => "AmazonSageMaker",
+        }
+    }
+
+    /// How a report names it: `Linux`, `RDS PostgreSQL Multi-AZ`, `SageMaker Notebook`.
+    pub fn describe(&self) -> String {
+        match self {
+            Product::Ec2 { operating_system } => operating_system.clone(),
+            Product::Rds {
+                database_engine,
+                deployment_option,
+            } => format!("RDS {database_engine} {deployment_option}"),
+            Product::SageMaker { component } => format!("SageMaker {component}"),
+        }
+    }
+}
+
+impl PriceKey {
+    /// `t3.micro (us-east-1, Linux)`: how an error names a key without a price.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, {})",
+            self.instance_type,
+            self.region,
+            self.product.describe()
+        )
+    }
+}
+
+/// The Price List's `databaseEngine` of an RDS engine name (`aurora-postgresql` →
+/// `Aurora PostgreSQL`, `sqlserver-se` → `SQL Server`); an engine it does not know is kept as
+/// it is, so that its price is missing and said, never guessed.
+pub fn database_engine(engine: &str) -> String {
+    let e = engine.to_ascii_lowercase();
+    let name = if e == "aurora" || e == "aurora-mysql" {
+        "Aurora MySQL"
+    } else if e == "aurora-postgresql" {
+        "Aurora PostgreSQL"
+    } else if e == "mysql" {
+        "MySQL"
+    } else if e == "postgres" {
+        "PostgreSQL"
+    } else if e == "mariadb" {
+        "MariaDB"
+    } else if e.starts_with("oracle") || e.starts_with("custom-oracle") {
+        "Oracle"
+    } else if e.starts_with("sqlserver") || e.starts_with("custom-sqlserver") {
+        "SQL Server"
+    } else if e.starts_with("db2") {
+        "Db2"
+    } else {
+        return engine.to_owned();
+    };
+    name.to_owned()
 }
 
 /// The Price List's operating system of an instance, from EC2's `PlatformDetails`.
@@ -85,6 +174,43 @@ pub fn operating_system(platform_details: Option<&str>) -> &'static str {
     }
 }
 
+/// The instance hours a service resource is billed for while it runs, one key each: a
+/// database instance, each member of an Aurora cluster, a notebook, each instance of an
+/// endpoint. Jobs, tasks, functions and queues are billed otherwise and have none here.
+pub fn service_hours(what: &What, region: &str) -> Vec<PriceKey> {
+    let key = |instance_type: &str, product: Product| PriceKey {
+        instance_type: instance_type.to_owned(),
+        region: region.to_owned(),
+        product,
+    };
+    let rds = |engine: &str, multi_az: bool| Product::Rds {
+        database_engine: database_engine(engine),
+        deployment_option: if multi_az { "Multi-AZ" } else { "Single-AZ" }.into(),
+    };
+    let sagemaker = |component: &str| Product::SageMaker {
+        component: component.into(),
+    };
+    match what {
+        What::DbInstance {
+            class,
+            engine,
+            multi_az,
+            ..
+        } => vec![key(class, rds(engine, *multi_az))],
+        What::DbCluster {
+            engine, members, ..
+        } => members.iter().map(|c| key(c, rds(engine, false))).collect(),
+        What::Notebook { instance_type, .. } => vec![key(instance_type, sagemaker("Notebook"))],
+        What::Endpoint { variants, .. } => variants
+            .iter()
+            .flat_map(|(t, n)| {
+                std::iter::repeat_n(key(t, sagemaker("Hosting")), (*n).max(0) as usize)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Families of accelerated computing (GPUs, Trainium, Inferentia, Gaudi, FPGAs, video
 /// transcoding): the ones a leaked key launches to mine or train.
 const ACCELERATED: [&str; 8] = ["p", "g", "gr", "trn", "inf", "dl", "f", "vt"];
@@ -92,7 +218,11 @@ const ACCELERATED: [&str; 8] = ["p", "g", "gr", "trn", "inf", "dl", "f", "vt"];
 /// Whether an instance type is of an accelerated family (`p5.48xlarge`, `g6.xlarge`,
 /// `trn1.32xlarge`, `inf2.xlarge`, `dl1.24xlarge`, ...).
 pub fn is_accelerated(instance_type: &str) -> bool {
-    let family = instance_type.split('.').next().unwrap_or("");
+    let t = instance_type
+        .strip_prefix("ml.")
+        .or_else(|| instance_type.strip_prefix("db."))
+        .unwrap_or(instance_type);
+    let family = t.split('.').next().unwrap_or("");
     let letters: String = family
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -116,14 +246,14 @@ pub struct Burn {
     pub usd_per_hour: Option<f64>,
     /// The types by cost, most expensive first.
     pub by_type: Vec<TypeCost>,
-    /// Types whose price could not be found.
-    pub unpriced: Vec<String>,
+    /// Keys whose price could not be found, once each.
+    pub unpriced: Vec<PriceKey>,
 }
 
 /// The burn rate of `running` (one price key per instance) at `prices`.
 pub fn burn(running: &[PriceKey], prices: &BTreeMap<PriceKey, f64>) -> Burn {
     let mut by_type: BTreeMap<&str, (u64, f64)> = BTreeMap::new();
-    let mut unpriced: Vec<String> = Vec::new();
+    let mut unpriced: Vec<PriceKey> = Vec::new();
     for key in running {
         match prices.get(key) {
             Some(p) => {
@@ -132,12 +262,8 @@ pub fn burn(running: &[PriceKey], prices: &BTreeMap<PriceKey, f64>) -> Burn {
                 e.1 += p;
             }
             None => {
-                let what = format!(
-                    "{} ({}, {})",
-                    key.instance_type, key.region, key.operating_system
-                );
-                if !unpriced.contains(&what) {
-                    unpriced.push(what);
+                if !unpriced.contains(key) {
+                    unpriced.push(key.clone());
                 }
             }
         }
@@ -202,7 +328,7 @@ mod tests {
         let key = |t: &str| PriceKey {
             instance_type: t.into(),
             region: "us-east-1".into(),
-            operating_system: "Linux".into(),
+            product: Product::ec2("Linux"),
         };
         let prices = BTreeMap::from([(key("p4d.24xlarge"), 32.77), (key("t3.micro"), 0.0104)]);
         let b = burn(
@@ -215,7 +341,78 @@ mod tests {
         assert!(b.by_type[0].accelerated && !b.by_type[1].accelerated);
         let missing = burn(&[key("x9.huge"), key("t3.micro")], &prices);
         assert_eq!(missing.usd_per_hour, None);
-        assert_eq!(missing.unpriced, ["x9.huge (us-east-1, Linux)"]);
+        assert_eq!(missing.unpriced, [key("x9.huge")]);
+        assert_eq!(missing.unpriced[0].describe(), "x9.huge (us-east-1, Linux)");
+    }
+
+    #[test]
+    fn an_ec2_key_keeps_its_shape_and_others_name_their_product() {
+        // The journal keeps prices under the key's JSON: an EC2 key is written as before.
+        let ec2 = PriceKey {
+            instance_type: "t3.micro".into(),
+            region: "us-east-1".into(),
+            product: Product::ec2("Linux"),
+        };
+        assert_eq!(
+            serde_json::to_string(&ec2).unwrap(),
+            r#"{"instance_type":"t3.micro","region":"us-east-1","operating_system":"Linux"}"#
+        );
+        let rds = PriceKey {
+            instance_type: "db.r6g.large".into(),
+            region: "eu-west-1".into(),
+            product: Product::Rds {
+                database_engine: database_engine("aurora-postgresql"),
+                deployment_option: "Single-AZ".into(),
+            },
+        };
+        let back: PriceKey = serde_json::from_str(&serde_json::to_string(&rds).unwrap()).unwrap();
+        assert_eq!(back, rds);
+        assert_eq!(
+            rds.describe(),
+            "db.r6g.large (eu-west-1, RDS Aurora PostgreSQL Single-AZ)"
+        );
+        assert_eq!(rds.product.service_code(), "AmazonRDS");
+        assert_eq!(database_engine("sqlserver-se"), "SQL Server");
+        assert_eq!(database_engine("postgres"), "PostgreSQL");
+        assert_eq!(database_engine("neptune"), "neptune");
+        assert!(is_accelerated("ml.p4d.24xlarge") && !is_accelerated("ml.t3.medium"));
+    }
+
+    #[test]
+    fn databases_notebooks_and_endpoints_are_billed_by_their_instances() {
+        let cluster = What::DbCluster {
+            id: "c".into(),
+            engine: "aurora-mysql".into(),
+            members: vec!["db.r6g.large".into(), "db.r6g.xlarge".into()],
+        };
+        let keys = service_hours(&cluster, "us-east-1");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            keys[1].describe(),
+            "db.r6g.xlarge (us-east-1, RDS Aurora MySQL Single-AZ)"
+        );
+        let db = What::DbInstance {
+            id: "d".into(),
+            class: "db.m5.large".into(),
+            engine: "postgres".into(),
+            multi_az: true,
+        };
+        assert_eq!(
+            service_hours(&db, "eu-west-1")[0].describe(),
+            "db.m5.large (eu-west-1, RDS PostgreSQL Multi-AZ)"
+        );
+        let endpoint = What::Endpoint {
+            name: "e".into(),
+            variants: vec![("ml.g5.xlarge".into(), 3), ("ml.m5.large".into(), 1)],
+        };
+        let keys = service_hours(&endpoint, "us-east-1");
+        assert_eq!(keys.len(), 4);
+        assert_eq!(keys[0].product.describe(), "SageMaker Hosting");
+        let function = What::Function {
+            name: "f".into(),
+            reserved: None,
+        };
+        assert!(service_hours(&function, "us-east-1").is_empty());
     }
 
     #[test]

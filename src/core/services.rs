@@ -70,6 +70,10 @@ pub const COUNT_KEYS: [&str; 5] = [
     "eks_nodes",
 ];
 
+/// The services whose instance hours the burn rate prices besides EC2's (see
+/// `money::service_hours`): read by a check whenever `max_burn_rate_usd_per_hour` is set.
+pub const BILLED_BY_THE_HOUR: [Service; 2] = [Service::Rds, Service::Sagemaker];
+
 /// The service a `max_running` key counts, and whether this build counts it.
 pub fn count_key_service(key: &str) -> Option<Service> {
     match key {
@@ -98,10 +102,18 @@ pub enum What {
     /// is stopped instead).
     DbInstance {
         id: String,
+        /// Its DB instance class (`db.r6g.large`), engine (`postgres`) and whether it is
+        /// Multi-AZ: what its hour is priced by.
+        class: String,
+        engine: String,
+        multi_az: bool,
     },
     /// An Aurora DB cluster that is `available`.
     DbCluster {
         id: String,
+        engine: String,
+        /// The DB instance classes of its members: each is billed by the hour.
+        members: Vec<String>,
     },
     /// An ECS service with a desired count above zero, and its running tasks.
     EcsService {
@@ -124,6 +136,7 @@ pub enum What {
     /// A SageMaker notebook instance that is `InService`.
     Notebook {
         name: String,
+        instance_type: String,
     },
     /// A SageMaker training, processing, transform or tuning job `InProgress`.
     SagemakerJob {
@@ -271,7 +284,7 @@ pub fn never_changed(what: &What) -> Option<String> {
 /// it cannot be undone (reported as not restorable). Only for what [`never_changed`] leaves.
 pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
     match &r.what {
-        What::Notebook { name } => (
+        What::Notebook { name, .. } => (
             ServiceChange::StopNotebook { name: name.clone() },
             Some(ServiceChange::StartNotebook { name: name.clone() }),
         ),
@@ -305,11 +318,11 @@ pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
         What::Endpoint { .. } | What::NodeGroup { .. } | What::BatchJob { .. } => {
             unreachable!("never changed: see never_changed")
         }
-        What::DbInstance { id } => (
+        What::DbInstance { id, .. } => (
             ServiceChange::StopDbInstance { id: id.clone() },
             Some(ServiceChange::StartDbInstance { id: id.clone() }),
         ),
-        What::DbCluster { id } => (
+        What::DbCluster { id, .. } => (
             ServiceChange::StopDbCluster { id: id.clone() },
             Some(ServiceChange::StartDbCluster { id: id.clone() }),
         ),
@@ -445,7 +458,12 @@ mod tests {
 
     #[test]
     fn exemptions_hold_before_any_call_and_the_guards_own_compute_is_never_halted() {
-        let db = |id: &str| What::DbInstance { id: id.into() };
+        let db = |id: &str| What::DbInstance {
+            id: id.into(),
+            class: "db.t3.micro".into(),
+            engine: "postgres".into(),
+            multi_az: false,
+        };
         let found = vec![
             res("arn:db:prod", &[("runaway:exempt", "TRUE")], db("prod")),
             res("arn:db:listed", &[], db("listed")),

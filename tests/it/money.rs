@@ -217,3 +217,144 @@ async fn a_missing_price_is_an_error_for_that_type_never_a_zero() {
         "{payer}"
     );
 }
+
+/// An Aurora PostgreSQL cluster with `members` instances of `class`, all `available` at once
+/// in moto.
+async fn aurora(sdk: &aws_config::SdkConfig, id: &str, class: &str, members: usize) {
+    let rds = aws_sdk_rds::Client::new(sdk);
+    rds.create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .master_username("guard")
+        .master_user_password("correct-horse-battery")
+        .send()
+        .await
+        .expect("CreateDBCluster");
+    for n in 0..members {
+        rds.create_db_instance()
+            .db_instance_identifier(format!("{id}-{n}"))
+            .db_cluster_identifier(id)
+            .db_instance_class(class)
+            .engine("aurora-postgresql")
+            .send()
+            .await
+            .expect("CreateDBInstance in a cluster");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn databases_notebooks_and_endpoints_are_priced_into_the_burn_rate() {
+    use crate::common::pricing::Product;
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    launch_type(&sdk, "t3.micro", 1).await;
+    crate::common::services::database(&sdk, "orders", &[]).await;
+    aurora(&sdk, "ledger", "db.r6g.large", 2).await;
+    crate::common::services::notebook(&sdk, "scratch").await;
+    crate::common::services::endpoint(&sdk, "llm", "ml.g4dn.xlarge", 3).await;
+    let rds = |class: &str, engine: &str, usd| {
+        Product::of(
+            "AmazonRDS",
+            &[
+                ("instanceType", class),
+                ("regionCode", "us-east-1"),
+                ("databaseEngine", engine),
+                ("deploymentOption", "Single-AZ"),
+            ],
+            usd,
+        )
+    };
+    let sagemaker = |t: &str, component: &str, usd| {
+        Product::of(
+            "AmazonSageMaker",
+            &[
+                ("instanceType", t),
+                ("regionCode", "us-east-1"),
+                ("component", component),
+            ],
+            usd,
+        )
+    };
+    let mut products = vec![
+        Product::ec2("t3.micro", "us-east-1", 0.0104),
+        rds("db.t3.micro", "PostgreSQL", 0.018),
+        // The same class for another engine: not this database's price.
+        rds("db.t3.micro", "Oracle", 0.5),
+        rds("db.r6g.large", "Aurora PostgreSQL", 0.26),
+        sagemaker("ml.t3.medium", "Notebook", 0.05),
+        // The same type hosting an endpoint costs otherwise: not the notebook's price.
+        sagemaker("ml.t3.medium", "Hosting", 0.07),
+    ];
+    let w = Workdir::new(&accounts("max_burn_rate_usd_per_hour = 4.0", ""));
+    let env_of = |url: &str| vec![("AWS_ENDPOINT_URL_PRICING".to_owned(), url.to_owned())];
+
+    // The endpoint's type has no price yet: an error naming it, never a zero.
+    let pricing = PricingStandIn::with(products.clone()).await;
+    let env = env_of(&pricing.url);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = w.run(&moto.url, &["check", "--json"], &env).await;
+    assert_eq!(out.code, 3, "{out:?}");
+    let payer = account_of(&out.json(), PAYER).clone();
+    assert!(
+        payer["burn_rate_usd_per_hour"].is_null(),
+        "never a zero: {payer}"
+    );
+    assert!(
+        payer["errors"]
+            .to_string()
+            .contains("no on-demand price for ml.g4dn.xlarge (us-east-1, SageMaker Hosting)"),
+        "{payer}"
+    );
+
+    products.push(sagemaker("ml.g4dn.xlarge", "Hosting", 1.41));
+    let pricing = PricingStandIn::with(products).await;
+    let env = env_of(&pricing.url);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Another journal: the first run kept "no price" for the endpoint's type a day.
+    let w = Workdir::new(&accounts(
+        "max_burn_rate_usd_per_hour = 4.0\nhalt_services = [\"sagemaker\"]",
+        "",
+    ));
+    let out = w.run(&moto.url, &["check", "--json"], &env).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    let payer = account_of(&out.json(), PAYER).clone();
+    let burn = payer["burn_rate_usd_per_hour"].as_f64().unwrap();
+    let expected = 0.0104 + 0.018 + 2.0 * 0.26 + 0.05 + 3.0 * 1.41;
+    assert!((burn - expected).abs() < 1e-6, "{burn} != {expected}");
+    assert_eq!(payer["violations"][0]["rule"], "max_burn_rate_usd_per_hour");
+    let top = &payer["top_instance_types"][0];
+    assert_eq!(
+        (top["instance_type"].as_str(), top["instances"].as_u64()),
+        (Some("ml.g4dn.xlarge"), Some(3))
+    );
+    assert_eq!(top["accelerated"], true, "a GPU endpoint: {top}");
+    // Each product asked of its own service, with its own filters.
+    let calls = pricing.calls();
+    let of = |code: &str| calls.iter().filter(|c| c["ServiceCode"] == code).count();
+    assert_eq!(
+        (of("AmazonEC2"), of("AmazonRDS"), of("AmazonSageMaker")),
+        (1, 2, 2),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.get("databaseEngine").map(String::as_str) == Some("Aurora PostgreSQL"))
+    );
+    // The services it read for the burn rate are in the report.
+    assert_eq!(
+        payer["services"]["rds"]["running"], 2,
+        "an instance and a cluster: {payer}"
+    );
+    // A halt never deletes the endpoint: it says what it runs and, from the prices the check
+    // kept, what it costs an hour (no Price List call of its own).
+    let asked = pricing.calls().len();
+    let out = w.run(&moto.url, &["halt", "--yes", "--json"], &env).await;
+    assert_eq!(pricing.calls().len(), asked, "{out:?}");
+    let skipped = &out.json()["accounts"][0]["services"]["sagemaker"]["skipped"];
+    let reason = skipped[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("3 × ml.g4dn.xlarge") && reason.contains("$4.23 an hour"),
+        "{skipped}"
+    );
+}

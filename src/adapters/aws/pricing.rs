@@ -1,5 +1,6 @@
-//! The AWS Price List Query API: the on-demand hourly price of an instance type, from
-//! `GetProducts` (each product a JSON document in a string, as AWS documents it).
+//! The AWS Price List Query API: the on-demand hourly price of an instance type (EC2, an RDS
+//! DB instance class, a SageMaker ML instance), from `GetProducts` (each product a JSON
+//! document in a string, as AWS documents it).
 
 use aws_config::SdkConfig;
 use aws_sdk_pricing::types::{Filter, FilterType};
@@ -7,7 +8,7 @@ use aws_types::region::Region;
 use serde_json::Value;
 
 use super::classify;
-use crate::core::money::PriceKey;
+use crate::core::money::{PriceKey, Product};
 use crate::ports::{CloudError, ErrorKind};
 
 /// The Price List Query API answers in these regions only; us-east-1 has every product.
@@ -35,16 +36,33 @@ pub(super) async fn on_demand_price(
         .region(Region::new(PRICE_LIST_REGION))
         .build();
     let client = aws_sdk_pricing::Client::from_conf(conf);
+    let mut filters = vec![
+        term("instanceType", &key.instance_type)?,
+        term("regionCode", &key.region)?,
+    ];
+    match &key.product {
+        Product::Ec2 { operating_system } => {
+            filters.push(term("operatingSystem", operating_system)?);
+            filters.push(term("tenancy", "Shared")?);
+            filters.push(term("preInstalledSw", "NA")?);
+            filters.push(term("capacitystatus", "Used")?);
+        }
+        Product::Rds {
+            database_engine,
+            deployment_option,
+        } => {
+            filters.push(term("databaseEngine", database_engine)?);
+            filters.push(term("deploymentOption", deployment_option)?);
+        }
+        Product::SageMaker { component } => {
+            filters.push(term("component", component)?);
+        }
+    }
     let mut pages = client
         .get_products()
-        .service_code("AmazonEC2")
+        .service_code(key.product.service_code())
         .format_version("aws_v1")
-        .filters(term("instanceType", &key.instance_type)?)
-        .filters(term("regionCode", &key.region)?)
-        .filters(term("operatingSystem", &key.operating_system)?)
-        .filters(term("tenancy", "Shared")?)
-        .filters(term("preInstalledSw", "NA")?)
-        .filters(term("capacitystatus", "Used")?)
+        .set_filters(Some(filters))
         .max_results(100)
         .into_paginator()
         .send();
@@ -55,8 +73,9 @@ pub(super) async fn on_demand_price(
             prices.extend(on_demand_usd(product));
         }
     }
-    // Products that differ only in what the filters leave open (license model, say): the
-    // highest, so that the burn rate never says less than it is.
+    // Products that differ only in what the filters leave open (license model, edition,
+    // Aurora's storage configuration): the highest, so that the burn rate never says less than
+    // it is.
     Ok(prices.into_iter().filter(|p| *p > 0.0).reduce(f64::max))
 }
 

@@ -20,35 +20,26 @@ fn tags_of(tags: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
 }
 
 /// Instances and clusters that are `available` (an instance of a cluster is stopped with its
-/// cluster, so it is not listed on its own). The tags come with the descriptions.
+/// cluster, so it is not listed on its own; its class is the cluster's, for the burn rate).
+/// The tags come with the descriptions.
 pub(super) async fn resources(
     acc: &AwsAccount,
     region: &RegionName,
 ) -> Result<Vec<Resource>, CloudError> {
     let client = acc.rds(region);
     let mut out = Vec::new();
-    let mut pages = client.describe_db_clusters().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| classify("rds:DescribeDBClusters", e))?;
-        for c in page.db_clusters() {
-            if c.status() != Some("available") {
-                continue;
-            }
-            out.push(Resource {
-                service: Service::Rds,
-                arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
-                what: What::DbCluster {
-                    id: c.db_cluster_identifier().unwrap_or_default().to_owned(),
-                },
-                tags: tags_of(c.tag_list()),
-            });
-        }
-    }
+    // Cluster id → the classes of its members that are available.
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut pages = client.describe_db_instances().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify("rds:DescribeDBInstances", e))?;
         for i in page.db_instances() {
-            if i.db_instance_status() != Some("available") || i.db_cluster_identifier().is_some() {
+            if i.db_instance_status() != Some("available") {
+                continue;
+            }
+            let class = i.db_instance_class().unwrap_or_default().to_owned();
+            if let Some(cluster) = i.db_cluster_identifier() {
+                members.entry(cluster.to_owned()).or_default().push(class);
                 continue;
             }
             out.push(Resource {
@@ -56,8 +47,31 @@ pub(super) async fn resources(
                 arn: i.db_instance_arn().unwrap_or_default().to_owned(),
                 what: What::DbInstance {
                     id: i.db_instance_identifier().unwrap_or_default().to_owned(),
+                    class,
+                    engine: i.engine().unwrap_or_default().to_owned(),
+                    multi_az: i.multi_az().unwrap_or(false),
                 },
                 tags: tags_of(i.tag_list()),
+            });
+        }
+    }
+    let mut pages = client.describe_db_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("rds:DescribeDBClusters", e))?;
+        for c in page.db_clusters() {
+            if c.status() != Some("available") {
+                continue;
+            }
+            let id = c.db_cluster_identifier().unwrap_or_default().to_owned();
+            out.push(Resource {
+                service: Service::Rds,
+                arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
+                what: What::DbCluster {
+                    members: members.remove(&id).unwrap_or_default(),
+                    engine: c.engine().unwrap_or_default().to_owned(),
+                    id,
+                },
+                tags: tags_of(c.tag_list()),
             });
         }
     }

@@ -32,7 +32,17 @@ pub(super) async fn resources(
         for n in page.notebook_instances() {
             if let (Some(name), Some(arn)) = (n.notebook_instance_name(), n.notebook_instance_arn())
             {
-                found.push((arn.to_owned(), What::Notebook { name: name.into() }));
+                let instance_type = n
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default();
+                found.push((
+                    arn.to_owned(),
+                    What::Notebook {
+                        name: name.into(),
+                        instance_type,
+                    },
+                ));
             }
         }
     }

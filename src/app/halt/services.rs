@@ -95,7 +95,10 @@ pub(super) async fn halt(
             .map(|(r, why)| SkippedResource {
                 arn: r.arn.clone(),
                 region: region.to_owned(),
-                reason: why.to_string(),
+                reason: match (why, journal) {
+                    (Leave::Reported(_), Some((j, _))) => with_price(why, r, region, j, clock()),
+                    _ => why.to_string(),
+                },
             })
             .collect(),
         ..Default::default()
@@ -171,4 +174,28 @@ pub(super) async fn halt(
         "service halted"
     );
     (plan.service, out)
+}
+
+/// What is only reported (an endpoint) with what it costs an hour, when a check priced its
+/// instances within the day (prices kept in the journal): no Price List call in a halt.
+fn with_price(
+    why: &Leave,
+    r: &Resource,
+    region: &str,
+    j: &Journal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let keys = crate::core::money::service_hours(&r.what, region);
+    let since = now - crate::app::prices::KEEP;
+    let prices: Option<Vec<f64>> = keys
+        .iter()
+        .map(|k| j.cached_price(k, since).ok().flatten().flatten())
+        .collect();
+    match prices {
+        Some(p) if !p.is_empty() => format!(
+            "{why}; it costs ${:.2} an hour on demand (AWS Price List)",
+            p.iter().sum::<f64>()
+        ),
+        _ => why.to_string(),
+    }
 }

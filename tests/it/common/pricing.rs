@@ -12,10 +12,50 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+/// A product of the Price List: its service code, its attributes and its on-demand price.
+#[derive(Clone)]
+pub struct Product {
+    pub service_code: &'static str,
+    pub attributes: BTreeMap<String, String>,
+    pub usd_per_hour: f64,
+}
+
+impl Product {
+    /// An EC2 Linux instance type, shared tenancy, no pre-installed software.
+    pub fn ec2(instance_type: &str, region: &str, usd_per_hour: f64) -> Product {
+        Product::of(
+            "AmazonEC2",
+            &[
+                ("instanceType", instance_type),
+                ("regionCode", region),
+                ("operatingSystem", "Linux"),
+                ("tenancy", "Shared"),
+                ("preInstalledSw", "NA"),
+                ("capacitystatus", "Used"),
+            ],
+            usd_per_hour,
+        )
+    }
+
+    pub fn of(
+        service_code: &'static str,
+        attributes: &[(&str, &str)],
+        usd_per_hour: f64,
+    ) -> Product {
+        Product {
+            service_code,
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            usd_per_hour,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    /// `(instance type, region code, operating system)` → USD an hour.
-    prices: BTreeMap<(String, String, String), f64>,
+    products: Vec<Product>,
     /// The filters of every call, as sent.
     calls: Vec<BTreeMap<String, String>>,
 }
@@ -27,24 +67,21 @@ pub struct PricingStandIn {
 }
 
 /// A product of the Price List with its one on-demand term, as GetProducts returns it.
-fn product(instance_type: &str, region: &str, os: &str, usd: f64) -> String {
+fn document(p: &Product) -> String {
+    let usd = p.usd_per_hour;
     json!({
         "product": {
-            "productFamily": "Compute Instance",
-            "attributes": {
-                "instanceType": instance_type, "regionCode": region, "operatingSystem": os,
-                "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"
-            },
+            "attributes": p.attributes,
             "sku": "ABCDEFGHIJKLMNOP"
         },
-        "serviceCode": "AmazonEC2",
+        "serviceCode": p.service_code,
         "terms": {
             "OnDemand": {
                 "ABCDEFGHIJKLMNOP.JRTCKXETXF": {
                     "priceDimensions": {
                         "ABCDEFGHIJKLMNOP.JRTCKXETXF.6YS6EN2CT7": {
                             "unit": "Hrs",
-                            "description": format!("${usd} per On Demand {os} {instance_type} Instance Hour"),
+                            "description": format!("${usd} per On Demand Instance Hour"),
                             "pricePerUnit": {"USD": format!("{usd:.10}")}
                         }
                     },
@@ -84,19 +121,19 @@ async fn get_products(
             )
         })
         .collect();
+    let service_code = req["ServiceCode"].as_str().unwrap_or("").to_owned();
     let mut inner = inner.lock().unwrap();
-    inner.calls.push(filters.clone());
-    let get = |k: &str| filters.get(k).cloned().unwrap_or_default();
-    let key = (
-        get("instanceType"),
-        get("regionCode"),
-        get("operatingSystem"),
-    );
+    let mut call = filters.clone();
+    call.insert("ServiceCode".into(), service_code.clone());
+    inner.calls.push(call);
+    // As AWS does: a product matches when every TERM_MATCH filter equals its attribute.
     let list: Vec<String> = inner
-        .prices
-        .get(&key)
-        .map(|usd| vec![product(&key.0, &key.1, &key.2, *usd)])
-        .unwrap_or_default();
+        .products
+        .iter()
+        .filter(|p| p.service_code == service_code)
+        .filter(|p| filters.iter().all(|(k, v)| p.attributes.get(k) == Some(v)))
+        .map(document)
+        .collect();
     (
         [("content-type", "application/x-amz-json-1.1")],
         json!({"FormatVersion": "aws_v1", "PriceList": list}).to_string(),
@@ -105,12 +142,18 @@ async fn get_products(
 }
 
 impl PricingStandIn {
+    /// EC2 Linux prices: `(instance type, region, USD an hour)`.
     pub async fn start(prices: &[(&str, &str, f64)]) -> PricingStandIn {
+        let products = prices
+            .iter()
+            .map(|(t, r, usd)| Product::ec2(t, r, *usd))
+            .collect();
+        PricingStandIn::with(products).await
+    }
+
+    pub async fn with(products: Vec<Product>) -> PricingStandIn {
         let inner = Arc::new(Mutex::new(Inner {
-            prices: prices
-                .iter()
-                .map(|(t, r, usd)| ((t.to_string(), r.to_string(), "Linux".to_owned()), *usd))
-                .collect(),
+            products,
             calls: Vec::new(),
         }));
         let app = Router::new()
@@ -124,7 +167,7 @@ impl PricingStandIn {
         PricingStandIn { url, inner }
     }
 
-    /// The filters of every GetProducts call so far.
+    /// The filters of every GetProducts call so far, with its `ServiceCode`.
     pub fn calls(&self) -> Vec<BTreeMap<String, String>> {
         self.inner.lock().unwrap().calls.clone()
     }
