@@ -47,6 +47,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "eks:ListClusters",
             "eks:ListNodegroups",
             "eks:DescribeNodegroup",
+            // Self-managed nodes: the cluster they join, by its ARN.
+            "eks:DescribeCluster",
         ],
     ),
     // Halting it: databases stopped, services scaled to zero, standalone tasks stopped,

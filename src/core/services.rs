@@ -156,6 +156,14 @@ pub enum What {
         name: String,
         desired: i32,
     },
+    /// The running self-managed nodes of an EKS cluster (EC2 instances tagged
+    /// `kubernetes.io/cluster/<cluster>`, in no managed node group): counted, halted by the
+    /// EC2 path.
+    SelfManagedNodes {
+        cluster: String,
+        /// Each running node's instance id and its Auto Scaling group, if any.
+        nodes: Vec<(String, Option<String>)>,
+    },
     /// A Batch job queue or managed compute environment that is `ENABLED`.
     BatchQueue {
         name: String,
@@ -187,6 +195,7 @@ impl What {
         match self {
             What::EcsService { running, .. } => (*running).max(0) as u64,
             What::NodeGroup { desired, .. } => (*desired).max(0) as u64,
+            What::SelfManagedNodes { nodes, .. } => nodes.len() as u64,
             _ => 1,
         }
     }
@@ -198,7 +207,7 @@ impl What {
             What::EcsService { .. } | What::EcsTask { .. } => Some("ecs_tasks"),
             What::Notebook { .. } => Some("sagemaker_notebooks"),
             What::SagemakerJob { .. } => Some("sagemaker_jobs"),
-            What::NodeGroup { .. } => Some("eks_nodes"),
+            What::NodeGroup { .. } | What::SelfManagedNodes { .. } => Some("eks_nodes"),
             _ => None,
         }
     }
@@ -273,6 +282,10 @@ pub fn never_changed(what: &What) -> Option<String> {
         What::NodeGroup { desired, .. } => Some(format!(
             "a node group is never scaled to zero (AWS would terminate its nodes): its {desired} nodes are EC2 instances, stopped by the ec2 halt"
         )),
+        What::SelfManagedNodes { nodes, .. } => Some(format!(
+            "self-managed nodes are never scaled in by the guard: its {} running nodes are EC2 instances, stopped by the ec2 halt (their Auto Scaling group suspended first)",
+            nodes.len()
+        )),
         What::BatchJob { .. } => Some(
             "a running Batch job is never cancelled or terminated: its queue is disabled".into(),
         ),
@@ -315,7 +328,10 @@ pub fn halt_change(r: &Resource) -> (ServiceChange, Option<ServiceChange>) {
                 enabled: true,
             }),
         ),
-        What::Endpoint { .. } | What::NodeGroup { .. } | What::BatchJob { .. } => {
+        What::Endpoint { .. }
+        | What::NodeGroup { .. }
+        | What::SelfManagedNodes { .. }
+        | What::BatchJob { .. } => {
             unreachable!("never changed: see never_changed")
         }
         What::DbInstance { id, .. } => (

@@ -342,10 +342,16 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     let nodes = launch(
         &sdk,
         2,
-        &[("eks:cluster-name", "prod"), ("eks:nodegroup-name", "gpu")],
+        &[
+            ("eks:cluster-name", "prod"),
+            ("eks:nodegroup-name", "gpu"),
+            ("kubernetes.io/cluster/prod", "owned"),
+        ],
         false,
     )
     .await;
+    // Two self-managed nodes of the same cluster: in no managed node group.
+    let own_nodes = launch(&sdk, 2, &[("kubernetes.io/cluster/prod", "owned")], false).await;
     let w = Workdir::new(&config(
         "max_running = { sagemaker_notebooks = 0, eks_nodes = 10 }",
     ));
@@ -354,7 +360,10 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     assert_eq!(out.code, 1, "{out:?}");
     let account = &out.json()["accounts"][0];
     assert_eq!(account["services"]["sagemaker"]["running"], 2, "{account}");
-    assert_eq!(account["services"]["eks"]["running"], 3, "{account}");
+    assert_eq!(
+        account["services"]["eks"]["running"], 5,
+        "3 desired in the node group, 2 self-managed: {account}"
+    );
     assert_eq!(account["services"]["batch"]["running"], 2, "{account}");
     assert_eq!(
         account["violations"][0]["rule"],
@@ -387,20 +396,36 @@ async fn sagemaker_batch_and_eks_are_counted_halted_and_restored() {
     let mut batch = vec![env.clone(), queue.clone()];
     batch.sort();
     assert_eq!(texts(&services["batch"]["stopped"]), batch);
-    assert_eq!(services["eks"]["skipped"][0]["arn"], ng.as_str());
+    let skipped: Vec<&str> = services["eks"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["arn"].as_str().unwrap())
+        .collect();
+    assert!(skipped.contains(&ng.as_str()), "{skipped:?}");
+    assert!(
+        skipped.iter().any(|a| a.ends_with(":cluster/prod")),
+        "the self-managed nodes, said under their cluster: {skipped:?}"
+    );
     assert!(services["eks"]["stopped"].as_array().unwrap().is_empty());
     // The nodes stopped the EC2 way, and said with their cluster and node group.
     let stopped_nodes = &services["eks"]["nodes"];
     assert_eq!(
         stopped_nodes.as_array().unwrap().len(),
-        2,
+        4,
         "{stopped_nodes}"
     );
     for n in stopped_nodes.as_array().unwrap() {
-        assert!(nodes.contains(&n["instance_id"].as_str().unwrap().to_owned()));
+        let id = n["instance_id"].as_str().unwrap().to_owned();
+        let group = if nodes.contains(&id) {
+            "gpu"
+        } else {
+            assert!(own_nodes.contains(&id), "{n}");
+            "self-managed"
+        };
         assert_eq!(
             (n["cluster"].as_str(), n["node_group"].as_str()),
-            (Some("prod"), Some("gpu"))
+            (Some("prod"), Some(group))
         );
     }
     assert!(out.stderr.is_empty() || !out.stderr.contains("panicked"));

@@ -103,6 +103,20 @@ pub async fn plan<'a>(
                 .halt_services
                 .contains(&crate::core::services::Service::Ec2);
             let mut nodes = BTreeMap::new();
+            // Self-managed nodes: their cluster from the EKS read, their Auto Scaling group
+            // as their node group.
+            for sv in &s.services {
+                for r in sv.resources.iter().flatten() {
+                    if let crate::core::services::What::SelfManagedNodes { cluster, nodes: n } =
+                        &r.what
+                    {
+                        for (id, group) in n {
+                            let group = group.clone().unwrap_or_else(|| "self-managed".into());
+                            nodes.insert(id.clone(), (cluster.clone(), group));
+                        }
+                    }
+                }
+            }
             for r in s.regions {
                 if let Ok(found) = &r.instances {
                     for i in found {

@@ -118,6 +118,7 @@ data "aws_iam_policy_document" "account_permissions" {
       "sagemaker:ListTags",
       "eks:ListNodegroups",
       "eks:DescribeNodegroup",
+      "eks:DescribeCluster",
     ]
     resources = [
       "arn:${local.partition}:sagemaker:*:${local.account_id}:*",
