@@ -4,6 +4,7 @@
 //! with the `runaway.toml` the module writes and the credentials of the role it made, judged by
 //! a stand-in for IAM (`common::authorizing`); `terraform destroy` leaves nothing behind.
 
+mod compute;
 mod deployed_bot;
 mod organization;
 mod session_revocation;

@@ -6,15 +6,18 @@
 //! makes the session's keys a watched principal with the role's policies. Other keys (the test's
 //! own) pass unjudged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+mod operations;
+
 use super::iam_policy::{Decision, Request, evaluate};
 use super::{forward, read_request};
+use operations::{action_and_params, requests};
 
 #[derive(Clone)]
 struct Principal {
@@ -183,170 +186,6 @@ fn credential_scope(head: &str) -> Option<(String, String, String)> {
     Some((parts[0].into(), parts[2].into(), parts[3].into()))
 }
 
-/// The operation's name and its parameters (form fields, or a JSON body's top-level strings).
-fn action_and_params(head: &str, body: &[u8], service: &str) -> (String, BTreeMap<String, String>) {
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    };
-    if let Some(target) = header("x-amz-target") {
-        let action = target.rsplit('.').next().unwrap_or_default().to_owned();
-        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let params = json
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        return (action, params);
-    }
-    let path = head.lines().next().unwrap_or_default();
-    if let Some(op) = path.split("/operation/").nth(1) {
-        return (
-            op.split([' ', '?']).next().unwrap().to_owned(),
-            BTreeMap::new(),
-        );
-    }
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    let params: BTreeMap<String, String> = params.into_iter().collect();
-    let action = params.get("Action").cloned().unwrap_or_else(|| {
-        panic!("the authorizing proxy cannot tell the {service} action of {path}")
-    });
-    (action, params)
-}
-
-/// IAM's service prefix for a signing name.
-fn prefix(service: &str) -> &str {
-    match service {
-        "monitoring" => "cloudwatch",
-        other => other,
-    }
-}
-
-/// The requests IAM authorises for one call: one per resource it names.
-fn requests(
-    service: &str,
-    action: &str,
-    params: &BTreeMap<String, String>,
-    region: &str,
-    p: &Principal,
-    orgs: &HashMap<String, String>,
-) -> Vec<Request> {
-    let a = &p.account;
-    let iam_action = format!("{}:{action}", prefix(service));
-    let numbered = |name: &str| -> Vec<String> {
-        params
-            .iter()
-            .filter(|(k, _)| {
-                k.strip_prefix(name)
-                    .and_then(|rest| rest.strip_prefix('.'))
-                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-            })
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let mut context: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let tag_keys: Vec<String> = params
-        .iter()
-        .filter(|(k, _)| k.starts_with("Tag.") && k.ends_with(".Key"))
-        .map(|(_, v)| v.clone())
-        .collect();
-    if !tag_keys.is_empty() {
-        context.insert("aws:TagKeys".into(), tag_keys);
-    }
-    if let Some(policy) = params.get("PolicyArn") {
-        context.insert("iam:PolicyARN".into(), vec![policy.clone()]);
-    }
-    let resources: Vec<String> = match (service, action) {
-        ("ec2", "CreateTags" | "DeleteTags") => numbered("ResourceId")
-            .iter()
-            .map(|id| {
-                let kind = match id.split('-').next().unwrap() {
-                    "i" => "instance",
-                    "sg" => "security-group",
-                    "vol" => "volume",
-                    "snap" => return format!("arn:aws:ec2:{region}::snapshot/{id}"),
-                    other => panic!("no ARN known for the EC2 resource {other}-"),
-                };
-                format!("arn:aws:ec2:{region}:{a}:{kind}/{id}")
-            })
-            .collect(),
-        ("ec2", _) if !numbered("InstanceId").is_empty() && !action.starts_with("Describe") => {
-            numbered("InstanceId")
-                .iter()
-                .map(|id| format!("arn:aws:ec2:{region}:{a}:instance/{id}"))
-                .collect()
-        }
-        ("autoscaling", _) if !action.starts_with("Describe") => params
-            .get("AutoScalingGroupName")
-            .map(|g| {
-                vec![format!(
-                    "arn:aws:autoscaling:{region}:{a}:autoScalingGroup:00000000-0000-4000-8000-000000000000:autoScalingGroupName/{g}"
-                )]
-            })
-            .unwrap_or_default(),
-        ("iam", _) if params.contains_key("UserName") => {
-            vec![format!("arn:aws:iam::{a}:user/{}", params["UserName"])]
-        }
-        ("iam", _) if params.contains_key("RoleName") => {
-            vec![format!("arn:aws:iam::{a}:role/{}", params["RoleName"])]
-        }
-        ("sts", "AssumeRole") => {
-            let role = params["RoleArn"].clone();
-            if let Some(org) = orgs.get(&account_of(&role)) {
-                context.insert("aws:ResourceOrgID".into(), vec![org.clone()]);
-            }
-            vec![role]
-        }
-        ("sns", "Publish") => params
-            .get("TopicArn")
-            .or(params.get("TargetArn"))
-            .cloned()
-            .into_iter()
-            .collect(),
-        ("sqs", _) => params
-            .get("QueueUrl")
-            .map(|u| {
-                let mut path = u.rsplit('/');
-                let (name, account) = (path.next().unwrap(), path.next().unwrap());
-                vec![format!("arn:aws:sqs:{region}:{account}:{name}")]
-            })
-            .unwrap_or_default(),
-        ("ssm", _) => params
-            .get("Name")
-            .map(|n| {
-                vec![format!(
-                    "arn:aws:ssm:{region}:{a}:parameter/{}",
-                    n.trim_start_matches('/')
-                )]
-            })
-            .unwrap_or_default(),
-        ("logs", _) => params
-            .get("logGroupName")
-            .map(|g| vec![format!("arn:aws:logs:{region}:{a}:log-group:{g}")])
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    let resources = if resources.is_empty() {
-        vec!["*".to_owned()]
-    } else {
-        resources
-    };
-    resources
-        .into_iter()
-        .map(|resource| Request {
-            action: iam_action.clone(),
-            resource,
-            principal: None,
-            context: context.clone(),
-        })
-        .collect()
-}
-
 /// AWS's AccessDenied in the service's protocol.
 fn deny(client: &mut TcpStream, service: &str, who: &str, r: &Request) -> std::io::Result<()> {
     let message = format!(
@@ -360,10 +199,19 @@ fn deny(client: &mut TcpStream, service: &str, who: &str, r: &Request) -> std::i
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation. {message}</Message></Error></Errors><RequestID>6b1b2d0c-0000-4000-8000-0000000000aa</RequestID></Response>"
             ),
         ),
-        "sqs" | "logs" => (
+        "sqs" | "logs" | "ecs" | "sagemaker" => (
             "application/x-amz-json-1.1",
             serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string(),
         ),
+        // The REST-JSON protocols: the error's type in a header, as AWS sends it.
+        "lambda" | "batch" | "eks" => {
+            let body = serde_json::json!({"message": message}).to_string();
+            return write!(
+                client,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
         _ => (
             "text/xml",
             format!(
