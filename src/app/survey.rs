@@ -139,6 +139,10 @@ pub async fn survey<'a>(
         surveys.push(s);
     }
 
+    // The instances first: their reads are the longest, the services' many short ones fill in
+    // around them.
+    tasks.sort_by_key(|t| matches!(t, Task::Service(..)));
+
     // 2. Every region of every account, within one bound.
     let conns: Vec<Option<Arc<dyn AccountCloud>>> =
         surveys.iter().map(|s| s.conn.clone()).collect();

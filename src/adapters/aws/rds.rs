@@ -21,7 +21,9 @@ fn tags_of(tags: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
 
 /// Instances and clusters that are `available` (an instance of a cluster is stopped with its
 /// cluster, so it is not listed on its own; its class is the cluster's, for the burn rate).
-/// The tags come with the descriptions.
+/// Clusters are read only when an available instance belongs to one: an Aurora or Multi-AZ
+/// cluster runs on its instances (Aurora Serverless v1, which had none, is retired). The tags
+/// come with the descriptions.
 pub(super) async fn resources(
     acc: &AwsAccount,
     region: &RegionName,
@@ -54,6 +56,11 @@ pub(super) async fn resources(
                 tags: tags_of(i.tag_list()),
             });
         }
+    }
+    // A cluster that runs has member instances: with none listed there is nothing to read
+    // (one call a region for an account without databases).
+    if members.is_empty() {
+        return Ok(out);
     }
     let mut pages = client.describe_db_clusters().into_paginator().send();
     while let Some(page) = pages.next().await {
