@@ -35,7 +35,11 @@ pub async fn run(
     )
     .await;
     // Every price the burn rates need, once for the whole check.
-    let keys: BTreeSet<PriceKey> = surveys.iter().flat_map(price_keys).collect();
+    let keys: BTreeSet<PriceKey> = surveys
+        .iter()
+        .filter(|s| s.account.max_burn_rate_usd_per_hour.is_some())
+        .flat_map(price_keys)
+        .collect();
     let (prices, unpriced) = if keys.is_empty() {
         Default::default()
     } else {
