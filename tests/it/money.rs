@@ -351,7 +351,11 @@ async fn databases_notebooks_and_endpoints_are_priced_into_the_burn_rate() {
     let unpriced = Workdir::new(&accounts("halt_services = [\"all\"]", ""));
     let out = unpriced.run(&moto.url, &["check", "--json"], &env).await;
     assert_eq!(out.code, 0, "{out:?}");
-    assert_eq!(pricing.calls().len(), asked, "no price asked without the rule");
+    assert_eq!(
+        pricing.calls().len(),
+        asked,
+        "no price asked without the rule"
+    );
 
     // A halt never deletes the endpoint: it says what it runs and, from the prices the check
     // kept, what it costs an hour (no Price List call of its own).
