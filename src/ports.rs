@@ -12,6 +12,7 @@ use crate::config::{Account, RegionName};
 use crate::core::model::Instance;
 
 mod isolation;
+pub mod journal;
 pub use isolation::{
     ForensicLaunch, GroupRules, InstanceCapture, Interface, Isolation, ProfileAssociation, Ready,
     Volume,

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::adapters::journal::Journal;
 use crate::app::accounts::Watched;
 use crate::app::survey::{AccountSurvey, survey};
 use crate::config::{Account, Config};
 use crate::core::model::Problem;
 use crate::core::money::{self, PriceKey, Product};
 use crate::core::rules::{self, Observation, State};
+use crate::ports::journal::Journal;
 use crate::ports::{Cloud, Purpose};
 
 /// Checks the accounts once; `now`: when the check started, as the report says. `journal`:
@@ -21,7 +21,7 @@ pub async fn run(
     cloud: &dyn Cloud,
     config: &Config,
     accounts: &[&Account],
-    journal: Option<&Journal>,
+    journal: Option<&dyn Journal>,
     now: DateTime<Utc>,
 ) -> CheckReport {
     let checked_at = now;
@@ -92,7 +92,7 @@ pub async fn run_watched(
     cloud: &dyn Cloud,
     config: &Config,
     watched: &Watched,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Journal>,
     now: DateTime<Utc>,
 ) -> CheckReport {
     let accounts: Vec<&Account> = watched.accounts.iter().collect();

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::adapters::journal::{EventRow, Journal, JournalError};
+use crate::ports::journal::{EventRow, Journal, JournalError};
 
 /// The default window of `runaway events`.
 pub const DEFAULT_SINCE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
@@ -15,7 +15,7 @@ pub struct EventsReport {
 }
 
 /// The messages received since `since`, oldest first.
-pub fn list(journal: &Journal, since: DateTime<Utc>) -> Result<EventsReport, JournalError> {
+pub fn list(journal: &dyn Journal, since: DateTime<Utc>) -> Result<EventsReport, JournalError> {
     Ok(EventsReport {
         since,
         events: journal.events_since(since)?,

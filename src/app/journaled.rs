@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::ports::CloudError;
+use crate::ports::journal::{Journal, JournalError, PlannedChange};
 
 /// Makes `changes` under `incident`: journaled, then `act` (one result per change, in order),
 /// then journaled again.
 pub async fn make(
-    journal: &Journal,
+    journal: &dyn Journal,
     incident: &str,
     changes: &[PlannedChange],
     now: impl Fn() -> DateTime<Utc>,
@@ -32,7 +32,7 @@ pub async fn make(
 /// Undoes the journaled changes `rows`: marked `pending` undo, then `act` (one result per row,
 /// in order), then marked `done`/`failed`.
 pub async fn undo(
-    journal: &Journal,
+    journal: &dyn Journal,
     rows: &[i64],
     now: impl Fn() -> DateTime<Utc>,
     act: impl AsyncFnOnce() -> Vec<Result<(), CloudError>>,
@@ -53,7 +53,7 @@ pub async fn undo(
 /// Makes one change whose call returns something worth keeping (a snapshot's id, a created
 /// group's id): journaled `pending`, then `act`, then what it returned, then `done`/`failed`.
 pub async fn make_returning<T: serde::Serialize + Clone>(
-    journal: &Journal,
+    journal: &dyn Journal,
     incident: &str,
     change: &PlannedChange,
     now: impl Fn() -> DateTime<Utc>,

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::adapters::journal::{Journal, JournalError};
 use crate::config::Account;
 use crate::core::launchers::{self, Attribution, LAUNCH_CALLS, Launchers};
+use crate::ports::journal::{Journal, JournalError};
 use crate::ports::{Cloud, Purpose};
 
 /// How far back to look when no ok check of the account is known.
@@ -29,7 +29,7 @@ pub struct Incident<'a> {
 /// in `error`.
 pub async fn find(
     cloud: &dyn Cloud,
-    journal: &Journal,
+    journal: &dyn Journal,
     accounts: &[Account],
     account: &Account,
     incident: Incident<'_>,

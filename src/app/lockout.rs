@@ -16,10 +16,10 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::config::{Account, Action};
 use crate::core::model::Problem;
+use crate::ports::journal::{Journal, JournalError, PlannedChange};
 use crate::ports::{AccountCloud, Clock, Cloud, IamRole, IamUser, PrincipalKind, Purpose};
 
 /// Path of AWS's service-linked roles: never given a deny policy.
@@ -229,7 +229,7 @@ pub fn plan_account(
 pub async fn run(
     cloud: &dyn Cloud,
     accounts: &[(&Account, Which)],
-    journal: Option<(&Journal, &str)>,
+    journal: Option<(&dyn Journal, &str)>,
     concurrency: usize,
     clock: Clock<'_>,
 ) -> LockoutReport {
@@ -266,7 +266,7 @@ async fn lock_account(
     cloud: &dyn Cloud,
     account: &Account,
     which: Which,
-    journal: Option<(&Journal, &str)>,
+    journal: Option<(&dyn Journal, &str)>,
     clock: Clock<'_>,
     out: &mut AccountLockout,
 ) -> Result<(), JournalError> {
@@ -360,7 +360,7 @@ pub(crate) async fn apply(
 pub(crate) async fn make_changes(
     conn: &dyn AccountCloud,
     changes: Vec<LockoutChange>,
-    j: &Journal,
+    j: &dyn Journal,
     incident: &str,
     clock: Clock<'_>,
     out: &mut AccountLockout,

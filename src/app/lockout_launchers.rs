@@ -13,11 +13,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::adapters::journal::{Journal, JournalError};
 use crate::app::lockout::{AccountLockout, ExemptPrincipal, LockoutChange, make_changes};
 use crate::config::Account;
 use crate::core::launchers::{Launcher, LauncherAct, plan_lockout, revoke_policy_name};
 use crate::core::model::Problem;
+use crate::ports::journal::{Journal, JournalError};
 use crate::ports::{Clock, Cloud, Purpose};
 
 /// The account's empty lockout report and a connection acting for `incident` (when not a dry
@@ -61,7 +61,7 @@ pub async fn run(
     launchers: &[Launcher],
     incident: &str,
     since: DateTime<Utc>,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Journal>,
     clock: Clock<'_>,
 ) -> Result<AccountLockout, JournalError> {
     let (mut out, conn) = match connect(cloud, account, incident, journal.is_some()).await {
@@ -204,7 +204,7 @@ pub async fn revoke_sessions(
     account: &Account,
     incident: &str,
     since: DateTime<Utc>,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Journal>,
     clock: Clock<'_>,
 ) -> Result<AccountLockout, JournalError> {
     use crate::ports::PrincipalKind;

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::adapters::journal::Journal;
 use crate::core::money::PriceKey;
 use crate::ports::Cloud;
+use crate::ports::journal::Journal;
 
 /// How long a fetched price is used.
 pub const KEEP: chrono::Duration = chrono::Duration::hours(24);
@@ -16,7 +16,7 @@ pub const KEEP: chrono::Duration = chrono::Duration::hours(24);
 /// The prices of `keys`: found ones, and why the others are missing.
 pub async fn lookup(
     cloud: &dyn Cloud,
-    journal: Option<&Journal>,
+    journal: Option<&dyn Journal>,
     keys: &BTreeSet<PriceKey>,
     now: DateTime<Utc>,
 ) -> (BTreeMap<PriceKey, f64>, BTreeMap<PriceKey, String>) {

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use crate::adapters::journal::{ChangeRow, Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::config::{Config, RegionName};
 use crate::core::services::{Service, ServiceChange};
+use crate::ports::journal::{ChangeRow, Journal, JournalError, PlannedChange};
 use crate::ports::{Clock, Cloud, Purpose};
 
 pub use crate::core::reports::Restopped;
@@ -19,7 +19,7 @@ pub use crate::core::reports::Restopped;
 pub async fn run(
     cloud: &dyn Cloud,
     config: &Config,
-    journal: &Journal,
+    journal: &dyn Journal,
     clock: Clock<'_>,
 ) -> Result<Vec<Restopped>, JournalError> {
     // The latest stop of each database, by account and region.

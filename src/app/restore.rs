@@ -13,12 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::Duration;
 
-use crate::adapters::journal::{ChangeRow, Journal, JournalError};
 use crate::app::journaled;
 use crate::config::{Config, RegionName};
 use crate::core::change::{ChangeKind, ChangeStatus, INCIDENT_TAG};
 use crate::core::incident::Status;
 use crate::core::services::ServiceChange;
+use crate::ports::journal::{ChangeRow, Journal, JournalError};
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, PrincipalKind, Purpose};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ pub const MAX_WAIT: Duration = Duration::from_secs(600);
 /// incident left half-done by a process that died is taken over (closed as `partial`) so that a
 /// restarted `runaway serve` does not resume — redo — what the restore undoes.
 async fn settle(
-    journal: &Journal,
+    journal: &dyn Journal,
     incident: &str,
     max_wait: Duration,
     clock: Clock<'_>,
@@ -135,7 +135,7 @@ fn processes(row: &ChangeRow) -> Vec<String> {
 pub async fn run(
     cloud: &dyn Cloud,
     config: &Config,
-    journal: &Journal,
+    journal: &dyn Journal,
     incident: &str,
     start_instances: bool,
     max_wait: Duration,
@@ -162,7 +162,7 @@ pub async fn run(
 async fn undo_all(
     cloud: &dyn Cloud,
     config: &Config,
-    journal: &Journal,
+    journal: &dyn Journal,
     incident: &str,
     start_instances: bool,
     clock: Clock<'_>,

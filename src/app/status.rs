@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::adapters::journal::{IncidentRow, Journal, JournalError};
 use crate::config::Config;
 use crate::core::incident::Status;
+use crate::ports::journal::{IncidentRow, Journal, JournalError};
 
 /// Incidents still waiting or being carried out.
 const OPEN: [Status; 5] = [
@@ -32,7 +32,7 @@ fn row_json(r: &IncidentRow) -> Value {
 }
 
 /// The status as one JSON object.
-pub fn json(journal: &Journal, config: &Config) -> Result<Value, JournalError> {
+pub fn json(journal: &dyn Journal, config: &Config) -> Result<Value, JournalError> {
     let last = journal.last_check()?;
     let open = journal.incidents_in(&OPEN)?;
     let recent = journal.recent_incidents(10)?;
@@ -63,7 +63,7 @@ pub fn json(journal: &Journal, config: &Config) -> Result<Value, JournalError> {
 }
 
 /// The status as text for people.
-pub fn text(journal: &Journal, config: &Config) -> Result<String, JournalError> {
+pub fn text(journal: &dyn Journal, config: &Config) -> Result<String, JournalError> {
     let v = json(journal, config)?;
     let mut out = match v["last_check"].as_str() {
         Some(at) => format!("Last check: {at}\n"),
@@ -126,7 +126,7 @@ pub fn text(journal: &Journal, config: &Config) -> Result<String, JournalError> 
 
 /// One incident as one JSON object: `{"incident": {"id", "account_id", "status", ...,
 /// "launchers": [...]}}`; `None` when the journal has no such incident.
-pub fn incident_json(journal: &Journal, id: &str) -> Result<Option<Value>, JournalError> {
+pub fn incident_json(journal: &dyn Journal, id: &str) -> Result<Option<Value>, JournalError> {
     let Some(row) = journal.get_incident(id)? else {
         return Ok(None);
     };
@@ -153,7 +153,7 @@ pub fn incident_json(journal: &Journal, id: &str) -> Result<Option<Value>, Journ
 }
 
 /// One incident as text for people.
-pub fn incident_text(journal: &Journal, id: &str) -> Result<Option<String>, JournalError> {
+pub fn incident_text(journal: &dyn Journal, id: &str) -> Result<Option<String>, JournalError> {
     let Some(row) = journal.get_incident(id)? else {
         return Ok(None);
     };

@@ -1,6 +1,7 @@
 //! `runaway isolate INSTANCE --account ID`.
 
 use super::*;
+use crate::adapters::journal::SqliteJournal;
 use crate::app::isolate::{self, IsolateError, Target};
 use crate::core::isolation::Options;
 
@@ -63,7 +64,7 @@ pub(super) async fn cmd_isolate(config: &Config, args: IsolateArgs) -> Result<i3
     }
     let journal = match args.dry_run {
         true => None,
-        false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
     let own = crate::adapters::aws::own_instance_id().await;
@@ -110,7 +111,7 @@ pub(super) async fn cmd_isolate(config: &Config, args: IsolateArgs) -> Result<i3
             if !args.yes {
                 confirm(&format!("Isolate {}?", plan.instance_id))?;
             }
-            let incident = Journal::incident_id(chrono::Utc::now());
+            let incident = crate::ports::journal::new_incident_id(chrono::Utc::now());
             j.open_incident_as(&incident, "isolate", &cli_actor(), chrono::Utc::now())
                 .map_err(usage)?;
             let report = isolate::run(

@@ -1,10 +1,11 @@
 //! The commands that only read the journal: `status`, `status INCIDENT`, `events`.
 
 use super::*;
+use crate::adapters::journal::SqliteJournal;
 
 pub(super) fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
     // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
     if json {
         print_json(&crate::app::status::json(&journal, config).map_err(usage)?);
     } else {
@@ -28,7 +29,7 @@ pub(super) fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Re
             }
         },
     };
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
     let since = crate::app::bot::before(chrono::Utc::now(), window);
     let report = crate::app::events::list(&journal, since).map_err(usage)?;
     if json {
@@ -40,7 +41,7 @@ pub(super) fn cmd_events(config: &Config, since: Option<&str>, json: bool) -> Re
 }
 
 pub(super) fn cmd_incident_status(config: &Config, id: &str, json: bool) -> Result<i32, Exit> {
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
     let unknown = || usage(format!("no incident {id:?} in the journal"));
     if json {
         let v = crate::app::status::incident_json(&journal, id)

@@ -1,6 +1,7 @@
 //! `runaway lockout --launchers INCIDENT`.
 
 use super::*;
+use crate::adapters::journal::SqliteJournal;
 
 /// `lockout --launchers INCIDENT`: the incident's launchers, from the journal, locked out under
 /// that incident (so that `restore INCIDENT` undoes it with the rest).
@@ -13,7 +14,7 @@ pub(super) async fn cmd_lockout_launchers(
     if !args.dry_run {
         need_yes_or_terminal(args.targets.yes, "lock out")?;
     }
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
     let row = journal
         .get_incident(id)
         .map_err(usage)?

@@ -1,13 +1,14 @@
 //! The command line: parses arguments, loads the configuration, wires the AWS adapter and the
 //! journal to the application layer, prints, and maps outcomes to the contract's exit statuses.
 
+use crate::adapters::journal::SqliteJournal;
+use crate::ports::journal::Journal;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::adapters::aws::Aws;
-use crate::adapters::journal::Journal;
 use crate::app::{check, halt};
 use crate::config::{self, Config};
 use crate::text::terminal as render;
@@ -265,13 +266,21 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
             .as_ref()
             .is_some_and(|o| o.defaults.max_burn_rate_usd_per_hour.is_some())
     {
-        true => Journal::open(&config.guard.state_path)
+        true => SqliteJournal::open(&config.guard.state_path)
             .inspect_err(|e| tracing::warn!(error = %e, "prices not cached"))
             .ok(),
         false => None,
     };
-    let report =
-        check::run_watched(&aws, config, &watched, journal.as_ref(), chrono::Utc::now()).await;
+    let report = check::run_watched(
+        &aws,
+        config,
+        &watched,
+        journal
+            .as_ref()
+            .map(|j| j as &dyn crate::ports::journal::Journal),
+        chrono::Utc::now(),
+    )
+    .await;
     if json {
         print_json(&report);
     } else {
@@ -291,14 +300,14 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     // The journal must be usable before anything changes in AWS. A dry run journals nothing.
     let journal = match args.dry_run {
         true => None,
-        false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
     };
     let own = crate::adapters::aws::own_instance_id().await;
     let own_compute = crate::adapters::aws::own_compute().await;
     // The incident's id names the guard's sessions from the first call on.
     let incident = journal
         .as_ref()
-        .map(|_| Journal::incident_id(chrono::Utc::now()));
+        .map(|_| crate::ports::journal::new_incident_id(chrono::Utc::now()));
     let plan = halt::plan(
         &aws,
         &accounts,
@@ -371,10 +380,10 @@ async fn watched_accounts(
 
 /// Closes a CLI incident as `executed`, or `partial` when not done in full.
 fn close_incident(
-    j: &Journal,
+    j: &dyn Journal,
     incident: &str,
     complete: bool,
-) -> Result<(), crate::adapters::journal::JournalError> {
+) -> Result<(), crate::ports::journal::JournalError> {
     let status = if complete { "executed" } else { "partial" };
     j.close_incident(incident, status, chrono::Utc::now())
 }
@@ -424,7 +433,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     }
     let journal = match args.dry_run {
         true => None,
-        false => Some(Journal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
     };
     let which: Vec<(&crate::config::Account, Which)> = accounts
         .iter()
@@ -490,7 +499,7 @@ async fn cmd_restore(
     json: bool,
 ) -> Result<i32, Exit> {
     need_yes_or_terminal(yes, "restore")?;
-    let journal = Journal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
     let changes = journal.changes(incident).map_err(usage)?;
     if journal.get_incident(incident).map_err(usage)?.is_none() {
         return Err(Exit(

@@ -98,6 +98,17 @@ fn only_the_journal_runs_sql() {
 }
 
 #[test]
+fn the_application_reaches_the_journal_only_through_its_port() {
+    holds(
+        "src/app/ and src/ports/ use the journal port (ports::journal), never a store: only the composition root (src/cli/) opens one",
+        offenders(
+            &["src/adapters/journal/", "src/cli/"],
+            &["adapters::journal", "SqliteJournal"],
+        ),
+    );
+}
+
+#[test]
 fn the_core_touches_nothing_of_the_world() {
     holds(
         "src/core/ imports no tokio, no clock, no I/O, no adapter",

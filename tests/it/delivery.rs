@@ -44,7 +44,7 @@ sns_topic_arn = "{topic}"
     text
 }
 
-fn alerts(h: &BotHarness) -> Vec<runawaytrain::adapters::journal::IncidentRow> {
+fn alerts(h: &BotHarness) -> Vec<runawaytrain::ports::journal::IncidentRow> {
     h.bot.journal.recent_incidents(100).unwrap()
 }
 

@@ -297,7 +297,7 @@ async fn halt_now_runs_at_once_and_double_clicks_run_nothing_twice() {
         "{outcomes:?}"
     );
     assert_eq!(count(&s.euw1, "stopped").await, 1);
-    let stops: i64 = rusqlite::Connection::open(s.bot.journal.path())
+    let stops: i64 = rusqlite::Connection::open(s.bot.journal.store())
         .unwrap()
         .query_row(
             "SELECT count(*) FROM changes WHERE incident_id = ?1 AND action = 'stop_instance'",

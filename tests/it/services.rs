@@ -261,7 +261,7 @@ max_running = {{ rds = 0 }}
     assert_eq!(ran.len(), 1);
     let incident = ran[0].clone();
     assert_eq!(database_status(&sdk, "reports").await, "stopped");
-    let said = runawaytrain::app::status::incident_text(&h.bot.journal, &incident)
+    let said = runawaytrain::app::status::incident_text(h.bot.journal.as_ref(), &incident)
         .unwrap()
         .unwrap();
     assert!(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use runawaytrain::adapters::journal::Journal;
+use runawaytrain::adapters::journal::SqliteJournal;
 use runawaytrain::app::check::{AccountReport, CheckReport};
 use runawaytrain::app::halt::HaltReport;
 use runawaytrain::app::halt::{AccountHalt, Skipped, Suspension};
@@ -353,7 +353,7 @@ fn terminal_status() {
     )
     .unwrap();
     let config = runawaytrain::config::Config::load(&path).unwrap();
-    let journal = Journal::open(&config.guard.state_path).unwrap();
+    let journal = SqliteJournal::open(&config.guard.state_path).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
     let report = serde_json::json!({"checked_at": "2026-11-23T17:00:00Z", "state": "fail",
         "accounts": [{"account_id": "111111111111", "name": "payer", "state": "fail",

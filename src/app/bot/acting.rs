@@ -4,10 +4,10 @@
 use std::sync::atomic::Ordering;
 
 use super::{Bot, StepClock, after};
-use crate::adapters::journal::{IncidentRow, JournalError};
 use crate::app::{halt, lockout};
 use crate::config::{Account, Action};
 use crate::core::incident::Status;
+use crate::ports::journal::{IncidentRow, JournalError};
 use crate::ports::{IncidentView, Reply};
 
 impl Bot {
@@ -71,7 +71,7 @@ impl Bot {
             Some(
                 halt::execute(
                     plan,
-                    Some((&self.journal, id)),
+                    Some((self.journal.as_ref(), id)),
                     self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )
@@ -93,7 +93,7 @@ impl Bot {
                 lockout::run(
                     self.cloud.as_ref(),
                     &which,
-                    Some((&self.journal, id)),
+                    Some((self.journal.as_ref(), id)),
                     self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )
@@ -115,7 +115,7 @@ impl Bot {
                             &found.attribution.launchers,
                             id,
                             row.opened_at,
-                            Some(&self.journal),
+                            Some(self.journal.as_ref()),
                             &|| clock.now(),
                         )
                         .await?
@@ -150,7 +150,7 @@ impl Bot {
                     a,
                     id,
                     row.opened_at,
-                    Some(&self.journal),
+                    Some(self.journal.as_ref()),
                     &|| clock.now(),
                 )
                 .await?;
@@ -283,7 +283,7 @@ impl Bot {
         &self,
         row: &IncidentRow,
         accounts: &[&Account],
-    ) -> Result<Vec<(String, halt::Scope)>, crate::adapters::journal::JournalError> {
+    ) -> Result<Vec<(String, halt::Scope)>, crate::ports::journal::JournalError> {
         let mut out = Vec::new();
         for a in accounts {
             let scope = match a.halt_scope {
@@ -385,6 +385,6 @@ impl Bot {
 
     /// The text of `/runaway status` and `runaway status`.
     pub fn status_text(&self) -> Result<String, JournalError> {
-        crate::app::status::text(&self.journal, &self.config)
+        crate::app::status::text(self.journal.as_ref(), &self.config)
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Bot, StepClock, after};
 use super::{MAX_CONFIRMATION_WAIT, Outcome};
-use crate::adapters::journal::JournalError;
 use crate::core::incident::{Press, Status};
+use crate::ports::journal::JournalError;
 use crate::ports::{IncidentView, Reply};
 
 impl Bot {
@@ -150,7 +150,7 @@ impl Bot {
     /// (so that `restore` undoes it with the rest). The incident itself is not decided.
     async fn lockout_launchers_press(
         &self,
-        row: &crate::adapters::journal::IncidentRow,
+        row: &crate::ports::journal::IncidentRow,
         user: &str,
         action: &str,
         response_url: Option<&str>,
@@ -185,7 +185,7 @@ impl Bot {
             &launchers,
             &row.id,
             row.opened_at,
-            Some(&self.journal),
+            Some(self.journal.as_ref()),
             &|| clock.now(),
         )
         .await?;
@@ -287,7 +287,7 @@ impl Bot {
         match crate::app::restore::run(
             self.cloud.as_ref(),
             &self.config,
-            &self.journal,
+            self.journal.as_ref(),
             incident,
             start_instances,
             crate::app::restore::MAX_WAIT,

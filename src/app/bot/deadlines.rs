@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Bot, Running, StepClock};
-use crate::adapters::journal::JournalError;
 use crate::core::incident::{self, Status};
+use crate::ports::journal::JournalError;
 
 impl Bot {
     // ----- the deadline step ------------------------------------------------------------

@@ -8,10 +8,10 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::{Bot, Running, StepClock, after, left_at};
-use crate::adapters::journal::JournalError;
 use crate::app::check::{self, CheckReport};
 use crate::core::incident::{self, Observed, OnCheck, Status};
 use crate::core::rules::State;
+use crate::ports::journal::JournalError;
 
 impl Bot {
     // ----- the check step ---------------------------------------------------------------
@@ -30,7 +30,7 @@ impl Bot {
             self.cloud.as_ref(),
             &self.config,
             &watched,
-            Some(&self.journal),
+            Some(self.journal.as_ref()),
             now,
         )
         .await;
@@ -63,11 +63,13 @@ impl Bot {
         self.decide(&report, clock)?;
         // Databases AWS started again (after 7 days) while their incident keeps them stopped.
         let mut report = report;
-        report.restopped =
-            crate::app::restop::run(self.cloud.as_ref(), &self.config, &self.journal, &|| {
-                clock.now()
-            })
-            .await?;
+        report.restopped = crate::app::restop::run(
+            self.cloud.as_ref(),
+            &self.config,
+            self.journal.as_ref(),
+            &|| clock.now(),
+        )
+        .await?;
         Ok(report)
     }
 
@@ -88,7 +90,7 @@ impl Bot {
             self.cloud.as_ref(),
             &self.config,
             &[&account],
-            Some(&self.journal),
+            Some(self.journal.as_ref()),
             now,
         )
         .await;
@@ -221,7 +223,7 @@ impl Bot {
         let running = row.observed.as_ref().map_or(0, |o| o.running_instances);
         let found = crate::app::launchers::find(
             self.cloud.as_ref(),
-            &self.journal,
+            self.journal.as_ref(),
             &self.config.accounts,
             &account,
             crate::app::launchers::Incident {

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::triggers::Requested;
 use super::{Bot, StepClock};
-use crate::adapters::journal::{EventRecord, JournalError};
 use crate::core::backoff;
 use crate::core::events::{self, Decision, Outcome};
+use crate::ports::journal::{EventRecord, JournalError};
 use crate::ports::{CloudError, EventQueue, QueueMessage, QueueSettings};
 
 /// SQS's longest long poll, and its largest receive.

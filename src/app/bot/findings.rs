@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use super::{Bot, StepClock};
-use crate::adapters::journal::{IncidentRow, JournalError};
 use crate::app::halt;
 use crate::config::{Account, RegionName};
 use crate::core::events::Outcome;
 use crate::core::guardduty::{self, Finding, FindingIncident, Response};
 use crate::core::incident::Status;
 use crate::core::launchers::{Attribution, Launcher, Launchers, LaunchersState};
+use crate::ports::journal::{IncidentRow, JournalError};
 
 impl Bot {
     /// What a finding event of a watched account leads to: an incident (opened or updated), or
@@ -115,7 +115,7 @@ impl Bot {
                 halt::narrow(&mut plan, |_| only.clone()).await;
                 let report = halt::execute(
                     plan,
-                    Some((&self.journal, &row.id)),
+                    Some((self.journal.as_ref(), &row.id)),
                     self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Bot, StepClock, after};
-use crate::adapters::journal::{IncidentRow, JournalError};
 use crate::app::isolate;
 use crate::config::{Account, InstanceId, RegionName};
 use crate::core::incident::Status;
 use crate::core::isolation::{IsolationTarget, Options};
 use crate::ports::IncidentView;
+use crate::ports::journal::{IncidentRow, JournalError};
 
 impl Bot {
     /// `/runaway isolate INSTANCE [ACCOUNT] [REGION]`: opens an isolation waiting for its
@@ -130,7 +130,7 @@ impl Bot {
             &target,
             &Options::default(),
             self.own_instance.as_deref(),
-            Some((&self.journal, id)),
+            Some((self.journal.as_ref(), id)),
             &|| clock.now(),
         )
         .await;

@@ -29,10 +29,10 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::adapters::journal::{IncidentRow, Journal};
 use crate::app::halt;
 use crate::config::{Account, Config};
 use crate::core::incident::{Latest, Status};
+use crate::ports::journal::{IncidentRow, Journal};
 use crate::ports::{Chat, Cloud, EventQueue, Notifier};
 
 type Marks = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
@@ -101,7 +101,7 @@ pub struct Bot {
     cloud: Arc<dyn Cloud>,
     chat: Arc<dyn Chat>,
     notifier: Arc<dyn Notifier>,
-    pub journal: Arc<Journal>,
+    pub journal: Arc<dyn Journal>,
     pub metrics: Metrics,
     own_instance: Option<String>,
     /// The ARNs of the guard's own ECS task and service, never halted.
@@ -170,7 +170,7 @@ impl Bot {
         cloud: Arc<dyn Cloud>,
         chat: Arc<dyn Chat>,
         notifier: Arc<dyn Notifier>,
-        journal: Arc<Journal>,
+        journal: Arc<dyn Journal>,
         own_instance: Option<String>,
     ) -> Bot {
         Bot {

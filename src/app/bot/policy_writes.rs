@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Bot, StepClock};
-use crate::adapters::journal::JournalError;
 use crate::config::Account;
 use crate::core::events::Outcome;
 use crate::core::policy_writes::{self, PolicyWrite, Verdict};
 use crate::ports::Purpose;
+use crate::ports::journal::JournalError;
 
 /// How long an unexpected write stays a problem of `/healthz`.
 pub const KEEP_UNEXPECTED: chrono::Duration = chrono::Duration::days(7);

@@ -17,13 +17,13 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use crate::adapters::journal::{Finding, Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::app::survey::survey;
 use crate::config::{Account, RegionName};
 use crate::core::change::{ChangeKind, INCIDENT_TAG};
 use crate::core::model::Problem;
 use crate::core::plan::{self, Exemptions, RegionPlan, SkipReason};
+use crate::ports::journal::{Finding, Journal, JournalError, PlannedChange};
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, Purpose};
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
@@ -211,7 +211,7 @@ pub async fn narrow(plan: &mut HaltPlan<'_>, scope_of: impl Fn(&Account) -> Scop
 /// once within `concurrency`.
 pub async fn execute(
     plan: HaltPlan<'_>,
-    journal: Option<(&Journal, &str)>,
+    journal: Option<(&dyn Journal, &str)>,
     concurrency: usize,
     clock: Clock<'_>,
 ) -> HaltReport {
@@ -355,7 +355,7 @@ struct RegionCtx<'a> {
     conn: &'a dyn AccountCloud,
     account_id: &'a str,
     region: &'a RegionName,
-    journal: Option<(&'a Journal, &'a str)>,
+    journal: Option<(&'a dyn Journal, &'a str)>,
 }
 
 #[derive(Default)]
@@ -591,7 +591,7 @@ impl RegionCtx<'_> {
     async fn tag_stopped(
         &self,
         ids: &[String],
-        j: &Journal,
+        j: &dyn Journal,
         incident: &str,
         out: &mut RegionOutcome,
     ) -> Result<(), JournalError> {

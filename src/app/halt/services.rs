@@ -11,7 +11,6 @@ use serde_json::json;
 /// Calls made at once to one service in one region: well inside every service's API rate.
 const CALLS_AT_ONCE: usize = 8;
 
-use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::app::survey::ServiceSurvey;
 use crate::config::{Account, RegionName};
@@ -19,6 +18,7 @@ use crate::core::change::ChangeKind;
 use crate::core::model::Problem;
 use crate::core::reports::{ServiceHalt, SkippedResource};
 use crate::core::services::{self, Exempt, Leave, Resource, Service};
+use crate::ports::journal::{Journal, JournalError, PlannedChange};
 use crate::ports::{AccountCloud, Clock, CloudError};
 
 /// What a halt does to one service in one region.
@@ -84,7 +84,7 @@ pub(super) async fn halt(
     conn: &dyn AccountCloud,
     account_id: &str,
     plan: ServicePlan,
-    journal: Option<(&Journal, &str)>,
+    journal: Option<(&dyn Journal, &str)>,
     clock: Clock<'_>,
 ) -> (Service, ServiceHalt) {
     let region = plan.region.as_str();
@@ -182,7 +182,7 @@ fn with_price(
     why: &Leave,
     r: &Resource,
     region: &str,
-    j: &Journal,
+    j: &dyn Journal,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
     let keys = crate::core::money::service_hours(&r.what, region);

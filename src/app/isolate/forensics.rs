@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::Isolating;
-use crate::adapters::journal::JournalError;
 use crate::core::change::ChangeKind;
 use crate::core::isolation::{self, FORENSICS_GROUP, Step, StepStatus};
+use crate::ports::journal::JournalError;
 use crate::ports::{ForensicLaunch, GroupRules, Ready};
 
 /// How long the snapshots may take to complete, and the instance and volumes to be ready.

@@ -10,11 +10,11 @@ mod network;
 
 use serde_json::json;
 
-use crate::adapters::journal::{Journal, JournalError, PlannedChange};
 use crate::app::journaled;
 use crate::config::{Account, RegionName};
 use crate::core::change::{ChangeKind, QUARANTINE_TAG, TICKET_TAG};
 use crate::core::isolation::{self, IsolationReport, Options, Step, StepStatus};
+use crate::ports::journal::{Journal, JournalError, PlannedChange};
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, InstanceCapture, Purpose};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ pub async fn run(
     target: &Target<'_>,
     options: &Options,
     own_instance: Option<&str>,
-    journal: Option<(&Journal, &str)>,
+    journal: Option<(&dyn Journal, &str)>,
     clock: Clock<'_>,
 ) -> Result<IsolationReport, IsolateError> {
     let conn = cloud
@@ -106,7 +106,7 @@ struct Isolating<'a> {
     target: &'a Target<'a>,
     capture: &'a InstanceCapture,
     clock: Clock<'a>,
-    journal: Option<(&'a Journal, &'a str)>,
+    journal: Option<(&'a dyn Journal, &'a str)>,
     report: IsolationReport,
     /// Whether a call that changes AWS has been made.
     changed: bool,

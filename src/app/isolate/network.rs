@@ -4,10 +4,10 @@
 use serde_json::json;
 
 use super::Isolating;
-use crate::adapters::journal::JournalError;
 use crate::core::change::ChangeKind;
 use crate::core::isolation::{self, ISOLATION_GROUP, Step, StepStatus, UNTRACKED_GROUP};
 use crate::ports::GroupRules;
+use crate::ports::journal::JournalError;
 
 impl Isolating<'_> {
     /// The VPC's group named `name`, found or (journaled) created with `rules`; `None` if it

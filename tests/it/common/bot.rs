@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use runawaytrain::adapters::aws::{Aws, SnsNotifier, SqsQueue};
-use runawaytrain::adapters::journal::Journal;
+use runawaytrain::adapters::journal::SqliteJournal;
 use runawaytrain::adapters::slack::{Secret, SlackClient};
 use runawaytrain::app::bot::Bot;
 use runawaytrain::config::{Config, RegionName};
@@ -50,7 +50,7 @@ impl Stepped {
     pub async fn check_step(
         &self,
         now: chrono::DateTime<Utc>,
-    ) -> Result<runawaytrain::app::check::CheckReport, runawaytrain::adapters::journal::JournalError>
+    ) -> Result<runawaytrain::app::check::CheckReport, runawaytrain::ports::journal::JournalError>
     {
         let r = self.0.check_step(now).await;
         self.0.idle().await;
@@ -60,7 +60,7 @@ impl Stepped {
     pub async fn deadline_step(
         &self,
         now: chrono::DateTime<Utc>,
-    ) -> Result<Vec<String>, runawaytrain::adapters::journal::JournalError> {
+    ) -> Result<Vec<String>, runawaytrain::ports::journal::JournalError> {
         let r = self.0.deadline_step(now).await;
         self.0.idle().await;
         r
@@ -151,7 +151,7 @@ impl BotHarness {
     }
 
     async fn bot(moto: &Moto, slack: &SlackStandIn, config: Config) -> Stepped {
-        let journal = Arc::new(Journal::open(&config.guard.state_path).unwrap());
+        let journal = Arc::new(SqliteJournal::open(&config.guard.state_path).unwrap());
         let aws = Aws::new(
             moto.sdk("us-east-1").await,
             &RegionName::parse("us-east-1").unwrap(),

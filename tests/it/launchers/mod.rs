@@ -819,7 +819,7 @@ async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_res
             &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
         ),
         &h.bot.config,
-        &h.bot.journal,
+        h.bot.journal.as_ref(),
         &id,
         false,
         std::time::Duration::from_secs(5),

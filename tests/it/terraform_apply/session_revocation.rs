@@ -5,7 +5,7 @@
 //! revocation, every call within the policy.
 
 use super::*;
-use runawaytrain::adapters::journal::Journal;
+use runawaytrain::adapters::journal::SqliteJournal;
 
 const INLINE_WRITES: [&str; 4] = [
     "iam:PutUserPolicy",
@@ -35,7 +35,7 @@ fn allowed(doc: &serde_json::Value) -> Vec<String> {
 /// An open alert of the payer in a fresh journal of `w`, whose launcher is a session of the
 /// role `app`; its id.
 fn incident_launched_by_app(w: &Workdir) -> String {
-    let journal = Journal::open(&w.path("journal.db")).unwrap();
+    let journal = SqliteJournal::open(&w.path("journal.db")).unwrap();
     let now = chrono::Utc::now();
     let observed = serde_json::from_value(serde_json::json!({
         "running_instances": 3, "regions": {"us-east-1": 3}, "estimated_charges_usd": null,

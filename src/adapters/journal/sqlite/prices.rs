@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, json_text, time_of};
+use super::{JournalError, SqliteJournal, json_text, time_of};
 use crate::core::money::PriceKey;
 
-impl Journal {
+impl SqliteJournal {
     /// The price of `key` fetched at or after `since`: `Some(None)` when the Price List had
     /// none; `None` when not cached (or older).
     pub fn cached_price(

@@ -4,19 +4,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, json_of, time_of};
+use super::{JournalError, SqliteJournal, json_of, time_of};
+use crate::ports::journal::LastOk;
 
-/// The last periodic check that found an account ok.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LastOk {
-    pub at: DateTime<Utc>,
-    /// How many instances it counted running.
-    pub running: u64,
-    /// Which: `None` when that check was journaled by a build that did not keep them.
-    pub counted: Option<std::collections::BTreeSet<String>>,
-}
-
-impl Journal {
+impl SqliteJournal {
     /// Journals a press or an acting slash command, allowed or refused, with its outcome.
     pub fn record_press(
         &self,

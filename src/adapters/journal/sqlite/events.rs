@@ -4,52 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, json_of, time_of, unreadable};
+use super::{JournalError, SqliteJournal, json_of, time_of, unreadable};
 use crate::core::events::Outcome;
+use crate::ports::journal::{EventRecord, EventRow};
 
-/// A message to journal, as the event loop read it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRecord {
-    /// EventBridge's id; `None` for a message that is not an event.
-    pub event_id: Option<String>,
-    pub message_id: String,
-    pub account_id: Option<String>,
-    pub region: Option<String>,
-    pub detail_type: Option<String>,
-    pub source: Option<String>,
-    pub time: Option<DateTime<Utc>>,
-    pub received_at: DateTime<Utc>,
-    pub outcome: Outcome,
-    /// Why: the problem, or why the event was ignored or kept.
-    pub note: Option<String>,
-    pub detail: Option<serde_json::Value>,
-}
-
-/// A journaled message, as `runaway events` shows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct EventRow {
-    /// The event id, or for a problem the SQS message id.
-    pub id: String,
-    pub message_id: String,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    pub detail_type: Option<String>,
-    pub time: Option<DateTime<Utc>>,
-    pub received_at: DateTime<Utc>,
-    #[serde(serialize_with = "outcome_text")]
-    pub outcome: Outcome,
-    pub note: Option<String>,
-    /// How many times the message was received (problems; 1 otherwise).
-    pub receives: u32,
-    #[serde(skip)]
-    pub detail: Option<serde_json::Value>,
-}
-
-fn outcome_text<S: serde::Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(o.as_str())
-}
-
-impl Journal {
+impl SqliteJournal {
     /// Whether the event was journaled before (not as a duplicate).
     pub fn has_event(&self, event_id: &str) -> Result<bool, JournalError> {
         self.with("look up an event", |c| {
@@ -201,7 +160,7 @@ mod tests {
     #[test]
     fn an_event_is_journaled_once_and_its_redeliveries_as_duplicates() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::open(&dir.path().join("j.db")).unwrap();
+        let j = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
         let first = j
             .record_events(&[
                 record(Some("e1"), "m1", Outcome::Check),

@@ -4,48 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::{Journal, JournalError, unreadable};
+use super::{JournalError, SqliteJournal, unreadable};
 use crate::core::change::{ChangeKind, ChangeStatus};
+use crate::ports::journal::{ChangeRow, Finding, PlannedChange};
 
-/// One change to journal: its target, what it does and the state it changes from.
-#[derive(Debug, Clone)]
-pub struct PlannedChange {
-    pub account_id: String,
-    pub region: String,
-    pub action: ChangeKind,
-    pub target: String,
-    pub detail: serde_json::Value,
-    pub before: serde_json::Value,
-}
-
-/// A found instance and what the guard decided for it.
-#[derive(Debug, Clone)]
-pub struct Finding<'a> {
-    pub instance_id: &'a str,
-    pub decision: &'static str,
-    pub reason: Option<String>,
-    pub auto_scaling_group: Option<&'a str>,
-}
-
-/// A change as journaled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
-    pub id: i64,
-    pub account_id: String,
-    pub region: String,
-    pub action: ChangeKind,
-    pub target: String,
-    pub detail: Option<String>,
-    pub before: Option<String>,
-    pub status: ChangeStatus,
-    pub error: Option<String>,
-    /// How `restore` left it: `None` (not undone), `pending`, `done` or `failed`.
-    pub restore_status: Option<ChangeStatus>,
-    /// What the call returned (JSON): a snapshot's id, a created group's id.
-    pub outcome: Option<String>,
-}
-
-impl Journal {
+impl SqliteJournal {
     pub fn record_findings(
         &self,
         incident: &str,
@@ -253,7 +216,7 @@ fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     })
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Journals the undoing of changes: `pending` before the calls, `done`/`failed` after.
     pub fn mark_restore(
         &self,

@@ -4,38 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, json_of, json_text, new_incident_id, time_of, unreadable};
+use super::{
+    JournalError, SqliteJournal, json_of, json_text, new_incident_id, time_of, unreadable,
+};
 use crate::core::incident::{Observed, Status};
-
-/// An incident as the bot and `status` read it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IncidentRow {
-    pub id: String,
-    pub kind: String,
-    pub status: Status,
-    pub actor: String,
-    pub account_id: Option<String>,
-    pub accounts: Vec<String>,
-    pub opened_at: DateTime<Utc>,
-    pub deadline: Option<DateTime<Utc>>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub observed: Option<Observed>,
-    pub slack_channel: Option<String>,
-    pub slack_ts: Option<String>,
-    pub snooze_until: Option<DateTime<Utc>>,
-    pub result: Option<serde_json::Value>,
-    /// `pid@start` of the process carrying out (or that carried out) the actions.
-    pub acting_process: Option<String>,
-    /// The `response_url` of a `/runaway halt` still waiting for its confirmation.
-    pub response_url: Option<String>,
-    /// Who launched the alert's instances, as last looked up.
-    pub launchers: Option<crate::core::launchers::Launchers>,
-    /// A finding incident's finding and response.
-    pub finding: Option<crate::core::guardduty::FindingIncident>,
-    /// The instance a `/runaway isolate` asks to isolate.
-    pub target: Option<crate::core::isolation::IsolationTarget>,
-}
+use crate::ports::journal::IncidentRow;
 
 const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
      decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers, finding, target";
@@ -71,7 +44,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Opens an incident and returns its id.
     pub fn open_incident(
         &self,
