@@ -11,6 +11,7 @@ mod events;
 mod guardduty;
 mod halt;
 mod isolate;
+mod journal;
 mod launchers;
 mod lockout;
 mod money;
