@@ -101,7 +101,7 @@ fn an_alert_opens_without_a_deadline_and_its_first_deadline_holds() {
             .into_iter()
             .map(|r| r.id)
             .collect();
-        assert_eq!(open, [id.clone()]);
+        assert_eq!(open, std::slice::from_ref(&id));
         assert!(
             j.get_incident("inc-00000000-000000-0000")
                 .unwrap()
