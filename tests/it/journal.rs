@@ -1,13 +1,13 @@
 //! The journal port's behaviour, one suite for every store: each test runs against a fresh,
 //! empty journal of each kind (`stores`), through `&dyn Journal` only, as the application
-//! sees it. Today the one store is the SQLite journal in a temporary directory; a store added
-//! to `stores` is held to every test here. What is only SQLite's (migrations of older files, a
+//! sees it: the SQLite journal in a temporary directory and the DynamoDB journal on the
+//! emulator's DynamoDB; a store added to `stores` is held to every test here. What is only SQLite's (migrations of older files, a
 //! file that is not a journal) is tested with the SQLite adapter.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use runawaytrain::adapters::journal::SqliteJournal;
+use runawaytrain::adapters::journal::{DynamoJournal, SqliteJournal};
 use runawaytrain::core::change::{ChangeKind, ChangeStatus};
 use runawaytrain::core::events::Outcome;
 use runawaytrain::core::incident::{Observed, Status};
@@ -19,17 +19,33 @@ use serde_json::json;
 struct Store {
     name: &'static str,
     journal: Box<dyn Journal>,
-    _keep: tempfile::TempDir,
+    _keep: Box<dyn std::any::Any>,
 }
 
+/// A fresh journal of each store: a SQLite file in a temporary directory, and a DynamoDB table
+/// made by `init` on the emulator (moto's DynamoDB, its own server for each test, answering one
+/// request at a time: moto's conditional writes are not atomic under concurrent requests,
+/// AWS's are; see `Moto::start_serial`).
 fn stores() -> Vec<Store> {
     let dir = tempfile::tempdir().unwrap();
-    let journal = SqliteJournal::open(&dir.path().join("journal.db")).unwrap();
-    vec![Store {
-        name: "sqlite",
-        journal: Box::new(journal),
-        _keep: dir,
-    }]
+    let sqlite = SqliteJournal::open(&dir.path().join("journal.db")).unwrap();
+    let moto = crate::common::Moto::start_serial();
+    let sdk = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(moto.sdk("us-east-1"));
+    let dynamodb = DynamoJournal::init_with_sdk("runawaytrain-journal", &sdk).unwrap();
+    vec![
+        Store {
+            name: "sqlite",
+            journal: Box::new(sqlite),
+            _keep: Box::new(dir),
+        },
+        Store {
+            name: "dynamodb",
+            journal: Box::new(dynamodb),
+            _keep: Box::new(moto),
+        },
+    ]
 }
 
 /// Runs `test` against a fresh journal of every store, naming the store when it fails.
@@ -475,6 +491,10 @@ fn a_price_is_kept_a_while_and_a_missing_one_is_kept_as_missing() {
 fn a_store_says_where_it_is() {
     for s in stores() {
         let store = s.journal.store();
-        assert!(store.ends_with("journal.db"), "{}: {store}", s.name);
+        assert!(
+            store.ends_with("journal.db") || store == "dynamodb:runawaytrain-journal",
+            "{}: {store}",
+            s.name
+        );
     }
 }

@@ -1,6 +1,9 @@
-//! The journal's stores. `sqlite`: the embedded default (`state_path`). Each implements the
+//! The journal's stores. `sqlite`: the embedded default (`state_path`); `dynamodb`: one
+//! table shared by replicas. Each implements the
 //! journal port (`crate::ports::journal::Journal`); only these modules know their store.
 
+pub mod dynamodb;
 pub mod sqlite;
 
+pub use dynamodb::DynamoJournal;
 pub use sqlite::SqliteJournal;

@@ -67,9 +67,26 @@ impl Moto {
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        Self::launch(env, false)
+    }
+
+    /// A moto server that answers one request at a time (`scripts/moto_serial.py`): moto's
+    /// DynamoDB checks a condition and writes without a lock, where AWS's conditional writes
+    /// are atomic; served one at a time, they are atomic here too.
+    pub fn start_serial() -> Moto {
+        Self::launch(&[], true)
+    }
+
+    fn launch(env: &[(&str, &str)], serial: bool) -> Moto {
         for _ in 0..3 {
             let port = free_port();
-            let mut cmd = Command::new(moto_server());
+            let mut cmd = if serial {
+                let mut c = Command::new(moto_server().with_file_name("python"));
+                c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/moto_serial.py"));
+                c
+            } else {
+                Command::new(moto_server())
+            };
             cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
