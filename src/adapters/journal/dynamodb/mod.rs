@@ -24,6 +24,7 @@ use crate::ports::journal::JournalError;
 mod activity;
 mod changes;
 mod events;
+mod incident_items;
 mod incidents;
 mod port;
 mod prices;
