@@ -1,7 +1,6 @@
 //! `runaway isolate INSTANCE --account ID`.
 
 use super::*;
-use crate::adapters::journal::SqliteJournal;
 use crate::app::isolate::{self, IsolateError, Target};
 use crate::core::isolation::Options;
 
@@ -64,7 +63,7 @@ pub(super) async fn cmd_isolate(config: &Config, args: IsolateArgs) -> Result<i3
     }
     let journal = match args.dry_run {
         true => None,
-        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(crate::cli::open_journal(config).map_err(usage)?),
     };
     let aws = Aws::from_env(&config.guard.home_region).await;
     let own = crate::adapters::aws::own_instance_id().await;
@@ -102,7 +101,7 @@ pub(super) async fn cmd_isolate(config: &Config, args: IsolateArgs) -> Result<i3
     )
     .await
     .map_err(refused)?;
-    let report = match &journal {
+    let report = match journal.as_deref() {
         None => plan,
         Some(j) => {
             if !args.json || !args.yes {

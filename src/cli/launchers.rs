@@ -1,7 +1,6 @@
 //! `runaway lockout --launchers INCIDENT`.
 
 use super::*;
-use crate::adapters::journal::SqliteJournal;
 
 /// `lockout --launchers INCIDENT`: the incident's launchers, from the journal, locked out under
 /// that incident (so that `restore INCIDENT` undoes it with the rest).
@@ -14,7 +13,7 @@ pub(super) async fn cmd_lockout_launchers(
     if !args.dry_run {
         need_yes_or_terminal(args.targets.yes, "lock out")?;
     }
-    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = crate::cli::open_journal(config).map_err(usage)?;
     let row = journal
         .get_incident(id)
         .map_err(usage)?
@@ -70,7 +69,7 @@ pub(super) async fn cmd_lockout_launchers(
             &launchers,
             id,
             row.opened_at,
-            Some(&journal),
+            Some(journal.as_ref()),
             &now,
         )
         .await

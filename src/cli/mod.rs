@@ -1,8 +1,8 @@
 //! The command line: parses arguments, loads the configuration, wires the AWS adapter and the
 //! journal to the application layer, prints, and maps outcomes to the contract's exit statuses.
 
-use crate::adapters::journal::SqliteJournal;
-use crate::ports::journal::Journal;
+use crate::adapters::journal::{DynamoJournal, SqliteJournal};
+use crate::ports::journal::{Journal, JournalError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -112,11 +112,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The journal's store
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
     /// The Slack bot: HTTP server, periodic checks and incident deadlines
     ///
     /// Listens on RUNAWAY_LISTEN (default 127.0.0.1:3000) until SIGINT/SIGTERM. Needs
     /// SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (environment or ./.env).
     Serve,
+}
+
+#[derive(Subcommand, Debug)]
+enum JournalCommand {
+    /// Create the configured journal: the DynamoDB table of [journal] (on-demand, keyed and
+    /// indexed as the Terraform module makes it; an existing table is checked instead), or the
+    /// SQLite file of [guard] state_path
+    ///
+    /// Exit 0 ready, 2 it cannot be made or is not a journal.
+    Init,
 }
 
 /// What `halt` and `lockout` share: which accounts, confirmation, output.
@@ -172,6 +187,18 @@ fn after_changes(what: &str, e: impl std::fmt::Display) -> Exit {
         exit::FAIL,
         format!("{what}, but then: {e}. Run `runaway status` to see what the journal holds."),
     )
+}
+
+/// Opens the configured journal and proves it usable, before anything changes in AWS: the
+/// SQLite file (`[guard] state_path`), or the DynamoDB table of `[journal]` (which must exist,
+/// keyed as `runaway journal init` makes it).
+pub(crate) fn open_journal(config: &Config) -> Result<Box<dyn Journal>, JournalError> {
+    Ok(match &config.journal {
+        config::JournalStore::Sqlite => Box::new(SqliteJournal::open(&config.guard.state_path)?),
+        config::JournalStore::DynamoDb { table, region } => {
+            Box::new(DynamoJournal::open(table, region.as_str())?)
+        }
+    })
 }
 
 /// Prints a report as JSON. The reports are plain data: serialising them cannot fail, but if
@@ -249,6 +276,9 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
             json,
         } => cmd_status(&config, json),
         Command::Events { since, json } => cmd_events(&config, since.as_deref(), json),
+        Command::Journal {
+            command: JournalCommand::Init,
+        } => journal::cmd_journal_init(&config),
         Command::Serve => cmd_serve(config, settings).await,
     }
 }
@@ -266,7 +296,7 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
             .as_ref()
             .is_some_and(|o| o.defaults.max_burn_rate_usd_per_hour.is_some())
     {
-        true => SqliteJournal::open(&config.guard.state_path)
+        true => crate::cli::open_journal(config)
             .inspect_err(|e| tracing::warn!(error = %e, "prices not cached"))
             .ok(),
         false => None,
@@ -275,9 +305,7 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
         &aws,
         config,
         &watched,
-        journal
-            .as_ref()
-            .map(|j| j as &dyn crate::ports::journal::Journal),
+        journal.as_deref(),
         chrono::Utc::now(),
     )
     .await;
@@ -300,7 +328,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
     // The journal must be usable before anything changes in AWS. A dry run journals nothing.
     let journal = match args.dry_run {
         true => None,
-        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(crate::cli::open_journal(config).map_err(usage)?),
     };
     let own = crate::adapters::aws::own_instance_id().await;
     let own_compute = crate::adapters::aws::own_compute().await;
@@ -334,7 +362,7 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
         })?;
     }
 
-    let (report, closed) = match (&journal, incident) {
+    let (report, closed) = match (journal.as_deref(), incident) {
         (Some(j), Some(incident)) => {
             let actor = cli_actor();
             let incident = j
@@ -433,7 +461,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     }
     let journal = match args.dry_run {
         true => None,
-        false => Some(SqliteJournal::open(&config.guard.state_path).map_err(usage)?),
+        false => Some(crate::cli::open_journal(config).map_err(usage)?),
     };
     let which: Vec<(&crate::config::Account, Which)> = accounts
         .iter()
@@ -459,7 +487,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
     if !args.targets.json || (!args.targets.yes && !args.dry_run) {
         eprint!("{}", render::lockout(&plan));
     }
-    let (report, closed) = match &journal {
+    let (report, closed) = match journal.as_deref() {
         None => (plan, Ok(())),
         Some(j) => {
             let planned: usize = plan.accounts.iter().map(|a| a.changes.len()).sum();
@@ -499,7 +527,7 @@ async fn cmd_restore(
     json: bool,
 ) -> Result<i32, Exit> {
     need_yes_or_terminal(yes, "restore")?;
-    let journal = SqliteJournal::open(&config.guard.state_path).map_err(usage)?;
+    let journal = crate::cli::open_journal(config).map_err(usage)?;
     let changes = journal.changes(incident).map_err(usage)?;
     if journal.get_incident(incident).map_err(usage)?.is_none() {
         return Err(Exit(
@@ -525,7 +553,7 @@ async fn cmd_restore(
     let report = crate::app::restore::run(
         &aws,
         config,
-        &journal,
+        journal.as_ref(),
         incident,
         start_instances,
         crate::app::restore::MAX_WAIT,

@@ -3,7 +3,6 @@
 
 use super::{Exit, exit, usage};
 use crate::adapters::aws::{Aws, Settings};
-use crate::adapters::journal::SqliteJournal;
 use crate::config::Config;
 
 /// The configuration held in an SSM parameter (`RUNAWAY_CONFIG_SSM`); a relative `state_path`
@@ -107,7 +106,8 @@ pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) ->
     })?;
     let api =
         std::env::var("RUNAWAY_SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".into());
-    let journal = Arc::new(SqliteJournal::open(&config.guard.state_path).map_err(usage)?);
+    let journal: Arc<dyn crate::ports::journal::Journal> =
+        Arc::from(crate::cli::open_journal(&config).map_err(usage)?);
     let aws = Aws::from_env(&config.guard.home_region).await;
     let notifier = Arc::new(crate::adapters::aws::SnsNotifier::new(&aws));
     let chat = Arc::new(crate::adapters::slack::SlackClient::new(&api, token));

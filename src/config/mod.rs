@@ -16,12 +16,14 @@ use serde::Deserialize;
 mod forensics;
 mod guardduty;
 mod ids;
+mod journal;
 mod organization;
 mod policy;
 mod services;
 mod validate;
 
 pub use forensics::Forensics;
+pub use journal::{DEFAULT_TABLE, JournalStore};
 pub use organization::Organization;
 
 pub use ids::{AccountId, InstanceId, LogGroup, RegionName, RoleArn, partition_of};
@@ -58,6 +60,8 @@ pub struct Config {
     /// `[organization]` with `discover = true`: the management account's active accounts are
     /// watched too, through the member role, with `[organization.defaults]`.
     pub organization: Option<Organization>,
+    /// `[journal]`: where the journal is kept (see `config/journal.rs`).
+    pub journal: JournalStore,
 }
 
 /// `[events]`: the SQS queue the module's EventBridge rules fill (EC2 state changes, launch

@@ -27,6 +27,7 @@ pub(super) struct RawFile {
     #[serde(default)]
     guardduty: Vec<super::guardduty::RawRule>,
     organization: Option<super::organization::RawOrganization>,
+    journal: Option<super::journal::RawJournal>,
 }
 
 #[derive(Deserialize, Default)]
@@ -219,6 +220,7 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
         sns_arn("notify.sns_topic_arn", arn)?;
     }
 
+    let journal = super::journal::journal(raw.journal, &home_region)?;
     let events = match raw.events {
         None => None,
         Some(e) => Some(events(&e.queue_url, &home_region)?),
@@ -285,6 +287,7 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
         accounts,
         guardduty,
         organization,
+        journal,
     })
 }
 

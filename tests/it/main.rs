@@ -7,6 +7,7 @@ mod common;
 mod architecture;
 mod check;
 mod delivery;
+mod dynamodb_journal;
 mod events;
 mod guardduty;
 mod halt;
