@@ -150,11 +150,35 @@ pub struct IncidentRow {
     pub target: Option<crate::core::isolation::IsolationTarget>,
 }
 
+/// The lease of the leading replica, when several `runaway serve` processes share one journal:
+/// who holds it, until when, and its fencing token (one higher for each new holder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub holder: String,
+    pub expires: DateTime<Utc>,
+    pub token: i64,
+}
+
 /// The journal, whatever keeps it. Shared by every task of a process (`Send + Sync`); each call
 /// is one durable write or one consistent read.
 pub trait Journal: Send + Sync {
     /// Where it is kept, as errors and `status` name it: a file's path, or a table.
     fn store(&self) -> String;
+
+    /// Takes the lease for `holder` until `until` if it is free, expired at `now`, or already
+    /// `holder`'s (then renewed, its token kept); the lease as it stands after, whoever holds
+    /// it. Once this journal has held the lease, every change it journals is conditioned on
+    /// that token: after a successor took the lease, they are refused, so a paused leader that
+    /// wakes up cannot act after its successor did.
+    fn take_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, JournalError>;
+
+    /// Gives the lease up, if `holder` holds it.
+    fn release_lease(&self, holder: &str) -> Result<(), JournalError>;
 
     /// Opens an incident and returns its id.
     fn open_incident(

@@ -498,3 +498,69 @@ fn a_store_says_where_it_is() {
         );
     }
 }
+
+/// Two replicas' journals on one DynamoDB table (the lease means nothing to the embedded
+/// journal, whose one process always leads).
+#[test]
+fn one_replica_holds_the_lease_and_a_successor_fences_the_one_it_replaced() {
+    let moto = crate::common::Moto::start_serial();
+    let sdk = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(moto.sdk("us-east-1"));
+    let a = DynamoJournal::init_with_sdk("runawaytrain-journal", &sdk).unwrap();
+    let b = DynamoJournal::open_with("runawaytrain-journal", &sdk).unwrap();
+    let lease_a = a.take_lease("a", at(0), at(1)).unwrap();
+    assert_eq!((lease_a.holder.as_str(), lease_a.expires), ("a", at(1)));
+    // b asks while a's lease runs: a keeps it.
+    let seen = b.take_lease("b", at(0), at(1)).unwrap();
+    assert_eq!((seen.holder.as_str(), seen.token), ("a", lease_a.token));
+    // a renews: the same token, a later expiry.
+    let renewed = a.take_lease("a", at(0), at(2)).unwrap();
+    assert_eq!((renewed.token, renewed.expires), (lease_a.token, at(2)));
+    let inc = a.open_incident("halt", "serve", at(0)).unwrap();
+    assert_eq!(
+        a.plan_changes(&inc, &[planned("i-1")], at(0))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // a stops renewing (paused, or dead); once expired, b takes over with the next token.
+    let lease_b = b.take_lease("b", at(3), at(4)).unwrap();
+    assert_eq!(
+        (lease_b.holder.as_str(), lease_b.token),
+        ("b", lease_a.token + 1)
+    );
+    // a wakes up: whatever it journals now is refused, so it does nothing in AWS.
+    let stale = a.plan_changes(&inc, &[planned("i-2")], at(3)).unwrap_err();
+    assert!(
+        stale.to_string().contains("lease was taken over"),
+        "{stale}"
+    );
+    assert_eq!(a.changes(&inc).unwrap().len(), 1, "nothing journaled");
+    assert_eq!(
+        b.plan_changes(&inc, &[planned("i-2")], at(3))
+            .unwrap()
+            .len(),
+        1
+    );
+    // And a sees b's lease when it asks again.
+    assert_eq!(a.take_lease("a", at(3), at(4)).unwrap().holder, "b");
+
+    // b gives the lease up (a clean shutdown): a takes it at once.
+    b.release_lease("b").unwrap();
+    let again = a.take_lease("a", at(3), at(5)).unwrap();
+    assert_eq!(
+        (again.holder.as_str(), again.token),
+        ("a", lease_b.token + 1)
+    );
+
+    // Both ask at once for an expired lease: one gets it, and both see the same holder.
+    let (la, lb) = std::thread::scope(|s| {
+        let ta = s.spawn(|| a.take_lease("a", at(6), at(7)).unwrap());
+        let tb = s.spawn(|| b.take_lease("b", at(6), at(7)).unwrap());
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(la, lb, "one holder");
+    assert_eq!(la.token, again.token + 1);
+}

@@ -57,14 +57,38 @@ fn change_row(item: &Item) -> Result<ChangeRow, String> {
 
 /// Writes `items` in transactions of at most [`PER_TRANSACTION`].
 async fn write_all(c: &Client, items: Vec<TransactWriteItem>) -> Result<(), String> {
+    write_fenced(c, items, None).await
+}
+
+/// As [`write_all`], each transaction also checking the lease's token when `fence` is
+/// `(table, token)`: a journal whose lease was taken over writes nothing.
+async fn write_fenced(
+    c: &Client,
+    items: Vec<TransactWriteItem>,
+    fence: Option<(&str, i64)>,
+) -> Result<(), String> {
+    let room = PER_TRANSACTION - usize::from(fence.is_some());
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
-        let chunk: Vec<TransactWriteItem> = items.by_ref().take(PER_TRANSACTION).collect();
-        c.transact_write_items()
+        let mut chunk: Vec<TransactWriteItem> = items.by_ref().take(room).collect();
+        if let Some((table, token)) = fence {
+            chunk.push(super::lease::fenced(table, token)?);
+        }
+        match c
+            .transact_write_items()
             .set_transact_items(Some(chunk))
             .send()
             .await
-            .map_err(said)?;
+        {
+            Ok(_) => {}
+            Err(e) if fence.is_some() && super::lost(&e) => {
+                let (_, token) = fence.expect("fenced");
+                return Err(format!(
+                    "the lease was taken over (this replica's token {token} is stale): not journaled, so not done"
+                ));
+            }
+            Err(e) => return Err(said(e)),
+        }
     }
     Ok(())
 }
@@ -204,6 +228,7 @@ impl DynamoJournal {
         }
         let incident = incident.to_owned();
         let changes = changes.to_vec();
+        let fence = self.fence();
         self.run("journal planned changes", |c, t| async move {
             let first = allocate(&c, &t, "CHANGES", changes.len() as i64).await?;
             let ids: Vec<i64> = (first..first + changes.len() as i64).collect();
@@ -232,7 +257,7 @@ impl DynamoJournal {
                     ]),
                 )?);
             }
-            write_all(&c, writes).await?;
+            write_fenced(&c, writes, fence.map(|token| (t.as_str(), token))).await?;
             Ok(ids)
         })
     }

@@ -26,6 +26,7 @@ mod changes;
 mod events;
 mod incident_items;
 mod incidents;
+mod lease;
 mod port;
 mod prices;
 
@@ -46,6 +47,9 @@ pub struct DynamoJournal {
     table: String,
     client: Client,
     rt: Option<tokio::runtime::Runtime>,
+    /// The fencing token of the lease this journal last held: every change it journals is
+    /// conditioned on it. `None` until it takes the lease (a command run by hand is not fenced).
+    fence: std::sync::Mutex<Option<i64>>,
 }
 
 impl DynamoJournal {
@@ -121,6 +125,7 @@ impl DynamoJournal {
             table: table.to_owned(),
             client,
             rt: Some(rt),
+            fence: std::sync::Mutex::new(None),
         })
     }
 

@@ -7,13 +7,26 @@ use crate::core::events::Outcome;
 use crate::core::incident::{Observed, Status};
 use crate::core::money::PriceKey;
 use crate::ports::journal::{
-    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk,
+    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk, Lease,
     PlannedChange,
 };
 
 impl Journal for DynamoJournal {
     fn store(&self) -> String {
         format!("dynamodb:{}", self.table)
+    }
+
+    fn take_lease(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, JournalError> {
+        DynamoJournal::take_lease(self, holder, now, until)
+    }
+
+    fn release_lease(&self, holder: &str) -> Result<(), JournalError> {
+        DynamoJournal::release_lease(self, holder)
     }
 
     fn open_incident(

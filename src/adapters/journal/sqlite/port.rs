@@ -7,13 +7,31 @@ use crate::core::events::Outcome;
 use crate::core::incident::{Observed, Status};
 use crate::core::money::PriceKey;
 use crate::ports::journal::{
-    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk,
+    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk, Lease,
     PlannedChange,
 };
 
 impl Journal for SqliteJournal {
     fn store(&self) -> String {
         self.path().display().to_string()
+    }
+
+    /// The embedded journal has one replica: its process always leads, and nothing is fenced.
+    fn take_lease(
+        &self,
+        holder: &str,
+        _now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, JournalError> {
+        Ok(Lease {
+            holder: holder.to_owned(),
+            expires: until,
+            token: 0,
+        })
+    }
+
+    fn release_lease(&self, _holder: &str) -> Result<(), JournalError> {
+        Ok(())
     }
 
     fn open_incident(
