@@ -120,6 +120,19 @@ pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) ->
     let own_compute = crate::adapters::aws::own_compute().await;
     let mut bot = crate::app::bot::Bot::new(config, Arc::new(aws), chat, notifier, journal, own)
         .with_own_compute(own_compute);
+    // Replicas sharing a DynamoDB journal: each names itself (the lease's holder when it
+    // leads); RUNAWAY_LEASE_TTL_SECS shortens the lease (tests, the failover benchmark).
+    let holder = std::env::var("RUNAWAY_REPLICA")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(crate::adapters::process::this_process);
+    let ttl = std::env::var("RUNAWAY_LEASE_TTL_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| (3..=300).contains(s))
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(crate::app::bot::LEASE_TTL);
+    bot = bot.with_lease(holder, ttl);
     if let Some(queue) = queue {
         bot = bot.with_events(queue);
     }

@@ -37,6 +37,18 @@ pub struct Facts {
     pub socket: Option<SocketLink>,
     /// Inline-policy writes by the guard's own role that its journal does not account for.
     pub unexpected_writes: Vec<String>,
+    /// The lease, when replicas share the journal.
+    pub lease: Option<LeaseFacts>,
+}
+
+/// The lease of a shared journal, as this replica sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseFacts {
+    pub leader: bool,
+    pub holder: Option<String>,
+    pub expires: Option<DateTime<Utc>>,
+    /// Why the lease could not be read or renewed: this replica stepped down.
+    pub error: Option<String>,
 }
 
 /// The Socket Mode connection to Slack.
@@ -69,7 +81,9 @@ pub const EVENT_PATH_FLOOR_SECS: i64 = 60;
 /// Healthy or not, and the body of `/healthz`.
 pub fn assess(f: &Facts) -> (bool, Value) {
     let mut problems: Vec<String> = Vec::new();
-    let stale = f.now - f.last_check.unwrap_or(f.started) > f.check_every * 2;
+    // A follower does not check, fire deadlines or read the queue: the leader does.
+    let follower = f.lease.as_ref().is_some_and(|l| !l.leader);
+    let stale = !follower && f.now - f.last_check.unwrap_or(f.started) > f.check_every * 2;
     if !f.check_loop.running {
         problems.push("the check loop has stopped".into());
     } else if stale {
@@ -100,7 +114,7 @@ pub fn assess(f: &Facts) -> (bool, Value) {
             problems.push(
                 "the event loop has stopped: launches are seen at the next check only".into(),
             );
-        } else if f.now - e.last_receive.unwrap_or(f.started) > allowed {
+        } else if !follower && f.now - e.last_receive.unwrap_or(f.started) > allowed {
             problems.push(match e.last_receive {
                 Some(t) => format!(
                     "the event queue has not been read since {}: launches are seen at the next check only",
@@ -109,6 +123,11 @@ pub fn assess(f: &Facts) -> (bool, Value) {
                 None => "the event queue has not been read yet: launches are seen at the next check only".into(),
             });
         }
+    }
+    if let Some(e) = f.lease.as_ref().and_then(|l| l.error.as_ref()) {
+        problems.push(format!(
+            "the journal's lease cannot be renewed, so this replica does not lead (it neither checks nor acts): {e}"
+        ));
     }
     for w in &f.unexpected_writes {
         problems.push(format!(
@@ -144,6 +163,13 @@ pub fn assess(f: &Facts) -> (bool, Value) {
         body["events"] = json!({
             "last_receive": e.last_receive.map(rfc3339),
             "loop": loop_json(&e.event_loop),
+        });
+    }
+    if let Some(l) = &f.lease {
+        body["lease"] = json!({
+            "role": if l.leader { "leader" } else { "follower" },
+            "holder": l.holder,
+            "expires": l.expires.map(rfc3339),
         });
     }
     if let Some(link) = &f.socket {
@@ -182,6 +208,7 @@ mod tests {
             events: None,
             socket: None,
             unexpected_writes: Vec::new(),
+            lease: None,
         }
     }
 
@@ -300,5 +327,42 @@ mod tests {
             connections: 0,
         });
         says(&f, false, "unhealthy", "no Socket Mode connection");
+    }
+
+    #[test]
+    fn a_follower_is_healthy_without_checks_and_a_replica_without_its_lease_is_not() {
+        let now = Utc::now();
+        let mut f = healthy(now);
+        f.last_check = Some(now - Duration::hours(2));
+        f.lease = Some(LeaseFacts {
+            leader: false,
+            holder: Some("replica-a".into()),
+            expires: Some(now + Duration::seconds(20)),
+            error: None,
+        });
+        let (ok, body) = assess(&f);
+        assert!(ok, "{body}");
+        assert_eq!(body["lease"]["role"], "follower");
+        assert_eq!(body["lease"]["holder"], "replica-a");
+        f.lease = Some(LeaseFacts {
+            leader: false,
+            holder: None,
+            expires: None,
+            error: Some("dynamodb:runawaytrain-journal: cannot take the lease: timeout".into()),
+        });
+        let (ok, body) = assess(&f);
+        assert!(!ok);
+        assert!(
+            body["problems"].to_string().contains("does not lead"),
+            "{body}"
+        );
+        // A leader is held to its checks as ever.
+        f.lease = Some(LeaseFacts {
+            leader: true,
+            holder: Some("replica-b".into()),
+            expires: Some(now + Duration::seconds(20)),
+            error: None,
+        });
+        assert!(!assess(&f).0, "a leader that does not check is unhealthy");
     }
 }

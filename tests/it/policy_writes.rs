@@ -220,5 +220,6 @@ fn healthy_facts(unexpected_writes: Vec<String>) -> runawaytrain::core::health::
         events: None,
         socket: None,
         unexpected_writes,
+        lease: None,
     }
 }

@@ -229,6 +229,15 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             }),
         socket: app.socket.as_ref().map(|s| s.link()),
         unexpected_writes: m.unexpected_writes(Utc::now()),
+        lease: app.bot.lease.shared.then(|| {
+            let v = app.bot.lease.seen(Utc::now());
+            crate::core::health::LeaseFacts {
+                leader: v.leader,
+                holder: v.holder,
+                expires: v.expires,
+                error: v.error,
+            }
+        }),
     };
     let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {
@@ -267,6 +276,12 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             "gauge",
             "Unix time of the last check.",
             m.last_check_at.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "leader",
+            "gauge",
+            "1 while this replica holds the journal's lease (checks, deadlines and events run here).",
+            u8::from(app.bot.lease.leads(Utc::now())).to_string(),
         ),
         (
             "open_incidents",

@@ -178,6 +178,15 @@ pub async fn run_events(
     let mut failures: u32 = 0;
     let mut pruned: Option<DateTime<Utc>> = None;
     loop {
+        // Only the leading replica reads the queue.
+        if !bot.lease.leads(now()) {
+            bot.metrics.events_loop.beat(now());
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
         let turn = async {
             let s = match &settings {
                 Some(s) => s.clone(),

@@ -14,12 +14,14 @@ mod delivery;
 mod events;
 mod findings;
 mod isolating;
+mod lease;
 mod metrics;
 mod policy_writes;
 mod run;
 mod triggers;
 
 pub use events::{EventsError, RECEIVE_WAIT, run_events};
+pub use lease::{LEASE_TTL, LeaseState, LeaseView, run_lease};
 pub use metrics::{LoopBeat, Metrics};
 pub use run::run_loops;
 pub use triggers::MIN_SPACING;
@@ -115,6 +117,9 @@ pub struct Bot {
     decided: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
     /// The organisation's accounts found at the last check that could list them.
     discovered: std::sync::RwLock<std::collections::BTreeSet<String>>,
+    /// Which replica leads (`lease.rs`): only the leader's loops check, fire deadlines and read
+    /// the event queue.
+    pub lease: LeaseState,
 }
 
 /// The account as an incident left it, for the next check's decision: as overridden, or once
@@ -173,7 +178,9 @@ impl Bot {
         journal: Arc<dyn Journal>,
         own_instance: Option<String>,
     ) -> Bot {
+        let shared = journal.store().starts_with("dynamodb:");
         Bot {
+            lease: LeaseState::new(crate::adapters::process::this_process(), LEASE_TTL, shared),
             config,
             running: Default::default(),
             delivering: Default::default(),
@@ -191,6 +198,13 @@ impl Bot {
             decided: Default::default(),
             discovered: Default::default(),
         }
+    }
+
+    /// With this replica's name (the lease's holder when it leads) and the lease's length.
+    pub fn with_lease(mut self, holder: String, ttl: std::time::Duration) -> Bot {
+        let shared = self.lease.shared;
+        self.lease = LeaseState::new(holder, ttl, shared);
+        self
     }
 
     /// With the guard's own ECS task and service (their ARNs), never halted.

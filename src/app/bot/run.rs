@@ -1,6 +1,7 @@
-//! The bot's loops, as `runaway serve` runs them: a check every `check_every` (the first
-//! at start, missed ticks skipped), a deadline step every second, and with `[events]` the
-//! event path (`events.rs`). Each marks itself running
+//! The bot's loops, as `runaway serve` runs them: the lease (`lease.rs`), a check every
+//! `check_every` (the first at start, missed ticks skipped), a deadline step every second, and
+//! with `[events]` the event path (`events.rs`); the last three do their work only while this
+//! replica leads. Each marks itself running
 //! for `/healthz` and beats after every turn.
 //!
 //! A plain `tokio::time::interval` schedules the checks rather than a cron crate: one fixed
@@ -23,6 +24,9 @@ pub fn run_loops(
     now: fn() -> DateTime<Utc>,
 ) -> TaskTracker {
     let loops = TaskTracker::new();
+    // The lease first: a replica that leads checks at once.
+    bot.renew_lease(now());
+    loops.spawn(super::run_lease(bot.clone(), stop.clone(), now));
 
     let (checker, token) = (bot.clone(), stop.clone());
     loops.spawn(async move {
@@ -33,19 +37,22 @@ pub fn run_loops(
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
-                _ = every.tick() => {
-                    tokio::select! {
-                        // A check in progress changes nothing: it can be dropped at shutdown.
-                        _ = token.cancelled() => break,
-                        result = bot.check_step(now()) => {
-                            if let Err(e) = result {
-                                tracing::error!(error = %e, "check step failed");
-                            }
+                _ = every.tick() => {}
+                // A replica that has just taken over checks at once.
+                _ = bot.lease.became_leader.notified() => {}
+            }
+            if bot.lease.leads(now()) {
+                tokio::select! {
+                    // A check in progress changes nothing: it can be dropped at shutdown.
+                    _ = token.cancelled() => break,
+                    result = bot.check_step(now()) => {
+                        if let Err(e) = result {
+                            tracing::error!(error = %e, "check step failed");
                         }
                     }
-                    bot.metrics.check_loop.beat(now());
                 }
             }
+            bot.metrics.check_loop.beat(now());
         }
     });
     if let Some(queue) = bot.events.clone() {
@@ -60,7 +67,9 @@ pub fn run_loops(
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = every.tick() => {
-                    if let Err(e) = bot.deadline_step(now()).await {
+                    if bot.lease.leads(now())
+                        && let Err(e) = bot.deadline_step(now()).await
+                    {
                         tracing::error!(error = %e, "deadline step failed");
                     }
                     bot.metrics.deadline_loop.beat(now());

@@ -1,0 +1,136 @@
+//! Which replica leads. With a journal several `runaway serve` processes share, one holds the
+//! journal's lease: it runs the periodic checks, the deadlines and the event queue; every
+//! replica answers Slack (a press is a claim in the journal, carried out once whichever replica
+//! receives it). The lease is renewed every `ttl / 3` and expires after `ttl` (30 s); a
+//! replica that cannot reach the journal steps down at once and says so in `/healthz`. With the
+//! embedded journal there is one replica, and it always leads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::Bot;
+use crate::ports::journal::Lease;
+
+/// How long a lease lasts unless renewed.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// This replica's view of the lease.
+pub struct LeaseState {
+    /// Who this replica is: the lease's holder when it leads.
+    pub holder: String,
+    pub ttl: Duration,
+    /// Whether the lease matters (a shared journal): shown in `/healthz` then.
+    pub shared: bool,
+    now: std::sync::Mutex<View>,
+    /// Woken when this replica becomes the leader: it checks at once.
+    pub became_leader: tokio::sync::Notify,
+}
+
+#[derive(Default, Clone)]
+struct View {
+    lease: Option<Lease>,
+    error: Option<String>,
+}
+
+/// What `/healthz` and `/metrics` say of the lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseView {
+    pub leader: bool,
+    pub holder: Option<String>,
+    pub expires: Option<DateTime<Utc>>,
+    /// Why the lease could not be read or taken (this replica stepped down).
+    pub error: Option<String>,
+}
+
+impl LeaseState {
+    pub fn new(holder: String, ttl: Duration, shared: bool) -> LeaseState {
+        LeaseState {
+            holder,
+            ttl,
+            shared,
+            now: std::sync::Mutex::new(View::default()),
+            became_leader: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn view(&self) -> View {
+        self.now.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether this replica leads at `now`: it holds a lease that has not expired.
+    pub fn leads(&self, now: DateTime<Utc>) -> bool {
+        let v = self.view();
+        v.error.is_none()
+            && v.lease
+                .is_some_and(|l| l.holder == self.holder && l.expires > now)
+    }
+
+    pub fn seen(&self, now: DateTime<Utc>) -> LeaseView {
+        let v = self.view();
+        LeaseView {
+            leader: self.leads(now),
+            holder: v.lease.as_ref().map(|l| l.holder.clone()),
+            expires: v.lease.as_ref().map(|l| l.expires),
+            error: v.error,
+        }
+    }
+}
+
+impl Bot {
+    /// Takes or renews the lease once; whether this replica has just become the leader.
+    pub fn renew_lease(&self, now: DateTime<Utc>) -> bool {
+        let until = super::after(now, self.lease.ttl);
+        let before = self.lease.leads(now);
+        let got = self.journal.take_lease(&self.lease.holder, now, until);
+        {
+            let mut v = self.lease.now.lock().unwrap_or_else(|p| p.into_inner());
+            match got {
+                Ok(l) => {
+                    *v = View {
+                        lease: Some(l),
+                        error: None,
+                    };
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the lease cannot be renewed: stepping down");
+                    v.error = Some(e.to_string());
+                }
+            }
+        }
+        let leads = self.lease.leads(now);
+        if leads && !before {
+            tracing::info!(holder = %self.lease.holder, "leading: checks, deadlines and events run here");
+        } else if before && !leads {
+            tracing::warn!(holder = %self.lease.holder, "no longer leading");
+        }
+        leads && !before
+    }
+}
+
+/// Renews the lease every `ttl / 3` until `stop`; then gives it up, so that another replica
+/// takes over at once.
+pub async fn run_lease(bot: Arc<Bot>, stop: CancellationToken, now: fn() -> DateTime<Utc>) {
+    let every = bot.lease.ttl / 3;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(every) => {
+                let b = bot.clone();
+                // Taken over from another replica: check at once rather than at the next tick.
+                if let Ok(true) = tokio::task::spawn_blocking(move || b.renew_lease(now())).await {
+                    bot.lease.became_leader.notify_one();
+                }
+            }
+        }
+    }
+    let b = bot.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Err(e) = b.journal.release_lease(&b.lease.holder) {
+            tracing::warn!(error = %e, "the lease was not given up: another replica takes it when it expires");
+        }
+    })
+    .await;
+}
