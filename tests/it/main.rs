@@ -18,6 +18,7 @@ mod lockout;
 mod money;
 mod organizations;
 mod policy_writes;
+mod replicas;
 mod restore;
 mod serve;
 mod services;
