@@ -229,15 +229,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
             }),
         socket: app.socket.as_ref().map(|s| s.link()),
         unexpected_writes: m.unexpected_writes(Utc::now()),
-        lease: app.bot.lease.shared.then(|| {
-            let v = app.bot.lease.seen(Utc::now());
-            crate::core::health::LeaseFacts {
-                leader: v.leader,
-                holder: v.holder,
-                expires: v.expires,
-                error: v.error,
-            }
-        }),
+        lease: app.bot.lease.shared.then(|| app.bot.lease.seen(Utc::now())),
     };
     let (healthy, body) = crate::core::health::assess(&facts);
     let code = if healthy {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::Bot;
+use crate::core::health::LeaseFacts;
 use crate::ports::journal::Lease;
 
 /// How long a lease lasts unless renewed.
@@ -35,16 +36,6 @@ struct View {
     error: Option<String>,
 }
 
-/// What `/healthz` and `/metrics` say of the lease.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeaseView {
-    pub leader: bool,
-    pub holder: Option<String>,
-    pub expires: Option<DateTime<Utc>>,
-    /// Why the lease could not be read or taken (this replica stepped down).
-    pub error: Option<String>,
-}
-
 impl LeaseState {
     pub fn new(holder: String, ttl: Duration, shared: bool) -> LeaseState {
         LeaseState {
@@ -62,16 +53,21 @@ impl LeaseState {
 
     /// Whether this replica leads at `now`: it holds a lease that has not expired.
     pub fn leads(&self, now: DateTime<Utc>) -> bool {
-        let v = self.view();
+        self.leads_in(&self.view(), now)
+    }
+
+    fn leads_in(&self, v: &View, now: DateTime<Utc>) -> bool {
         v.error.is_none()
             && v.lease
+                .as_ref()
                 .is_some_and(|l| l.holder == self.holder && l.expires > now)
     }
 
-    pub fn seen(&self, now: DateTime<Utc>) -> LeaseView {
+    /// The lease as `/healthz` says it.
+    pub fn seen(&self, now: DateTime<Utc>) -> LeaseFacts {
         let v = self.view();
-        LeaseView {
-            leader: self.leads(now),
+        LeaseFacts {
+            leader: self.leads_in(&v, now),
             holder: v.lease.as_ref().map(|l| l.holder.clone()),
             expires: v.lease.as_ref().map(|l| l.expires),
             error: v.error,

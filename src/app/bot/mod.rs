@@ -21,7 +21,7 @@ mod run;
 mod triggers;
 
 pub use events::{EventsError, RECEIVE_WAIT, run_events};
-pub use lease::{LEASE_TTL, LeaseState, LeaseView, run_lease};
+pub use lease::{LEASE_TTL, LeaseState, run_lease};
 pub use metrics::{LoopBeat, Metrics};
 pub use run::run_loops;
 pub use triggers::MIN_SPACING;
