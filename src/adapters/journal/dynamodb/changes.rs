@@ -111,33 +111,17 @@ fn update(
     id: i64,
     sets: Vec<(&str, Option<String>)>,
 ) -> Result<TransactWriteItem, String> {
-    let mut set = Vec::new();
-    let mut remove = Vec::new();
-    let mut u = Update::builder()
+    let a = super::assignments(sets.into_iter().map(|(k, v)| (k, v.map(s))).collect());
+    let u = Update::builder()
         .table_name(table)
         .key("PK", pk(id))
         .key("SK", s("CHANGE"))
-        .condition_expression("attribute_exists(PK)");
-    for (i, (name, value)) in sets.into_iter().enumerate() {
-        u = u.expression_attribute_names(format!("#a{i}"), name);
-        match value {
-            Some(v) => {
-                set.push(format!("#a{i} = :v{i}"));
-                u = u.expression_attribute_values(format!(":v{i}"), s(v));
-            }
-            None => remove.push(format!("#a{i}")),
-        }
-    }
-    let mut expr = format!("SET {}", set.join(", "));
-    if !remove.is_empty() {
-        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-    }
+        .condition_expression("attribute_exists(PK)")
+        .update_expression(a.expr)
+        .set_expression_attribute_names(Some(a.names))
+        .set_expression_attribute_values((!a.values.is_empty()).then_some(a.values));
     Ok(TransactWriteItem::builder()
-        .update(
-            u.update_expression(expr)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
+        .update(u.build().map_err(|e| e.to_string())?)
         .build())
 }
 

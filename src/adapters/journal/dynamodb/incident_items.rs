@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::{Item, json, key_time, lost, s, said, text, time};
+use super::{Item, assignments, json, key_time, lost, s, said, text, time};
 use crate::core::incident::Status;
 use crate::ports::journal::IncidentRow;
 
@@ -114,42 +114,25 @@ pub(super) async fn update(
     changes: Vec<(&str, Option<AttributeValue>)>,
     condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
 ) -> Result<bool, String> {
-    let mut sets = Vec::new();
-    let mut removes = Vec::new();
-    let mut req = c
-        .update_item()
-        .table_name(table)
-        .key("PK", pk(id))
-        .key("SK", s(SK));
-    for (i, (name, value)) in changes.into_iter().enumerate() {
-        req = req.expression_attribute_names(format!("#a{i}"), name);
-        match value {
-            Some(v) => {
-                sets.push(format!("#a{i} = :v{i}"));
-                req = req.expression_attribute_values(format!(":v{i}"), v);
-            }
-            None => removes.push(format!("#a{i}")),
-        }
-    }
-    let mut expr = String::new();
-    if !sets.is_empty() {
-        expr.push_str(&format!("SET {}", sets.join(", ")));
-    }
-    if !removes.is_empty() {
-        expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
-    }
+    let mut a = assignments(changes);
     let mut cond = "attribute_exists(PK)".to_owned();
     if let Some((more, values)) = condition {
         cond.push_str(&format!(" AND {more}"));
         for (k, v) in values {
-            req = req.expression_attribute_values(k, v);
+            a.values.insert(k.to_owned(), v);
         }
         if more.contains("#status") {
-            req = req.expression_attribute_names("#status", "status");
+            a.names.insert("#status".into(), "status".into());
         }
     }
-    match req
-        .update_expression(expr.trim())
+    match c
+        .update_item()
+        .table_name(table)
+        .key("PK", pk(id))
+        .key("SK", s(SK))
+        .update_expression(a.expr)
+        .set_expression_attribute_names(Some(a.names))
+        .set_expression_attribute_values((!a.values.is_empty()).then_some(a.values))
         .condition_expression(cond)
         .send()
         .await

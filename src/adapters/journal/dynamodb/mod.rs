@@ -361,6 +361,42 @@ pub(super) fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// An update expression that sets (`Some`) and removes (`None`) attributes, with the names and
+/// values it refers to (`#aN`, `:vN`).
+pub(super) struct Assignments {
+    pub expr: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+pub(super) fn assignments(changes: Vec<(&str, Option<AttributeValue>)>) -> Assignments {
+    let (mut sets, mut removes) = (Vec::new(), Vec::new());
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    for (i, (name, value)) in changes.into_iter().enumerate() {
+        names.insert(format!("#a{i}"), name.to_owned());
+        match value {
+            Some(v) => {
+                sets.push(format!("#a{i} = :v{i}"));
+                values.insert(format!(":v{i}"), v);
+            }
+            None => removes.push(format!("#a{i}")),
+        }
+    }
+    let mut expr = Vec::new();
+    if !sets.is_empty() {
+        expr.push(format!("SET {}", sets.join(", ")));
+    }
+    if !removes.is_empty() {
+        expr.push(format!("REMOVE {}", removes.join(", ")));
+    }
+    Assignments {
+        expr: expr.join(" "),
+        names,
+        values,
+    }
+}
+
 /// Allocates `count` numbers from the counter `name` (atomic: `ADD`); the first of them.
 pub(super) async fn allocate(
     c: &Client,
