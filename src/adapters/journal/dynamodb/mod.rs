@@ -109,8 +109,16 @@ impl DynamoJournal {
                 let region = aws_types::region::Region::new(region);
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 rt.spawn(async move {
+                    // A journal call that hangs must not hold a deadline or a press forever:
+                    // bounded, it fails and is said (a leader that cannot renew steps down).
+                    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(std::time::Duration::from_secs(3))
+                        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+                        .operation_timeout(std::time::Duration::from_secs(10))
+                        .build();
                     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                         .region(region)
+                        .timeout_config(timeouts)
                         .load()
                         .await;
                     let _ = tx.send(Client::new(&sdk));
