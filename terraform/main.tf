@@ -220,6 +220,25 @@ data "aws_iam_policy_document" "guard_permissions" {
     resources = local.topic_arns
   }
 
+  dynamic "statement" {
+    for_each = var.journal_backend == "dynamodb" ? [1] : []
+    content {
+      sid = "KeepTheJournal"
+      # The journal's items, in its table and indexes only; never a Scan, a table created or
+      # deleted (`runaway journal init` and `copy` are run by an operator).
+      actions = [
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+      ]
+      resources = [local.journal_table_arn, "${local.journal_table_arn}/index/*"]
+    }
+  }
+
   statement {
     sid = "ReadTheEventQueue"
     actions = [

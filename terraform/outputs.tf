@@ -90,6 +90,12 @@ output "runaway_toml" {
 
     [notify]
     sns_topic_arn = "${local.topic_arn}"
+    %{if local.journal_dynamodb}
+    [journal]
+    backend = "dynamodb"
+    table = "${var.journal_table_name}"
+    region = "${local.region}"
+    %{endif}
     %{if var.events_enabled}
     [events]
     queue_url = "${aws_sqs_queue.events[0].url}"
@@ -99,4 +105,14 @@ output "runaway_toml" {
     id = "${local.account_id}"
     name = "payer"
   EOT
+}
+
+output "journal_table_name" {
+  description = "runaway.toml [journal] table; null with journal_backend = \"sqlite\"."
+  value       = one(aws_dynamodb_table.journal[*].name)
+}
+
+output "journal_kms_key_arn" {
+  description = "The key the journal table is encrypted with; null with journal_backend = \"sqlite\"."
+  value       = local.journal_kms_key_id
 }

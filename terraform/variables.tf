@@ -262,3 +262,31 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "journal_backend" {
+  description = "Where runaway keeps its journal: \"sqlite\" (default; a file on the bot's volume) or \"dynamodb\" (a table this module creates, which several replicas of runaway serve share; runaway.toml [journal] backend)."
+  type        = string
+  default     = "sqlite"
+
+  validation {
+    condition     = contains(["sqlite", "dynamodb"], var.journal_backend)
+    error_message = "journal_backend must be \"sqlite\" or \"dynamodb\"."
+  }
+}
+
+variable "journal_table_name" {
+  description = "The journal's DynamoDB table, with journal_backend = \"dynamodb\" (runaway.toml [journal] table)."
+  type        = string
+  default     = "runawaytrain-journal"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.journal_table_name))
+    error_message = "journal_table_name must be a DynamoDB table name: 3 to 255 of letters, digits, '_', '-', '.'."
+  }
+}
+
+variable "journal_kms_key_arn" {
+  description = "A customer-managed key for the journal table; default a key the module creates. It must let the guard's role use it through DynamoDB."
+  type        = string
+  default     = null
+}

@@ -54,7 +54,15 @@ pub fn json(journal: &dyn Journal, config: &Config) -> Result<Value, JournalErro
             })
         })
         .collect();
+    // Replicas sharing a DynamoDB journal: which one leads (none with the SQLite journal).
+    let leader = journal.lease()?.map(|l| {
+        json!({
+            "holder": l.holder, "expires": rfc3339(l.expires),
+            "live": l.expires > chrono::Utc::now(),
+        })
+    });
     Ok(json!({
+        "leader": leader,
         "last_check": last.as_ref().map(|(at, _)| rfc3339(*at)),
         "accounts": accounts,
         "open_incidents": open.iter().map(row_json).collect::<Vec<_>>(),
@@ -69,6 +77,18 @@ pub fn text(journal: &dyn Journal, config: &Config) -> Result<String, JournalErr
         Some(at) => format!("Last check: {at}\n"),
         None => "No check by runaway serve yet.\n".to_owned(),
     };
+    let leader = &v["leader"];
+    if let Some(holder) = leader["holder"].as_str() {
+        let expires = leader["expires"].as_str().unwrap_or("");
+        if leader["live"] == true {
+            let _ = writeln!(out, "Leader: {holder} (lease until {expires})");
+        } else {
+            let _ = writeln!(
+                out,
+                "No leader: the lease of {holder} expired at {expires} (no replica of runaway serve is running?)"
+            );
+        }
+    }
     for a in v["accounts"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,

@@ -73,3 +73,76 @@ pub(super) fn cmd_journal_init(config: &Config) -> Result<i32, Exit> {
     println!("journal ready: {store}");
     Ok(exit::OK)
 }
+
+/// `runaway journal copy --to dynamodb:TABLE|FILE`: the configured journal copied whole into
+/// an empty store, said by kind.
+pub(super) fn cmd_journal_copy(config: &Config, to: &str, json: bool) -> Result<i32, Exit> {
+    let target =
+        config::copy_target(to, &config.journal, &config.guard.home_region).map_err(usage)?;
+    let from = crate::cli::open_journal(config).map_err(usage)?;
+    let into: Box<dyn Journal> = match &target {
+        config::CopyTarget::File(path) => {
+            if matches!(config.journal, config::JournalStore::Sqlite)
+                && same_file(path, &config.guard.state_path)
+            {
+                return Err(usage(format!(
+                    "--to: {} is the configured journal itself",
+                    path.display()
+                )));
+            }
+            Box::new(crate::adapters::journal::SqliteJournal::open(path).map_err(usage)?)
+        }
+        config::CopyTarget::DynamoDb { table, region } => {
+            if config.journal
+                == (config::JournalStore::DynamoDb {
+                    table: table.clone(),
+                    region: region.clone(),
+                })
+            {
+                return Err(usage(format!(
+                    "--to: dynamodb:{table} is the configured journal itself"
+                )));
+            }
+            Box::new(
+                crate::adapters::journal::DynamoJournal::init(table, region.as_str())
+                    .map_err(usage)?,
+            )
+        }
+    };
+    let copied = crate::ports::journal::copy(from.as_ref(), into.as_ref()).map_err(|e| {
+        usage(format!(
+            "{e}. Nothing in {} changed; {} may hold part of the copy: empty it before trying again",
+            from.store(),
+            into.store()
+        ))
+    })?;
+    if json {
+        print_json(&serde_json::json!({
+            "from": from.store(),
+            "to": into.store(),
+            "copied": copied,
+        }));
+    } else {
+        println!(
+            "copied {} to {}: {} incidents, {} changes, {} findings, {} problems, {} presses, {} captures, {} checks, {} prices",
+            from.store(),
+            into.store(),
+            copied.incidents,
+            copied.changes,
+            copied.findings,
+            copied.problems,
+            copied.presses,
+            copied.captures,
+            copied.checks,
+            copied.prices
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

@@ -132,6 +132,21 @@ enum JournalCommand {
     ///
     /// Exit 0 ready, 2 it cannot be made or is not a journal.
     Init,
+    /// Copy the configured journal, incidents and changes intact, into another store: a
+    /// DynamoDB table (created if missing, in [journal] region or home_region) or a SQLite file
+    ///
+    /// The target must hold no incident (a copy never merges two journals); the configured
+    /// journal is only read. Copied: incidents, changes (ids kept, so `restore` works as
+    /// before), findings, problems, presses, captures, checks, prices; not the event log or
+    /// the lease. Stop `runaway serve` first. Exit 0 copied, 2 refused or failed.
+    Copy {
+        /// `dynamodb:TABLE`, or the path of a journal file
+        #[arg(long, value_name = "dynamodb:TABLE|FILE")]
+        to: String,
+        /// Print what was copied as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What `halt` and `lockout` share: which accounts, confirmation, output.
@@ -279,6 +294,9 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
         Command::Journal {
             command: JournalCommand::Init,
         } => journal::cmd_journal_init(&config),
+        Command::Journal {
+            command: JournalCommand::Copy { to, json },
+        } => journal::cmd_journal_copy(&config, &to, json),
         Command::Serve => cmd_serve(config, settings).await,
     }
 }

@@ -75,3 +75,41 @@ pub(super) fn journal(
         )),
     }
 }
+
+/// Where `runaway journal copy --to` puts a journal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyTarget {
+    /// A SQLite journal file (created if missing).
+    File(std::path::PathBuf),
+    /// A DynamoDB table, in `[journal] region` (or `home_region`).
+    DynamoDb { table: String, region: RegionName },
+}
+
+/// Reads `--to`: `dynamodb:TABLE`, or a file's path.
+pub fn copy_target(
+    text: &str,
+    store: &JournalStore,
+    home_region: &RegionName,
+) -> Result<CopyTarget, String> {
+    if let Some(table) = text.strip_prefix("dynamodb:") {
+        if !table_name(table) {
+            return Err(format!(
+                "--to: expected dynamodb:TABLE with a DynamoDB table name (3 to 255 of letters, digits, '_', '-', '.'), found {text:?}"
+            ));
+        }
+        let region = match store {
+            JournalStore::DynamoDb { region, .. } => region.clone(),
+            JournalStore::Sqlite => home_region.clone(),
+        };
+        return Ok(CopyTarget::DynamoDb {
+            table: table.to_owned(),
+            region,
+        });
+    }
+    if text.trim().is_empty() || text.contains(':') && !text.starts_with(['.', '/']) {
+        return Err(format!(
+            "--to: expected dynamodb:TABLE or the path of a journal file, found {text:?}"
+        ));
+    }
+    Ok(CopyTarget::File(text.into()))
+}

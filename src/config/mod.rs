@@ -23,7 +23,7 @@ mod services;
 mod validate;
 
 pub use forensics::Forensics;
-pub use journal::{DEFAULT_TABLE, JournalStore};
+pub use journal::{CopyTarget, DEFAULT_TABLE, JournalStore, copy_target};
 pub use organization::Organization;
 
 pub use ids::{AccountId, InstanceId, LogGroup, RegionName, RoleArn, partition_of};

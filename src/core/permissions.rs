@@ -219,6 +219,22 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     // The dead-man's switch: a metric after every completed check, in the guard's account.
     ("heartbeat", &["cloudwatch:PutMetricData"]),
+    // `[journal] backend = "dynamodb"`: the journal's items, in its table and indexes. Each
+    // item of a TransactWriteItems is authorised as its own PutItem, UpdateItem or
+    // ConditionCheckItem. Not the guard's: CreateTable and UpdateTimeToLive (`journal init`)
+    // and Scan (`journal copy`), run by an operator.
+    (
+        "journal",
+        &[
+            "dynamodb:DescribeTable",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        ],
+    ),
     // Deployed: the configuration and the Slack tokens, read at start.
     (
         "settings",
@@ -234,6 +250,21 @@ pub const OPT_IN: &[(&str, &str)] = &[
     ("iam:PutRolePolicy", "allow_session_revocation"),
     ("iam:DeleteUserPolicy", "allow_session_revocation"),
     ("iam:DeleteRolePolicy", "allow_session_revocation"),
+    ("dynamodb:DescribeTable", "journal_backend"),
+    ("dynamodb:GetItem", "journal_backend"),
+    ("dynamodb:Query", "journal_backend"),
+    ("dynamodb:PutItem", "journal_backend"),
+    ("dynamodb:UpdateItem", "journal_backend"),
+    ("dynamodb:DeleteItem", "journal_backend"),
+    ("dynamodb:ConditionCheckItem", "journal_backend"),
+];
+
+/// The journal's DynamoDB calls made by an operator's command, never by the guard's role:
+/// `journal init` and `journal copy`.
+pub const OPERATOR_ONLY: &[&str] = &[
+    "dynamodb:CreateTable",
+    "dynamodb:UpdateTimeToLive",
+    "dynamodb:Scan",
 ];
 
 /// Actions only the guard's own role needs, not the role in a member account.
@@ -245,6 +276,7 @@ pub const GUARD_ONLY: &[&str] = &[
     "events",
     "heartbeat",
     "settings",
+    "journal",
 ];
 
 /// Where a policy applies.
@@ -305,7 +337,58 @@ mod tests {
         called.push("sts:AssumeRole");
         called.sort_unstable();
         called.dedup();
-        assert_eq!(called, iam_actions(Scope::Guard));
+        // The journal's own calls are its adapter's (the next test).
+        let journal: Vec<&str> = iam_actions(Scope::Guard)
+            .into_iter()
+            .filter(|a| !a.starts_with("dynamodb:"))
+            .collect();
+        assert_eq!(called, journal);
+    }
+
+    /// Every DynamoDB call of the journal's adapter is listed, as the guard's or an operator's,
+    /// and every listed one is made: the SDK's method names, and the items of a transaction.
+    #[test]
+    fn the_journal_list_matches_the_calls_of_the_dynamodb_adapter() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/adapters/journal/dynamodb");
+        let source: String = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        let calls = [
+            (".describe_table()", "dynamodb:DescribeTable"),
+            (".get_item()", "dynamodb:GetItem"),
+            (".query()", "dynamodb:Query"),
+            (".put_item()", "dynamodb:PutItem"),
+            (".update_item()", "dynamodb:UpdateItem"),
+            (".delete_item()", "dynamodb:DeleteItem"),
+            ("Put::builder()", "dynamodb:PutItem"),
+            ("Update::builder()", "dynamodb:UpdateItem"),
+            ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+            (".create_table()", "dynamodb:CreateTable"),
+            (".update_time_to_live()", "dynamodb:UpdateTimeToLive"),
+            (".scan()", "dynamodb:Scan"),
+        ];
+        let mut made: Vec<&str> = calls
+            .iter()
+            .filter(|(call, _)| source.contains(call))
+            .map(|(_, action)| *action)
+            .collect();
+        made.sort_unstable();
+        made.dedup();
+        let journal = PERMISSIONS
+            .iter()
+            .find(|(name, _)| *name == "journal")
+            .unwrap()
+            .1;
+        let mut listed: Vec<&str> = journal.iter().chain(OPERATOR_ONLY).copied().collect();
+        listed.sort_unstable();
+        assert_eq!(made, listed);
+        // The transaction is the adapter's only batch: no BatchWriteItem or BatchGetItem goes
+        // unlisted.
+        assert!(source.contains(".transact_write_items()"));
+        assert!(!source.contains("batch_write_item") && !source.contains("batch_get_item"));
+        assert!(!source.contains(".delete_table()") && !source.contains("Delete::builder"));
     }
 
     #[test]

@@ -13,6 +13,12 @@ use crate::core::events::Outcome;
 use crate::core::incident::{Observed, Status};
 use crate::core::money::PriceKey;
 
+mod copy;
+pub use copy::{
+    Copied, CopiedCapture, CopiedChange, CopiedCheck, CopiedFinding, CopiedIncident, CopiedOkCount,
+    CopiedPress, CopiedPrice, CopiedProblem, JournalCopy, copy,
+};
+
 /// A journal that cannot be read or written: where (`store`: the file, or the table) and why.
 #[derive(Debug, thiserror::Error)]
 #[error("journal {store}: {message}")]
@@ -179,6 +185,18 @@ pub trait Journal: Send + Sync {
 
     /// Gives the lease up, if `holder` holds it.
     fn release_lease(&self, holder: &str) -> Result<(), JournalError>;
+
+    /// The lease as it stands, whoever holds it, expired or not; `None` when no replica ever
+    /// took it (or the store has none: SQLite serves one process).
+    fn lease(&self) -> Result<Option<Lease>, JournalError>;
+
+    /// Everything kept, for another store to take in ([`copy()`]). Reads the whole store once
+    /// (on DynamoDB, the one Scan the guard makes; never in a check or a press).
+    fn export(&self) -> Result<JournalCopy, JournalError>;
+
+    /// Writes the incidents and changes of a copy as they were, change ids kept; the rest of a
+    /// copy goes through the ordinary writes ([`copy()`]).
+    fn import_records(&self, copy: &JournalCopy) -> Result<(), JournalError>;
 
     /// Opens an incident and returns its id.
     fn open_incident(

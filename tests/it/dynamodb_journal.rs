@@ -174,3 +174,95 @@ async fn a_journal_section_that_is_wrong_is_exit_2_naming_the_key() {
         assert!(out.stderr.contains(key), "{journal}: {out:?}");
     }
 }
+
+/// From one machine to two: a halt journaled in the SQLite file, `journal copy` into a table,
+/// and with the configuration moved to that table, `status` and `restore` find the incident
+/// and its stops there; copied back to a file, the same. A target that is not one, the
+/// journal itself, or a table that holds incidents already: exit 2, nothing written.
+#[tokio::test(flavor = "multi_thread")]
+async fn journal_copy_moves_a_file_journal_to_a_table_and_restore_works_from_it() {
+    let moto = Moto::start();
+    let sdk = moto.sdk("us-east-1").await;
+    let ids = launch(&sdk, 2, &[], false).await;
+    let w = Workdir::new(&config(""));
+    let halt = w.run(&moto.url, &["halt", "--yes", "--json"], &[]).await;
+    assert_eq!(halt.code, 0, "{halt:?}");
+    let incident = halt.json()["incident"].as_str().unwrap().to_owned();
+    assert_eq!(count(&sdk, "running").await, 0);
+
+    for (to, says) in [
+        ("s3:bucket", "dynamodb:TABLE or the path"),
+        ("dynamodb:x", "table name"),
+        ("unused.db", "the configured journal itself"),
+    ] {
+        let out = w
+            .run(&moto.url, &["journal", "copy", "--to", to], &[])
+            .await;
+        assert_eq!(out.code, 2, "{to}: {out:?}");
+        assert!(out.stderr.contains(says), "{to}: {out:?}");
+    }
+
+    let out = w
+        .run(
+            &moto.url,
+            &[
+                "journal",
+                "copy",
+                "--to",
+                "dynamodb:moved-journal",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let copied = out.json();
+    assert_eq!(copied["copied"]["incidents"], 1, "{copied}");
+    // Each instance: its tag and its stop.
+    assert_eq!(copied["copied"]["changes"], 4, "{copied}");
+    assert_eq!(copied["to"], "dynamodb:moved-journal");
+    // Twice into the same table: refused, as it holds the incident now.
+    let again = w
+        .run(
+            &moto.url,
+            &["journal", "copy", "--to", "dynamodb:moved-journal"],
+            &[],
+        )
+        .await;
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(
+        again.stderr.contains("already holds incidents"),
+        "{again:?}"
+    );
+
+    // The configuration moves to the table: the incident and its stops are there.
+    std::fs::write(
+        w.path("runaway.toml"),
+        config("backend = \"dynamodb\"\ntable = \"moved-journal\""),
+    )
+    .unwrap();
+    let status = w
+        .run(&moto.url, &["status", &incident, "--json"], &[])
+        .await;
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(status.json()["incident"]["status"], "executed");
+    let back = w.path("back.db");
+    let out = w
+        .run(
+            &moto.url,
+            &["journal", "copy", "--to", back.to_str().unwrap()],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("1 incidents, 4 changes"), "{out:?}");
+    let restore = w
+        .run(
+            &moto.url,
+            &["restore", &incident, "--start-instances", "--yes", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(count(&sdk, "running").await, ids.len());
+}

@@ -13,6 +13,7 @@ mod guardduty;
 mod halt;
 mod isolate;
 mod journal;
+mod journal_copy;
 mod launchers;
 mod lockout;
 mod money;

@@ -114,14 +114,16 @@ fn check_parity(documents: &[(PathBuf, &str)], scope: Scope) {
 #[test]
 fn inline_policy_writes_are_granted_only_when_opted_in() {
     use runawaytrain::core::permissions::OPT_IN;
-    let dir = terraform().join("modules/account-permissions");
-    let doc = block(
-        &dir,
-        "data",
-        &["aws_iam_policy_document", "account_permissions"],
-    );
     let mut seen = BTreeSet::new();
-    for b in doc.body().blocks() {
+    let documents = [account_permissions(), (terraform(), "guard_permissions")];
+    let blocks = documents.iter().flat_map(|(dir, name)| {
+        block(dir, "data", &["aws_iam_policy_document", name])
+            .body()
+            .blocks()
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    for b in blocks {
         let (body, gate) = match b.identifier() {
             "statement" => (b.body().clone(), None),
             _ => {
@@ -174,6 +176,9 @@ fn inline_policy_writes_are_granted_only_when_opted_in() {
             dir.display()
         );
     }
+    // The journal's table is the guard's only with a DynamoDB journal, off by default.
+    let v = block(&terraform(), "variable", &["journal_backend"]);
+    assert_eq!(value(v.body(), "default"), serde_json::json!("sqlite"));
 }
 
 #[test]

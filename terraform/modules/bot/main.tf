@@ -1,16 +1,25 @@
-# runaway serve on one small instance in the guard's account: the binary from an S3 object
+# runaway serve on small instances in the guard's account: the binary from an S3 object
 # checked against its SHA-256, the configuration and the Slack tokens from SSM Parameter Store
 # (read by runaway itself at start: never written to disk), a sandboxed systemd unit, IMDSv2
-# only, an encrypted volume for the journal, and in Socket Mode no inbound rule at all. The
-# instance runs as the guard's role (the root module's instance profile), is tagged exempt from
+# only, and in Socket Mode no inbound rule at all. With the SQLite journal: one instance and an
+# encrypted volume for the journal. With the DynamoDB journal: `replicas` instances (default
+# 2), one per given subnet and zone, sharing the root module's table; one leads, another takes
+# over within the lease's 30 s if it dies. Each instance runs as the guard's role (the root module's instance profile), is tagged exempt from
 # halts (the guard also knows its own instance from the metadata service), and its role is the
 # guard's own identity, which a lockout never touches.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
+locals {
+  subnets  = length(var.subnet_ids) > 0 ? var.subnet_ids : compact([var.subnet_id])
+  sqlite   = var.journal_backend == "sqlite"
+  replicas = coalesce(var.replicas, local.sqlite ? 1 : 2)
+}
+
 data "aws_subnet" "bot" {
-  id = var.subnet_id
+  for_each = toset(local.subnets)
+  id       = each.value
 }
 
 data "aws_ssm_parameter" "al2023" {
@@ -37,8 +46,8 @@ locals {
     key    = var.binary_s3_key
     sha256 = lower(var.binary_sha256)
     unit   = local.unit
-    # NVMe devices name EBS volumes by id, without its dash.
-    journal_device = "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${replace(aws_ebs_volume.journal.id, "-", "")}"
+    # NVMe devices name EBS volumes by id, without its dash. None with a DynamoDB journal.
+    journal_device = local.sqlite ? "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${replace(aws_ebs_volume.journal[0].id, "-", "")}" : null
   })
 }
 
@@ -74,7 +83,7 @@ resource "aws_iam_role_policy" "binary" {
 resource "aws_security_group" "bot" {
   name        = "${var.name_prefix}-bot"
   description = "runawaytrain bot: HTTPS out to Slack and AWS; nothing in, in Socket Mode"
-  vpc_id      = data.aws_subnet.bot.vpc_id
+  vpc_id      = data.aws_subnet.bot[local.subnets[0]].vpc_id
   tags        = var.tags
 }
 
@@ -102,7 +111,8 @@ resource "aws_vpc_security_group_ingress_rule" "slack" {
 # The journal on a volume of its own, encrypted: it outlives the instance (an upgrade replaces
 # the instance, never the record of what the guard changed and how to undo it).
 resource "aws_ebs_volume" "journal" {
-  availability_zone = data.aws_subnet.bot.availability_zone
+  count             = local.sqlite ? 1 : 0
+  availability_zone = data.aws_subnet.bot[local.subnets[0]].availability_zone
   size              = var.journal_volume_size_gb
   type              = "gp3"
   encrypted         = true
@@ -114,17 +124,34 @@ resource "aws_ebs_volume" "journal" {
 }
 
 resource "aws_volume_attachment" "journal" {
+  count       = local.sqlite ? 1 : 0
   device_name = "/dev/sdf"
-  volume_id   = aws_ebs_volume.journal.id
-  instance_id = aws_instance.bot.id
+  volume_id   = aws_ebs_volume.journal[0].id
+  instance_id = aws_instance.bot[0].id
+}
+
+moved {
+  from = aws_ebs_volume.journal
+  to   = aws_ebs_volume.journal[0]
+}
+
+moved {
+  from = aws_volume_attachment.journal
+  to   = aws_volume_attachment.journal[0]
+}
+
+moved {
+  from = aws_instance.bot
+  to   = aws_instance.bot[0]
 }
 
 resource "aws_instance" "bot" {
   #checkov:skip=CKV_AWS_126:detailed monitoring is not needed: the guard puts its own heartbeat
   #checkov:skip=CKV2_AWS_41:the instance profile is the guard's role, passed in as a variable
+  count                       = local.replicas
   ami                         = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.al2023[0].value)
   instance_type               = var.instance_type
-  subnet_id                   = var.subnet_id
+  subnet_id                   = local.subnets[count.index]
   vpc_security_group_ids      = [aws_security_group.bot.id]
   iam_instance_profile        = var.guard_instance_profile_name
   associate_public_ip_address = var.associate_public_ip_address
@@ -146,9 +173,32 @@ resource "aws_instance" "bot" {
   }
 
   tags = merge(var.tags, {
-    Name             = "${var.name_prefix}-bot"
+    Name             = local.replicas == 1 ? "${var.name_prefix}-bot" : "${var.name_prefix}-bot-${count.index + 1}"
     "runaway:exempt" = "true"
   })
+
+  lifecycle {
+    precondition {
+      condition     = length(local.subnets) > 0
+      error_message = "Give the instance a subnet: subnet_id, or subnet_ids for replicas."
+    }
+    precondition {
+      condition     = !local.sqlite || local.replicas == 1
+      error_message = "The SQLite journal is a file with one writer: replicas must be 1 (use journal_backend = \"dynamodb\" for more)."
+    }
+    precondition {
+      condition     = local.replicas <= length(local.subnets)
+      error_message = "Each replica runs in a subnet of its own: give at least as many subnet_ids as replicas."
+    }
+    precondition {
+      condition     = length(distinct([for id in local.subnets : data.aws_subnet.bot[id].availability_zone])) == length(local.subnets)
+      error_message = "subnet_ids must each be in a different availability zone: replicas in one zone fail together."
+    }
+    precondition {
+      condition     = local.sqlite || can(regex("(?m)^\\s*backend\\s*=\\s*\"dynamodb\"", var.config))
+      error_message = "journal_backend = \"dynamodb\" but config has no [journal] backend = \"dynamodb\": the replicas would each keep a journal of their own. Use the root module's runaway_toml (journal_backend = \"dynamodb\" there)."
+    }
+  }
 
   depends_on = [aws_ssm_parameter.config, aws_iam_role_policy.binary]
 }

@@ -1,6 +1,11 @@
 output "instance_id" {
-  description = "The bot's instance (exempt from halts; RUNAWAY_SELF_INSTANCE_ID is found from its metadata)."
-  value       = aws_instance.bot.id
+  description = "The bot's (first) instance (exempt from halts; RUNAWAY_SELF_INSTANCE_ID is found from its metadata)."
+  value       = aws_instance.bot[0].id
+}
+
+output "instance_ids" {
+  description = "Every replica's instance, in the order of subnet_ids."
+  value       = aws_instance.bot[*].id
 }
 
 output "security_group_id" {
@@ -14,6 +19,6 @@ output "config_parameter_name" {
 }
 
 output "journal_volume_id" {
-  description = "The encrypted volume holding the journal (kept when the instance is replaced)."
-  value       = aws_ebs_volume.journal.id
+  description = "The encrypted volume holding the SQLite journal (kept when the instance is replaced); null with the DynamoDB journal."
+  value       = one(aws_ebs_volume.journal[*].id)
 }

@@ -25,8 +25,37 @@ variable "guard_instance_profile_name" {
 }
 
 variable "subnet_id" {
-  description = "Subnet of the instance. It needs a way out to HTTPS (a NAT gateway, or a public subnet with associate_public_ip_address)."
+  description = "Subnet of the instance (one replica). It needs a way out to HTTPS (a NAT gateway, or a public subnet with associate_public_ip_address). Give subnet_ids instead for replicas."
   type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the replicas, each in its own availability zone: replica n runs in the n-th. Each needs a way out to HTTPS."
+  type        = list(string)
+  default     = []
+}
+
+variable "journal_backend" {
+  description = "The journal of config: \"sqlite\" (default; a file on an encrypted volume of its own, one replica) or \"dynamodb\" (the root module's table, journal_backend = \"dynamodb\"; replicas share it and no volume is made)."
+  type        = string
+  default     = "sqlite"
+
+  validation {
+    condition     = contains(["sqlite", "dynamodb"], var.journal_backend)
+    error_message = "journal_backend must be \"sqlite\" or \"dynamodb\"."
+  }
+}
+
+variable "replicas" {
+  description = "How many instances run runaway serve: default 2 with a DynamoDB journal (one leads, the other takes over within 30 s if it dies), 1 with SQLite (the only choice: a file has one writer)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.replicas == null || try(var.replicas >= 1 && var.replicas <= 9 && floor(var.replicas) == var.replicas, false)
+    error_message = "replicas must be a whole number from 1 to 9, or null for the default."
+  }
 }
 
 variable "associate_public_ip_address" {

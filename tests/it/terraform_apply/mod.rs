@@ -6,6 +6,7 @@
 
 mod compute;
 mod deployed_bot;
+mod deployed_replicas;
 mod organization;
 mod session_revocation;
 mod single_account;
@@ -103,6 +104,7 @@ pub(super) fn provider_override(endpoint: &str, aliases: &[(&str, &str)]) -> Str
         "ec2",
         "organizations",
         "ssm",
+        "dynamodb",
     ];
     let endpoints: String = services
         .iter()

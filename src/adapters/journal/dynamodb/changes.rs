@@ -28,7 +28,7 @@ fn is_database(kind: ChangeKind) -> bool {
     matches!(kind, ChangeKind::StopDbInstance | ChangeKind::StopDbCluster)
 }
 
-fn change_row(item: &Item) -> Result<ChangeRow, String> {
+pub(super) fn change_row(item: &Item) -> Result<ChangeRow, String> {
     let id = number(item, "id").ok_or("a change without an id")?;
     let fail =
         |column: &str, v: &str, what: &str| format!("change {id}: {column} {v:?} is not {what}");
@@ -132,6 +132,33 @@ fn item(pairs: Vec<(&str, Option<AttributeValue>)>) -> Item {
         .collect()
 }
 
+/// A change's item, with the index keys that list it by incident and, for a database, among
+/// the stopped databases.
+pub(super) fn change_item(incident: &str, ch: &ChangeRow, planned_at: DateTime<Utc>) -> Item {
+    let db = is_database(ch.action);
+    item(vec![
+        ("PK", Some(pk(ch.id))),
+        ("SK", Some(s("CHANGE"))),
+        ("id", Some(super::n(ch.id))),
+        ("incident", Some(s(incident))),
+        ("account_id", Some(s(&ch.account_id))),
+        ("region", Some(s(&ch.region))),
+        ("action", Some(s(ch.action.as_str()))),
+        ("target", Some(s(&ch.target))),
+        ("detail", ch.detail.clone().map(s)),
+        ("before", ch.before.clone().map(s)),
+        ("status", Some(s(ch.status.as_str()))),
+        ("error", ch.error.clone().map(s)),
+        ("restore_status", ch.restore_status.map(|r| s(r.as_str()))),
+        ("outcome", ch.outcome.clone().map(s)),
+        ("planned_at", Some(s(planned_at.to_rfc3339()))),
+        ("GSI1PK", Some(s(format!("INCCHG#{incident}")))),
+        ("GSI1SK", Some(s(change_key(ch.id)))),
+        ("GSI2PK", db.then(|| s("DBCHANGES"))),
+        ("GSI2SK", db.then(|| s(change_key(ch.id)))),
+    ])
+}
+
 impl DynamoJournal {
     pub fn record_findings(
         &self,
@@ -218,28 +245,20 @@ impl DynamoJournal {
             let ids: Vec<i64> = (first..first + changes.len() as i64).collect();
             let mut writes = Vec::with_capacity(changes.len());
             for (id, ch) in ids.iter().zip(&changes) {
-                let db = is_database(ch.action);
-                writes.push(put(
-                    &t,
-                    item(vec![
-                        ("PK", Some(pk(*id))),
-                        ("SK", Some(s("CHANGE"))),
-                        ("id", Some(super::n(*id))),
-                        ("incident", Some(s(&incident))),
-                        ("account_id", Some(s(&ch.account_id))),
-                        ("region", Some(s(&ch.region))),
-                        ("action", Some(s(ch.action.as_str()))),
-                        ("target", Some(s(&ch.target))),
-                        ("detail", Some(s(ch.detail.to_string()))),
-                        ("before", Some(s(ch.before.to_string()))),
-                        ("status", Some(s("pending"))),
-                        ("planned_at", Some(s(at.to_rfc3339()))),
-                        ("GSI1PK", Some(s(format!("INCCHG#{incident}")))),
-                        ("GSI1SK", Some(s(change_key(*id)))),
-                        ("GSI2PK", db.then(|| s("DBCHANGES"))),
-                        ("GSI2SK", db.then(|| s(change_key(*id)))),
-                    ]),
-                )?);
+                let row = ChangeRow {
+                    id: *id,
+                    account_id: ch.account_id.clone(),
+                    region: ch.region.clone(),
+                    action: ch.action,
+                    target: ch.target.clone(),
+                    detail: Some(ch.detail.to_string()),
+                    before: Some(ch.before.to_string()),
+                    status: ChangeStatus::Pending,
+                    error: None,
+                    restore_status: None,
+                    outcome: None,
+                };
+                writes.push(put(&t, change_item(&incident, &row, at))?);
             }
             write_fenced(&c, writes, fence.map(|token| (t.as_str(), token))).await?;
             Ok(ids)
@@ -301,6 +320,7 @@ impl DynamoJournal {
             ("account_id", Some(s(account_id))),
             ("region", Some(s(region))),
             ("description", Some(s(json_text(capture)))),
+            ("at", Some(s(at.to_rfc3339()))),
         ]);
         self.run("journal the instance's capture", |c, t| async move {
             c.put_item()

@@ -134,6 +134,22 @@ impl DynamoJournal {
         })
     }
 
+    pub fn lease(&self) -> Result<Option<Lease>, JournalError> {
+        self.run("read the lease", |c, t| async move {
+            let [(k1, v1), (k2, v2)] = key();
+            let out = c
+                .get_item()
+                .table_name(&t)
+                .key(k1, v1)
+                .key(k2, v2)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(said)?;
+            out.item().map(lease_of).transpose()
+        })
+    }
+
     /// The token every change this journal writes is conditioned on, if it has held the lease.
     pub(super) fn fence(&self) -> Option<i64> {
         *self.fence.lock().unwrap_or_else(|p| p.into_inner())

@@ -23,6 +23,7 @@ use crate::ports::journal::JournalError;
 
 mod activity;
 mod changes;
+mod copy;
 mod events;
 mod incident_items;
 mod incidents;

@@ -8,8 +8,8 @@ use crate::core::events::Outcome;
 use crate::core::incident::{Observed, Status};
 use crate::core::money::PriceKey;
 use crate::ports::journal::{
-    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk, Lease,
-    PlannedChange,
+    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalCopy, JournalError,
+    LastOk, Lease, PlannedChange,
 };
 
 impl Journal for DynamoJournal {
@@ -28,6 +28,18 @@ impl Journal for DynamoJournal {
 
     fn release_lease(&self, holder: &str) -> Result<(), JournalError> {
         DynamoJournal::release_lease(self, holder)
+    }
+
+    fn lease(&self) -> Result<Option<Lease>, JournalError> {
+        DynamoJournal::lease(self)
+    }
+
+    fn export(&self) -> Result<JournalCopy, JournalError> {
+        DynamoJournal::export(self)
+    }
+
+    fn import_records(&self, copy: &JournalCopy) -> Result<(), JournalError> {
+        DynamoJournal::import_records(self, copy)
     }
 
     delegate_journal!(DynamoJournal);

@@ -188,7 +188,7 @@ impl SqliteJournal {
 }
 
 /// One row of `changes`, its first eleven columns as [`Journal::changes`] selects them.
-fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+pub(super) fn change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     let id: i64 = r.get(0)?;
     let row = format!("change {id}");
     let action: String = r.get(3)?;

@@ -10,10 +10,10 @@ use super::{
 use crate::core::incident::{Observed, Status};
 use crate::ports::journal::IncidentRow;
 
-const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
+pub(super) const INCIDENT_COLUMNS: &str = "id, kind, status, actor, account_id, accounts, opened_at, deadline, decided_by, \
      decided_at, observed, slack_channel, slack_ts, snooze_until, result, acting_process, response_url, launchers, finding, target";
 
-fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+pub(super) fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     let id: String = r.get(0)?;
     let name = format!("incident {id}");
     let id_ = &name;

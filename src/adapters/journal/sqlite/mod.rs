@@ -14,6 +14,7 @@ use rusqlite::Connection;
 
 mod activity;
 mod changes;
+mod copy;
 mod events;
 mod incidents;
 mod prices;

@@ -8,8 +8,8 @@ use crate::core::events::Outcome;
 use crate::core::incident::{Observed, Status};
 use crate::core::money::PriceKey;
 use crate::ports::journal::{
-    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalError, LastOk, Lease,
-    PlannedChange,
+    ChangeRow, EventRecord, EventRow, Finding, IncidentRow, Journal, JournalCopy, JournalError,
+    LastOk, Lease, PlannedChange,
 };
 
 impl Journal for SqliteJournal {
@@ -33,6 +33,19 @@ impl Journal for SqliteJournal {
 
     fn release_lease(&self, _holder: &str) -> Result<(), JournalError> {
         Ok(())
+    }
+
+    /// One process, no lease kept.
+    fn lease(&self) -> Result<Option<Lease>, JournalError> {
+        Ok(None)
+    }
+
+    fn export(&self) -> Result<JournalCopy, JournalError> {
+        SqliteJournal::export(self)
+    }
+
+    fn import_records(&self, copy: &JournalCopy) -> Result<(), JournalError> {
+        SqliteJournal::import_records(self, copy)
     }
 
     delegate_journal!(SqliteJournal);

@@ -199,6 +199,10 @@ fn deny(client: &mut TcpStream, service: &str, who: &str, r: &Request) -> std::i
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation. {message}</Message></Error></Errors><RequestID>6b1b2d0c-0000-4000-8000-0000000000aa</RequestID></Response>"
             ),
         ),
+        "dynamodb" => (
+            "application/x-amz-json-1.0",
+            serde_json::json!({"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException", "message": message}).to_string(),
+        ),
         "sqs" | "logs" | "ecs" | "sagemaker" => (
             "application/x-amz-json-1.1",
             serde_json::json!({"__type": "AccessDeniedException", "message": message}).to_string(),

@@ -25,7 +25,32 @@ pub(super) fn action_and_params(
     if let Some(target) = header("x-amz-target") {
         let action = target.rsplit('.').next().unwrap_or_default().to_owned();
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        return (action, json_params(&json));
+        let mut params = json_params(&json);
+        // DynamoDB authorises each item of a transaction as its own action on its table:
+        // `Item.N` = "<action> <table>".
+        if action == "TransactWriteItems" {
+            for (n, item) in json["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let (kind, op) = item
+                    .as_object()
+                    .and_then(|o| o.iter().next())
+                    .expect("a transaction item");
+                let action = match kind.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    other => panic!("no IAM action known for a {other} in a transaction"),
+                };
+                let table = op["TableName"].as_str().unwrap_or_default();
+                params.insert(format!("Item.{}", n + 1), format!("{action} {table}"));
+            }
+        }
+        return (action, params);
     }
     let path = head.lines().next().unwrap_or_default();
     if let Some(found) = rest_operation(service, path, body) {
@@ -276,7 +301,31 @@ pub(super) fn requests(
     if let Some(policy) = params.get("PolicyArn") {
         context.insert("iam:PolicyARN".into(), vec![policy.clone()]);
     }
+    let table = |name: &str| format!("arn:aws:dynamodb:{region}:{a}:table/{name}");
+    if (service, action) == ("dynamodb", "TransactWriteItems") {
+        return numbered("Item")
+            .iter()
+            .map(|item| {
+                let (op, name) = item.split_once(' ').expect("action and table");
+                Request {
+                    action: format!("dynamodb:{op}"),
+                    resource: table(name),
+                    principal: None,
+                    context: context.clone(),
+                }
+            })
+            .collect();
+    }
     let resources: Vec<String> = match (service, action) {
+        // A read of an index is authorised on the index.
+        ("dynamodb", _) => params
+            .get("TableName")
+            .map(|t| match params.get("IndexName") {
+                Some(i) => format!("{}/index/{i}", table(t)),
+                None => table(t),
+            })
+            .into_iter()
+            .collect(),
         ("ec2", "CreateTags" | "DeleteTags") => numbered("ResourceId")
             .iter()
             .map(|id| {
