@@ -587,6 +587,19 @@ pub struct RefusingProxy {
     pub stops_seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// StopInstances calls held or being passed on, not yet answered by moto.
     pub in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The instances each StopInstances call (not a dry run) named, in the order they came.
+    pub stopped: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RefusingProxy {
+    /// How many times each instance was asked to stop.
+    pub fn stops_of(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for id in self.stopped.lock().unwrap().iter() {
+            *out.entry(id.clone()).or_default() += 1;
+        }
+        out
+    }
 }
 
 impl RefusingProxy {
@@ -602,14 +615,15 @@ impl RefusingProxy {
         let upstream = moto.trim_start_matches("http://").to_owned();
         let stops_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (seen, flying) = (stops_seen.clone(), in_flight.clone());
+        let stopped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, flying, ids) = (stops_seen.clone(), in_flight.clone(), stopped.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { break };
                 let (upstream, refused) = (upstream.clone(), refused.clone());
-                let (seen, flying) = (seen.clone(), flying.clone());
+                let (seen, flying, ids) = (seen.clone(), flying.clone(), ids.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, &upstream, &refused, delay, &seen, &flying);
+                    let _ = proxy_one(conn, &upstream, &refused, delay, &seen, &flying, &ids);
                 });
             }
         });
@@ -617,6 +631,7 @@ impl RefusingProxy {
             url,
             stops_seen,
             in_flight,
+            stopped,
         }
     }
 }
@@ -628,12 +643,22 @@ fn proxy_one(
     delay: Duration,
     stops_seen: &std::sync::atomic::AtomicUsize,
     in_flight: &std::sync::atomic::AtomicUsize,
+    stopped: &std::sync::Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let Some((head, buf, head_end)) = read_request(&mut client)? else {
         return Ok(());
     };
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
     let is_stop = body.contains("Action=StopInstances");
+    if is_stop && !body.contains("DryRun=true") {
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+        stopped.lock().unwrap().extend(
+            params
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("InstanceId."))
+                .map(|(_, v)| v),
+        );
+    }
     if is_stop {
         // In flight from before it is counted as seen, until moto has answered it.
         in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -751,4 +776,49 @@ pub fn urlencoding_decode(s: &str) -> String {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(&format!("d={}", s.replace('&', "%26"))).unwrap();
     pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default()
+}
+
+/// A way to a service that can be cut: while up, each connection is passed to `upstream`
+/// untouched; while down, each is closed at once, unanswered (a network cut: the SDK's call
+/// fails to dispatch). For one service's endpoint (`AWS_ENDPOINT_URL_DYNAMODB`).
+pub struct Cuttable {
+    pub url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Cuttable {
+    pub fn start(upstream: &str) -> Cuttable {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open = up.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                if !open.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(conn);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    let Ok(Some((head, buf, head_end))) = read_request(&mut conn) else {
+                        return;
+                    };
+                    if let Ok(answer) = forward(&upstream, &head, &buf[head_end..]) {
+                        let _ = conn.write_all(&answer);
+                    }
+                });
+            }
+        });
+        Cuttable { url, up }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn mend(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

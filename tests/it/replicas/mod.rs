@@ -11,6 +11,8 @@ use serde_json::Value;
 use crate::common::slack::{SlackStandIn, approve_value, text_of};
 use crate::common::*;
 
+mod races;
+
 const TABLE: &str = "runawaytrain-journal";
 
 fn config(topic: &str) -> String {
@@ -40,10 +42,10 @@ max_running_instances = 0
     )
 }
 
-async fn replica(w: &Workdir, moto: &Moto, slack: &SlackStandIn, name: &str) -> Serve {
+async fn replica(w: &Workdir, endpoint: &str, slack: &SlackStandIn, name: &str) -> Serve {
     Serve::start_with_env(
         w,
-        &moto.url,
+        endpoint,
         slack,
         &[("RUNAWAY_REPLICA", name), ("RUNAWAY_LEASE_TTL_SECS", "3")],
     )
@@ -75,9 +77,9 @@ async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original
     assert_eq!(init.code, 0, "{init:?}");
     let slack = SlackStandIn::start().await;
 
-    let a = replica(&w, &moto, &slack, "replica-a").await;
+    let a = replica(&w, &moto.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
-    let b = replica(&w, &moto, &slack, "replica-b").await;
+    let b = replica(&w, &moto.url, &slack, "replica-b").await;
     let (code, h) = health(&b).await;
     assert_eq!(code, 200, "a follower is healthy: {h}");
     assert_eq!(
