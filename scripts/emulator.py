@@ -27,12 +27,18 @@ def free_port():
 
 
 class Moto:
-    def __init__(self):
+    def __init__(self, serial=False):
+        """`serial`: one request at a time (scripts/moto_serial.py), so that DynamoDB's
+        conditional writes are atomic as AWS's are."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        exe = os.path.join(ROOT, ".venv", "bin", "moto_server")
+        venv = os.path.join(ROOT, ".venv", "bin")
+        if serial:
+            command = [os.path.join(venv, "python"), os.path.join(ROOT, "scripts", "moto_serial.py")]
+        else:
+            command = [os.path.join(venv, "moto_server")]
         self.proc = subprocess.Popen(
-            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            command + ["-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

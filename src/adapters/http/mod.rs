@@ -264,6 +264,15 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             ),
         ),
         (
+            "last_check_step_duration_seconds",
+            "gauge",
+            "Duration of the last periodic check step: the check, its journaling and its decisions.",
+            format!(
+                "{:.3}",
+                m.last_step_ms.load(Ordering::Relaxed) as f64 / 1000.0
+            ),
+        ),
+        (
             "last_check_timestamp_seconds",
             "gauge",
             "Unix time of the last check.",

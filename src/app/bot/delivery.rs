@@ -70,6 +70,9 @@ impl Bot {
             &|| clock.now(),
         )
         .await?;
+        self.metrics
+            .last_step_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         Ok(report)
     }
 

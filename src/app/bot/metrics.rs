@@ -12,6 +12,9 @@ use crate::core::rules::State;
 pub struct Metrics {
     pub checks: AtomicU64,
     pub last_check_ms: AtomicU64,
+    /// The last periodic check step as a whole: the check, its journaling, and the decisions
+    /// it led to (journal reads and writes included; Slack and SNS, in tasks of their own, not).
+    pub last_step_ms: AtomicU64,
     /// Unix seconds of the last finished check; 0 before the first.
     pub last_check_at: AtomicI64,
     pub incidents_opened: AtomicU64,
