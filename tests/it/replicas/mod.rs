@@ -52,15 +52,17 @@ async fn replica(w: &Workdir, endpoint: &str, slack: &SlackStandIn, name: &str) 
     .await
 }
 
-async fn health(serve: &Serve) -> (u16, Value) {
-    let r = reqwest::get(format!("{}/healthz", serve.url))
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original_deadline_once() {
+/// The emulator (serial), a topic, `n` running instances, the journal's table, Slack, and the
+/// counting stand-in the replicas reach AWS through.
+pub(super) async fn world(
+    n: usize,
+) -> (
+    Moto,
+    aws_config::SdkConfig,
+    Workdir,
+    SlackStandIn,
+    RefusingProxy,
+) {
     let moto = Moto::start_serial();
     let sdk = moto.sdk("us-east-1").await;
     let topic = aws_sdk_sns::Client::new(&sdk)
@@ -71,12 +73,26 @@ async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original
         .unwrap()
         .topic_arn
         .unwrap();
-    let ids = launch(&sdk, 3, &[], false).await;
+    launch(&sdk, n, &[], false).await;
     let w = Workdir::new(&config(&topic));
     let init = w.run(&moto.url, &["journal", "init"], &[]).await;
     assert_eq!(init.code, 0, "{init:?}");
     let slack = SlackStandIn::start().await;
+    let proxy = RefusingProxy::start(&moto.url, Vec::new());
+    (moto, sdk, w, slack, proxy)
+}
 
+async fn health(serve: &Serve) -> (u16, Value) {
+    let r = reqwest::get(format!("{}/healthz", serve.url))
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original_deadline_once() {
+    let (moto, sdk, w, slack, _) = world(3).await;
+    let ids: Vec<String> = states(&sdk).await.into_keys().collect();
     let a = replica(&w, &moto.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let b = replica(&w, &moto.url, &slack, "replica-b").await;

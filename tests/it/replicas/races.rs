@@ -11,39 +11,9 @@ use runawaytrain::adapters::journal::DynamoJournal;
 use runawaytrain::core::change::ChangeKind;
 use runawaytrain::core::incident::Status;
 
-use super::{TABLE, config, health, replica};
-use crate::common::slack::{SlackStandIn, approve_value, press_body, text_of};
+use super::{TABLE, health, replica, world};
+use crate::common::slack::{approve_value, press_body, text_of};
 use crate::common::*;
-
-/// The emulator (serial), a topic, `n` running instances, the journal's table, Slack, and the
-/// counting stand-in the replicas reach AWS through.
-async fn world(
-    n: usize,
-) -> (
-    Moto,
-    aws_config::SdkConfig,
-    Workdir,
-    SlackStandIn,
-    RefusingProxy,
-) {
-    let moto = Moto::start_serial();
-    let sdk = moto.sdk("us-east-1").await;
-    let topic = aws_sdk_sns::Client::new(&sdk)
-        .create_topic()
-        .name("t")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    launch(&sdk, n, &[], false).await;
-    let w = Workdir::new(&config(&topic));
-    let init = w.run(&moto.url, &["journal", "init"], &[]).await;
-    assert_eq!(init.code, 0, "{init:?}");
-    let slack = SlackStandIn::start().await;
-    let proxy = RefusingProxy::start(&moto.url, Vec::new());
-    (moto, sdk, w, slack, proxy)
-}
 
 /// Each of the account's instances asked to stop exactly once, and journaled stopped once.
 async fn stopped_once(sdk: &aws_config::SdkConfig, proxy: &RefusingProxy, incident: &str) {

@@ -26,24 +26,14 @@ async fn the_deployed_bot_example_applies_sandboxed_and_exempt() {
     )
     .unwrap();
     init(&example);
-    let vars = [
+    let tf_vars = [
         format!("-var=subnet_id={subnet}"),
         "-var=binary_s3_bucket=releases-bucket".into(),
         "-var=binary_s3_key=runawaytrain/runaway-0.1.0-aarch64".into(),
         format!("-var=binary_sha256={sha}"),
         "-var=ami_id=ami-12c6146b".into(),
     ];
-    let with = |cmd: &[&str]| -> Vec<String> {
-        cmd.iter()
-            .map(|s| (*s).to_owned())
-            .chain(vars.iter().cloned())
-            .collect()
-    };
-    let apply = with(&["apply", "-auto-approve", "-input=false"]);
-    terraform(
-        &example,
-        &apply.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    terraform_with_vars(&example, "apply", &tf_vars);
     let id = String::from_utf8(terraform(&example, &["output", "-raw", "bot_instance_id"]).stdout)
         .unwrap();
 
@@ -220,11 +210,7 @@ async fn the_deployed_bot_example_applies_sandboxed_and_exempt() {
         "{states:?}"
     );
 
-    let destroy = with(&["destroy", "-auto-approve", "-input=false"]);
-    terraform(
-        &example,
-        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    terraform_with_vars(&example, "destroy", &tf_vars);
     let (roles, policies, _, topics) = names(&moto).await;
     assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
 }

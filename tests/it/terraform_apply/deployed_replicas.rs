@@ -30,24 +30,14 @@ async fn the_replicas_example_applies_two_zones_on_one_protected_table() {
     )
     .unwrap();
     init(&example);
-    let vars = [
+    let tf_vars = [
         format!("-var=subnet_ids=[\"{}\",\"{}\"]", two[0], two[1]),
         "-var=binary_s3_bucket=releases-bucket".into(),
         "-var=binary_s3_key=runawaytrain/runaway-0.1.0-aarch64".into(),
         format!("-var=binary_sha256={}", "ab".repeat(32)),
         "-var=ami_id=ami-12c6146b".into(),
     ];
-    let with = |cmd: &[&str]| -> Vec<String> {
-        cmd.iter()
-            .map(|s| (*s).to_owned())
-            .chain(vars.iter().cloned())
-            .collect()
-    };
-    let apply = with(&["apply", "-auto-approve", "-input=false"]);
-    terraform(
-        &example,
-        &apply.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    terraform_with_vars(&example, "apply", &tf_vars);
     let output = |name: &str| {
         String::from_utf8(terraform(&example, &["output", "-json", name]).stdout).unwrap()
     };
@@ -212,11 +202,7 @@ async fn the_replicas_example_applies_two_zones_on_one_protected_table() {
         .send()
         .await
         .unwrap();
-    let destroy = with(&["destroy", "-auto-approve", "-input=false"]);
-    terraform(
-        &example,
-        &destroy.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    terraform_with_vars(&example, "destroy", &tf_vars);
     let (roles, policies, _, topics) = names(&moto).await;
     assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
 }

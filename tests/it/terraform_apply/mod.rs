@@ -67,6 +67,13 @@ pub(super) fn terraform(dir: &Path, args: &[&str]) -> std::process::Output {
     out
 }
 
+/// `terraform apply` or `destroy`, unattended, with the example's `-var=...` arguments.
+pub(super) fn terraform_with_vars(dir: &Path, command: &str, vars: &[String]) {
+    let mut args = vec![command, "-auto-approve", "-input=false"];
+    args.extend(vars.iter().map(String::as_str));
+    terraform(dir, &args);
+}
+
 /// Copies `terraform/` so the example's `../..` still finds the module.
 pub(super) fn copy_module(to: &Path) {
     fn copy(from: &Path, to: &Path) {

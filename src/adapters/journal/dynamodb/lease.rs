@@ -24,6 +24,21 @@ fn lease_of(item: &Item) -> Result<Lease, String> {
     })
 }
 
+/// The lease as it stands (a consistent read), if any replica ever took it.
+async fn current(c: &aws_sdk_dynamodb::Client, table: &str) -> Result<Option<Lease>, String> {
+    let [(k1, v1), (k2, v2)] = key();
+    let out = c
+        .get_item()
+        .table_name(table)
+        .key(k1, v1)
+        .key(k2, v2)
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(said)?;
+    out.item().map(lease_of).transpose()
+}
+
 /// The check every fenced write carries: the lease's token is still `token`.
 pub(super) fn fenced(table: &str, token: i64) -> Result<TransactWriteItem, String> {
     let [(k1, v1), (k2, v2)] = key();
@@ -86,20 +101,8 @@ impl DynamoJournal {
             .await;
             match taken {
                 Ok(out) => lease_of(out.attributes().ok_or("no lease returned")?),
-                Err(e) if lost(&e) => {
-                    // Someone else holds it: as it stands.
-                    let [(k1, v1), (k2, v2)] = key();
-                    let out = c
-                        .get_item()
-                        .table_name(&t)
-                        .key(k1, v1)
-                        .key(k2, v2)
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(said)?;
-                    lease_of(out.item().ok_or("the lease vanished")?)
-                }
+                // Someone else holds it: as it stands.
+                Err(e) if lost(&e) => current(&c, &t).await?.ok_or("the lease vanished".into()),
                 Err(e) => Err(said(e)),
             }
         })?;
@@ -135,19 +138,10 @@ impl DynamoJournal {
     }
 
     pub fn lease(&self) -> Result<Option<Lease>, JournalError> {
-        self.run("read the lease", |c, t| async move {
-            let [(k1, v1), (k2, v2)] = key();
-            let out = c
-                .get_item()
-                .table_name(&t)
-                .key(k1, v1)
-                .key(k2, v2)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(said)?;
-            out.item().map(lease_of).transpose()
-        })
+        self.run(
+            "read the lease",
+            |c, t| async move { current(&c, &t).await },
+        )
     }
 
     /// The token every change this journal writes is conditioned on, if it has held the lease.
