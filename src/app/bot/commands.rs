@@ -137,6 +137,13 @@ impl Bot {
             "incident decided"
         );
         match to {
+            // Replicas: only the leader carries approved actions out (its deadline step takes
+            // an approved incident up within a second), so that a halt approved here never
+            // runs beside the leader's, and only the leader's fenced writes journal it.
+            Status::Approved if self.lease.shared && !self.lease.leads(now) => {
+                drop(running);
+                self.refresh_message(incident, response_url).await?;
+            }
             Status::Approved => {
                 self.execute(incident, response_url, StepClock::new(now))
                     .await?

@@ -27,12 +27,20 @@ impl Bot {
             Status::Approved,
             Status::Expired,
         ])? {
-            // Decided but never finished: a process died in the middle of the actions. Finish
-            // them: a new survey skips what is already stopped, a new IAM read what is already
+            // Decided but not carried out here: approved on another replica (which leaves the
+            // actions to the leader), or a process died in the middle of them. Carry them out:
+            // a new survey skips what is already stopped, a new IAM read what is already
             // locked out, so nothing done is done again.
             if matches!(row.status, Status::Approved | Status::Expired) {
                 if let Some(running) = self.begin(&row.id) {
-                    tracing::warn!(incident.id = %row.id, "resuming actions cut short");
+                    match &row.acting_process {
+                        None => {
+                            tracing::info!(incident.id = %row.id, "carrying out actions approved on another replica")
+                        }
+                        Some(p) => {
+                            tracing::warn!(incident.id = %row.id, process = %p, "resuming actions cut short")
+                        }
+                    }
                     self.journal.set_acting(&row.id)?;
                     self.spawn_execute(&row.id, running, clock);
                     fired.push(row.id);

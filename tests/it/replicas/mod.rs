@@ -56,6 +56,7 @@ async fn replica(w: &Workdir, endpoint: &str, slack: &SlackStandIn, name: &str) 
 /// counting stand-in the replicas reach AWS through.
 pub(super) async fn world(
     n: usize,
+    slow_stops: std::time::Duration,
 ) -> (
     Moto,
     aws_config::SdkConfig,
@@ -78,7 +79,7 @@ pub(super) async fn world(
     let init = w.run(&moto.url, &["journal", "init"], &[]).await;
     assert_eq!(init.code, 0, "{init:?}");
     let slack = SlackStandIn::start().await;
-    let proxy = RefusingProxy::start(&moto.url, Vec::new());
+    let proxy = RefusingProxy::start_with_delay(&moto.url, Vec::new(), slow_stops);
     (moto, sdk, w, slack, proxy)
 }
 
@@ -91,7 +92,7 @@ async fn health(serve: &Serve) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original_deadline_once() {
-    let (moto, sdk, w, slack, _) = world(3).await;
+    let (moto, sdk, w, slack, _) = world(3, std::time::Duration::ZERO).await;
     let ids: Vec<String> = states(&sdk).await.into_keys().collect();
     let a = replica(&w, &moto.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);

@@ -63,7 +63,7 @@ fn signal(serve: &Serve, sig: &str) {
 /// and makes no change: no second StopInstances, no second incident.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_frozen_past_its_lease_makes_no_change_when_it_wakes() {
-    let (_moto, sdk, w, slack, proxy) = world(3).await;
+    let (_moto, sdk, w, slack, proxy) = world(3, Duration::ZERO).await;
     let a = replica(&w, &proxy.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let b = replica(&w, &proxy.url, &slack, "replica-b").await;
@@ -96,7 +96,7 @@ async fn a_leader_frozen_past_its_lease_makes_no_change_when_it_wakes() {
 /// them carries the halt out, the other is told it is decided; each instance stopped once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_press_to_the_follower_racing_the_leaders_deadline_has_one_winner() {
-    let (_moto, sdk, w, slack, proxy) = world(3).await;
+    let (_moto, sdk, w, slack, proxy) = world(3, Duration::ZERO).await;
     let a = replica(&w, &proxy.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let b = replica(&w, &proxy.url, &slack, "replica-b").await;
@@ -140,7 +140,7 @@ async fn a_press_to_the_follower_racing_the_leaders_deadline_has_one_winner() {
 /// posted again, its deadline holds, and the halt happens once.
 #[tokio::test(flavor = "multi_thread")]
 async fn both_replicas_restarted_in_the_grace_period_redo_nothing() {
-    let (_moto, sdk, w, slack, proxy) = world(3).await;
+    let (_moto, sdk, w, slack, proxy) = world(3, Duration::ZERO).await;
     let a = replica(&w, &proxy.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let b = replica(&w, &proxy.url, &slack, "replica-b").await;
@@ -183,7 +183,7 @@ async fn both_replicas_restarted_in_the_grace_period_redo_nothing() {
 /// without acting. Reachable again, it takes the lease back and carries the halt out once.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_dynamodb_out_of_reach_the_leader_steps_down_and_never_acts_without_the_lease() {
-    let (moto, sdk, w, slack, proxy) = world(3).await;
+    let (moto, sdk, w, slack, proxy) = world(3, Duration::ZERO).await;
     let dynamodb = Cuttable::start(&moto.url);
     let a = Serve::start_with_env(
         &w,
@@ -232,4 +232,45 @@ async fn with_dynamodb_out_of_reach_the_leader_steps_down_and_never_acts_without
     );
     stopped_once(&sdk, &proxy, &incident).await;
     a.stop("-TERM").await;
+}
+
+/// Halt now pressed on the follower long before the deadline, AWS slow to answer (every
+/// StopInstances held 2 s, so the halt spans several of the leader's deadline steps): the
+/// press is a claim, and the approved halt is carried out once, by the leader; each instance
+/// is asked to stop once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_halt_approved_on_the_follower_is_carried_out_once() {
+    let (_moto, sdk, w, slack, proxy) = world(3, Duration::from_secs(2)).await;
+    let a = replica(&w, &proxy.url, &slack, "replica-a").await;
+    let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
+    let b = replica(&w, &proxy.url, &slack, "replica-b").await;
+    let (_, h) = health(&b).await;
+    assert_eq!(h["lease"]["role"], "follower", "{h}");
+    let body = press_body(
+        "runaway_approve",
+        &incident,
+        "UAPPROVER1",
+        &format!("{}follower", slack.responses),
+    );
+    let answer = b.signed("/slack/interactions", &body).await;
+    assert_eq!(answer.status().as_u16(), 200);
+    slack
+        .wait_for("chat.update", 40, |m| {
+            text_of(m).contains("stopped 3 instances")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stopped_once(&sdk, &proxy, &incident).await;
+    let row = DynamoJournal::open_with(TABLE, &sdk)
+        .unwrap()
+        .get_incident(&incident)
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.decided_by.as_deref(), Some("UAPPROVER1"));
+    assert!(
+        row.decided_at.unwrap() < row.deadline.unwrap(),
+        "before the deadline"
+    );
+    a.stop("-TERM").await;
+    b.stop("-TERM").await;
 }
