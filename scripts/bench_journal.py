@@ -3,7 +3,7 @@ organisation of N accounts × 17 regions (the check, its journaling — the chec
 ok account's counted instances — and its decisions, `runaway_last_check_step_duration_seconds`),
 and the acknowledgement of 100 concurrent signed `/runaway status` (a journal read each).
 
-One emulator and one organisation for both stores (moto's first check of a fresh organisation
+One emulator and one organisation for both stores, DynamoDB on a second emulator (moto's first check of a fresh organisation
 creates its backends: a warm-up check runs first and is not counted). Per store: a fresh
 `serve`, then the median of BENCH_REPS check steps after its first. Run through
 scripts/bench-journal."""
@@ -90,7 +90,9 @@ def run(store, env, work, slack_url, checks_wanted):
         ack = None
         if checks_wanted > 1:
             bench = os.path.join(ROOT, "target", PROFILE, "examples", "ack_bench")
-            out = subprocess.run([bench, url, SECRET, "100", "20", "status"], capture_output=True, text=True, check=True)
+            out = subprocess.run([bench, url, SECRET, "100", "20", "status"], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"{store}: ack_bench failed:\n{out.stderr[-2000:]}")
             ack = json.loads(out.stdout)
         return steps, ack
     finally:
@@ -105,8 +107,12 @@ def run(store, env, work, slack_url, checks_wanted):
 def main():
     work = tempfile.mkdtemp(prefix="runaway-bench-journal-")
     moto = Moto()
+    # DynamoDB on an emulator of its own: one moto process serves every service one Python
+    # thread at a time, and on AWS DynamoDB does not share EC2's capacity.
+    dynamodb = Moto()
     _, slack_url = slack_standin.start()
-    env = dict(os.environ, AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto.url, AWS_ENDPOINT_URL_DYNAMODB=dynamodb.url,
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
     env.pop("AWS_PROFILE", None)
     try:
@@ -122,6 +128,7 @@ def main():
             results[store] = (statistics.median(steps[1:]), steps, ack)
     finally:
         moto.stop()
+        dynamodb.stop()
     (s, _, sa), (d, _, da) = results["sqlite"], results["dynamodb"]
     print("| measure | SQLite | DynamoDB | ratio |")
     print("|---|---:|---:|---:|")

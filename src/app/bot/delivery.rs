@@ -119,6 +119,7 @@ impl Bot {
     ) -> Result<(), JournalError> {
         let mut decided = self.decided.lock().unwrap_or_else(|p| p.into_inner());
         let checked = clock.now();
+        let mut open_alerts = None;
         for a in &report.accounts {
             let Some(account) = self.account(&a.account_id) else {
                 continue;
@@ -150,7 +151,21 @@ impl Bot {
                 State::Error => continue,
             };
             decided.insert(a.account_id.clone(), report.checked_at);
-            let latest = self.journal.latest_alert(&a.account_id)?;
+            // An account found ok matters only if it has an open alert, which is then its latest
+            // (an alert opens only when the latest is not open): one read of the open alerts
+            // for all of them, not one per account (an organisation has hundreds).
+            let latest = match &observed {
+                None => {
+                    if open_alerts.is_none() {
+                        open_alerts = Some(self.open_alerts()?);
+                    }
+                    open_alerts
+                        .as_ref()
+                        .and_then(|open| open.get(&a.account_id))
+                        .cloned()
+                }
+                Some(_) => self.journal.latest_alert(&a.account_id)?,
+            };
             let decision = incident::on_check(
                 latest.as_ref().map(left_at).as_ref(),
                 observed.as_ref(),
@@ -199,6 +214,20 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// The open alerts, by account.
+    fn open_alerts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, crate::ports::journal::IncidentRow>, JournalError>
+    {
+        Ok(self
+            .journal
+            .incidents_in(&[Status::Open])?
+            .into_iter()
+            .filter(|r| r.kind == "alert")
+            .filter_map(|r| Some((r.account_id.clone()?, r)))
+            .collect())
     }
 
     /// Looks up who launched the alert's instances in a task of its own, and rewrites the

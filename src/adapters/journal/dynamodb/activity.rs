@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 
 use super::{
     DynamoJournal, Item, allocate, json, key_time, n, number, query_all, s, said, text, time,
@@ -16,6 +19,27 @@ const KEEP_CHECKS: chrono::Duration = chrono::Duration::days(7);
 
 fn press_pk(incident: Option<&str>) -> String {
     format!("PRESS#{}", incident.unwrap_or("-"))
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(text.as_bytes())
+        .and_then(|()| z.finish())
+        .expect("gzip into memory")
+}
+
+/// A check run's report: gzipped (`report_gz`), or as text (`report`) where an older build
+/// wrote it so.
+pub(super) fn report_of(item: &Item) -> Result<serde_json::Value, String> {
+    if let Some(AttributeValue::B(blob)) = item.get("report_gz") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(blob.as_ref()), &mut text)
+            .map_err(|e| format!("a check's report is not gzip: {e}"))?;
+        return serde_json::from_str(&text)
+            .map_err(|e| format!("a check's report is not JSON this build reads ({e})"));
+    }
+    json(item, "report")?.ok_or_else(|| "a check without its report".to_owned())
 }
 
 impl DynamoJournal {
@@ -105,7 +129,12 @@ impl DynamoJournal {
             ("checked_at", s(at.to_rfc3339())),
             ("state", s(state)),
             ("duration_ms", n(duration_ms as i64)),
-            ("report", s(report.to_string())),
+            // Gzipped: a report of an organisation of a few hundred accounts is some 100 KB
+            // of JSON, and an item holds at most 400 KB; gzipped it is a tenth of that.
+            (
+                "report_gz",
+                AttributeValue::B(Blob::new(gzip(&report.to_string()))),
+            ),
             ("expires_at", n((at + KEEP_CHECKS).timestamp())),
         ]
         .into_iter()
@@ -144,13 +173,22 @@ impl DynamoJournal {
                 .send()
                 .await
                 .map_err(said)?;
-            for item in oks {
-                c.put_item()
-                    .table_name(&t)
-                    .set_item(Some(item))
-                    .send()
-                    .await
-                    .map_err(said)?;
+            // One item per ok account, a few at a time: an organisation's hundreds of accounts
+            // must not take hundreds of round trips one after the other.
+            let puts = oks.into_iter().map(|item| {
+                let (c, t) = (c.clone(), t.clone());
+                async move {
+                    c.put_item()
+                        .table_name(&t)
+                        .set_item(Some(item))
+                        .send()
+                        .await
+                        .map_err(said)
+                }
+            });
+            let mut puts = futures::stream::iter(puts).buffer_unordered(16);
+            while let Some(put) = puts.next().await {
+                put?;
             }
             Ok(())
         })
@@ -197,8 +235,7 @@ impl DynamoJournal {
                 return Ok(None);
             };
             let at = time(item, "checked_at")?.ok_or("a check without its time")?;
-            let report = json(item, "report")?.ok_or("a check without its report")?;
-            Ok(Some((at, report)))
+            Ok(Some((at, report_of(item)?)))
         })
     }
 }

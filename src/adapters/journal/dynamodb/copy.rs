@@ -101,7 +101,7 @@ fn sort_into(copy: &mut JournalCopy, item: &Item) -> Result<(), String> {
             at: at(item, "checked_at", "a check")?,
             state: txt("state"),
             duration_ms: number(item, "duration_ms").unwrap_or(0).max(0) as u64,
-            report: json(item, "report")?.unwrap_or_default(),
+            report: super::activity::report_of(item)?,
         });
     } else if let Some(account) = pk.strip_prefix("OK#") {
         if let Some(ids) = json::<Vec<String>>(item, "counted")? {
