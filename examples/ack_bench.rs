@@ -34,6 +34,8 @@ async fn main() {
         ])
         .unwrap()
     };
+    // Unique to this run: two runs against one server are not replays of each other.
+    let run = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let mut latencies = Vec::with_capacity(concurrency * rounds);
     for round in 0..rounds {
         let mut tasks = tokio::task::JoinSet::new();
@@ -42,7 +44,7 @@ async fn main() {
                 client.clone(),
                 url.clone(),
                 secret.clone(),
-                body(format!("{round}.{i}")),
+                body(format!("{run}.{round}.{i}")),
             );
             tasks.spawn(async move {
                 let ts = chrono::Utc::now().timestamp();

@@ -153,7 +153,18 @@ impl DynamoJournal {
             .spawn(async move {
                 let _ = tx.send(fut.await);
             });
-        rx.recv()
+        // Waiting on a worker of the caller's runtime (an HTTP handler, a bot step) would hold
+        // that worker for the round trip: a hundred slash commands at once would stall the
+        // server. Where the caller runs on a multi-thread runtime, its other tasks move to
+        // other workers while this one waits.
+        let wait = || rx.recv();
+        let answer = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        answer
             .map_err(|_| "the journal's runtime stopped".to_owned())
             .and_then(|r| r)
             .map_err(|message| self.error(what, message))
