@@ -365,6 +365,8 @@ pub struct IncidentView {
     pub isolation: Option<crate::core::isolation::IsolationReport>,
     /// Why a finding's response did nothing (the instance gone, exempt), once it ran.
     pub error: Option<String>,
+    /// The two-person rule: the approvers who asked and wait for a second, different one.
+    pub waiting: Vec<String>,
 }
 
 /// A failed chat call. Never holds the token.

@@ -157,6 +157,9 @@ pub struct Slack {
     pub approvers: Vec<String>,
     /// `mode`: how Slack reaches the guard.
     pub mode: SlackMode,
+    /// `approvals_required`: 1 (default), or 2 for the two-person rule: the big buttons and
+    /// commands run only once a second, different approver has pressed too.
+    pub approvals_required: u8,
 }
 
 /// `[slack] mode`.

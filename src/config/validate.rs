@@ -76,6 +76,7 @@ struct RawSlack {
     #[serde(default)]
     approvers: Vec<String>,
     mode: Option<String>,
+    approvals_required: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -187,11 +188,31 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             ));
         }
     };
+    let approvals_required = match raw.slack.approvals_required {
+        None | Some(1) => 1,
+        Some(2) => 2,
+        Some(other) => {
+            return Err((
+                "slack.approvals_required".into(),
+                format!("expected 1 or 2 (the two-person rule), found {other}"),
+            ));
+        }
+    };
     let slack = Slack {
         channel: raw.slack.channel,
         approvers: raw.slack.approvers,
         mode,
+        approvals_required,
     };
+    if approvals_required == 2 && slack.approvers.len() < 2 {
+        return Err((
+            "slack.approvals_required".into(),
+            format!(
+                "2 needs at least two approvers, and slack.approvers lists {}: nobody could ever act",
+                slack.approvers.len()
+            ),
+        ));
+    }
     if let Some(channel) = &slack.channel
         && !is_slack_id(channel, &['C', 'G'])
     {

@@ -3,6 +3,7 @@
 //! needs as plain data, so it is tested with plain data and cannot fail on I/O. A test
 //! (`tests/it/architecture.rs`) holds this.
 
+pub mod approvals;
 pub mod backoff;
 pub mod change;
 pub mod events;

@@ -27,4 +27,5 @@ mod snapshots;
 mod socket_mode;
 mod terraform;
 mod terraform_apply;
+mod two_person;
 mod under_attack;

@@ -115,6 +115,7 @@ fn view(status: Status) -> IncidentView {
         target: None,
         isolation: None,
         error: None,
+        waiting: Vec::new(),
     }
 }
 

@@ -380,6 +380,12 @@ impl Bot {
                 .as_ref()
                 .and_then(|r| r["error"].as_str().or(r["note"].as_str()))
                 .map(str::to_owned),
+            waiting: match row.status {
+                Status::Open | Status::AwaitingConfirmation => {
+                    self.waiting_approvers(&row.id, row.actor.strip_prefix("slack:"))
+                }
+                _ => Vec::new(),
+            },
         }
     }
 

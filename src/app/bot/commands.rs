@@ -94,6 +94,19 @@ impl Bot {
                 }
             }
         }
+        // The two-person rule: what acts waits for a second, different approver. Asked of an
+        // incident already decided, it falls through to say so.
+        if to == Status::Approved && row.status == from {
+            let requester = matches!(press, Press::ConfirmHalt | Press::ConfirmIsolate)
+                .then(|| row.actor.strip_prefix("slack:"))
+                .flatten();
+            if !self
+                .approved_by_enough(incident, &action, user, requester, response_url, now)
+                .await?
+            {
+                return Ok(Outcome::Waiting);
+            }
+        }
         let snooze = match to {
             Status::Overridden => row
                 .account_id
@@ -185,6 +198,12 @@ impl Bot {
             .await;
             return Ok(Outcome::AlreadyDecided(row.status));
         };
+        if !self
+            .approved_by_enough(&row.id, action, user, None, response_url, now)
+            .await?
+        {
+            return Ok(Outcome::Waiting);
+        }
         let clock = StepClock::new(now);
         let done = crate::app::lockout_launchers::run(
             self.cloud.as_ref(),
@@ -287,6 +306,17 @@ impl Bot {
             let text = self.refuse(user, "restore", Some(incident), now)?;
             self.tell(response_url, text).await;
             return Ok(Outcome::Refused);
+        }
+        if self.journal.get_incident(incident)?.is_none() {
+            self.tell(response_url, &format!("There is no incident `{incident}`."))
+                .await;
+            return Ok(Outcome::Unknown);
+        }
+        if !self
+            .approved_by_enough(incident, "restore", user, None, response_url, now)
+            .await?
+        {
+            return Ok(Outcome::Waiting);
         }
         self.journal
             .record_press(Some(incident), user, "restore", true, "restoring", now)?;

@@ -8,6 +8,7 @@
 //! up open incidents and their deadlines from the journal.
 
 mod acting;
+mod approvals;
 mod commands;
 mod deadlines;
 mod delivery;
@@ -167,6 +168,8 @@ pub enum Outcome {
     AlreadyDecided(Status),
     /// Decided now; with `Approved`, the actions ran.
     Decided(Status),
+    /// The two-person rule: asked, and waiting for a second, different approver.
+    Waiting,
 }
 
 impl Bot {

@@ -221,6 +221,16 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
         )));
     }
 
+    if !view.waiting.is_empty() {
+        let who: Vec<String> = view.waiting.iter().map(|u| format!("<@{u}>")).collect();
+        blocks.push(section(&truncate(
+            &format!(
+                "*Two-person rule:* asked by {}: waiting for a second, different approver.",
+                who.join(", ")
+            ),
+            2900,
+        )));
+    }
     let actions: Vec<String> = view
         .actions
         .iter()

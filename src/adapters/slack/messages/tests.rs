@@ -192,6 +192,7 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
             target: None,
             isolation: None,
             error: None,
+            waiting: Vec::new(),
         };
         let m = incident_message(&view);
         assert_within_limits(&m);
