@@ -898,6 +898,62 @@ async fn the_lock_out_launchers_button_acts_for_approvers_only() {
     assert_eq!(changes, ["deactivate_access_key", "attach_user_policy"]);
 }
 
+/// With the two-person rule, **Lock out launchers** waits for a second, different approver: the
+/// first ask (and the same person's second) locks nobody out.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_two_person_rule_lock_out_launchers_waits_for_a_second_approver() {
+    use runawaytrain::app::bot::Outcome;
+    use runawaytrain::core::incident::{Press, Status};
+    let h = BotHarness::start(|t| {
+        with_lockout_policy(config(t, None)).replace(
+            "approvers = [\"UAPPROVER1\"]",
+            "approvers = [\"UAPPROVER1\", \"UAPPROVER2\"]\napprovals_required = 2",
+        )
+    })
+    .await;
+    let iam = aws_sdk_iam::Client::new(&h.moto.sdk("us-east-1").await);
+    create_lockout_policy(&h.moto).await;
+    h.bot.check_step(Utc::now()).await.unwrap();
+    mallory_launches(&h).await;
+    let id = h.bot.journal.recent_incidents(10).unwrap()[0].id.clone();
+    let key = || {
+        let iam = iam.clone();
+        async move {
+            iam.list_access_keys()
+                .user_name("mallory")
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()[0]
+                .status()
+                .unwrap()
+                .as_str()
+                .to_owned()
+        }
+    };
+    for _ in 0..2 {
+        let asked = h
+            .bot
+            .press(Press::LockoutLaunchers, &id, "UAPPROVER1", None, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(asked, Outcome::Waiting);
+        assert_eq!(
+            key().await,
+            "Active",
+            "one approver, however often, is not two"
+        );
+    }
+    assert!(h.bot.journal.changes(&id).unwrap().is_empty());
+    let done = h
+        .bot
+        .press(Press::LockoutLaunchers, &id, "UAPPROVER2", None, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(done, Outcome::Decided(Status::Open));
+    assert_eq!(key().await, "Inactive");
+}
+
 /// `halt_scope = "launchers"` with nobody named (no CloudTrail record): nothing is stopped on a
 /// guess, and the incident says it was not done in full.
 #[tokio::test(flavor = "multi_thread")]
