@@ -9,6 +9,7 @@ mod check;
 mod delivery;
 mod dynamodb_journal;
 mod events;
+mod fuzzed;
 mod guardduty;
 mod halt;
 mod isolate;
