@@ -136,7 +136,7 @@ async fn the_deadline_still_acts_alone_and_one_approval_is_enough_by_default() {
         .deadline_step(now + chrono::Duration::minutes(11))
         .await
         .unwrap();
-    assert_eq!(fired, [incident.clone()]);
+    assert_eq!(fired, std::slice::from_ref(&incident));
     assert_eq!(count(&sdk, "stopped").await, 3);
 
     // Without the rule, one press runs at once.
