@@ -32,7 +32,11 @@ fn row_json(r: &IncidentRow) -> Value {
 }
 
 /// The status as one JSON object.
-pub fn json(journal: &dyn Journal, config: &Config) -> Result<Value, JournalError> {
+pub fn json(
+    journal: &dyn Journal,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Value, JournalError> {
     let last = journal.last_check()?;
     let open = journal.incidents_in(&OPEN)?;
     let recent = journal.recent_incidents(10)?;
@@ -58,7 +62,7 @@ pub fn json(journal: &dyn Journal, config: &Config) -> Result<Value, JournalErro
     let leader = journal.lease()?.map(|l| {
         json!({
             "holder": l.holder, "expires": rfc3339(l.expires),
-            "live": l.expires > chrono::Utc::now(),
+            "live": l.expires > now,
         })
     });
     Ok(json!({
@@ -71,8 +75,12 @@ pub fn json(journal: &dyn Journal, config: &Config) -> Result<Value, JournalErro
 }
 
 /// The status as text for people.
-pub fn text(journal: &dyn Journal, config: &Config) -> Result<String, JournalError> {
-    let v = json(journal, config)?;
+pub fn text(
+    journal: &dyn Journal,
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, JournalError> {
+    let v = json(journal, config, now)?;
     let mut out = match v["last_check"].as_str() {
         Some(at) => format!("Last check: {at}\n"),
         None => "No check by runaway serve yet.\n".to_owned(),

@@ -7,11 +7,15 @@ pub(super) fn cmd_status(config: &Config, json: bool) -> Result<i32, Exit> {
     // Reading changes nothing: a journal that cannot be read is exit 2, as for a bad file.
     let journal = crate::cli::open_journal(config).map_err(usage)?;
     if json {
-        print_json(&crate::app::status::json(journal.as_ref(), config).map_err(usage)?);
+        print_json(
+            &crate::app::status::json(journal.as_ref(), config, chrono::Utc::now())
+                .map_err(usage)?,
+        );
     } else {
         print!(
             "{}",
-            crate::app::status::text(journal.as_ref(), config).map_err(usage)?
+            crate::app::status::text(journal.as_ref(), config, chrono::Utc::now())
+                .map_err(usage)?
         );
     }
     Ok(exit::OK)

@@ -370,7 +370,7 @@ fn terminal_status() {
     journal
         .close_incident(&done, "executed", at - chrono::Duration::hours(2))
         .unwrap();
-    let text = runawaytrain::app::status::text(&journal, &config)
+    let text = runawaytrain::app::status::text(&journal, &config, at)
         .unwrap()
         .replace(&open, "inc-OPEN")
         .replace(&done, "inc-DONE");

@@ -43,7 +43,7 @@ pub fn command(bot: &Arc<Bot>, tasks: &TaskTracker, form: &SlashCommand) -> Valu
     let words = (words.next(), words.next(), words.next(), words.next());
     match (words.0, words.1, words.2) {
         (None | Some("help"), _, _) => ephemeral(HELP),
-        (Some("status"), None, _) => match bot.status_text() {
+        (Some("status"), None, _) => match bot.status_text(Utc::now()) {
             Ok(text) => ephemeral(&text),
             Err(e) => {
                 tracing::error!(error = %e, "status unreadable");

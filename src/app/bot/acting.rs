@@ -390,7 +390,7 @@ impl Bot {
     }
 
     /// The text of `/runaway status` and `runaway status`.
-    pub fn status_text(&self) -> Result<String, JournalError> {
-        crate::app::status::text(self.journal.as_ref(), &self.config)
+    pub fn status_text(&self, now: chrono::DateTime<chrono::Utc>) -> Result<String, JournalError> {
+        crate::app::status::text(self.journal.as_ref(), &self.config, now)
     }
 }
