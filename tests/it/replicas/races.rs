@@ -49,6 +49,23 @@ fn deadline_of(sdk: &aws_config::SdkConfig, incident: &str) -> DateTime<Utc> {
         .expect("a delivered alert's deadline")
 }
 
+/// **Halt now** pressed by an approver on `replica`, and the halt's message once it ran.
+async fn halt_now_on(replica: &Serve, slack: &crate::common::slack::SlackStandIn, incident: &str) {
+    let body = press_body(
+        "runaway_approve",
+        incident,
+        "UAPPROVER1",
+        &format!("{}press", slack.responses),
+    );
+    let answer = replica.signed("/slack/interactions", &body).await;
+    assert_eq!(answer.status().as_u16(), 200);
+    slack
+        .wait_for("chat.update", 40, |m| {
+            text_of(m).contains("stopped 3 instances")
+        })
+        .await;
+}
+
 fn signal(serve: &Serve, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &serve.pid().to_string()])
@@ -106,19 +123,7 @@ async fn a_press_to_the_follower_racing_the_leaders_deadline_has_one_winner() {
     let deadline = deadline_of(&sdk, &incident);
     let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
-    let body = press_body(
-        "runaway_approve",
-        &incident,
-        "UAPPROVER1",
-        &format!("{}race", slack.responses),
-    );
-    let answer = b.signed("/slack/interactions", &body).await;
-    assert_eq!(answer.status().as_u16(), 200);
-    slack
-        .wait_for("chat.update", 40, |m| {
-            text_of(m).contains("stopped 3 instances")
-        })
-        .await;
+    halt_now_on(&b, &slack, &incident).await;
     // Give a second carrier, if there were one, time to call AWS.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stopped_once(&sdk, &proxy, &incident).await;
@@ -246,19 +251,7 @@ async fn a_halt_approved_on_the_follower_is_carried_out_once() {
     let b = replica(&w, &proxy.url, &slack, "replica-b").await;
     let (_, h) = health(&b).await;
     assert_eq!(h["lease"]["role"], "follower", "{h}");
-    let body = press_body(
-        "runaway_approve",
-        &incident,
-        "UAPPROVER1",
-        &format!("{}follower", slack.responses),
-    );
-    let answer = b.signed("/slack/interactions", &body).await;
-    assert_eq!(answer.status().as_u16(), 200);
-    slack
-        .wait_for("chat.update", 40, |m| {
-            text_of(m).contains("stopped 3 instances")
-        })
-        .await;
+    halt_now_on(&b, &slack, &incident).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stopped_once(&sdk, &proxy, &incident).await;
     let row = DynamoJournal::open_with(TABLE, &sdk)
