@@ -186,6 +186,11 @@ pub trait Journal: Send + Sync {
     /// Gives the lease up, if `holder` holds it.
     fn release_lease(&self, holder: &str) -> Result<(), JournalError>;
 
+    /// Stops conditioning this journal's changes on the lease it last held: called once
+    /// another replica holds it and nothing this one began while leading still runs, so that a
+    /// follower's own presses journal again. Taking the lease again fences anew.
+    fn stand_down(&self) {}
+
     /// The lease as it stands, whoever holds it, expired or not; `None` when no replica ever
     /// took it (or the store has none: SQLite serves one process).
     fn lease(&self) -> Result<Option<Lease>, JournalError>;

@@ -546,6 +546,16 @@ fn one_replica_holds_the_lease_and_a_successor_fences_the_one_it_replaced() {
     );
     // And a sees b's lease when it asks again.
     assert_eq!(a.take_lease("a", at(3), at(4)).unwrap().holder, "b");
+    // Still refused until a stands down (its bot does once nothing it began as leader runs):
+    // then it journals as a follower does, a press's changes unfenced.
+    assert!(a.plan_changes(&inc, &[planned("i-3")], at(3)).is_err());
+    a.stand_down();
+    assert_eq!(
+        a.plan_changes(&inc, &[planned("i-3")], at(3))
+            .unwrap()
+            .len(),
+        1
+    );
 
     // b gives the lease up (a clean shutdown): a takes it at once.
     b.release_lease("b").unwrap();

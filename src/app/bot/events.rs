@@ -179,14 +179,14 @@ pub async fn run_events(
     let mut pruned: Option<DateTime<Utc>> = None;
     loop {
         // Only the leading replica reads the queue.
-        if !bot.lease.leads(now()) {
+        let Some(_work) = bot.lease.begin_work(now()) else {
             bot.metrics.events_loop.beat(now());
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
-        }
+        };
         let turn = async {
             let s = match &settings {
                 Some(s) => s.clone(),

@@ -28,6 +28,17 @@ pub struct LeaseState {
     now: std::sync::Mutex<View>,
     /// Woken when this replica becomes the leader: it checks at once.
     pub became_leader: tokio::sync::Notify,
+    /// The leader's work in progress: loop turns begun while leading ([`LeaseState::begin_work`]).
+    work: std::sync::atomic::AtomicUsize,
+}
+
+/// A turn of leader's work in progress; ended when dropped.
+pub struct Work<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Work<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[derive(Default, Clone)]
@@ -44,7 +55,22 @@ impl LeaseState {
             shared,
             now: std::sync::Mutex::new(View::default()),
             became_leader: tokio::sync::Notify::new(),
+            work: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Begins a turn of the leader's work (a check, a deadline step, a read of the event
+    /// queue) if this replica leads at `now`. Counted before leadership is read, so that a
+    /// renewal finding another holder either sees the turn counted or the turn sees the
+    /// renewal: never both missed.
+    pub fn begin_work(&self, now: DateTime<Utc>) -> Option<Work<'_>> {
+        self.work.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let work = Work(&self.work);
+        self.leads(now).then_some(work)
+    }
+
+    fn working(&self) -> bool {
+        self.work.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     fn view(&self) -> View {
@@ -85,10 +111,23 @@ impl Bot {
             let mut v = self.lease.now.lock().unwrap_or_else(|p| p.into_inner());
             match got {
                 Ok(l) => {
+                    let other = l.holder != self.lease.holder;
                     *v = View {
                         lease: Some(l),
                         error: None,
                     };
+                    // Another replica leads, and nothing begun while this one led is still
+                    // running: its own writes (a follower's presses) need no longer carry the
+                    // token it held. Leader's work still running keeps it, and is refused.
+                    let idle = !self.lease.working()
+                        && self
+                            .running
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .is_empty();
+                    if other && idle {
+                        self.journal.stand_down();
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "the lease cannot be renewed: stepping down");
@@ -129,4 +168,46 @@ pub async fn run_lease(bot: Arc<Bot>, stop: CancellationToken, now: fn() -> Date
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(holder: &str, expires: DateTime<Utc>) -> View {
+        View {
+            lease: Some(Lease {
+                holder: holder.into(),
+                expires,
+                token: 1,
+            }),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn leader_work_is_counted_only_while_leading_and_until_it_ends() {
+        let now: DateTime<Utc> = "2026-12-06T10:00:00Z".parse().unwrap();
+        let state = LeaseState::new("me".into(), LEASE_TTL, true);
+        // Not leading: no turn begins, and none stays counted.
+        assert!(state.begin_work(now).is_none());
+        assert!(!state.working());
+        *state.now.lock().unwrap() = lease("me", now + chrono::Duration::seconds(30));
+        let turn = state.begin_work(now).expect("leading");
+        let other = state.begin_work(now).expect("leading");
+        assert!(state.working());
+        drop(turn);
+        assert!(state.working(), "one turn still runs");
+        drop(other);
+        assert!(!state.working());
+        // Expired, or another's: no turn.
+        assert!(
+            state
+                .begin_work(now + chrono::Duration::seconds(31))
+                .is_none()
+        );
+        *state.now.lock().unwrap() = lease("them", now + chrono::Duration::seconds(30));
+        assert!(state.begin_work(now).is_none());
+        assert!(!state.working());
+    }
 }

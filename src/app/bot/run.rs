@@ -41,7 +41,7 @@ pub fn run_loops(
                 // A replica that has just taken over checks at once.
                 _ = bot.lease.became_leader.notified() => {}
             }
-            if bot.lease.leads(now()) {
+            if let Some(_work) = bot.lease.begin_work(now()) {
                 tokio::select! {
                     // A check in progress changes nothing: it can be dropped at shutdown.
                     _ = token.cancelled() => break,
@@ -67,7 +67,7 @@ pub fn run_loops(
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = every.tick() => {
-                    if bot.lease.leads(now())
+                    if let Some(_work) = bot.lease.begin_work(now())
                         && let Err(e) = bot.deadline_step(now()).await
                     {
                         tracing::error!(error = %e, "deadline step failed");

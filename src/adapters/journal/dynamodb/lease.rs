@@ -144,6 +144,10 @@ impl DynamoJournal {
         )
     }
 
+    pub fn stand_down(&self) {
+        *self.fence.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// The token every change this journal writes is conditioned on, if it has held the lease.
     pub(super) fn fence(&self) -> Option<i64> {
         *self.fence.lock().unwrap_or_else(|p| p.into_inner())

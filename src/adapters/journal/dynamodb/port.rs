@@ -30,6 +30,10 @@ impl Journal for DynamoJournal {
         DynamoJournal::release_lease(self, holder)
     }
 
+    fn stand_down(&self) {
+        DynamoJournal::stand_down(self)
+    }
+
     fn lease(&self) -> Result<Option<Lease>, JournalError> {
         DynamoJournal::lease(self)
     }
