@@ -184,6 +184,32 @@ pub enum Press {
 }
 
 impl Press {
+    /// Every press, each a button of the guard's messages.
+    pub const ALL: [Press; 6] = [
+        Press::Approve,
+        Press::Override,
+        Press::ConfirmHalt,
+        Press::LockoutLaunchers,
+        Press::Isolate,
+        Press::ConfirmIsolate,
+    ];
+
+    /// Its name as the journal's presses record it (`approve`, `confirmhalt`, ...).
+    pub fn name(self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+
+    /// Whether it changes something in AWS: what the two-person rule asks two approvers for.
+    pub fn acts(self) -> bool {
+        self != Press::Override
+    }
+
+    /// Whether it confirms what someone asked for with a slash command (`/runaway halt`,
+    /// `/runaway isolate`): that person's ask counts as the first approval.
+    pub fn confirms_a_request(self) -> bool {
+        matches!(self, Press::ConfirmHalt | Press::ConfirmIsolate)
+    }
+
     /// The status the press moves a waiting incident to, from the status it must be in; `None`
     /// for a press that acts without deciding the incident.
     pub fn transition(self) -> Option<(Status, Status)> {

@@ -433,15 +433,7 @@ async fn fuzzed_commands_and_presses_through_the_bot_never_act() {
             reply["text"].is_string() || reply["blocks"].is_array(),
             "{reply}"
         );
-        use runawaytrain::core::incident::Press;
-        let presses = [
-            Press::Approve,
-            Press::Override,
-            Press::ConfirmHalt,
-            Press::LockoutLaunchers,
-            Press::Isolate,
-            Press::ConfirmIsolate,
-        ];
+        let presses = runawaytrain::core::incident::Press::ALL;
         let press = ButtonPress {
             user_id: user.into(),
             response_url: None,

@@ -22,16 +22,9 @@ pub fn action_id(press: Press) -> &'static str {
 
 /// The press an `action_id` stands for.
 pub fn press_of(action_id: &str) -> Option<Press> {
-    [
-        Press::Approve,
-        Press::Override,
-        Press::ConfirmHalt,
-        Press::LockoutLaunchers,
-        Press::Isolate,
-        Press::ConfirmIsolate,
-    ]
-    .into_iter()
-    .find(|p| self::action_id(*p) == action_id)
+    Press::ALL
+        .into_iter()
+        .find(|p| self::action_id(*p) == action_id)
 }
 
 /// A `/runaway` slash command, read with slack-morphism's `SlackCommandEvent` (every field

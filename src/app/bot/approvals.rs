@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::Bot;
 use crate::core::approvals::{WAITING, approvers, enough};
+use crate::core::incident::Press;
 use crate::ports::journal::JournalError;
 
 impl Bot {
@@ -68,17 +69,9 @@ impl Bot {
             return Vec::new();
         };
         let mut out: Vec<String> = Vec::new();
-        for action in [
-            "approve",
-            "confirmhalt",
-            "confirmisolate",
-            "isolate",
-            "lockoutlaunchers",
-        ] {
-            let first = matches!(action, "confirmhalt" | "confirmisolate")
-                .then_some(requester)
-                .flatten();
-            for u in approvers(&presses, action, first) {
+        for press in Press::ALL.into_iter().filter(|p| p.acts()) {
+            let first = press.confirms_a_request().then_some(requester).flatten();
+            for u in approvers(&presses, &press.name(), first) {
                 if !out.iter().any(|o| o == u) {
                     out.push(u.to_owned());
                 }

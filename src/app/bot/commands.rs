@@ -24,7 +24,7 @@ impl Bot {
         response_url: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, JournalError> {
-        let action = format!("{press:?}").to_lowercase();
+        let action = press.name();
         if !self.is_approver(user) {
             let text = self.refuse(user, &action, Some(incident), now)?;
             self.tell(response_url, text).await;
@@ -97,7 +97,8 @@ impl Bot {
         // The two-person rule: what acts waits for a second, different approver. Asked of an
         // incident already decided, it falls through to say so.
         if to == Status::Approved && row.status == from {
-            let requester = matches!(press, Press::ConfirmHalt | Press::ConfirmIsolate)
+            let requester = press
+                .confirms_a_request()
                 .then(|| row.actor.strip_prefix("slack:"))
                 .flatten();
             if !self

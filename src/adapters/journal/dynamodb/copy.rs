@@ -131,8 +131,10 @@ fn sort_into(copy: &mut JournalCopy, item: &Item) -> Result<(), String> {
 fn incident_item(i: &CopiedIncident) -> Item {
     let r = &i.row;
     let owner = match (r.kind.as_str(), &r.account_id, &i.resource) {
-        ("alert", Some(account), _) => Some(format!("ALERT#{account}")),
-        ("finding", Some(account), Some(resource)) => Some(format!("FINDING#{account}#{resource}")),
+        ("alert", Some(account), _) => Some(incident_items::alert_owner(account)),
+        ("finding", Some(account), Some(resource)) => {
+            Some(incident_items::finding_owner(account, resource))
+        }
         _ => None,
     };
     let rfc = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());

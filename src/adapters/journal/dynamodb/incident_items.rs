@@ -15,6 +15,16 @@ pub(super) fn pk(id: &str) -> AttributeValue {
     s(format!("INC#{id}"))
 }
 
+/// The `GSI1` partition of an account's alerts.
+pub(super) fn alert_owner(account: &str) -> String {
+    format!("ALERT#{account}")
+}
+
+/// The `GSI1` partition of the findings about one resource of an account.
+pub(super) fn finding_owner(account: &str, resource: &str) -> String {
+    format!("FINDING#{account}#{resource}")
+}
+
 /// The sort key of every index: when it was opened, then its id.
 pub(super) fn order(opened: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", key_time(opened))

@@ -6,7 +6,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::incident_items::{SK, new_item, pk, put, row, sort_key, status_of, time_text, update};
+use super::incident_items::{
+    SK, alert_owner, finding_owner, new_item, pk, put, row, sort_key, status_of, time_text, update,
+};
 use super::{DynamoJournal, json_text, query_all, s, said, text};
 use crate::core::incident::{Observed, Status};
 use crate::ports::journal::{IncidentRow, JournalError, new_incident_id};
@@ -80,7 +82,7 @@ impl DynamoJournal {
             "open",
             at,
             "runaway serve",
-            Some(format!("ALERT#{account_id}")),
+            Some(alert_owner(account_id)),
             vec![
                 ("account_id", Some(account_id.to_owned())),
                 ("observed", Some(json_text(observed))),
@@ -108,7 +110,7 @@ impl DynamoJournal {
             "open",
             at,
             "guardduty",
-            Some(format!("FINDING#{account_id}#{resource}")),
+            Some(finding_owner(account_id, resource)),
             vec![
                 ("account_id", Some(account_id.to_owned())),
                 ("resource", Some(resource.to_owned())),
@@ -128,11 +130,11 @@ impl DynamoJournal {
         account_id: &str,
         resource: &str,
     ) -> Result<Option<IncidentRow>, JournalError> {
-        self.latest(format!("FINDING#{account_id}#{resource}"))
+        self.latest(finding_owner(account_id, resource))
     }
 
     pub fn latest_alert(&self, account_id: &str) -> Result<Option<IncidentRow>, JournalError> {
-        self.latest(format!("ALERT#{account_id}"))
+        self.latest(alert_owner(account_id))
     }
 
     fn latest(&self, owner: String) -> Result<Option<IncidentRow>, JournalError> {
