@@ -126,12 +126,20 @@ pub(super) async fn cmd_serve(config: Config, mut settings: Option<Settings>) ->
         .ok()
         .filter(|h| !h.trim().is_empty())
         .unwrap_or_else(crate::adapters::process::this_process);
-    let ttl = std::env::var("RUNAWAY_LEASE_TTL_SECS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .filter(|s| (3..=300).contains(s))
-        .map(std::time::Duration::from_secs)
-        .unwrap_or(crate::app::bot::LEASE_TTL);
+    let ttl = match std::env::var("RUNAWAY_LEASE_TTL_SECS") {
+        Err(_) => crate::app::bot::LEASE_TTL,
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(secs) if (3..=300).contains(&secs) => std::time::Duration::from_secs(secs),
+            _ => {
+                return Err(Exit(
+                    exit::USAGE,
+                    format!(
+                        "RUNAWAY_LEASE_TTL_SECS: expected whole seconds from 3 to 300, found {text:?}"
+                    ),
+                ));
+            }
+        },
+    };
     bot = bot.with_lease(holder, ttl);
     if let Some(queue) = queue {
         bot = bot.with_events(queue);

@@ -159,3 +159,33 @@ async fn the_leader_killed_in_the_grace_period_the_follower_acts_at_the_original
     );
     b.stop("-TERM").await;
 }
+
+/// A lease length that is not whole seconds from 3 to 300 is refused at start, named, rather
+/// than silently replaced by the default.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_lease_length_is_exit_2_naming_it() {
+    let (moto, _sdk, w, slack, _) = world(0, std::time::Duration::ZERO).await;
+    for bad in ["5m", "2", "301", ""] {
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            w.run(
+                &moto.url,
+                &["serve"],
+                &[
+                    ("RUNAWAY_LEASE_TTL_SECS", bad),
+                    ("RUNAWAY_SLACK_API_URL", &slack.api),
+                    ("SLACK_BOT_TOKEN", "xoxb-test-token"),
+                    ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+                    ("RUNAWAY_LISTEN", &format!("127.0.0.1:{}", free_port())),
+                ],
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("serve ran with RUNAWAY_LEASE_TTL_SECS={bad:?}"));
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+        assert!(
+            out.stderr.contains("RUNAWAY_LEASE_TTL_SECS") && out.stderr.contains("3 to 300"),
+            "{bad:?}: {out:?}"
+        );
+    }
+}
