@@ -39,14 +39,17 @@ async fn stopped_once(sdk: &aws_config::SdkConfig, proxy: &RefusingProxy, incide
     );
 }
 
-fn deadline_of(sdk: &aws_config::SdkConfig, incident: &str) -> DateTime<Utc> {
-    DynamoJournal::open_with(TABLE, sdk)
-        .unwrap()
-        .get_incident(incident)
-        .unwrap()
-        .unwrap()
-        .deadline
-        .expect("a delivered alert's deadline")
+/// The alert's deadline, once its delivery has journaled it (just after Slack took the post).
+async fn deadline_of(sdk: &aws_config::SdkConfig, incident: &str) -> DateTime<Utc> {
+    let journal = DynamoJournal::open_with(TABLE, sdk).unwrap();
+    for _ in 0..100 {
+        let row = journal.get_incident(incident).unwrap().unwrap();
+        if let Some(deadline) = row.deadline {
+            return deadline;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no deadline journaled for the delivered alert {incident}");
 }
 
 /// **Halt now** pressed by an approver on `replica`, and the halt's message once it ran.
@@ -120,7 +123,7 @@ async fn a_press_to_the_follower_racing_the_leaders_deadline_has_one_winner() {
     let (_, h) = health(&b).await;
     assert_eq!(h["lease"]["role"], "follower", "{h}");
 
-    let deadline = deadline_of(&sdk, &incident);
+    let deadline = deadline_of(&sdk, &incident).await;
     let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
     halt_now_on(&b, &slack, &incident).await;
@@ -149,7 +152,7 @@ async fn both_replicas_restarted_in_the_grace_period_redo_nothing() {
     let a = replica(&w, &proxy.url, &slack, "replica-a").await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let b = replica(&w, &proxy.url, &slack, "replica-b").await;
-    let deadline = deadline_of(&sdk, &incident);
+    let deadline = deadline_of(&sdk, &incident).await;
     a.stop("-TERM").await;
     b.stop("-TERM").await;
     let (a, b) = (
@@ -166,7 +169,11 @@ async fn both_replicas_restarted_in_the_grace_period_redo_nothing() {
         1,
         "the alert is not posted again"
     );
-    assert_eq!(deadline_of(&sdk, &incident), deadline, "the deadline held");
+    assert_eq!(
+        deadline_of(&sdk, &incident).await,
+        deadline,
+        "the deadline held"
+    );
     let decided = DynamoJournal::open_with(TABLE, &sdk)
         .unwrap()
         .get_incident(&incident)
@@ -202,7 +209,7 @@ async fn with_dynamodb_out_of_reach_the_leader_steps_down_and_never_acts_without
     )
     .await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
-    let deadline = deadline_of(&sdk, &incident);
+    let deadline = deadline_of(&sdk, &incident).await;
     dynamodb.cut();
     let mut stepped_down = None;
     for _ in 0..50 {
