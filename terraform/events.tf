@@ -59,6 +59,23 @@ resource "aws_cloudwatch_event_target" "events_queue" {
   arn       = aws_sqs_queue.events[0].arn
 }
 
+# The calls that may be tampering with the guard (a second pattern: one would pass
+# EventBridge's 2048-character limit), to the same queue.
+resource "aws_cloudwatch_event_rule" "tamper" {
+  count         = local.events
+  name          = "${var.name_prefix}-tamper"
+  description   = "runawaytrain: calls that stop instances behind the guard's back or tamper with it, of every watched account, to the guard's queue"
+  event_pattern = module.event_pattern.tamper_json
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "tamper_queue" {
+  count     = local.events
+  rule      = aws_cloudwatch_event_rule.tamper[0].name
+  target_id = "runawaytrain-queue"
+  arn       = aws_sqs_queue.events[0].arn
+}
+
 data "aws_iam_policy_document" "events_queue" {
   count = local.events
 
@@ -73,7 +90,7 @@ data "aws_iam_policy_document" "events_queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.events[0].arn]
+      values   = [aws_cloudwatch_event_rule.events[0].arn, aws_cloudwatch_event_rule.tamper[0].arn]
     }
   }
 

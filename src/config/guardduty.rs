@@ -4,7 +4,7 @@
 //! [[guardduty]]
 //! finding = "Backdoor:EC2/*"     # glob on the finding type
 //! min_severity = 7.0             # default 0
-//! response = "isolate"           # alert | isolate | stop
+//! response = "isolate"           # alert | isolate | stop | lockout (an access key's user)
 //! grace_period = "0s"            # default the account's; 0 acts at once
 //! ```
 //!
@@ -49,10 +49,11 @@ pub(super) fn rules(raw: Vec<RawRule>) -> Result<Vec<Rule>, (String, String)> {
                 "alert" => Response::Alert,
                 "isolate" => Response::Isolate,
                 "stop" => Response::Stop,
+                "lockout" => Response::Lockout,
                 other => {
                     return Err((
                         key("response"),
-                        format!("expected \"alert\", \"isolate\" or \"stop\" (the guard never terminates), found {other:?}"),
+                        format!("expected \"alert\", \"isolate\", \"stop\" or \"lockout\" (the guard never terminates), found {other:?}"),
                     ));
                 }
             };

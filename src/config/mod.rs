@@ -20,6 +20,7 @@ mod journal;
 mod organization;
 mod policy;
 mod services;
+mod tamper;
 mod validate;
 
 pub use forensics::Forensics;
@@ -57,6 +58,9 @@ pub struct Config {
     /// `[[guardduty]]`: the responses to GuardDuty findings (see `config/guardduty.rs`); none,
     /// findings are only journaled.
     pub guardduty: Vec<crate::core::guardduty::Rule>,
+    /// `[[tamper]]`: the responses to tampering (see `config/tamper.rs`); a call no rule
+    /// matches is alerted.
+    pub tamper: Vec<crate::core::tamper::Rule>,
     /// `[organization]` with `discover = true`: the management account's active accounts are
     /// watched too, through the member role, with `[organization.defaults]`.
     pub organization: Option<Organization>,
@@ -73,6 +77,18 @@ pub struct Events {
     pub queue_url: String,
     /// The queue's region: from the URL's host when it is AWS's, else `home_region`.
     pub region: RegionName,
+    /// `guard_rules`, default the module's: the queue's name and its stem followed by `-tamper`,
+    /// `-forward` and `-forward-tamper` (`runawaytrain-events`, `runawaytrain-tamper`,
+    /// `runawaytrain-forward`, `runawaytrain-forward-tamper`): the guard's EventBridge rules,
+    /// whose disabling, deletion, rewriting or loss of targets is tampering.
+    pub guard_rules: Vec<String>,
+}
+
+impl Events {
+    /// The queue's name: the URL's last part.
+    pub fn queue_name(&self) -> &str {
+        self.queue_url.rsplit('/').next().unwrap_or_default()
+    }
 }
 
 /// `[guard]`: how the guard runs, and the defaults of every account.
@@ -128,6 +144,16 @@ pub struct AccountPolicy {
     /// `exempt_resources`, default none: ARNs of resources of services beyond EC2 (databases,
     /// ECS services and tasks, functions) that a halt never touches.
     pub exempt_resources: Vec<String>,
+    /// `watch_stops`, default `false`: someone other than the guard stopping or terminating
+    /// instances, or turning their termination or stop protection off, opens a `tamper`
+    /// incident (the event path must run).
+    pub watch_stops: bool,
+    /// `expected_principals`, default none: IAM user or role names, ARNs or globs of the
+    /// automation that stops or terminates instances legitimately (never tampering).
+    pub expected_principals: Vec<String>,
+    /// `tag_admins`, default none: principals (names, ARNs or globs) who may put on or take off
+    /// the exemption tag; anyone else doing so opens a `tamper` incident.
+    pub tag_admins: Vec<String>,
 }
 
 impl Account {

@@ -24,6 +24,9 @@ pub(super) fn policy(
         forensics: None,
         allow_session_revocation: false,
         exempt_resources: Vec::new(),
+        watch_stops: false,
+        expected_principals: Vec::new(),
+        tag_admins: Vec::new(),
     });
     let grace_period = match raw.grace_period {
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
@@ -101,7 +104,18 @@ pub(super) fn policy(
         }
         None => base.exempt_resources,
     };
+    let expected_principals = match raw.expected_principals {
+        Some(list) => super::tamper::principals(&key("expected_principals"), list)?,
+        None => base.expected_principals,
+    };
+    let tag_admins = match raw.tag_admins {
+        Some(list) => super::tamper::principals(&key("tag_admins"), list)?,
+        None => base.tag_admins,
+    };
     Ok(AccountPolicy {
+        watch_stops: raw.watch_stops.unwrap_or(base.watch_stops),
+        expected_principals,
+        tag_admins,
         exempt_resources,
         allow_session_revocation: raw
             .allow_session_revocation

@@ -26,6 +26,8 @@ pub(super) struct RawFile {
     accounts: Vec<RawAccount>,
     #[serde(default)]
     guardduty: Vec<super::guardduty::RawRule>,
+    #[serde(default)]
+    tamper: Vec<super::tamper::RawRule>,
     organization: Option<super::organization::RawOrganization>,
     journal: Option<super::journal::RawJournal>,
 }
@@ -50,6 +52,9 @@ struct RawGuard {
     forensics_instance_type: Option<String>,
     allow_session_revocation: Option<bool>,
     exempt_resources: Option<Vec<String>>,
+    watch_stops: Option<bool>,
+    expected_principals: Option<Vec<String>>,
+    tag_admins: Option<Vec<String>>,
 }
 
 /// The per-account settings of `[guard]` or of one `[[accounts]]` entry.
@@ -67,6 +72,9 @@ pub(super) struct RawPolicy {
     pub(super) forensics_subnet_id: Option<String>,
     pub(super) forensics_ami: Option<String>,
     pub(super) forensics_instance_type: Option<String>,
+    pub(super) watch_stops: Option<bool>,
+    pub(super) expected_principals: Option<Vec<String>>,
+    pub(super) tag_admins: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -89,6 +97,7 @@ struct RawNotify {
 #[serde(deny_unknown_fields)]
 struct RawEvents {
     queue_url: String,
+    guard_rules: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +132,9 @@ pub(super) struct RawAccount {
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
     allow_session_revocation: Option<bool>,
+    watch_stops: Option<bool>,
+    expected_principals: Option<Vec<String>>,
+    tag_admins: Option<Vec<String>>,
 }
 
 pub(super) type Invalid = (String, String);
@@ -174,6 +186,9 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             forensics_instance_type: g.forensics_instance_type,
             allow_session_revocation: g.allow_session_revocation,
             exempt_resources: g.exempt_resources,
+            watch_stops: g.watch_stops,
+            expected_principals: g.expected_principals,
+            tag_admins: g.tag_admins,
         },
         None,
     )?;
@@ -244,9 +259,13 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
     let journal = super::journal::journal(raw.journal, &home_region)?;
     let events = match raw.events {
         None => None,
-        Some(e) => Some(events(&e.queue_url, &home_region)?),
+        Some(e) => Some(super::tamper::guard_rules(
+            events(&e.queue_url, &home_region)?,
+            e.guard_rules,
+        )?),
     };
     let guardduty = super::guardduty::rules(raw.guardduty)?;
+    let tamper = super::tamper::rules(raw.tamper)?;
 
     let organization = match raw.organization {
         Some(o) => super::organization::organization(o, &defaults)?,
@@ -307,6 +326,7 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
         events,
         accounts,
         guardduty,
+        tamper,
         organization,
         journal,
     })
@@ -350,6 +370,7 @@ fn events(url: &str, home_region: &RegionName) -> Result<Events, Invalid> {
     Ok(Events {
         queue_url: url.to_owned(),
         region: from_host.unwrap_or_else(|| home_region.clone()),
+        guard_rules: Vec::new(),
     })
 }
 
@@ -458,6 +479,9 @@ pub(super) fn account_in(
             forensics_instance_type: a.forensics_instance_type,
             allow_session_revocation: a.allow_session_revocation,
             exempt_resources: a.exempt_resources,
+            watch_stops: a.watch_stops,
+            expected_principals: a.expected_principals,
+            tag_admins: a.tag_admins,
         },
         Some(defaults),
     )?;

@@ -191,8 +191,12 @@ pub enum Decision {
     /// A GuardDuty finding of a watched account: the `[[guardduty]]` rules decide.
     Finding,
     /// An inline-policy write in a watched account: held to the journal if the guard's role
-    /// made it (`core::policy_writes`).
+    /// made it (`core::policy_writes`), judged as tampering if someone else made it to the
+    /// guard's role.
     PolicyWrite,
+    /// A call that may be tampering with the guard or stopping things behind its back
+    /// (`core::tamper` judges).
+    Tamper,
 }
 
 /// What `event` should make the guard do; `watched`: its account is one the guard watches.
@@ -214,6 +218,9 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
             if crate::core::policy_writes::POLICY_WRITES.contains(&event_name.as_str()) =>
         {
             Decision::PolicyWrite
+        }
+        Kind::ApiCall { event_name, .. } if crate::core::tamper::is_tamper_call(event_name) => {
+            Decision::Tamper
         }
         Kind::ApiCall { .. } => Decision::Ignore("not a launch call"),
         Kind::Finding { .. } => Decision::Finding,
@@ -356,6 +363,22 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(decide(&e, true), Decision::Ignore("not a launch call"));
+        for name in [
+            "StopInstances",
+            "StopLogging",
+            "DeleteQueue",
+            "AttachRolePolicy",
+        ] {
+            let e = parse(&envelope(API_CALL, serde_json::json!({"eventName": name}))).unwrap();
+            assert_eq!(decide(&e, true), Decision::Tamper, "{name}");
+            assert!(matches!(decide(&e, false), Decision::Ignore(_)));
+        }
+        let e = parse(&envelope(
+            API_CALL,
+            serde_json::json!({"eventName": "PutRolePolicy"}),
+        ))
+        .unwrap();
+        assert_eq!(decide(&e, true), Decision::PolicyWrite);
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum Response {
     Isolate,
     /// Stop the instance at the deadline.
     Stop,
+    /// Lock out the principal at the deadline (`lockout_launchers`: an IAM user's key set
+    /// Inactive and the deny-all policy attached; a role's older sessions revoked or the
+    /// launch-deny policy attached). For an access key's finding, and for tampering.
+    Lockout,
 }
 
 impl Response {
@@ -24,6 +28,7 @@ impl Response {
             Self::Alert => "alert",
             Self::Isolate => "isolate",
             Self::Stop => "stop",
+            Self::Lockout => "lockout",
         }
     }
 }
@@ -185,6 +190,10 @@ pub struct FindingIncident {
     pub findings: u64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// Tampering seen in CloudTrail (`core::tamper`), when that is what the incident is about:
+    /// `finding` then says it in GuardDuty's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper: Option<crate::core::tamper::Tamper>,
 }
 
 impl FindingIncident {
@@ -198,6 +207,13 @@ impl FindingIncident {
     ) -> Self {
         let response = match rule.response {
             Response::Isolate | Response::Stop if finding.instance_id.is_none() => Response::Alert,
+            Response::Lockout
+                if finding.access_key_id.is_none()
+                    || finding.user_name.is_none()
+                    || finding.user_type.as_deref() != Some("IAMUser") =>
+            {
+                Response::Alert
+            }
             r => r,
         };
         FindingIncident {
@@ -208,6 +224,50 @@ impl FindingIncident {
             findings: 1,
             first_seen: at,
             last_seen: at,
+            tamper: None,
+        }
+    }
+
+    /// A new incident for tampering: alert or lock out the principal (never isolate or stop:
+    /// the call names no instance of its own).
+    pub fn of_tamper(
+        tamper: crate::core::tamper::Tamper,
+        account_id: &str,
+        response: Response,
+        rule: &str,
+        grace: std::time::Duration,
+        at: DateTime<Utc>,
+    ) -> Self {
+        FindingIncident {
+            finding: tamper.as_finding(account_id),
+            response: match response {
+                Response::Lockout => Response::Lockout,
+                _ => Response::Alert,
+            },
+            rule: rule.to_owned(),
+            grace_seconds: grace.as_secs(),
+            findings: 1,
+            first_seen: at,
+            last_seen: at,
+            tamper: Some(tamper),
+        }
+    }
+
+    /// The journal's kind of the incident: `tamper` or `finding`.
+    pub fn kind(&self) -> &'static str {
+        if self.tamper.is_some() {
+            "tamper"
+        } else {
+            "finding"
+        }
+    }
+
+    /// Who opened it, as the journal's `actor`: `cloudtrail` or `guardduty`.
+    pub fn actor(&self) -> &'static str {
+        if self.tamper.is_some() {
+            "cloudtrail"
+        } else {
+            "guardduty"
         }
     }
 
@@ -218,6 +278,9 @@ impl FindingIncident {
             (Response::Alert, r) => r,
             (r, _) => r,
         };
+        if let (Some(earlier), Some(later)) = (self.tamper.take(), later.tamper.clone()) {
+            self.tamper = Some(earlier.followed_by(later));
+        }
         self.finding = later.finding;
         self.response = response;
         self.findings += 1;

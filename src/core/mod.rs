@@ -20,3 +20,4 @@ pub mod policy_writes;
 pub mod reports;
 pub mod rules;
 pub mod services;
+pub mod tamper;

@@ -151,6 +151,37 @@ pub fn judge(write: &PolicyWrite, guard: &str, journaled: &[Value]) -> Verdict {
     }
 }
 
+/// An unexpected write by the guard's role as tampering (`why`: the verdict), to alert on and
+/// lock out; `None` when the record has no readable time.
+pub fn as_tamper(
+    write: &PolicyWrite,
+    record: &Value,
+    why: &str,
+) -> Option<crate::core::tamper::Tamper> {
+    let time = chrono::DateTime::parse_from_rfc3339(&text_at(record, "/eventTime")?)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    Some(crate::core::tamper::Tamper {
+        category: crate::core::tamper::Category::Evasion,
+        event_name: write.event_name.clone(),
+        event_source: "iam.amazonaws.com".into(),
+        event_id: text_at(record, "/eventID"),
+        time,
+        region: text_at(record, "/awsRegion").unwrap_or_default(),
+        principal_arn: write.principal.arn.clone(),
+        principal_type: write.principal.kind.clone(),
+        user_name: write.principal.user_name.clone(),
+        role_arn: write.principal.issuer_arn.clone(),
+        access_key_id: write.principal.access_key_id.clone(),
+        source_ip: write.source_ip.clone(),
+        user_agent: text_at(record, "/userAgent"),
+        what: format!(
+            "wrote a policy with the guard's own role that its journal does not account for ({why})"
+        ),
+        earlier: Vec::new(),
+    })
+}
+
 /// `%XX` sequences decoded (IAM's API takes the document URL-encoded; CloudTrail usually
 /// records it decoded).
 fn percent_decode(s: &str) -> String {

@@ -21,6 +21,9 @@ pub fn email(view: &IncidentView) -> (String, String) {
         .collect::<Vec<_>>()
         .join(", ");
     if let Some(f) = &view.finding {
+        if let Some(t) = &f.tamper {
+            return tamper(view, f, t, &accounts);
+        }
         return finding(view, f, &accounts);
     }
     if let Some(t) = &view.target {
@@ -159,6 +162,15 @@ fn finding(
             (Response::Alert, _) => {
                 body += "\nAlert only: nothing happens unless an approver acts in Slack.\n"
             }
+            (Response::Lockout, Some(d)) => {
+                let _ = writeln!(
+                    body,
+                    "\nUnless an approver overrides in Slack, the guard will lock out {} (key {}) at {}.",
+                    g.user_name.as_deref().unwrap_or("the key's user"),
+                    g.access_key_id.as_deref().unwrap_or("?"),
+                    d.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
             (r, Some(d)) => {
                 let _ = writeln!(
                     body,
@@ -180,6 +192,78 @@ fn finding(
     }
     if let Some(e) = &view.error {
         let _ = writeln!(body, "\nNothing done: {e}");
+    }
+    if let Some(accounts) = &view.lockout {
+        body.push('\n');
+        body += &crate::text::terminal::lockout(&crate::app::lockout::LockoutReport {
+            incident: Some(view.id.clone()),
+            dry_run: false,
+            accounts: accounts.clone(),
+        });
+    }
+    (subject, body)
+}
+
+/// The e-mail of a tamper incident: who, with which key, from where, did what.
+fn tamper(
+    view: &IncidentView,
+    f: &crate::core::guardduty::FindingIncident,
+    t: &crate::core::tamper::Tamper,
+    accounts: &str,
+) -> (String, String) {
+    use crate::core::guardduty::Response;
+    let subject = format!(
+        "runawaytrain: tampering ({}) on {accounts} by {}: {}",
+        t.event_name,
+        t.who(),
+        view.status.as_str()
+    );
+    let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "not recorded".into());
+    let mut body = format!(
+        "Incident {} on {accounts}: {}.\n{} {}\n- principal: {} ({})\n- key: {}\n- source IP: {}\n- user agent: {}\n- call: {} ({}) in {} at {}\n- calls in this incident: {}\n",
+        view.id,
+        view.status.as_str(),
+        t.principal_arn,
+        t.what,
+        t.principal_arn,
+        t.principal_type,
+        unknown(&t.access_key_id),
+        unknown(&t.source_ip),
+        unknown(&t.user_agent),
+        t.event_name,
+        t.event_source,
+        t.region,
+        t.time.format("%Y-%m-%d %H:%M:%S UTC"),
+        f.findings,
+    );
+    for e in &t.earlier {
+        let _ = writeln!(body, "  before: {e}");
+    }
+    if view.status == Status::Open {
+        match (f.response, view.deadline) {
+            (Response::Lockout, Some(d)) => {
+                let _ = writeln!(
+                    body,
+                    "\nUnless an approver overrides in Slack, the guard will lock out {} at {}.",
+                    t.who(),
+                    d.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            _ => {
+                body += "\nAlert only: nothing happens unless an approver presses Lock out in Slack (or runs `runaway lockout --launchers INCIDENT`).\n"
+            }
+        }
+    }
+    if let Some(e) = &view.error {
+        let _ = writeln!(body, "\nNothing done: {e}");
+    }
+    if let Some(accounts) = &view.lockout {
+        body.push('\n');
+        body += &crate::text::terminal::lockout(&crate::app::lockout::LockoutReport {
+            incident: Some(view.id.clone()),
+            dry_run: false,
+            accounts: accounts.clone(),
+        });
     }
     (subject, body)
 }

@@ -410,6 +410,7 @@ fn finding_view(status: Status) -> IncidentView {
     v.outcome = None;
     v.decided_by = (status != Status::Open).then(|| "deadline".into());
     v.finding = Some(FindingIncident {
+        tamper: None,
         finding,
         response: Response::Isolate,
         rule: "Backdoor:EC2/*".into(),

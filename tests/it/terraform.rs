@@ -399,17 +399,49 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         texts(&alternatives[3]["detail"]["eventSource"]),
         ["iam.amazonaws.com"]
     );
-    // The central rule and every forwarding rule use this one pattern.
-    for (dir, rule) in [
-        (terraform(), "events"),
-        (terraform().join("modules/event-forwarding"), "forward"),
+    // The tamper pattern: every call core::tamper judges, one alternative per source, in
+    // core's order, and nothing else.
+    let tamper = module(&terraform().join("modules/event-pattern"))
+        .into_iter()
+        .flat_map(|(_, body)| body.into_blocks())
+        .filter(|b| b.identifier() == "locals")
+        .find(|b| b.body().attributes().any(|a| a.key() == "tamper"))
+        .expect("a locals block with the tamper pattern");
+    let tamper = value(tamper.body(), "tamper");
+    let alternatives = tamper["$or"].as_array().expect("an $or pattern");
+    assert_eq!(
+        alternatives.len(),
+        runawaytrain::core::tamper::TAMPER_CALLS.len()
+    );
+    for (a, (source, event_source, names)) in alternatives
+        .iter()
+        .zip(runawaytrain::core::tamper::TAMPER_CALLS.iter())
+    {
+        assert_eq!(texts(&a["source"]), [*source]);
+        assert_eq!(texts(&a["detail-type"]), [API_CALL]);
+        assert_eq!(texts(&a["detail"]["eventSource"]), [*event_source]);
+        assert_eq!(texts(&a["detail"]["eventName"]), *names);
+    }
+    // The central rules and every forwarding rule use these two patterns.
+    for (dir, rule, output) in [
+        (terraform(), "events", "event_pattern.json"),
+        (terraform(), "tamper", "event_pattern.tamper_json"),
+        (
+            terraform().join("modules/event-forwarding"),
+            "forward",
+            "pattern.json",
+        ),
+        (
+            terraform().join("modules/event-forwarding"),
+            "tamper",
+            "pattern.tamper_json",
+        ),
     ] {
         let r = block(&dir, "resource", &["aws_cloudwatch_event_rule", rule]);
         let pattern = value(r.body(), "event_pattern");
         assert!(
-            pattern.as_str().unwrap().contains("event_pattern.json")
-                || pattern.as_str().unwrap().contains("pattern.json"),
-            "{}: {pattern:?}",
+            pattern.as_str().unwrap().ends_with(output),
+            "{} {rule}: {pattern:?}",
             dir.display()
         );
     }

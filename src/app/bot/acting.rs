@@ -26,8 +26,8 @@ impl Bot {
             .get_incident(id)?
             .expect("a claimed incident exists");
         self.refresh_message(id, response_url).await?;
-        if row.kind == "finding" || row.kind == "isolate" {
-            let (status, result) = if row.kind == "finding" {
+        if matches!(row.kind.as_str(), "finding" | "tamper" | "isolate") {
+            let (status, result) = if row.kind != "isolate" {
                 self.execute_finding(&row, clock).await?
             } else {
                 self.execute_isolation(&row, clock).await?
@@ -319,7 +319,7 @@ impl Bot {
         let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],
-            "finding" | "isolate" => Vec::new(),
+            "finding" | "tamper" | "isolate" => Vec::new(),
             _ => accounts
                 .first()
                 .map(|a| a.actions.clone())

@@ -110,6 +110,10 @@ impl Bot {
                                 }
                                 None => (Outcome::Ignored, Some("account not watched".into())),
                             },
+                            Decision::Tamper => match self.account(&e.account) {
+                                Some(account) => self.on_tamper(&account, &e.detail, clock).await?,
+                                None => (Outcome::Ignored, Some("account not watched".into())),
+                            },
                             Decision::Ignore(why) => (Outcome::Ignored, Some(why.to_owned())),
                         }
                     };

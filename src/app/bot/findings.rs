@@ -34,12 +34,28 @@ impl Bot {
         let now = clock.now();
         let grace = rule.grace_period.unwrap_or(account.policy.grace_period);
         let new = FindingIncident::new(finding, rule, grace, now);
-        let resource = new.finding.resource();
+        let launchers = key_user(account, &new.finding, now);
+        self.open_or_update(account, new, launchers, clock)
+    }
+
+    /// One incident per resource of a finding or per tampering principal: a repeat updates the
+    /// open one, unless it was closed as a false alarm whose snooze has ended; else a new one
+    /// is opened (with who can be locked out, if known) and alerted.
+    pub(super) fn open_or_update(
+        self: &Arc<Self>,
+        account: &Account,
+        new: FindingIncident,
+        launchers: Option<Launchers>,
+        clock: StepClock,
+    ) -> Result<(Outcome, Option<String>), JournalError> {
+        let now = clock.now();
+        let resource = new
+            .tamper
+            .as_ref()
+            .map_or_else(|| new.finding.resource(), |t| t.resource());
         let latest = self
             .journal
             .latest_finding(account.id.as_str(), &resource)?;
-        // One incident per resource: a repeat updates it, unless it was closed as a false
-        // alarm whose snooze has ended.
         let same = latest.filter(|row| {
             !(row.status == Status::Overridden && row.snooze_until.is_none_or(|t| now >= t))
         });
@@ -48,7 +64,7 @@ impl Bot {
                 let mut kept = row.finding.clone().unwrap_or_else(|| new.clone());
                 kept.seen_again(new);
                 self.journal.update_finding(&row.id, &kept, now)?;
-                tracing::info!(incident.id = %row.id, resource, findings = kept.findings, "finding incident updated");
+                tracing::info!(incident.id = %row.id, resource, findings = kept.findings, "{} incident updated", kept.kind());
                 self.spawn_refresh(&row.id);
                 Ok((Outcome::Incident, Some(format!("updated {}", row.id))))
             }
@@ -56,10 +72,10 @@ impl Bot {
                 let id = self
                     .journal
                     .open_finding(account.id.as_str(), &resource, &new, now)?;
-                if let Some(launchers) = key_user(account, &new.finding, now) {
+                if let Some(launchers) = launchers {
                     self.journal.set_launchers(&id, &launchers)?;
                 }
-                tracing::info!(incident.id = %id, resource, response = new.response.as_str(), "finding incident opened");
+                tracing::info!(incident.id = %id, resource, response = new.response.as_str(), "{} incident opened", new.kind());
                 self.spawn_delivery(&id, now, clock, false);
                 Ok((Outcome::Incident, Some(format!("opened {id}"))))
             }
@@ -80,6 +96,9 @@ impl Bot {
             ));
         };
         let account = row.account_id.as_deref().and_then(|a| self.account(a));
+        if f.response == Response::Lockout {
+            return self.lockout_response(row, account.as_deref(), clock).await;
+        }
         let (Some(account), Some(instance)) = (account, f.finding.instance_id.as_deref()) else {
             return Ok((
                 Status::Executed,
@@ -93,7 +112,7 @@ impl Bot {
             ));
         };
         match f.response {
-            Response::Alert => Ok((
+            Response::Alert | Response::Lockout => Ok((
                 Status::Executed,
                 serde_json::json!({"note": "an alert only"}),
             )),
@@ -135,6 +154,50 @@ impl Bot {
                 Ok((status, result))
             }
         }
+    }
+}
+
+impl Bot {
+    /// A finding's or tampering's `lockout` response: the incident's principal locked out as
+    /// `lockout_launchers` does (never the guard, an exempt principal, root).
+    async fn lockout_response(
+        &self,
+        row: &IncidentRow,
+        account: Option<&Account>,
+        clock: StepClock,
+    ) -> Result<(Status, serde_json::Value), JournalError> {
+        let launchers = row
+            .launchers
+            .as_ref()
+            .map(|l| l.attribution.launchers.clone())
+            .unwrap_or_default();
+        let Some(account) = account.filter(|_| !launchers.is_empty()) else {
+            return Ok((
+                Status::Partial,
+                serde_json::json!({"error": "no principal to lock out: the incident names none of a configured account"}),
+            ));
+        };
+        let done = crate::app::lockout_launchers::run(
+            self.cloud.as_ref(),
+            account,
+            &launchers,
+            &row.id,
+            row.opened_at,
+            Some(self.journal.as_ref()),
+            &|| clock.now(),
+        )
+        .await?;
+        let status = if done.errors.is_empty() {
+            Status::Executed
+        } else {
+            Status::Partial
+        };
+        let report = crate::app::lockout::LockoutReport {
+            incident: Some(row.id.clone()),
+            dry_run: false,
+            accounts: vec![done],
+        };
+        Ok((status, serde_json::json!({ "lockout": report })))
     }
 }
 

@@ -19,6 +19,7 @@ mod lease;
 mod metrics;
 mod policy_writes;
 mod run;
+mod tamper;
 mod triggers;
 
 pub use events::{EventsError, RECEIVE_WAIT, run_events};

@@ -49,6 +49,10 @@ impl Bot {
         };
         let journaled = self.journaled_documents(account, &write)?;
         match policy_writes::judge(&write, conn.identity(), &journaled) {
+            // Someone else's write: tampering if it is to the guard's own role.
+            Verdict::NotTheGuard if crate::core::tamper::is_tamper_call(&write.event_name) => {
+                self.on_tamper(account, record, clock).await
+            }
             Verdict::NotTheGuard => Ok((Outcome::Ignored, Some("not the guard's write".into()))),
             Verdict::Journaled { incident } => Ok((
                 Outcome::Kept,
@@ -59,6 +63,14 @@ impl Bot {
                 tracing::error!(account.id = %account.id, problem = %why, "the guard's role wrote a policy it did not journal");
                 self.metrics.unexpected_write(clock.now(), &why);
                 self.tell_unexpected_write(account, &why).await;
+                // Whoever holds the guard's role: a tamper incident too, to alert and lock out.
+                if let Some(t) = policy_writes::as_tamper(&write, record, &why) {
+                    let (_, opened) = self.open_tamper(account, t, clock)?;
+                    return Ok((
+                        Outcome::Alerted,
+                        Some(format!("{why}; {}", opened.unwrap_or_default())),
+                    ));
+                }
                 Ok((Outcome::Alerted, Some(why)))
             }
         }

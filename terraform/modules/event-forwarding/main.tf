@@ -19,3 +19,17 @@ resource "aws_cloudwatch_event_target" "central_bus" {
   arn       = var.central_bus_arn
   role_arn  = var.role_arn
 }
+
+resource "aws_cloudwatch_event_rule" "tamper" {
+  name          = "${var.name_prefix}-forward-tamper"
+  description   = "runawaytrain: calls that stop instances behind the guard's back or tamper with it, to the guard's bus"
+  event_pattern = module.pattern.tamper_json
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "tamper_central_bus" {
+  rule      = aws_cloudwatch_event_rule.tamper.name
+  target_id = "runawaytrain-central-bus"
+  arn       = var.central_bus_arn
+  role_arn  = var.role_arn
+}

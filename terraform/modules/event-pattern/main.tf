@@ -2,7 +2,9 @@
 # the EC2 calls that launch them (as CloudTrail records them), GuardDuty findings, and the
 # inline-policy writes the guard holds its own role's to (IAM's events are delivered in
 # us-east-1; with allow_session_revocation the guard alerts on any write of its own role that
-# it did not journal). Used by
+# it did not journal). A second pattern, `tamper`, carries the calls that tamper with the guard
+# or stop things behind its back (one pattern would pass EventBridge's 2048-character limit).
+# Used by
 # the central rule (root module) and by every forwarding rule (modules/event-forwarding), so the
 # two can never disagree. tests/it/terraform.rs holds it to src/core/events.rs.
 
@@ -82,6 +84,64 @@ locals {
         detail = {
           eventSource = ["iam.amazonaws.com"]
           eventName   = ["PutUserPolicy", "PutRolePolicy"]
+        }
+      },
+    ]
+  }
+}
+
+# The calls that may be tampering (src/core/tamper.rs TAMPER_CALLS, in its order): instances
+# stopped, terminated or unprotected, the exemption tag moved, CloudTrail and GuardDuty turned
+# off, the guard's rules, queue, role and policies changed. The guard judges each record.
+locals {
+  tamper = {
+    "$or" = [
+      {
+        source        = ["aws.ec2"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["ec2.amazonaws.com"]
+          eventName   = ["StopInstances", "TerminateInstances", "ModifyInstanceAttribute", "CreateTags", "DeleteTags"]
+        }
+      },
+      {
+        source        = ["aws.cloudtrail"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["cloudtrail.amazonaws.com"]
+          eventName   = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"]
+        }
+      },
+      {
+        source        = ["aws.guardduty"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["guardduty.amazonaws.com"]
+          eventName   = ["DeleteDetector", "UpdateDetector", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount"]
+        }
+      },
+      {
+        source        = ["aws.events"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["events.amazonaws.com"]
+          eventName   = ["DisableRule", "DeleteRule", "RemoveTargets", "PutRule"]
+        }
+      },
+      {
+        source        = ["aws.sqs"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["sqs.amazonaws.com"]
+          eventName   = ["SetQueueAttributes", "DeleteQueue", "PurgeQueue"]
+        }
+      },
+      {
+        source        = ["aws.iam"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["iam.amazonaws.com"]
+          eventName   = ["DeleteRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "DetachUserPolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicyVersion", "DeletePolicy"]
         }
       },
     ]

@@ -30,9 +30,49 @@ pub struct EventPipe {
     pub home: SdkConfig,
 }
 
+/// Which patterns the pipe's rules match.
+#[derive(Debug, Clone, Copy)]
+pub enum Patterns {
+    /// Every event of the three detail types the guard reads (most tests: what the guard does
+    /// with an event, whatever the module forwards).
+    DetailTypes,
+    /// The module's own two patterns (`modules/event-pattern`: `pattern` and `tamper`), each on
+    /// a rule of its own, as the module builds them.
+    Module,
+}
+
+/// The JSON of one of `modules/event-pattern`'s locals (`pattern`, `tamper`), read from the
+/// module's HCL: the test runs exactly what the module deploys.
+pub fn module_pattern(local: &str) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/terraform/modules/event-pattern/main.tf"
+    );
+    let body: hcl::Body = hcl::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let expr = body
+        .into_blocks()
+        .filter(|b| b.identifier() == "locals")
+        .flat_map(|b| b.body().attributes().cloned().collect::<Vec<_>>())
+        .find(|a| a.key() == local)
+        .unwrap_or_else(|| panic!("no local {local} in {path}"))
+        .expr()
+        .clone();
+    serde_json::to_string(&hcl::Value::from(expr)).unwrap()
+}
+
 /// Builds the pipe. `max_receive`: the dead-letter queue's receive limit; `visibility`: the
 /// queue's visibility timeout in seconds.
 pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> EventPipe {
+    event_pipe_of(moto, max_receive, visibility, Patterns::DetailTypes).await
+}
+
+/// The pipe with rules matching `patterns`.
+pub async fn event_pipe_of(
+    moto: &Moto,
+    max_receive: u32,
+    visibility: u32,
+    patterns: Patterns,
+) -> EventPipe {
     let home = moto.sdk("us-east-1").await;
     let sqs = aws_sdk_sqs::Client::new(&home);
     let dlq_url = sqs
@@ -60,13 +100,45 @@ pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> Event
         .queue_url
         .unwrap();
     let arn = queue_arn(&sqs, &queue_url).await;
-    let pattern = serde_json::json!({"detail-type": DETAIL_TYPES}).to_string();
-
+    let rules: Vec<(&str, &str, String)> = match patterns {
+        Patterns::DetailTypes => {
+            let pattern = serde_json::json!({"detail-type": DETAIL_TYPES}).to_string();
+            vec![("runawaytrain-events", "runawaytrain-forward", pattern)]
+        }
+        Patterns::Module => vec![
+            (
+                "runawaytrain-events",
+                "runawaytrain-forward",
+                module_pattern("pattern"),
+            ),
+            (
+                "runawaytrain-tamper",
+                "runawaytrain-forward-tamper",
+                module_pattern("tamper"),
+            ),
+        ],
+    };
     let central = aws_sdk_eventbridge::Client::new(&home);
+    let away = aws_sdk_eventbridge::Client::new(&moto.sdk("eu-west-1").await);
+    for (rule, forward, pattern) in rules {
+        to_queue(&central, rule, &pattern, &arn).await;
+        forwarding(&away, forward, &pattern).await;
+    }
+    EventPipe {
+        queue_url,
+        dlq_url,
+        sqs,
+        home,
+    }
+}
+
+/// A rule on the central bus sending what `pattern` matches to the queue, in the documented
+/// envelope.
+async fn to_queue(central: &aws_sdk_eventbridge::Client, rule: &str, pattern: &str, arn: &str) {
     central
         .put_rule()
-        .name("runawaytrain-events")
-        .event_pattern(&pattern)
+        .name(rule)
+        .event_pattern(pattern)
         .send()
         .await
         .unwrap();
@@ -86,11 +158,11 @@ pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> Event
         .unwrap();
     central
         .put_targets()
-        .rule("runawaytrain-events")
+        .rule(rule)
         .targets(
             Target::builder()
                 .id("queue")
-                .arn(&arn)
+                .arn(arn)
                 .input_transformer(envelope)
                 .build()
                 .unwrap(),
@@ -98,16 +170,18 @@ pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> Event
         .send()
         .await
         .unwrap();
+}
 
-    let away = aws_sdk_eventbridge::Client::new(&moto.sdk("eu-west-1").await);
+/// A rule in another region forwarding what `pattern` matches to the central bus.
+async fn forwarding(away: &aws_sdk_eventbridge::Client, rule: &str, pattern: &str) {
     away.put_rule()
-        .name("runawaytrain-forward")
-        .event_pattern(&pattern)
+        .name(rule)
+        .event_pattern(pattern)
         .send()
         .await
         .unwrap();
     away.put_targets()
-        .rule("runawaytrain-forward")
+        .rule(rule)
         .targets(
             Target::builder()
                 .id("central-bus")
@@ -125,12 +199,6 @@ pub async fn event_pipe(moto: &Moto, max_receive: u32, visibility: u32) -> Event
         .send()
         .await
         .unwrap();
-    EventPipe {
-        queue_url,
-        dlq_url,
-        sqs,
-        home,
-    }
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {

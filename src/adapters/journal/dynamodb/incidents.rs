@@ -106,10 +106,10 @@ impl DynamoJournal {
         let id = new_incident_id(at);
         let item = new_item(
             &id,
-            "finding",
+            finding.kind(),
             "open",
             at,
-            "guardduty",
+            finding.actor(),
             Some(finding_owner(account_id, resource)),
             vec![
                 ("account_id", Some(account_id.to_owned())),

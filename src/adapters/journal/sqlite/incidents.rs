@@ -139,8 +139,8 @@ impl SqliteJournal {
         self.with("open an incident", |c| {
             c.execute(
                 "INSERT INTO incidents (id, kind, status, opened_at, actor, account_id, resource, finding, updated_at)
-                 VALUES (?1, 'finding', 'open', ?2, 'guardduty', ?3, ?4, ?5, ?2)",
-                params![id, at.to_rfc3339(), account_id, resource, json_text(finding)],
+                 VALUES (?1, ?6, 'open', ?2, ?7, ?3, ?4, ?5, ?2)",
+                params![id, at.to_rfc3339(), account_id, resource, json_text(finding), finding.kind(), finding.actor()],
             )
         })?;
         Ok(id)
@@ -155,7 +155,7 @@ impl SqliteJournal {
         self.with("read the latest finding incident", |c| {
             c.query_row(
                 &format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = 'finding' AND account_id = ?1 AND resource = ?2
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind IN ('finding', 'tamper') AND account_id = ?1 AND resource = ?2
                      ORDER BY opened_at DESC, rowid DESC LIMIT 1"
                 ),
                 params![account_id, resource],

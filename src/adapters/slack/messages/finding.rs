@@ -71,6 +71,11 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
             format!("isolate {instance} (it keeps running, cut off; its volumes are snapshotted)")
         }
         Response::Stop => format!("stop {instance}"),
+        Response::Lockout => format!(
+            "lock out {} (its key {} set Inactive, the deny-all policy attached)",
+            finding.user_name.as_deref().unwrap_or("the key's user"),
+            finding.access_key_id.as_deref().unwrap_or("?")
+        ),
         Response::Alert => String::new(),
     };
     match view.status {
@@ -92,6 +97,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
                 fallback += &format!(". Will {what} unless overridden.");
                 let label = match f.response {
                     Response::Stop => "Stop now",
+                    Response::Lockout => "Lock out now",
                     _ => "Isolate now",
                 };
                 buttons.push(danger_button(
@@ -119,7 +125,9 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
                 ));
             }
             buttons.push(button(Press::Override, &view.id, "Override"));
-            buttons.extend(lockout_launchers_button(view));
+            if f.response != Response::Lockout {
+                buttons.extend(lockout_launchers_button(view));
+            }
             blocks.push(actions_block("runaway_decide", buttons));
         }
         _ => {

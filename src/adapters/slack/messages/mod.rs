@@ -19,6 +19,7 @@ use crate::text::summarise;
 
 mod finding;
 mod isolate;
+mod tamper;
 
 /// Slack's limits, as its own SDK enforces them.
 const MAX_SECTION_TEXT: usize = 3000;
@@ -143,6 +144,9 @@ pub fn incident_message(view: &IncidentView) -> Value {
 /// The message of an incident (`text` fallback and `blocks`), for every status.
 pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
     if let Some(f) = &view.finding {
+        if let Some(t) = &f.tamper {
+            return tamper::content(view, f, t);
+        }
         return finding::content(view, f);
     }
     if let Some(t) = &view.target {

@@ -1,6 +1,6 @@
 use super::*;
 
-const MINIMAL: &str = r#"
+pub(super) const MINIMAL: &str = r#"
 [guard]
 home_region = "us-east-1"
 exempt_principals = ["breakglass"]
@@ -22,12 +22,12 @@ regions = ["eu-west-1", "us-east-1"]
 exempt_tag = "keep"
 "#;
 
-fn parse(text: &str) -> Result<Config, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(Path::new("/etc/runaway/runaway.toml"), text)
 }
 
 /// Parses `text` and expects an error naming `key` whose message contains `needle`.
-fn check_err(text: &str, key: &str, needle: &str) {
+pub(super) fn check_err(text: &str, key: &str, needle: &str) {
     let e = parse(text).expect_err("expected a configuration error");
     assert_eq!(e.key, key, "{e}");
     assert!(e.message.contains(needle), "{e}");
@@ -459,3 +459,5 @@ fn halt_services_max_running_and_exempt_resources_are_checked() {
         "resource ARN",
     );
 }
+
+mod tamper;
