@@ -198,7 +198,7 @@ impl Tamper {
     }
 
     /// The principal's last name: `mallory`, `deploy/ci-42`.
-    fn who_short(&self) -> String {
+    pub fn who_short(&self) -> String {
         match self.principal_arn.split_once(":assumed-role/") {
             Some((_, rest)) => rest.to_owned(),
             None => self

@@ -213,9 +213,9 @@ fn tamper(
 ) -> (String, String) {
     use crate::core::guardduty::Response;
     let subject = format!(
-        "runawaytrain: tampering ({}) on {accounts} by {}: {}",
+        "runawaytrain: tampering by {} ({}) on {accounts}: {}",
+        t.who_short(),
         t.event_name,
-        t.who(),
         view.status.as_str()
     );
     let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "not recorded".into());

@@ -184,7 +184,14 @@ fn only_the_http_adapter_knows_routes() {
 fn nothing_ever_terminates_an_instance() {
     holds(
         "no code path terminates",
-        offenders(&[], &["terminate_instances", "TerminateInstances"]),
+        offenders(&[], &["terminate_instances", "TerminateInstances"])
+            .into_iter()
+            // Tamper findings read CloudTrail's record of someone else's TerminateInstances: the
+            // name, never the SDK call (which the first needle finds anywhere, here too).
+            .filter(|o| {
+                !(o.starts_with("src/core/tamper.rs:") && !o.contains("terminate_instances"))
+            })
+            .collect(),
     );
 }
 

@@ -26,6 +26,7 @@ mod serve;
 mod services;
 mod snapshots;
 mod socket_mode;
+mod tamper;
 mod terraform;
 mod terraform_apply;
 mod two_person;

@@ -128,6 +128,26 @@ impl BotHarness {
         (Self::build(moto, &text).await, pipe)
     }
 
+    /// As `with_events`, with the module's own event patterns on the rules
+    /// (`events::Patterns::Module`).
+    pub async fn with_module_events(
+        max_receive: u32,
+        visibility: u32,
+        config: impl FnOnce(&str, &str) -> String,
+    ) -> (BotHarness, super::events::EventPipe) {
+        let moto = Moto::start();
+        let topic = topic(&moto).await;
+        let pipe = super::events::event_pipe_of(
+            &moto,
+            max_receive,
+            visibility,
+            super::events::Patterns::Module,
+        )
+        .await;
+        let text = config(&topic, &pipe.queue_url);
+        (Self::build(moto, &text).await, pipe)
+    }
+
     /// A second bot over the same journal and emulator: the guard after a restart.
     pub async fn restarted(&self) -> Stepped {
         let path = self.dir.path().join("runaway.toml");
