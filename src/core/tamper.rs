@@ -166,7 +166,7 @@ impl Tamper {
         let mut earlier = self.earlier;
         earlier.push(format!(
             "{}: {} ({})",
-            self.time.format("%Y-%m-%d %H:%M:%SZ"),
+            self.time.format("%Y-%m-%d %H:%M:%S UTC"),
             self.what,
             self.event_name
         ));

@@ -221,6 +221,44 @@ fn guardduty_findings_never_panic_and_name_the_field() {
 }
 
 #[test]
+fn tamper_records_never_panic_and_name_the_field() {
+    use runawaytrain::core::tamper::{Watch, judge};
+    let rules = ["runawaytrain-events".to_owned()];
+    let (expected, admins) = (["nightly-stop".to_owned()], ["platform".to_owned()]);
+    let watch = Watch {
+        guard: "arn:aws:sts::123456789012:assumed-role/runawaytrain-guard/s",
+        watch_stops: true,
+        expected_principals: &expected,
+        tag_admins: &admins,
+        exempt_tag: "runaway:exempt",
+        rules: &rules,
+        queue: Some("runawaytrain-events"),
+        policies: &["arn:aws:iam::123456789012:policy/runawaytrain-lockout"],
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cloudtrail");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let valid: Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        assert!(judge(&valid, &watch).is_ok(), "{valid}");
+        run(128, mutation(), |(pick, with)| {
+            let doc = mutate(&valid, pick, with);
+            if let Err(e) = judge(&doc, &watch) {
+                // The field it lacks, in backticks, or what the call is not.
+                prop_assert!(
+                    e.contains('`') || e.contains("not a call") || e.contains("rather than"),
+                    "{e:?} for {doc}"
+                );
+            }
+            Ok(())
+        });
+    }
+    run(512, json_value(), |v| {
+        let _ = judge(&v, &watch);
+        Ok(())
+    });
+}
+
+#[test]
 fn slack_commands_and_interactions_never_panic() {
     use runawaytrain::adapters::slack::requests::{ButtonPress, SlashCommand};
     run(1024, prop::collection::vec(any::<u8>(), 0..600), |bytes| {

@@ -25,6 +25,7 @@ mod restore;
 mod serve;
 mod services;
 mod snapshots;
+mod snapshots_tamper;
 mod socket_mode;
 mod tamper;
 mod terraform;

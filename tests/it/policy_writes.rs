@@ -173,6 +173,25 @@ async fn a_policy_write_by_the_guards_role_that_it_did_not_journal_is_told() {
         "{said:?}"
     );
 
+    // Both are tampering by whoever holds the guard's role: one tamper incident of its
+    // principal, the two writes counted (the Lock out it offers leaves the guard's own identity).
+    let tamper: Vec<_> = h
+        .bot
+        .journal
+        .recent_incidents(10)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "tamper")
+        .collect();
+    assert_eq!(tamper.len(), 1, "{tamper:?}");
+    let f = tamper[0].finding.clone().unwrap();
+    assert_eq!(f.findings, 2);
+    assert!(
+        f.tamper.unwrap().what.contains("does not account for"),
+        "{:?}",
+        tamper[0].finding
+    );
+
     // The notify list heard of both, and /healthz says so.
     let emails = crate::common::bot::emails(&h.moto);
     let told: Vec<&(String, String)> = emails[before..]

@@ -42,7 +42,7 @@ fn observed() -> Observed {
     }
 }
 
-fn view(status: Status) -> IncidentView {
+pub(crate) fn view(status: Status) -> IncidentView {
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
     let executed = matches!(status, Status::Executed | Status::Partial);
     IncidentView {
@@ -240,7 +240,7 @@ fn check_table() {
     insta::assert_snapshot!(runawaytrain::text::terminal::check(&report));
 }
 
-fn lockout_outcome() -> Vec<AccountLockout> {
+pub(crate) fn lockout_outcome() -> Vec<AccountLockout> {
     vec![AccountLockout {
         account_id: "111111111111".into(),
         name: "payer".into(),

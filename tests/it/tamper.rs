@@ -402,7 +402,7 @@ async fn defence_evasion_of_every_kind_gathers_in_one_incident_locked_out_at_the
         .deadline_step(Utc::now() + Duration::seconds(1))
         .await
         .unwrap();
-    assert_eq!(ran, [row.id.clone()]);
+    assert_eq!(ran, std::slice::from_ref(&row.id));
     assert_eq!(key_status(&iam).await, "Inactive");
     assert_eq!(attached(&iam).await, [lockout_arn()]);
     let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();

@@ -71,7 +71,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident, t: &Tamper) -> S
         .launchers
         .as_ref()
         .is_some_and(|l| l.attribution.launchers.iter().all(|l| l.exempt));
-    let who = t.who();
+    let who = truncate(t.who(), 300);
     match view.status {
         Status::Open => {
             let mut buttons = Vec::new();

@@ -216,3 +216,66 @@ fn long_lists_are_summarised_within_slack_limits() {
         MAX_SECTION_TEXT
     );
 }
+
+#[test]
+fn a_tamper_incident_with_huge_fields_stays_within_slack_limits_in_every_state() {
+    use crate::core::guardduty::{FindingIncident, Response};
+    use crate::core::tamper::{Category, Tamper};
+    let t = Tamper {
+        category: Category::Evasion,
+        event_name: "E".repeat(300),
+        event_source: "s".repeat(300),
+        event_id: Some("i".repeat(500)),
+        time: Utc::now(),
+        region: "r".repeat(300),
+        principal_arn: format!("arn:aws:iam::123456789012:user/{}", "m".repeat(3000)),
+        principal_type: "IAMUser".into(),
+        user_name: Some("m".repeat(3000)),
+        role_arn: None,
+        access_key_id: Some("K".repeat(500)),
+        source_ip: Some("9".repeat(500)),
+        user_agent: Some("a".repeat(5000)),
+        what: "w".repeat(20_000),
+        earlier: (0..9).map(|_| "e".repeat(5000)).collect(),
+    };
+    for (response, status) in [
+        (Response::Alert, Status::Open),
+        (Response::Lockout, Status::Open),
+        (Response::Lockout, Status::Executed),
+        (Response::Alert, Status::Overridden),
+    ] {
+        let f = FindingIncident::of_tamper(
+            t.clone(),
+            "123456789012",
+            response,
+            &"*".repeat(300),
+            std::time::Duration::from_secs(600),
+            Utc::now(),
+        );
+        let view = IncidentView {
+            id: "inc-20261206-170000-abcd".into(),
+            accounts: vec![("123456789012".into(), "x".repeat(500))],
+            observed: None,
+            actions: Vec::new(),
+            deadline: Some(Utc::now()),
+            grace_period: std::time::Duration::from_secs(600),
+            status,
+            decided_by: Some("deadline".into()),
+            decided_at: Some(Utc::now()),
+            exempt_tag: "runaway:exempt".into(),
+            outcome: None,
+            lockout: None,
+            launchers: Some(huge_launchers()),
+            finding: Some(f),
+            target: None,
+            isolation: None,
+            error: Some("x".repeat(5000)),
+            waiting: Vec::new(),
+        };
+        let m = incident_message(&view);
+        assert_within_limits(&m);
+        let text = m.to_string();
+        assert!(text.contains("inc-20261206-170000-abcd"));
+        assert!(text.contains("Tampering with the guard"), "{status:?}");
+    }
+}
