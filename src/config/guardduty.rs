@@ -25,6 +25,25 @@ pub(super) struct RawRule {
     grace_period: Option<String>,
 }
 
+/// A rule's `grace_period`: none (the account's), or a duration from 0 to 30 days.
+pub(super) fn rule_grace(
+    key: String,
+    text: Option<&str>,
+) -> Result<Option<std::time::Duration>, (String, String)> {
+    match text {
+        None => Ok(None),
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) if d <= MAX_DURATION => Ok(Some(d)),
+            _ => Err((
+                key,
+                format!(
+                    "expected a duration like \"0s\" or \"10m\" (at most 30 days), found {text:?}"
+                ),
+            )),
+        },
+    }
+}
+
 pub(super) fn rules(raw: Vec<RawRule>) -> Result<Vec<Rule>, (String, String)> {
     raw.into_iter()
         .enumerate()
@@ -57,18 +76,7 @@ pub(super) fn rules(raw: Vec<RawRule>) -> Result<Vec<Rule>, (String, String)> {
                     ));
                 }
             };
-            let grace_period = match r.grace_period.as_deref() {
-                None => None,
-                Some(text) => match humantime::parse_duration(text) {
-                    Ok(d) if d <= MAX_DURATION => Some(d),
-                    _ => {
-                        return Err((
-                            key("grace_period"),
-                            format!("expected a duration like \"0s\" or \"10m\" (at most 30 days), found {text:?}"),
-                        ));
-                    }
-                },
-            };
+            let grace_period = rule_grace(key("grace_period"), r.grace_period.as_deref())?;
             Ok(Rule {
                 finding,
                 min_severity,

@@ -14,8 +14,8 @@
 
 use serde::Deserialize;
 
+use super::Events;
 use super::validate::Invalid;
-use super::{Events, MAX_DURATION};
 use crate::core::guardduty::Response;
 use crate::core::tamper::{Rule, TAMPER_CALLS};
 
@@ -56,18 +56,8 @@ pub(super) fn rules(raw: Vec<RawRule>) -> Result<Vec<Rule>, Invalid> {
                     ));
                 }
             };
-            let grace_period = match r.grace_period.as_deref() {
-                None => None,
-                Some(text) => match humantime::parse_duration(text) {
-                    Ok(d) if d <= MAX_DURATION => Some(d),
-                    _ => {
-                        return Err((
-                            key("grace_period"),
-                            format!("expected a duration like \"0s\" or \"10m\" (at most 30 days), found {text:?}"),
-                        ));
-                    }
-                },
-            };
+            let grace_period =
+                super::guardduty::rule_grace(key("grace_period"), r.grace_period.as_deref())?;
             Ok(Rule {
                 call,
                 response,

@@ -190,17 +190,7 @@ fn finding(
     for a in view.outcome.iter().flatten() {
         body += &crate::text::terminal::account_halt(a, false, true);
     }
-    if let Some(e) = &view.error {
-        let _ = writeln!(body, "\nNothing done: {e}");
-    }
-    if let Some(accounts) = &view.lockout {
-        body.push('\n');
-        body += &crate::text::terminal::lockout(&crate::app::lockout::LockoutReport {
-            incident: Some(view.id.clone()),
-            dry_run: false,
-            accounts: accounts.clone(),
-        });
-    }
+    error_and_lockout(view, &mut body);
     (subject, body)
 }
 
@@ -254,16 +244,21 @@ fn tamper(
             }
         }
     }
+    error_and_lockout(view, &mut body);
+    (subject, body)
+}
+
+/// Why nothing was done, and what a lockout did, at the end of a finding's or tampering's mail.
+fn error_and_lockout(view: &IncidentView, body: &mut String) {
     if let Some(e) = &view.error {
         let _ = writeln!(body, "\nNothing done: {e}");
     }
     if let Some(accounts) = &view.lockout {
         body.push('\n');
-        body += &crate::text::terminal::lockout(&crate::app::lockout::LockoutReport {
+        *body += &crate::text::terminal::lockout(&crate::app::lockout::LockoutReport {
             incident: Some(view.id.clone()),
             dry_run: false,
             accounts: accounts.clone(),
         });
     }
-    (subject, body)
 }

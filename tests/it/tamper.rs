@@ -157,31 +157,6 @@ async fn seed(moto: &Moto) -> (aws_sdk_iam::Client, String) {
     (iam, key)
 }
 
-async fn key_status(iam: &aws_sdk_iam::Client) -> String {
-    iam.list_access_keys()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap()
-        .access_key_metadata()[0]
-        .status()
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
-async fn attached(iam: &aws_sdk_iam::Client) -> Vec<String> {
-    iam.list_attached_user_policies()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap()
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect()
-}
-
 /// Someone stops an instance behind the guard's back: a `tamper` incident names the principal,
 /// the key, the source IP and what was done, and offers Lock out, which locks out exactly that
 /// key's user; restore undoes it. The guard's own stop, an expected principal's and a tag
@@ -277,7 +252,7 @@ async fn a_stop_behind_the_guards_back_is_alerted_with_who_and_lock_out_locks_ou
             .unwrap()
             .is_empty()
     );
-    assert_eq!(key_status(&iam).await, "Active");
+    assert_eq!(key_status(&iam, "mallory").await, "Active");
 
     let done = h
         .bot
@@ -291,8 +266,8 @@ async fn a_stop_behind_the_guards_back_is_alerted_with_who_and_lock_out_locks_ou
         .await
         .unwrap();
     assert_eq!(done, runawaytrain::app::bot::Outcome::Decided(Status::Open));
-    assert_eq!(key_status(&iam).await, "Inactive");
-    assert_eq!(attached(&iam).await, [lockout_arn()]);
+    assert_eq!(key_status(&iam, "mallory").await, "Inactive");
+    assert_eq!(attached_policies(&iam, "mallory").await, [lockout_arn()]);
     // The instance it stopped is the operator's to judge: the guard changed nothing there.
     let states = states(&h.moto.sdk("eu-west-1").await).await;
     assert!(ids.iter().all(|i| states[i] == "running"), "{states:?}");
@@ -312,8 +287,8 @@ async fn a_stop_behind_the_guards_back_is_alerted_with_who_and_lock_out_locks_ou
     .await
     .unwrap();
     assert!(report.errors.is_empty(), "{report:?}");
-    assert_eq!(key_status(&iam).await, "Active");
-    assert!(attached(&iam).await.is_empty());
+    assert_eq!(key_status(&iam, "mallory").await, "Active");
+    assert!(attached_policies(&iam, "mallory").await.is_empty());
 }
 
 /// Every documented kind of defence evasion aimed at the guard or its senses reaches it through
@@ -403,8 +378,8 @@ async fn defence_evasion_of_every_kind_gathers_in_one_incident_locked_out_at_the
         .await
         .unwrap();
     assert_eq!(ran, std::slice::from_ref(&row.id));
-    assert_eq!(key_status(&iam).await, "Inactive");
-    assert_eq!(attached(&iam).await, [lockout_arn()]);
+    assert_eq!(key_status(&iam, "mallory").await, "Inactive");
+    assert_eq!(attached_policies(&iam, "mallory").await, [lockout_arn()]);
     let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();
     assert_eq!(row.status, Status::Executed, "{:?}", row.result);
     let update = h.slack.calls_to("chat.update").last().cloned().unwrap();

@@ -206,16 +206,7 @@ impl Bot {
             return Ok(Outcome::Waiting);
         }
         let clock = StepClock::new(now);
-        let done = crate::app::lockout_launchers::run(
-            self.cloud.as_ref(),
-            &account,
-            &launchers,
-            &row.id,
-            row.opened_at,
-            Some(self.journal.as_ref()),
-            &|| clock.now(),
-        )
-        .await?;
+        let done = self.lock_out(row, &account, &launchers, clock).await?;
         let outcome = format!(
             "locked out: {} changes, {} errors",
             done.changes.len(),

@@ -158,6 +158,27 @@ impl Bot {
 }
 
 impl Bot {
+    /// Locks out `launchers` of `account` under the incident `row`, journaled (a press or a
+    /// deadline).
+    pub(super) async fn lock_out(
+        &self,
+        row: &IncidentRow,
+        account: &Account,
+        launchers: &[crate::core::launchers::Launcher],
+        clock: StepClock,
+    ) -> Result<crate::app::lockout::AccountLockout, JournalError> {
+        crate::app::lockout_launchers::run(
+            self.cloud.as_ref(),
+            account,
+            launchers,
+            &row.id,
+            row.opened_at,
+            Some(self.journal.as_ref()),
+            &|| clock.now(),
+        )
+        .await
+    }
+
     /// A finding's or tampering's `lockout` response: the incident's principal locked out as
     /// `lockout_launchers` does (never the guard, an exempt principal, root).
     async fn lockout_response(
@@ -177,16 +198,7 @@ impl Bot {
                 serde_json::json!({"error": "no principal to lock out: the incident names none of a configured account"}),
             ));
         };
-        let done = crate::app::lockout_launchers::run(
-            self.cloud.as_ref(),
-            account,
-            &launchers,
-            &row.id,
-            row.opened_at,
-            Some(self.journal.as_ref()),
-            &|| clock.now(),
-        )
-        .await?;
+        let done = self.lock_out(row, account, &launchers, clock).await?;
         let status = if done.errors.is_empty() {
             Status::Executed
         } else {

@@ -121,11 +121,13 @@ impl BotHarness {
         visibility: u32,
         config: impl FnOnce(&str, &str) -> String,
     ) -> (BotHarness, super::events::EventPipe) {
-        let moto = Moto::start();
-        let topic = topic(&moto).await;
-        let pipe = super::events::event_pipe(&moto, max_receive, visibility).await;
-        let text = config(&topic, &pipe.queue_url);
-        (Self::build(moto, &text).await, pipe)
+        Self::with_patterns(
+            max_receive,
+            visibility,
+            super::events::Patterns::DetailTypes,
+            config,
+        )
+        .await
     }
 
     /// As `with_events`, with the module's own event patterns on the rules
@@ -135,15 +137,24 @@ impl BotHarness {
         visibility: u32,
         config: impl FnOnce(&str, &str) -> String,
     ) -> (BotHarness, super::events::EventPipe) {
-        let moto = Moto::start();
-        let topic = topic(&moto).await;
-        let pipe = super::events::event_pipe_of(
-            &moto,
+        Self::with_patterns(
             max_receive,
             visibility,
             super::events::Patterns::Module,
+            config,
         )
-        .await;
+        .await
+    }
+
+    async fn with_patterns(
+        max_receive: u32,
+        visibility: u32,
+        patterns: super::events::Patterns,
+        config: impl FnOnce(&str, &str) -> String,
+    ) -> (BotHarness, super::events::EventPipe) {
+        let moto = Moto::start();
+        let topic = topic(&moto).await;
+        let pipe = super::events::event_pipe_of(&moto, max_receive, visibility, patterns).await;
         let text = config(&topic, &pipe.queue_url);
         (Self::build(moto, &text).await, pipe)
     }

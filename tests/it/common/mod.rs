@@ -563,6 +563,20 @@ impl Workdir {
     }
 }
 
+/// Whether the user's (first) access key is `Active` or `Inactive`.
+pub async fn key_status(iam: &aws_sdk_iam::Client, user: &str) -> String {
+    iam.list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .access_key_metadata()[0]
+        .status()
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
 /// The managed policies attached to an IAM user.
 pub async fn attached_policies(iam: &aws_sdk_iam::Client, user: &str) -> Vec<String> {
     iam.list_attached_user_policies()

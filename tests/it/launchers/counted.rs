@@ -14,20 +14,6 @@ fn names(found: &runawaytrain::core::launchers::Launchers) -> Vec<String> {
         .collect()
 }
 
-async fn key_status(moto: &Moto, user: &str) -> String {
-    aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await)
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap()
-        .access_key_metadata()[0]
-        .status()
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
 /// A colleague launches two instances seconds before an ok check (her record stamped with the
 /// real time, not back-dated), the check counts them and finds the account ok; then an attacker
 /// launches. Only the attacker is named: at the deadline only his key goes Inactive and only
@@ -76,8 +62,11 @@ async fn a_colleague_whose_launch_the_ok_check_counted_is_no_launcher() {
         3,
         "mallory's three stop: {states:?}"
     );
-    assert_eq!(key_status(&h.moto, "carol").await, "Active");
-    assert_eq!(key_status(&h.moto, "mallory").await, "Inactive");
+    assert_eq!(key_status(&iam_of(&h.moto).await, "carol").await, "Active");
+    assert_eq!(
+        key_status(&iam_of(&h.moto).await, "mallory").await,
+        "Inactive"
+    );
     let _ = (carol, mallory);
 }
 
@@ -117,4 +106,8 @@ async fn a_launch_just_before_the_ok_check_that_it_did_not_count_is_a_launcher()
         .unwrap();
     let home = states(&h.moto.sdk("us-east-1").await).await;
     assert_eq!(home[&pending[0]], "stopped", "{home:?}");
+}
+
+async fn iam_of(moto: &Moto) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await)
 }

@@ -860,7 +860,7 @@ async fn the_lock_out_launchers_button_acts_for_approvers_only() {
         .await
         .unwrap();
     assert_eq!(refused, Outcome::Refused);
-    assert_eq!(key_status(&iam).await, "Active");
+    assert_eq!(key_status(&iam, "mallory").await, "Active");
     let done = h
         .bot
         .press(Press::LockoutLaunchers, &id, "UAPPROVER1", None, Utc::now())
@@ -871,7 +871,7 @@ async fn the_lock_out_launchers_button_acts_for_approvers_only() {
         Outcome::Decided(Status::Open),
         "the incident is not decided by it"
     );
-    assert_eq!(key_status(&iam).await, "Inactive");
+    assert_eq!(key_status(&iam, "mallory").await, "Inactive");
     let changes: Vec<String> = h
         .bot
         .journal
@@ -909,7 +909,7 @@ async fn with_the_two_person_rule_lock_out_launchers_waits_for_a_second_approver
             .unwrap();
         assert_eq!(asked, Outcome::Waiting);
         assert_eq!(
-            key_status(&iam).await,
+            key_status(&iam, "mallory").await,
             "Active",
             "one approver, however often, is not two"
         );
@@ -921,7 +921,7 @@ async fn with_the_two_person_rule_lock_out_launchers_waits_for_a_second_approver
         .await
         .unwrap();
     assert_eq!(done, Outcome::Decided(Status::Open));
-    assert_eq!(key_status(&iam).await, "Inactive");
+    assert_eq!(key_status(&iam, "mallory").await, "Inactive");
 }
 
 /// `halt_scope = "launchers"` with nobody named (no CloudTrail record): nothing is stopped on a
@@ -947,20 +947,6 @@ async fn with_no_launcher_known_the_launchers_scope_stops_nothing_and_says_so() 
             .to_string()
             .contains("who launched the instances is not known")
     );
-}
-
-/// Whether mallory's access key is `Active` or `Inactive`.
-async fn key_status(iam: &aws_sdk_iam::Client) -> String {
-    iam.list_access_keys()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap()
-        .access_key_metadata()[0]
-        .status()
-        .unwrap()
-        .as_str()
-        .to_owned()
 }
 
 /// The module's own deny-all lockout policy, as [`with_lockout_policy`] names it.

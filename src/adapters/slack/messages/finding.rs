@@ -131,20 +131,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
             blocks.push(actions_block("runaway_decide", buttons));
         }
         _ => {
-            let at = view.decided_at.map(utc).unwrap_or_default();
-            let decision = match view.status {
-                Status::Overridden => format!(
-                    "*Overridden* by {} at {at}: closed as a false alarm, nothing was done.",
-                    who(view.decided_by.as_deref())
-                ),
-                _ if view.decided_by.as_deref() == Some("deadline") => {
-                    format!("*Deadline passed* at {at} with nobody overriding: {what}.")
-                }
-                _ => format!(
-                    "*Decided* by {} at {at}: {what}.",
-                    who(view.decided_by.as_deref())
-                ),
-            };
+            let decision = decision(view, &what);
             fallback += &format!(". {}", decision.replace('*', ""));
             blocks.push(section(&decision));
             if let Some(iso) = &view.isolation {
@@ -153,15 +140,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident) -> SlackMessageC
             for a in view.outcome.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
                 blocks.push(section(&outcome_text(a)));
             }
-            if let Some(e) = &view.error {
-                blocks.push(section(&format!("*Nothing done:* {e}")));
-            }
-            for a in view.lockout.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
-                blocks.push(section(&lockout_text(a)));
-            }
-            if matches!(view.status, Status::Approved | Status::Expired) {
-                blocks.push(section("_Running the response…_"));
-            }
+            closing_sections(view, &mut blocks);
         }
     }
     blocks.push(SlackBlock::Context(SlackContextBlock::new(vec![
@@ -183,6 +162,37 @@ fn capitalised(s: &str) -> String {
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+/// How a finding's or tampering's incident was decided, with `what` its response did.
+pub(super) fn decision(view: &IncidentView, what: &str) -> String {
+    let at = view.decided_at.map(utc).unwrap_or_default();
+    match view.status {
+        Status::Overridden => format!(
+            "*Overridden* by {} at {at}: closed as a false alarm, nothing was done.",
+            who(view.decided_by.as_deref())
+        ),
+        _ if view.decided_by.as_deref() == Some("deadline") => {
+            format!("*Deadline passed* at {at} with nobody overriding: {what}.")
+        }
+        _ => format!(
+            "*Decided* by {} at {at}: {what}.",
+            who(view.decided_by.as_deref())
+        ),
+    }
+}
+
+/// Why nothing was done, what a lockout did, and whether the response is still running.
+pub(super) fn closing_sections(view: &IncidentView, blocks: &mut Vec<SlackBlock>) {
+    if let Some(e) = &view.error {
+        blocks.push(section(&format!("*Nothing done:* {e}")));
+    }
+    for a in view.lockout.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
+        blocks.push(section(&lockout_text(a)));
+    }
+    if matches!(view.status, Status::Approved | Status::Expired) {
+        blocks.push(section("_Running the response…_"));
     }
 }
 

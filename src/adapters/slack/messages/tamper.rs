@@ -114,35 +114,14 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident, t: &Tamper) -> S
             blocks.push(actions_block("runaway_decide", buttons));
         }
         _ => {
-            let at = view.decided_at.map(utc).unwrap_or_default();
             let what = match f.response {
                 Response::Lockout => format!("lock out {who}"),
                 _ => "alert only".into(),
             };
-            let decision = match view.status {
-                Status::Overridden => format!(
-                    "*Overridden* by {} at {at}: closed as a false alarm, nothing was done.",
-                    super::who(view.decided_by.as_deref())
-                ),
-                _ if view.decided_by.as_deref() == Some("deadline") => {
-                    format!("*Deadline passed* at {at} with nobody overriding: {what}.")
-                }
-                _ => format!(
-                    "*Decided* by {} at {at}: {what}.",
-                    super::who(view.decided_by.as_deref())
-                ),
-            };
+            let decision = super::finding::decision(view, &what);
             fallback += &format!(". {}", decision.replace('*', ""));
             blocks.push(section(&decision));
-            if let Some(e) = &view.error {
-                blocks.push(section(&format!("*Nothing done:* {e}")));
-            }
-            for a in view.lockout.iter().flatten().take(MAX_OUTCOME_SECTIONS) {
-                blocks.push(section(&lockout_text(a)));
-            }
-            if matches!(view.status, Status::Approved | Status::Expired) {
-                blocks.push(section("_Running the response…_"));
-            }
+            super::finding::closing_sections(view, &mut blocks);
         }
     }
     blocks.push(SlackBlock::Context(SlackContextBlock::new(vec![
