@@ -423,8 +423,8 @@ fn journal_rows_that_cannot_be_read_are_errors_naming_them() {
 async fn fuzzed_commands_and_presses_through_the_bot_never_act() {
     use crate::common::bot::BotHarness;
     use crate::common::*;
-    use runawaytrain::adapters::slack::inbound;
     use runawaytrain::adapters::slack::requests::{ButtonPress, SlashCommand};
+    use runawaytrain::adapters::slack::{inbound, socket};
     let h = BotHarness::start(|topic| {
         format!(
             "[guard]\ngrace_period = \"10m\"\nstate_path = \"journal.db\"\n\n[slack]\nchannel = \"C0123456789\"\napprovers = [\"UAPPROVER1\"]\n\n[notify]\nsns_topic_arn = \"{topic}\"\n\n[[accounts]]\nid = \"{PAYER}\"\nname = \"payer\"\nregions = [\"us-east-1\"]\nmax_running_instances = 10\n"
@@ -435,6 +435,10 @@ async fn fuzzed_commands_and_presses_through_the_bot_never_act() {
     launch(&sdk, 2, &[], false).await;
     let bot = h.bot.0.clone();
     let tasks = tokio_util::task::TaskTracker::new();
+    let handler = inbound::Handler {
+        bot: bot.clone(),
+        tasks: tasks.clone(),
+    };
     let words = prop_oneof![
         Just("halt".to_owned()),
         Just("restore".to_owned()),
@@ -479,6 +483,29 @@ async fn fuzzed_commands_and_presses_through_the_bot_never_act() {
             incident,
         };
         inbound::press(&bot, &tasks, press);
+        // The same command in a Socket Mode envelope, whole and mutated, and a frame of
+        // arbitrary text: handled, acknowledged by its own envelope id only.
+        let envelope = json!({"type": "slash_commands", "envelope_id": "e-fuzz",
+            "accepts_response_payload": true,
+            "payload": {"team_id": "T1", "channel_id": "C0123456789", "user_id": command.user_id,
+                "command": "/runaway", "text": command.text, "response_url": command.response_url,
+                "trigger_id": "1.2.3", "api_app_id": "A1"}});
+        for frame in [
+            envelope.to_string(),
+            mutate(
+                &envelope,
+                which.index(1 << 16),
+                Some(json!(words.join(" "))),
+            )
+            .to_string(),
+            words.join(" "),
+        ] {
+            if let Some(ack) = socket::ack_of_frame(&frame, &handler) {
+                let ack: Value = serde_json::from_str(&ack).unwrap();
+                let sent: Value = serde_json::from_str(&frame).expect("only an envelope is acked");
+                assert_eq!(ack["envelope_id"], sent["envelope_id"], "{frame}");
+            }
+        }
     }
     tasks.close();
     tasks.wait().await;

@@ -33,6 +33,12 @@ use envelope::Seen;
 use super::Secret;
 use super::inbound::Handler;
 
+/// One text frame handled as a connection handles it, on a fresh connection: the
+/// acknowledgement it would send, if any. For the fuzzed tests (`tests/it/fuzzed.rs`).
+pub fn ack_of_frame(text: &str, handler: &Handler) -> Option<String> {
+    envelope::handle(text, 0, handler, &mut Seen::default()).0
+}
+
 /// A connection is renewed after this long, before Slack's own limit ends it.
 pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
 /// A ping every so often; three without a pong and the socket is taken for dead.
