@@ -51,7 +51,7 @@ impl Bot {
         match policy_writes::judge(&write, conn.identity(), &journaled) {
             // Someone else's write: tampering if it is to the guard's own role.
             Verdict::NotTheGuard if crate::core::tamper::is_tamper_call(&write.event_name) => {
-                self.on_tamper(account, record, clock).await
+                self.judge_tamper(account, record, conn.identity(), clock)
             }
             Verdict::NotTheGuard => Ok((Outcome::Ignored, Some("not the guard's write".into()))),
             Verdict::Journaled { incident } => Ok((

@@ -39,12 +39,23 @@ impl Bot {
                 return Ok((Outcome::Kept, Some(why)));
             }
         };
+        self.judge_tamper(account, record, conn.identity(), clock)
+    }
+
+    /// As [`Bot::on_tamper`], with the guard's identity in the account already read.
+    pub(super) fn judge_tamper(
+        self: &Arc<Self>,
+        account: &Account,
+        record: &Value,
+        guard: &str,
+        clock: StepClock,
+    ) -> Result<(Outcome, Option<String>), JournalError> {
         let policies: Vec<&str> = std::iter::once(account.policy.lockout_policy_arn.as_str())
             .chain(account.policy.launch_deny_policy_arn.as_deref())
             .collect();
         let events = self.config.events.as_ref();
         let watch = Watch {
-            guard: conn.identity(),
+            guard,
             watch_stops: account.policy.watch_stops,
             expected_principals: &account.policy.expected_principals,
             tag_admins: &account.policy.tag_admins,
