@@ -15,3 +15,14 @@ pub mod config;
 pub mod core;
 pub mod ports;
 pub mod text;
+
+/// What `runaway --version` (and `/healthz`) print after the name: the version (Cargo.toml), the
+/// git commit and the target triple it was built for (both recorded by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNAWAY_GIT_COMMIT"),
+    ", ",
+    env!("RUNAWAY_TARGET"),
+    ")"
+);

@@ -37,7 +37,7 @@ use serve::cmd_serve;
 #[derive(Parser, Debug)]
 #[command(
     name = "runaway",
-    version,
+    version = crate::VERSION,
     about = "Stops runaway AWS usage before it becomes a runaway bill or a breach"
 )]
 pub struct Cli {

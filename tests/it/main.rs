@@ -20,6 +20,7 @@ mod lockout;
 mod money;
 mod organizations;
 mod policy_writes;
+mod release;
 mod replicas;
 mod restore;
 mod serve;

@@ -231,7 +231,9 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         unexpected_writes: m.unexpected_writes(Utc::now()),
         lease: app.bot.lease.shared.then(|| app.bot.lease.seen(Utc::now())),
     };
-    let (healthy, body) = crate::core::health::assess(&facts);
+    let (healthy, mut body) = crate::core::health::assess(&facts);
+    // Which build answers: after an upgrade, the new one.
+    body["version"] = crate::VERSION.into();
     let code = if healthy {
         StatusCode::OK
     } else {

@@ -354,6 +354,19 @@ impl Serve {
         Self::launch(w, endpoint, slack, None, env).await
     }
 
+    /// `program serve` (a binary installed elsewhere) in `cwd`, with `env`.
+    pub async fn start_installed(
+        program: &Path,
+        cwd: &Path,
+        endpoint: &str,
+        slack: &SlackStandIn,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.current_dir(cwd);
+        Self::spawn(cmd, endpoint, slack, env).await
+    }
+
     async fn launch(
         w: &Workdir,
         endpoint: &str,
@@ -361,7 +374,6 @@ impl Serve {
         open_files: Option<u32>,
         env: &[(&str, &str)],
     ) -> Serve {
-        let port = free_port();
         let mut cmd = match open_files {
             None => tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway")),
             Some(n) => {
@@ -374,9 +386,19 @@ impl Serve {
                 c
             }
         };
+        cmd.current_dir(w.dir.path());
+        Self::spawn(cmd, endpoint, slack, env).await
+    }
+
+    async fn spawn(
+        mut cmd: tokio::process::Command,
+        endpoint: &str,
+        slack: &SlackStandIn,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        let port = free_port();
         let child = cmd
             .arg("serve")
-            .current_dir(w.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_ENDPOINT_URL", endpoint)
@@ -501,6 +523,20 @@ impl Workdir {
     pub async fn run(&self, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_runaway"));
         cmd.args(args);
+        self.finish(cmd, endpoint, env, None).await
+    }
+
+    /// Runs `PROGRAM... ARGS` here as `run` does: another build of runaway, or one behind a
+    /// runner (`qemu-aarch64 -L … runaway`).
+    pub async fn run_program(
+        &self,
+        program: &[&str],
+        endpoint: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut cmd = tokio::process::Command::new(program[0]);
+        cmd.args(&program[1..]).args(args);
         self.finish(cmd, endpoint, env, None).await
     }
 

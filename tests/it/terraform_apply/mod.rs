@@ -7,6 +7,7 @@
 mod compute;
 mod deployed_bot;
 mod deployed_replicas;
+mod first_boot;
 mod organization;
 mod session_revocation;
 mod single_account;
