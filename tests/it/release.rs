@@ -1,7 +1,7 @@
 //! What a release ships, proven rather than only built: `--version` names the version, the
 //! commit and the target; the aarch64 (Graviton) binary runs under `qemu-aarch64` (natively on
 //! an aarch64 host) against the emulator: `--version`, `check --json`, and a `halt --yes` that
-//! stops instances.
+//! stops instances; and so does the image FROM scratch, when scripts/release names it.
 //!
 //! The aarch64 binary is `RUNAWAY_AARCH64_BIN` (scripts/release points it at the packed one,
 //! with `RUNAWAY_AARCH64_COMMIT`), else `target/aarch64-unknown-linux-gnu/debug/runaway`, which
@@ -100,9 +100,61 @@ async fn the_aarch64_binary_checks_and_halts_under_qemu() {
         .into_iter()
         .chain([binary.display().to_string()])
         .collect();
-    let program: Vec<&str> = program.iter().map(String::as_str).collect();
+    let commit = std::env::var("RUNAWAY_AARCH64_COMMIT").unwrap_or_else(|_| head());
+    checks_and_halts(&program, &commit, AARCH64, &Workdir::new(&config())).await;
+}
 
-    let w = Workdir::new(&format!(
+/// The image FROM scratch (Containerfile), as scripts/release builds it and names it in
+/// `RUNAWAY_IMAGE`: the static binary, run by podman as user 65534 with the working directory
+/// mounted, on the host's network to reach the emulator. podman runs it with runc, cgroupfs
+/// and lowered limits: what a machine without all cgroup controllers or `CAP_SYS_RESOURCE`
+/// (like these) needs, and harmless elsewhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_image_checks_and_halts_from_scratch() {
+    let Ok(image) = std::env::var("RUNAWAY_IMAGE") else {
+        eprintln!(
+            "SKIPPED: no image (RUNAWAY_IMAGE): scripts/release builds it from the Containerfile and runs this test against it"
+        );
+        return;
+    };
+    let w = Workdir::new(&config());
+    // The container's user writes the journal here.
+    std::fs::set_permissions(
+        w.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let mount = format!("{}:/work", w.dir.path().display());
+    let mut program: Vec<String> = [
+        "podman",
+        "--cgroup-manager=cgroupfs",
+        "--runtime=runc",
+        "run",
+        "--rm",
+        "--network=host",
+        "--ulimit=nofile=1024:1024",
+        "--ulimit=nproc=1024:1024",
+        "--workdir=/work",
+        "--volume",
+        &mount,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for pass in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
+        program.push(format!("--env={pass}"));
+    }
+    program.push(image);
+    let commit = std::env::var("RUNAWAY_IMAGE_COMMIT").unwrap_or_else(|_| head());
+    checks_and_halts(&program, &commit, "x86_64-unknown-linux-gnu", &w).await;
+}
+
+fn config() -> String {
+    format!(
         r#"
 [guard]
 home_region = "us-east-1"
@@ -113,21 +165,26 @@ name = "payer"
 regions = ["us-east-1", "eu-west-1"]
 max_running_instances = 2
 "#
-    ));
+    )
+}
+
+/// `PROGRAM --version` names this version, `commit` and `target`; `check --json` fails the rule
+/// on three instances in two regions; `halt --yes` stops all three; the x86_64 build of this
+/// checkout reads the journal it wrote.
+async fn checks_and_halts(program: &[String], commit: &str, target: &str, w: &Workdir) {
+    let program: Vec<&str> = program.iter().map(String::as_str).collect();
     let moto = Moto::start();
     let out = w
         .run_program(&program, &moto.url, &["--version"], &[])
         .await;
     assert_eq!(out.code, 0, "{out:?}");
-    let commit = std::env::var("RUNAWAY_AARCH64_COMMIT").unwrap_or_else(|_| head());
     assert_eq!(
         out.stdout.trim(),
         format!(
-            "runaway {} (commit {commit}, {AARCH64})",
+            "runaway {} (commit {commit}, {target})",
             env!("CARGO_PKG_VERSION")
         ),
-        "{} is not this checkout's aarch64 build",
-        binary.display()
+        "{program:?} is not this checkout's build"
     );
 
     let us = moto.sdk("us-east-1").await;

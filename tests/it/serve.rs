@@ -650,6 +650,16 @@ async fn serve_refuses_unsigned_requests_and_answers_signed_ones() {
         .unwrap();
     assert_eq!(health["status"], "ok");
     assert!(health["last_check"].is_string());
+    // Which build answers, as `runaway --version` names it.
+    let version = std::process::Command::new(env!("CARGO_BIN_EXE_runaway"))
+        .arg("--version")
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        format!("runaway {}", health["version"].as_str().unwrap()),
+        String::from_utf8(version).unwrap().trim()
+    );
     let metrics = reqwest::get(format!("{}/metrics", serve.url))
         .await
         .unwrap()

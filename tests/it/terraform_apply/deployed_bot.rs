@@ -372,21 +372,6 @@ async fn the_deployed_bot_example_applies_boots_and_upgrades() {
     assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
 }
 
-/// The instance's user data, decoded.
-async fn user_data(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
-    let data = ec2
-        .describe_instance_attribute()
-        .instance_id(id)
-        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-        .send()
-        .await
-        .unwrap()
-        .user_data
-        .and_then(|u| u.value)
-        .unwrap();
-    String::from_utf8(base64_decode(&data)).unwrap()
-}
-
 /// The configuration Terraform wrote, with the payer's grace period shortened to 45 s (the
 /// operator's own tuning, put back after each apply, which restores the module's text).
 async fn short_grace(ssm: &aws_sdk_ssm::Client) -> String {

@@ -79,22 +79,12 @@ async fn the_replicas_example_applies_two_zones_on_one_protected_table() {
             1,
             "the root volume only: {volumes:?}"
         );
-        let data = ec2
-            .describe_instance_attribute()
-            .instance_id(id)
-            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-            .send()
-            .await
-            .unwrap()
-            .user_data
-            .and_then(|u| u.value)
-            .unwrap();
-        let script = String::from_utf8(base64_decode(&data)).unwrap();
+        let script = user_data(&ec2, id).await;
         assert!(
             !script.contains("mkfs") && !script.contains("Elastic_Block_Store"),
             "nothing to format with the journal on DynamoDB:\n{script}"
         );
-        assert!(script.contains("systemctl enable --now runawaytrain.service"));
+        assert!(script.contains("systemctl restart runawaytrain.service"));
     }
 
     // The table: on-demand, protected, recoverable, encrypted with the module's key, keyed as

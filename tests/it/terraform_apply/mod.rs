@@ -292,6 +292,21 @@ pub(super) fn refused(policies: &[serde_json::Value], r: &Request) -> String {
     }
 }
 
+/// The instance's user data, decoded.
+pub(super) async fn user_data(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
+    let data = ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap()
+        .user_data
+        .and_then(|u| u.value)
+        .unwrap();
+    String::from_utf8(base64_decode(&data)).unwrap()
+}
+
 pub(super) fn base64_decode(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
