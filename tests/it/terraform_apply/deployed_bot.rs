@@ -179,6 +179,18 @@ async fn the_deployed_bot_example_applies_boots_and_upgrades() {
         "volume untouched"
     );
 
+    // A volume blkid cannot tell (an ambivalent probe): never formatted, the boot stops.
+    let unclear = tempfile::tempdir().unwrap();
+    std::fs::write(unclear.path().join(".ambivalent"), "").unwrap();
+    let cautious = Image::new();
+    cautious.attach(&device, unclear.path());
+    let boot = cautious.boot(&script, buckets.path());
+    assert_ne!(boot.code, 0, "{boot:?}");
+    assert!(boot.stderr.contains("not formatting it"), "{boot:?}");
+    assert_eq!(boot.called("mkfs.ext4"), 0, "{boot:?}");
+    assert!(!cautious.path("/usr/local/bin/runaway").exists());
+    assert!(cautious.unit().is_empty());
+
     // The first boot: the binary checked and installed, the blank volume formatted, mounted, the
     // unit written and started.
     let first = Image::new();

@@ -4,7 +4,8 @@
 //! machine are stand-ins on PATH that record each call: `aws` (serves the object from a
 //! directory standing for the bucket), `id`/`useradd` (the root's own `etc/passwd`), `blkid` /
 //! `mkfs.ext4` / `mountpoint` / `mount` (a volume is a directory; formatting marks it, mounting
-//! links it at the mount point named by the root's `etc/fstab`), `chown`, `systemctl`, `sleep`.
+//! links it at the mount point named by the root's `etc/fstab`; a volume marked `.ambivalent`
+//! is one blkid cannot tell, exit 8), `chown`, `systemctl`, `sleep`.
 //! Everything else (`mktemp`, `sha256sum`, `install`, `grep`, `cat`) is the real thing.
 
 use std::path::{Path, PathBuf};
@@ -29,8 +30,10 @@ cp "$object" "$4""#,
     ),
     (
         "blkid",
-        r#"[ -e "$1" ] || exit 2
-[ -f "$1/.filesystem" ] && { echo "$1: LABEL=\"$(cat "$1/.filesystem")\" TYPE=\"ext4\""; exit 0; }
+        r#"device="${@: -1}"
+[ -e "$device" ] || exit 2
+[ -f "$device/.ambivalent" ] && exit 8
+[ -f "$device/.filesystem" ] && { echo "$device: LABEL=\"$(cat "$device/.filesystem")\" TYPE=\"ext4\""; exit 0; }
 exit 2"#,
     ),
     (
