@@ -1,11 +1,13 @@
 //! `examples/deployed-replicas`: two replicas on the journal's DynamoDB table.
 
+use super::first_boot::{Image, sha256_of};
 use super::*;
 use crate::common::*;
 
 /// The deployed replicas (examples/deployed-replicas): the journal's table on-demand, with
 /// point-in-time recovery, deletion protection and the module's own key; two instances in two
-/// zones, no journal volume, a first boot that formats nothing; and the guard, with the role's
+/// zones, no journal volume, a first boot (executed in a throwaway root) that installs the binary
+/// and formats and mounts nothing; and the guard, with the role's
 /// own session, keeps its journal in that table, judged by IAM: its items, its indexes, nothing
 /// else.
 #[tokio::test(flavor = "multi_thread")]
@@ -30,11 +32,18 @@ async fn the_replicas_example_applies_two_zones_on_one_protected_table() {
     )
     .unwrap();
     init(&example);
+    let buckets = tempfile::tempdir().unwrap();
+    let release = buckets
+        .path()
+        .join("releases-bucket/runawaytrain/runaway-1");
+    std::fs::create_dir_all(release.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_runaway"), &release).unwrap();
+    let sha = sha256_of(&release);
     let tf_vars = [
         format!("-var=subnet_ids=[\"{}\",\"{}\"]", two[0], two[1]),
         "-var=binary_s3_bucket=releases-bucket".into(),
-        "-var=binary_s3_key=runawaytrain/runaway-0.1.0-aarch64".into(),
-        format!("-var=binary_sha256={}", "ab".repeat(32)),
+        "-var=binary_s3_key=runawaytrain/runaway-1".into(),
+        format!("-var=binary_sha256={sha}"),
         "-var=ami_id=ami-12c6146b".into(),
     ];
     terraform_with_vars(&example, "apply", &tf_vars);
@@ -84,7 +93,28 @@ async fn the_replicas_example_applies_two_zones_on_one_protected_table() {
             !script.contains("mkfs") && !script.contains("Elastic_Block_Store"),
             "nothing to format with the journal on DynamoDB:\n{script}"
         );
-        assert!(script.contains("systemctl restart runawaytrain.service"));
+        let image = Image::new();
+        let boot = image.boot(&script, buckets.path());
+        assert_eq!(boot.code, 0, "{boot:?}");
+        for command in ["blkid", "mkfs.ext4", "mountpoint", "mount "] {
+            assert_eq!(boot.called(command), 0, "{command}: {boot:?}");
+        }
+        assert!(boot.calls.ends_with(&[
+            "systemctl daemon-reload".to_owned(),
+            "systemctl enable runawaytrain.service".to_owned(),
+            "systemctl restart runawaytrain.service".to_owned(),
+        ]));
+        assert_eq!(sha256_of(&image.path("/usr/local/bin/runaway")), sha);
+        assert!(!image.path("/etc/fstab").exists(), "no volume to mount");
+        let (code, said) = image.verify();
+        assert_eq!((code, said.as_str()), (0, ""), "systemd-analyze verify");
+        assert!(
+            image
+                .unit_environment()
+                .contains(&("RUNAWAY_CONFIG_SSM".into(), "/runawaytrain/config".into())),
+            "{}",
+            image.unit()
+        );
     }
 
     // The table: on-demand, protected, recoverable, encrypted with the module's key, keyed as
