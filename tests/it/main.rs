@@ -28,6 +28,7 @@ mod services;
 mod snapshots;
 mod snapshots_tamper;
 mod socket_mode;
+mod socket_timeouts;
 mod tamper;
 mod terraform;
 mod terraform_apply;

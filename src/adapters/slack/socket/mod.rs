@@ -11,8 +11,9 @@
 //! - A `disconnect` envelope (Slack refreshing the connection) opens a new connection at once,
 //!   and so does [`MAX_CONNECTION_AGE`], before Slack ends it: the old one carries envelopes
 //!   until the new one has said hello, then reads for a moment more and is closed (make before
-//!   break). A dropped socket, a failed open, no hello within 30 s or missing pongs reconnect
-//!   with backoff (1 s doubling to 60 s).
+//!   break). A dropped socket, a failed open, a connect or handshake over 15 s, no hello within
+//!   30 s or three pings without a pong reconnect with backoff (1 s doubling to 60 s): the
+//!   connection's [`Timeouts`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -39,18 +40,53 @@ pub fn ack_of_frame(text: &str, handler: &Handler) -> Option<String> {
     envelope::handle(text, 0, handler, &mut Seen::default()).0
 }
 
+/// The connection's clock: how long each step may take before the connection is given up and
+/// another opened. Settings of the connection, not of the configuration file: the defaults are
+/// what Slack's protocol calls for; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The WebSocket's connect and handshake (TCP, TLS, HTTP upgrade).
+    pub connect: Duration,
+    /// Slack's `hello` on a new connection.
+    pub hello: Duration,
+    /// A ping this often; `pongs_missed` periods without a pong (or any frame) and the socket is
+    /// taken for dead.
+    pub ping_every: Duration,
+    pub pongs_missed: u32,
+    /// Reconnect backoff: the first wait, doubling up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// A connection is renewed after this long, before Slack's own limit ends it.
+    pub max_age: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            hello: Duration::from_secs(30),
+            ping_every: Duration::from_secs(10),
+            pongs_missed: 3,
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_age: MAX_CONNECTION_AGE,
+        }
+    }
+}
+
 /// A connection is renewed after this long, before Slack's own limit ends it.
 pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60 * 60);
-/// A ping every so often; three without a pong and the socket is taken for dead.
-const PING_EVERY: Duration = Duration::from_secs(10);
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How long the WebSocket's connect and handshake may take.
-const CONNECT_WITHIN: Duration = Duration::from_secs(15);
-/// How long Slack has to say hello on a new connection.
-const HELLO_WITHIN: Duration = Duration::from_secs(30);
 /// How long a retired connection still reads what was already sent on it.
 const LINGER: Duration = Duration::from_millis(500);
+
+/// A duration as people read it in a log line: `15 s`, `300 ms`.
+fn said(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
 
 /// The connection as `/healthz` reports it.
 #[derive(Debug, Default)]
@@ -88,6 +124,7 @@ pub struct SocketMode {
     api: String,
     app_token: Secret,
     http: reqwest::Client,
+    timeouts: Timeouts,
     pub status: Arc<SocketStatus>,
 }
 
@@ -118,8 +155,19 @@ impl SocketMode {
                 .timeout(Duration::from_secs(15))
                 .build()
                 .expect("an HTTP client"),
+            timeouts: Timeouts::default(),
             status: Arc::new(SocketStatus::default()),
         }
+    }
+
+    /// The same connection on another clock (`apps.connections.open` gets `connect` too).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> SocketMode {
+        self.http = reqwest::Client::builder()
+            .timeout(timeouts.connect)
+            .build()
+            .expect("an HTTP client");
+        self.timeouts = timeouts;
+        self
     }
 
     /// Keeps a connection open until `stop`, handing what arrives to `handler`. A connection
@@ -134,7 +182,8 @@ impl SocketMode {
             std::collections::BTreeMap::new();
         let mut retiring: Option<u64> = None;
         let mut next = 0u64;
-        let mut backoff = FIRST_BACKOFF;
+        let t = me.timeouts;
+        let mut backoff = t.first_backoff;
         let mut open_one =
             |live: &mut std::collections::BTreeMap<u64, (CancellationToken, bool)>| {
                 next += 1;
@@ -161,7 +210,7 @@ impl SocketMode {
                     if let Some(c) = live.get_mut(&id) {
                         c.1 = true;
                     }
-                    backoff = FIRST_BACKOFF;
+                    backoff = t.first_backoff;
                     // The successor is up: the connection it replaces is retired now.
                     if let Some(old) = retiring.filter(|old| *old != id) {
                         if let Some((token, _)) = live.get(&old) {
@@ -183,7 +232,7 @@ impl SocketMode {
                         retiring = None;
                     }
                     if let Some(why) = failure {
-                        tracing::warn!(error = %why, retry_in_s = backoff.as_secs(), "Socket Mode: connection lost");
+                        tracing::warn!(error = %why, retry_in = %said(backoff), "Socket Mode: connection lost");
                     }
                     // Nothing left to carry envelopes, or the successor of one being retired
                     // failed: another, after the backoff.
@@ -197,7 +246,7 @@ impl SocketMode {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff = (backoff * 2).min(t.max_backoff);
                 open_one(&mut live);
             }
         }
@@ -213,7 +262,7 @@ impl SocketMode {
         tx: tokio::sync::mpsc::UnboundedSender<Note>,
     ) {
         let failure = match self.open().await {
-            Ok(url) => match connect(&url).await {
+            Ok(url) => match connect(&url, self.timeouts.connect).await {
                 Ok(ws) => {
                     self.status.connections.fetch_add(1, Ordering::Relaxed);
                     self.session(ws, id, &handler, &seen, &retire, &tx).await
@@ -260,13 +309,14 @@ impl SocketMode {
         retire: &CancellationToken,
         tx: &tokio::sync::mpsc::UnboundedSender<Note>,
     ) -> Option<String> {
-        let renew_at = tokio::time::sleep_until(Instant::now() + MAX_CONNECTION_AGE);
+        let t = self.timeouts;
+        let renew_at = tokio::time::sleep_until(Instant::now() + t.max_age);
         tokio::pin!(renew_at);
         let mut renewing = false;
         // Slack says hello first; a connection that stays silent is no connection.
-        let hello_by = Instant::now() + HELLO_WITHIN;
+        let hello_by = Instant::now() + t.hello;
         let mut said_hello = false;
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping = tokio::time::interval_at(Instant::now() + t.ping_every, t.ping_every);
         let mut last_pong = Instant::now();
         // Retired: frames already on their way are still read and acknowledged for a moment,
         // then the connection is closed.
@@ -293,10 +343,11 @@ impl SocketMode {
                 }
                 _ = ping.tick() => {
                     if !said_hello && Instant::now() > hello_by {
-                        return Some(format!("no hello within {} s", HELLO_WITHIN.as_secs()));
+                        return Some(format!("no hello within {}", said(t.hello)));
                     }
-                    if last_pong.elapsed() > PING_EVERY * 3 {
-                        return Some("no pong for 30 s".into());
+                    let dead_after = t.ping_every * t.pongs_missed;
+                    if last_pong.elapsed() > dead_after {
+                        return Some(format!("no pong for {}", said(dead_after)));
                     }
                     if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
                         return Some(e.to_string());
@@ -346,7 +397,7 @@ type Socket =
 
 /// The WebSocket, over rustls with the AWS SDK's crypto provider (aws-lc-rs) and the system's
 /// roots: one TLS stack in the process. `ws://` (a local stand-in) goes without TLS.
-async fn connect(url: &str) -> Result<Socket, String> {
+async fn connect(url: &str, within: Duration) -> Result<Socket, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
@@ -360,7 +411,7 @@ async fn connect(url: &str) -> Result<Socket, String> {
     .with_no_client_auth();
     // A connect or handshake that hangs is a failure like any other: retried with backoff.
     let (ws, _) = tokio::time::timeout(
-        CONNECT_WITHIN,
+        within,
         tokio_tungstenite::connect_async_tls_with_config(
             url,
             None,
@@ -369,7 +420,7 @@ async fn connect(url: &str) -> Result<Socket, String> {
         ),
     )
     .await
-    .map_err(|_| format!("no connection within {} s", CONNECT_WITHIN.as_secs()))?
+    .map_err(|_| format!("no connection within {}", said(within)))?
     .map_err(|e| e.to_string())?;
     Ok(ws)
 }
