@@ -27,24 +27,28 @@ fn git(args: &[&str]) -> Option<String> {
     (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
 }
 
-/// Re-run when HEAD moves: HEAD itself (a checkout), the branch it names (a commit), and the
-/// packed refs (a branch packed by `git gc`).
+/// Re-run when HEAD moves: HEAD itself (a checkout), the branch it names or, while that branch
+/// is only in the packed refs, the folder its loose ref will appear in (a commit), and the packed
+/// refs (`git gc`). Only paths that exist: cargo takes a missing one as changed at every build.
 fn watch_head() {
     let Some(dir) = git(&["rev-parse", "--git-dir"]).map(PathBuf::from) else {
         return;
     };
+    let watch = |path: &Path| {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    };
     let head = dir.join("HEAD");
-    println!("cargo:rerun-if-changed={}", head.display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        dir.join("packed-refs").display()
-    );
+    watch(&head);
+    watch(&dir.join("packed-refs"));
     if let Ok(text) = std::fs::read_to_string(&head)
         && let Some(branch) = text.trim().strip_prefix("ref: ")
     {
-        println!(
-            "cargo:rerun-if-changed={}",
-            Path::new(&dir).join(branch).display()
-        );
+        let branch = dir.join(branch);
+        watch(&branch);
+        if let Some(folder) = branch.parent() {
+            watch(folder);
+        }
     }
 }
