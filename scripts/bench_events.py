@@ -16,7 +16,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import PAYER, Moto, event_pipe, free_port, put_state_changes, send_event  # noqa: E402
+from emulator import PAYER, Moto, event_pipe, free_port, put_state_changes, send_event, serve_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
@@ -57,10 +57,7 @@ def trial(moto, slack_url):
         )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, RUNAWAY_CONFIG=config, AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", RUNAWAY_LISTEN=f"127.0.0.1:{port}",
-               RUNAWAY_SLACK_API_URL=slack_url + "/api/", SLACK_BOT_TOKEN="xoxb-bench",
-               SLACK_SIGNING_SECRET="bench-signing-secret")
+    env = serve_env(config, moto.url, port, slack_url)
     env.pop("AWS_PROFILE", None)
     serve = subprocess.Popen([os.path.join(ROOT, "target", PROFILE, "runaway"), "serve"], env=env,
                              stderr=subprocess.DEVNULL)

@@ -13,7 +13,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
 from bench import REGIONS, seed  # noqa: E402
-from emulator import Moto, free_port  # noqa: E402
+from emulator import Moto, free_port, serve_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
@@ -52,9 +52,7 @@ def main():
     seed(moto, 1700)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, RUNAWAY_CONFIG=config, AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="testing",
-               AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true", RUNAWAY_LISTEN=f"127.0.0.1:{port}",
-               RUNAWAY_SLACK_API_URL=slack_url + "/api/", SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET)
+    env = serve_env(config, moto.url, port, slack_url, SECRET)
     serve = subprocess.Popen([os.path.join(ROOT, "target", PROFILE, "runaway"), "serve"], env=env,
                              stderr=subprocess.DEVNULL)
     try:

@@ -20,6 +20,15 @@ MEMBER = "222222222222"
 AMI = "ami-12c6146b"  # moto accepts any AMI id
 
 
+def serve_env(config, moto_url, port, slack_url, signing_secret="bench-signing-secret"):
+    """The environment `runaway serve` runs with in the benchmarks: the configuration file, the
+    emulator, dummy credentials, no instance metadata, its own port, the Slack stand-in."""
+    return dict(os.environ, RUNAWAY_CONFIG=config, AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true",
+                RUNAWAY_LISTEN=f"127.0.0.1:{port}", RUNAWAY_SLACK_API_URL=slack_url + "/api/",
+                SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=signing_secret)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
