@@ -119,8 +119,10 @@ variable "binary_s3_key" {
   type        = string
 
   validation {
-    condition     = length(var.binary_s3_key) > 0 && !startswith(var.binary_s3_key, "/")
-    error_message = "binary_s3_key must be an object key (no leading /)."
+    # The key is written into the first-boot script, run as root: S3's safe characters only,
+    # none that a shell reads inside double quotes ($, `, ", \).
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*$", var.binary_s3_key))
+    error_message = "binary_s3_key must be an object key of S3's safe characters (letters, digits, ! - _ . * ' ( ) and /, no leading /)."
   }
 }
 
