@@ -36,9 +36,9 @@ def free_port():
 
 
 class Moto:
-    def __init__(self, serial=False):
+    def __init__(self, serial=False, env=None):
         """`serial`: one request at a time (scripts/moto_serial.py), so that DynamoDB's
-        conditional writes are atomic as AWS's are."""
+        conditional writes are atomic as AWS's are; `env`: more of moto's environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         venv = os.path.join(ROOT, ".venv", "bin")
@@ -50,6 +50,7 @@ class Moto:
             command + ["-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=dict(os.environ, **(env or {})),
         )
         deadline = time.time() + 30
         while time.time() < deadline:

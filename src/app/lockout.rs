@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::app::journaled;
+use crate::app::paced::Paced;
 use crate::config::{Account, Action};
 use crate::core::model::Problem;
 use crate::ports::journal::{Journal, JournalError, PlannedChange};
@@ -230,9 +231,10 @@ pub async fn run(
     cloud: &dyn Cloud,
     accounts: &[(&Account, Which)],
     journal: Option<(&dyn Journal, &str)>,
-    concurrency: usize,
+    guard: &crate::config::Guard,
     clock: Clock<'_>,
 ) -> LockoutReport {
+    let concurrency = guard.max_concurrency;
     let mut jobs: Vec<BoxFuture<'_, AccountLockout>> = Vec::new();
     for &(account, which) in accounts {
         jobs.push(Box::pin(async move {
@@ -242,6 +244,7 @@ pub async fn run(
                 changes: Vec::new(),
                 exempt: Vec::new(),
                 errors: Vec::new(),
+                throttled: Default::default(),
             };
             if let Err(e) = lock_account(cloud, account, which, journal, clock, &mut out).await {
                 out.errors.push(Problem::account(format!(
@@ -305,7 +308,8 @@ async fn lock_account(
         out.changes = changes;
         return Ok(());
     };
-    make_changes(conn.as_ref(), changes, j, incident, clock, out).await?;
+    let rate = account.policy.iam_rate;
+    make_changes(conn.as_ref(), changes, j, incident, clock, rate, out).await?;
     tracing::info!(account.id = %account.id, changes = out.changes.len(), errors = out.errors.len(), "lockout done");
     Ok(())
 }
@@ -356,19 +360,36 @@ pub(crate) async fn apply(
 }
 
 /// Makes the changes one at a time, each journaled before and after under `incident` (a failure
-/// stops nothing else), into `out`. Shared by every lockout action.
+/// stops nothing else), into `out`. Paced at `iam_rate` writes a second once IAM throttles
+/// (`app::paced`). Shared by every lockout action.
 pub(crate) async fn make_changes(
     conn: &dyn AccountCloud,
     changes: Vec<LockoutChange>,
     j: &dyn Journal,
     incident: &str,
     clock: Clock<'_>,
+    iam_rate: f64,
+    out: &mut AccountLockout,
+) -> Result<(), JournalError> {
+    let mut paced = Paced::new(iam_rate, 1);
+    let result = make_paced(conn, changes, j, incident, clock, &mut paced, out).await;
+    out.throttled.add(paced.cost());
+    result
+}
+
+async fn make_paced(
+    conn: &dyn AccountCloud,
+    changes: Vec<LockoutChange>,
+    j: &dyn Journal,
+    incident: &str,
+    clock: Clock<'_>,
+    paced: &mut Paced,
     out: &mut AccountLockout,
 ) -> Result<(), JournalError> {
     for change in changes {
         let planned = journaled(&change, &out.account_id);
         let result = journaled::make(j, incident, &[planned], clock, async || {
-            vec![apply(conn, &change).await]
+            vec![paced.one(|| apply(conn, &change)).await]
         })
         .await?
         .remove(0);

@@ -40,6 +40,7 @@ async fn connect(
         changes: Vec::new(),
         exempt: Vec::new(),
         errors: Vec::new(),
+        throttled: Default::default(),
     };
     match cloud
         .connect(account, Purpose::Lockout, acting.then_some(incident))
@@ -170,7 +171,8 @@ pub async fn run(
         out.changes = changes;
         return Ok(out);
     };
-    make_changes(conn.as_ref(), changes, j, incident, clock, &mut out).await?;
+    let rate = account.policy.iam_rate;
+    make_changes(conn.as_ref(), changes, j, incident, clock, rate, &mut out).await?;
     tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "launchers locked out");
     Ok(out)
 }
@@ -267,7 +269,8 @@ pub async fn revoke_sessions(
         out.changes = changes;
         return Ok(out);
     };
-    make_changes(conn.as_ref(), changes, j, incident, clock, &mut out).await?;
+    let rate = account.policy.iam_rate;
+    make_changes(conn.as_ref(), changes, j, incident, clock, rate, &mut out).await?;
     tracing::info!(incident.id = incident, account.id = %account.id, changes = out.changes.len(), "older sessions revoked");
     Ok(out)
 }

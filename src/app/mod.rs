@@ -11,6 +11,7 @@ pub mod journaled;
 pub mod launchers;
 pub mod lockout;
 pub mod lockout_launchers;
+pub mod paced;
 pub mod prices;
 pub mod restop;
 pub mod restore;

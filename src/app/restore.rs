@@ -359,6 +359,8 @@ async fn undo_all(
 
         let mut undone: BTreeMap<(ChangeKind, String, String), Result<(), CloudError>> =
             BTreeMap::new();
+        // IAM writes are sent without the SDK's retries: paced here once IAM throttles.
+        let mut paced = crate::app::paced::Paced::new(account.policy.iam_rate, 1);
         for r in mine
             .iter()
             .filter(|r| !matches!(r.action, ChangeKind::StopInstance | ChangeKind::TagInstance))
@@ -394,7 +396,7 @@ async fn undo_all(
                 Some(result) => vec![result],
                 None => {
                     *called = true;
-                    vec![undo(conn.as_ref(), r).await]
+                    vec![paced.one(|| undo(conn.as_ref(), r)).await]
                 }
             })
             .await?;

@@ -154,6 +154,11 @@ pub struct AccountPolicy {
     /// `tag_admins`, default none: principals (names, ARNs or globs) who may put on or take off
     /// the exemption tag; anyone else doing so opens a `tamper` incident.
     pub tag_admins: Vec<String>,
+    /// `stop_rate`, default 20: instances a second a halt stops per region once AWS has
+    /// throttled it (EC2's StopInstances bucket refills 20 instance tokens a second).
+    pub stop_rate: f64,
+    /// `iam_rate`, default 10: IAM writes a second once IAM has throttled a lockout or restore.
+    pub iam_rate: f64,
 }
 
 impl Account {

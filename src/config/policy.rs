@@ -27,7 +27,19 @@ pub(super) fn policy(
         watch_stops: false,
         expected_principals: Vec::new(),
         tag_admins: Vec::new(),
+        stop_rate: 20.0,
+        iam_rate: 10.0,
     });
+    let rate = |k: &str, v: Option<f64>, default: f64| match v {
+        None => Ok(default),
+        Some(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Ok(r),
+        Some(r) => Err((
+            key(k),
+            format!("expected calls a second, more than 0 and at most 10000, found {r}"),
+        )),
+    };
+    let stop_rate = rate("stop_rate", raw.stop_rate, base.stop_rate)?;
+    let iam_rate = rate("iam_rate", raw.iam_rate, base.iam_rate)?;
     let grace_period = match raw.grace_period {
         Some(s) => duration(&key("grace_period"), Some(&s), "")?,
         None => base.grace_period,
@@ -113,6 +125,8 @@ pub(super) fn policy(
         None => base.tag_admins,
     };
     Ok(AccountPolicy {
+        stop_rate,
+        iam_rate,
         watch_stops: raw.watch_stops.unwrap_or(base.watch_stops),
         expected_principals,
         tag_admins,

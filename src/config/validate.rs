@@ -50,6 +50,8 @@ struct RawGuard {
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
+    stop_rate: Option<f64>,
+    iam_rate: Option<f64>,
     allow_session_revocation: Option<bool>,
     exempt_resources: Option<Vec<String>>,
     watch_stops: Option<bool>,
@@ -75,6 +77,8 @@ pub(super) struct RawPolicy {
     pub(super) watch_stops: Option<bool>,
     pub(super) expected_principals: Option<Vec<String>>,
     pub(super) tag_admins: Option<Vec<String>>,
+    pub(super) stop_rate: Option<f64>,
+    pub(super) iam_rate: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -131,6 +135,8 @@ pub(super) struct RawAccount {
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
     forensics_instance_type: Option<String>,
+    stop_rate: Option<f64>,
+    iam_rate: Option<f64>,
     allow_session_revocation: Option<bool>,
     watch_stops: Option<bool>,
     expected_principals: Option<Vec<String>>,
@@ -189,6 +195,8 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             watch_stops: g.watch_stops,
             expected_principals: g.expected_principals,
             tag_admins: g.tag_admins,
+            stop_rate: g.stop_rate,
+            iam_rate: g.iam_rate,
         },
         None,
     )?;
@@ -482,6 +490,8 @@ pub(super) fn account_in(
             watch_stops: a.watch_stops,
             expected_principals: a.expected_principals,
             tag_admins: a.tag_admins,
+            stop_rate: a.stop_rate,
+            iam_rate: a.iam_rate,
         },
         Some(defaults),
     )?;

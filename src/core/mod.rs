@@ -14,6 +14,7 @@ pub mod isolation;
 pub mod launchers;
 pub mod model;
 pub mod money;
+pub mod pacing;
 pub mod permissions;
 pub mod plan;
 pub mod policy_writes;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::pacing::Throttling;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -114,6 +115,10 @@ pub struct AccountHalt {
     /// Compute beyond EC2 (`halt_services`), by service: absent when none is halted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ServiceHalt>,
+    /// What AWS's throttling of the stops cost, over the account's regions: absent when AWS
+    /// never throttled.
+    #[serde(default, skip_serializing_if = "Throttling::is_none")]
+    pub throttled: Throttling,
 }
 
 /// What a halt did to one service beyond EC2 (dry run: what it would do).
@@ -252,6 +257,9 @@ pub struct AccountLockout {
     /// Principals left alone, and why.
     pub exempt: Vec<ExemptPrincipal>,
     pub errors: Vec<Problem>,
+    /// What IAM's throttling of the changes cost: absent when IAM never throttled.
+    #[serde(default, skip_serializing_if = "Throttling::is_none")]
+    pub throttled: Throttling,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -277,7 +277,21 @@ pub fn account_halt(a: &crate::app::halt::AccountHalt, dry_run: bool, ids: bool)
     for line in crate::text::services::halted(&a.services, dry_run) {
         let _ = writeln!(out, "  {line}");
     }
+    if let Some(line) = throttled(&a.throttled, "EC2") {
+        let _ = writeln!(out, "  {line}");
+    }
     out
+}
+
+/// What AWS's throttling cost, in one line: `None` when it never throttled.
+pub fn throttled(t: &crate::core::pacing::Throttling, service: &str) -> Option<String> {
+    (!t.is_none()).then(|| {
+        format!(
+            "throttled by {service} {}: paced, {:.1} s spent waiting for its rate limit",
+            count(t.refusals as usize, "time"),
+            t.waited_seconds
+        )
+    })
 }
 
 pub fn halt(r: &HaltReport) -> String {
@@ -359,6 +373,9 @@ pub fn lockout(r: &crate::app::lockout::LockoutReport) -> String {
         }
         for e in &a.errors {
             let _ = writeln!(out, "  error: {}", e.message);
+        }
+        if let Some(line) = throttled(&a.throttled, "IAM") {
+            let _ = writeln!(out, "  {line}");
         }
     }
     out

@@ -32,5 +32,6 @@ mod socket_timeouts;
 mod tamper;
 mod terraform;
 mod terraform_apply;
+mod throttled;
 mod two_person;
 mod under_attack;

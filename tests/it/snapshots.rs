@@ -66,6 +66,7 @@ pub(crate) fn view(status: Status) -> IncidentView {
             vec![AccountHalt {
                 account_id: "111111111111".into(),
                 name: "payer".into(),
+                throttled: Default::default(),
                 stopped: BTreeMap::from([
                     (
                         "us-east-1".into(),
@@ -244,6 +245,7 @@ pub(crate) fn lockout_outcome() -> Vec<AccountLockout> {
     vec![AccountLockout {
         account_id: "111111111111".into(),
         name: "payer".into(),
+        throttled: Default::default(),
         changes: vec![
             LockoutChange::AttachUserPolicy {
                 principal: "ci-deployer".into(),

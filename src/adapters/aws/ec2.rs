@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_ec2::types::{Filter, SpotInstanceType};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
 
 use super::{ASG_TAG, AwsAccount, ENABLED_OPT_IN, classify};
 use crate::config::RegionName;
@@ -124,13 +125,19 @@ pub(super) async fn stop_instances(
     ids: &[String],
     dry_run: bool,
 ) -> Result<(), CloudError> {
-    let result = acc
+    let mut call = acc
         .ec2(region)
         .stop_instances()
         .set_instance_ids(Some(ids.to_vec()))
         .dry_run(dry_run)
-        .send()
-        .await;
+        .customize();
+    if !dry_run {
+        // The halt paces its stops (`app::paced`): a retry of the SDK's own would not be paced.
+        call = call.config_override(
+            aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled()),
+        );
+    }
+    let result = call.send().await;
     match result {
         Ok(_) => Ok(()),
         // With DryRun, AWS answers "would have succeeded" as an error.

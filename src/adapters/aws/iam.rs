@@ -68,7 +68,7 @@ pub(super) async fn set_policy(
     policy_arn: &str,
     attach: bool,
 ) -> Result<(), CloudError> {
-    let iam = acc.iam();
+    let iam = acc.iam_writes();
     match (principal, attach) {
         (PrincipalKind::User, true) => iam
             .attach_user_policy()
@@ -116,7 +116,7 @@ pub(super) async fn set_access_key(
     } else {
         aws_sdk_iam::types::StatusType::Inactive
     };
-    acc.iam()
+    acc.iam_writes()
         .update_access_key()
         .user_name(user)
         .access_key_id(key_id)
@@ -135,7 +135,7 @@ pub(super) async fn set_inline_policy(
     name: &str,
     document: Option<&str>,
 ) -> Result<(), CloudError> {
-    let iam = acc.iam();
+    let iam = acc.iam_writes();
     match (kind, document) {
         (PrincipalKind::Role, Some(doc)) => iam
             .put_role_policy()
@@ -178,6 +178,15 @@ impl AwsAccount {
     /// IAM is global: one client, in the home region (its partition's IAM endpoint).
     pub(super) fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    /// For the writes the application paces (`app::paced`): without the SDK's own retries, which
+    /// would not be paced.
+    pub(super) fn iam_writes(&self) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
     }
 
     pub(super) async fn attached(

@@ -72,7 +72,7 @@ impl Bot {
                 halt::execute(
                     plan,
                     Some((self.journal.as_ref(), id)),
-                    self.config.guard.max_concurrency,
+                    &self.config.guard,
                     &|| clock.now(),
                 )
                 .await,
@@ -94,7 +94,7 @@ impl Bot {
                     self.cloud.as_ref(),
                     &which,
                     Some((self.journal.as_ref(), id)),
-                    self.config.guard.max_concurrency,
+                    &self.config.guard,
                     &|| clock.now(),
                 )
                 .await,
@@ -128,6 +128,7 @@ impl Bot {
                         errors: vec![crate::core::model::Problem::account(
                             "lockout_launchers: who launched the instances is not known (no CloudTrail record yet): nobody was locked out",
                         )],
+                        throttled: Default::default(),
                     },
                 };
                 locked

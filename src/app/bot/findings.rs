@@ -135,7 +135,7 @@ impl Bot {
                 let report = halt::execute(
                     plan,
                     Some((self.journal.as_ref(), &row.id)),
-                    self.config.guard.max_concurrency,
+                    &self.config.guard,
                     &|| clock.now(),
                 )
                 .await;

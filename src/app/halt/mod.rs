@@ -18,16 +18,19 @@ use futures::future::BoxFuture;
 use serde_json::json;
 
 use crate::app::journaled;
+use crate::app::paced::Paced;
 use crate::app::survey::survey;
-use crate::config::{Account, RegionName};
+use crate::config::{Account, Guard, RegionName};
 use crate::core::change::{ChangeKind, INCIDENT_TAG};
 use crate::core::model::Problem;
+use crate::core::pacing::Throttling;
 use crate::core::plan::{self, Exemptions, RegionPlan, SkipReason};
 use crate::ports::journal::{Finding, Journal, JournalError, PlannedChange};
 use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, Purpose};
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
-/// and stay far inside EC2's resource-token bucket (1,000 burst per region).
+/// and stay far inside EC2's resource-token bucket (1,000 burst per region). Once AWS throttles,
+/// the batches shrink to a second's worth of `guard.stop_rate` (`app::paced`).
 pub const STOP_BATCH: usize = 100;
 
 /// The survey and the plan of every region, before anything changes.
@@ -212,9 +215,10 @@ pub async fn narrow(plan: &mut HaltPlan<'_>, scope_of: impl Fn(&Account) -> Scop
 pub async fn execute(
     plan: HaltPlan<'_>,
     journal: Option<(&dyn Journal, &str)>,
-    concurrency: usize,
+    guard: &Guard,
     clock: Clock<'_>,
 ) -> HaltReport {
+    let concurrency = guard.max_concurrency;
     let dry_run = journal.is_none();
     let mut accounts: Vec<AccountHalt> = plan
         .accounts
@@ -227,6 +231,7 @@ pub async fn execute(
             skipped: Vec::new(),
             errors: a.errors.clone(),
             services: Default::default(),
+            throttled: Default::default(),
         })
         .collect();
     if let Some((j, incident)) = journal {
@@ -277,6 +282,7 @@ pub async fn execute(
                     region,
                     journal,
                     clock,
+                    stop_rate: a.account.policy.stop_rate,
                 };
                 (i, Done::Region(ctx.halt(p).await))
             }));
@@ -303,6 +309,7 @@ pub async fn execute(
             out.stopped.insert(r.region.clone(), r.stopped);
         }
         out.suspended.extend(r.suspended);
+        out.throttled.add(r.throttled);
         out.skipped.extend(r.skipped);
         out.errors.extend(r.errors);
     }
@@ -356,11 +363,14 @@ struct RegionCtx<'a> {
     account_id: &'a str,
     region: &'a RegionName,
     journal: Option<(&'a dyn Journal, &'a str)>,
+    /// Instances a second once AWS throttles the stops (`guard.stop_rate`).
+    stop_rate: f64,
 }
 
 #[derive(Default)]
 struct RegionOutcome {
     region: String,
+    throttled: Throttling,
     stopped: Vec<String>,
     suspended: Vec<Suspension>,
     skipped: Vec<Skipped>,
@@ -441,9 +451,11 @@ impl RegionCtx<'_> {
             j.record_findings(incident, self.account_id, region, &findings)?;
         }
         self.suspend_groups(plan, out).await?;
+        let mut paced = Paced::new(self.stop_rate, STOP_BATCH);
         for batch in plan.stop.chunks(STOP_BATCH) {
-            self.stop_batch(batch, out).await?;
+            self.stop_batch(batch, out, &mut paced).await?;
         }
+        out.throttled = paced.cost();
         tracing::info!(
             account.id = self.account_id,
             region,
@@ -533,6 +545,7 @@ impl RegionCtx<'_> {
         &self,
         batch: &[String],
         out: &mut RegionOutcome,
+        paced: &mut Paced,
     ) -> Result<(), JournalError> {
         let region = self.region.as_str();
         let Some((j, incident)) = self.journal else {
@@ -553,22 +566,13 @@ impl RegionCtx<'_> {
                 before: json!({ "state": "running" }),
             })
             .collect();
+        // Paced: throttled chunks wait for EC2's bucket; one bad id fails alone.
         let results = journaled::make(j, incident, &changes, self.clock, async || {
-            match self.conn.stop_instances(self.region, batch, false).await {
-                Ok(()) => vec![Ok(()); batch.len()],
-                Err(e) if batch.len() == 1 => vec![Err(e)],
-                Err(e) => {
-                    // One bad id fails the whole call: isolate it by stopping one at a time.
-                    tracing::warn!(account.id = self.account_id, region, error = %e,
-                        "batch stop failed, retrying instance by instance");
-                    let mut each = Vec::with_capacity(batch.len());
-                    for id in batch {
-                        let one = std::slice::from_ref(id);
-                        each.push(self.conn.stop_instances(self.region, one, false).await);
-                    }
-                    each
-                }
-            }
+            paced
+                .each(batch, |ids| {
+                    self.conn.stop_instances(self.region, ids, false)
+                })
+                .await
         })
         .await?;
         let mut stopped = Vec::with_capacity(batch.len());

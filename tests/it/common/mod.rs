@@ -15,6 +15,7 @@ pub mod pricing;
 pub mod services;
 pub mod slack;
 pub mod socket;
+pub mod throttle;
 
 use slack::SlackStandIn;
 
@@ -40,7 +41,7 @@ pub struct Moto {
     child: Child,
 }
 
-fn moto_server() -> PathBuf {
+pub fn moto_server() -> PathBuf {
     if let Some(p) = std::env::var_os("RUNAWAY_MOTO_SERVER") {
         return PathBuf::from(p);
     }

@@ -110,6 +110,7 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
     let outcome = AccountHalt {
         account_id: "123456789012".into(),
         name: "n".repeat(400),
+        throttled: Default::default(),
         stopped: regions
             .keys()
             .map(|r| (r.clone(), (0..300).map(|i| format!("i-{i:017x}")).collect()))
