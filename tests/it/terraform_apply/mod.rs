@@ -8,6 +8,7 @@ mod compute;
 mod deployed_bot;
 mod deployed_replicas;
 mod first_boot;
+mod isolation;
 mod organization;
 mod session_revocation;
 mod single_account;

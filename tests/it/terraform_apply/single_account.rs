@@ -386,6 +386,20 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
     )
     .await;
 
+    // Isolation and forensics: each call judged on its resources and condition keys.
+    super::isolation::within_the_policy(
+        &moto,
+        &guard,
+        &proxy,
+        &env,
+        &toml.replacen(
+            "[guard]\n",
+            "[guard]\nstate_path = \"isolation.db\"\nexempt_principals = [\"break-glass\", \"ops-admin\"]\n",
+            1,
+        ),
+    )
+    .await;
+
     // Session revocation: no inline-policy write without the module's opt-in; with it, the
     // guard's session revokes and restores within its policy.
     super::session_revocation::without_and_with_the_opt_in(&moto, &example, &iam, |toml| {

@@ -275,8 +275,14 @@ pub(super) fn requests(
     region: &str,
     p: &Principal,
     orgs: &HashMap<String, String>,
+    look: super::isolation::Look<'_>,
 ) -> Vec<Request> {
     let a = &p.account;
+    if service == "ec2"
+        && let Some(requests) = super::isolation::requests(action, params, region, a, look)
+    {
+        return requests;
+    }
     let iam_action = format!("{}:{action}", prefix(service));
     let numbered = |name: &str| -> Vec<String> {
         params
