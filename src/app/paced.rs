@@ -39,9 +39,11 @@ impl Paced {
         let mut waited = Duration::ZERO;
         loop {
             waited += self.sleep_for(1).await;
+            // AWS takes the tokens when the call arrives: counted from when it was sent.
+            let sent = self.start.elapsed();
             match call().await {
                 Ok(()) => {
-                    self.pacer.accepted(1, self.start.elapsed(), waited);
+                    self.pacer.accepted(1, sent, waited);
                     return Ok(());
                 }
                 Err(e) if e.kind == ErrorKind::Throttled => {
@@ -49,7 +51,7 @@ impl Paced {
                 }
                 // Refused for another reason: the call still counted against the bucket.
                 Err(e) => {
-                    self.pacer.accepted(1, self.start.elapsed(), waited);
+                    self.pacer.accepted(1, sent, waited);
                     return Err(e);
                 }
             }
@@ -75,9 +77,10 @@ impl Paced {
             let n = self.pacer.batch().min(ids.len() - at);
             let chunk = &ids[at..at + n];
             waited += self.sleep_for(n).await;
+            let sent = self.start.elapsed();
             match call(chunk).await {
                 Ok(()) => {
-                    self.pacer.accepted(n, self.start.elapsed(), waited);
+                    self.pacer.accepted(n, sent, waited);
                     waited = Duration::ZERO;
                     results.extend(std::iter::repeat_n(Ok(()), n));
                 }
@@ -89,13 +92,11 @@ impl Paced {
                     }
                 },
                 Err(e) if n == 1 => {
-                    self.pacer
-                        .accepted(1, self.start.elapsed(), std::mem::take(&mut waited));
+                    self.pacer.accepted(1, sent, std::mem::take(&mut waited));
                     results.push(Err(e));
                 }
                 Err(e) => {
-                    self.pacer
-                        .accepted(n, self.start.elapsed(), std::mem::take(&mut waited));
+                    self.pacer.accepted(n, sent, std::mem::take(&mut waited));
                     tracing::warn!(error = %e, ids = n, "a call on several ids failed, retrying id by id");
                     for id in chunk {
                         let one = std::slice::from_ref(id);

@@ -94,7 +94,7 @@ impl Pacer {
         }
     }
 
-    /// A call of `n` tokens was accepted at `now` (after waiting `waited`), or refused for
+    /// A call of `n` tokens sent at `now` was accepted (after waiting `waited`), or refused for
     /// another reason than throttling: AWS counts it against the bucket all the same.
     pub fn accepted(&mut self, n: usize, now: Duration, waited: Duration) {
         self.in_row = 0;

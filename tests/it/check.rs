@@ -4,29 +4,23 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::common::config::Toml;
 use crate::common::*;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use serde_json::json;
 
 fn two_accounts(payer_limit: u64, member_limit: u64) -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1", "sa-east-1"]
-max_running_instances = {payer_limit}
-
-[[accounts]]
-id = "{MEMBER}"
-name = "research"
-role_arn = "{MEMBER_ROLE}"
-max_running_instances = {member_limit}
-"#
-    )
+    Toml::new()
+        .payer(
+            &["us-east-1", "eu-west-1", "sa-east-1"],
+            &format!("max_running_instances = {payer_limit}"),
+        )
+        .member(
+            "research",
+            &[],
+            &format!("max_running_instances = {member_limit}"),
+        )
+        .into()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::events::*;
 use crate::common::*;
 use chrono::Utc;
@@ -15,30 +16,13 @@ use std::sync::atomic::Ordering;
 const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 
 fn config(topic: &str, queue_url: &str) -> String {
-    format!(
-        r#"
-[guard]
-check_every = "5m"
-grace_period = "10m"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[events]
-queue_url = "{queue_url}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1"]
-max_running_instances = 2
-"#
-    )
+    Toml::new()
+        .guard("check_every = \"5m\"\ngrace_period = \"10m\"")
+        .slack(&[APPROVER])
+        .notify(topic)
+        .events(queue_url)
+        .payer(&["us-east-1", "eu-west-1"], "max_running_instances = 2")
+        .into()
 }
 
 fn running(id: &str, account: &str, instance: &str) -> String {

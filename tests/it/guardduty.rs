@@ -5,6 +5,7 @@
 use chrono::{Duration, Utc};
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::events::*;
 use crate::common::isolation::*;
 use crate::common::slack::{button_value, text_of};
@@ -18,29 +19,13 @@ const KEY: &str = "unauthorized-access-iam-user-malicious-ip-caller";
 fn config(rules: &str) -> impl FnOnce(&str, &str) -> String {
     let rules = rules.to_owned();
     move |topic, queue_url| {
-        format!(
-            r#"
-[guard]
-grace_period = "10m"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[events]
-queue_url = "{queue_url}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-{rules}
-"#
-        )
+        Toml::new()
+            .guard("grace_period = \"10m\"")
+            .slack(&[APPROVER])
+            .notify(topic)
+            .events(queue_url)
+            .payer(&["us-east-1"], &rules)
+            .into()
     }
 }
 

@@ -3,31 +3,18 @@
 
 use std::collections::BTreeSet;
 
+use crate::common::config::Toml;
 use crate::common::*;
 use aws_sdk_autoscaling::types::SuspendedProcess;
 use rusqlite::Connection;
 use serde_json::json;
 
 fn config(extra_guard: &str) -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-state_path = "journal.db"
-{extra_guard}
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1"]
-
-[[accounts]]
-id = "{MEMBER}"
-name = "research"
-role_arn = "{MEMBER_ROLE}"
-regions = ["us-east-1", "ap-southeast-2"]
-"#
-    )
+    Toml::new()
+        .guard(extra_guard)
+        .payer(&["us-east-1", "eu-west-1"], "")
+        .member("research", &["us-east-1", "ap-southeast-2"], "")
+        .into()
 }
 
 fn ids(v: &serde_json::Value) -> BTreeSet<String> {

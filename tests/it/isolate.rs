@@ -1,6 +1,7 @@
 //! `runaway isolate` against moto: every step checked in the emulator, `restore` bringing the
 //! instance back (the snapshots kept), a dry run changing nothing, the refusals.
 
+use crate::common::config::Toml;
 use crate::common::isolation::*;
 use crate::common::*;
 
@@ -12,18 +13,7 @@ async fn isolate(w: &Workdir, moto: &Moto, instance: &str, flags: &[&str]) -> Ou
 }
 
 fn config(extra: &str) -> String {
-    format!(
-        r#"
-[guard]
-state_path = "journal.db"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-{extra}
-"#
-    )
+    Toml::new().payer(&["us-east-1"], extra).into()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use chrono::{Duration, Utc};
 
+use crate::common::config::Toml;
 use crate::common::pricing::PricingStandIn;
 use crate::common::*;
 
@@ -39,25 +40,10 @@ async fn charges(sdk: &aws_config::SdkConfig, linked: Option<&str>, points: &[(i
 }
 
 fn accounts(payer: &str, member: &str) -> String {
-    format!(
-        r#"
-[guard]
-state_path = "journal.db"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-{payer}
-
-[[accounts]]
-id = "{MEMBER}"
-name = "member"
-role_arn = "{MEMBER_ROLE}"
-regions = ["us-east-1"]
-{member}
-"#
-    )
+    Toml::new()
+        .payer(&["us-east-1"], payer)
+        .member("member", &["us-east-1"], member)
+        .into()
 }
 
 fn account_of<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

@@ -9,35 +9,21 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::*;
 use runawaytrain::core::events::Outcome;
 
 fn config(topic: &str, queue_url: &str) -> String {
-    format!(
-        r#"
-[guard]
-grace_period = "10m"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[events]
-queue_url = "{queue_url}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 0
-actions = ["revoke_sessions"]
-allow_session_revocation = true
-"#
-    )
+    Toml::new()
+        .guard("grace_period = \"10m\"")
+        .slack(&[APPROVER])
+        .notify(topic)
+        .events(queue_url)
+        .payer(
+            &["us-east-1"],
+            "max_running_instances = 0\nactions = [\"revoke_sessions\"]\nallow_session_revocation = true",
+        )
+        .into()
 }
 
 /// The guard's identity on the emulator, as CloudTrail would name it.

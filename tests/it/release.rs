@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::common::config::Toml;
 use crate::common::*;
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
@@ -154,18 +155,9 @@ async fn the_image_checks_and_halts_from_scratch() {
 }
 
 fn config() -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1"]
-max_running_instances = 2
-"#
-    )
+    Toml::new()
+        .payer(&["us-east-1", "eu-west-1"], "max_running_instances = 2")
+        .into()
 }
 
 /// `PROGRAM --version` names this version, `commit` and `target`; `check --json` fails the rule

@@ -4,21 +4,12 @@
 
 use std::time::Duration;
 
+use crate::common::config::Toml;
 use crate::common::*;
 use rusqlite::Connection;
 
 fn config() -> String {
-    format!(
-        r#"
-[guard]
-state_path = "journal.db"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-"#
-    )
+    Toml::new().payer(&["us-east-1"], "").into()
 }
 
 /// Makes the journal refuse writes that match `when` (an SQL trigger condition on `table`).

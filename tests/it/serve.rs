@@ -4,6 +4,7 @@
 //! through `runaway serve` itself: signatures, slash commands, a restart mid-grace.
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{Mode, SlackStandIn, button_value, command_body, press_body, text_of};
 use crate::common::*;
 use chrono::Utc;
@@ -12,33 +13,17 @@ use runawaytrain::app::bot::Outcome;
 use runawaytrain::core::incident::{Press, Status};
 use serde_json::{Value, json};
 
-const APPROVER: &str = "UAPPROVER1";
 const STRANGER: &str = "USTRANGER1";
 
 fn config_text(grace: &str, topic: &str) -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-check_every = "10s"
-grace_period = "{grace}"
-snooze = "1h"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["{APPROVER}"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1"]
-max_running_instances = 2
-"#
-    )
+    Toml::new()
+        .guard(&format!(
+            "check_every = \"10s\"\ngrace_period = \"{grace}\"\nsnooze = \"1h\""
+        ))
+        .slack(&[APPROVER])
+        .notify(topic)
+        .payer(&["us-east-1", "eu-west-1"], "max_running_instances = 2")
+        .into()
 }
 
 struct Setup {

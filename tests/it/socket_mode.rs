@@ -8,39 +8,24 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::bot::topic;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{SlackStandIn, approve_value, button_value, command_body};
 use crate::common::socket::SocketStandIn;
 use crate::common::*;
 
-const APPROVER: &str = "UAPPROVER1";
 const STRANGER: &str = "USTRANGER1";
 
 fn config(topic: &str) -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-check_every = "10s"
-grace_period = "10m"
-snooze = "1h"
-state_path = "journal.db"
-
-[slack]
-mode = "socket"
-channel = "C0123456789"
-approvers = ["{APPROVER}"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 2
-actions = ["stop_instances"]
-"#
-    )
+    Toml::new()
+        .guard("check_every = \"10s\"\ngrace_period = \"10m\"\nsnooze = \"1h\"")
+        .slack(&[APPROVER])
+        .slack_line("mode = \"socket\"")
+        .notify(topic)
+        .payer(
+            &["us-east-1"],
+            "max_running_instances = 2\nactions = [\"stop_instances\"]",
+        )
+        .into()
 }
 
 async fn health(serve: &Serve) -> Value {

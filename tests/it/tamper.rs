@@ -10,6 +10,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{button_value, text_of};
 use crate::common::*;
 use runawaytrain::core::events::Outcome;
@@ -24,36 +25,18 @@ fn lockout_arn() -> String {
 fn config(rules: &str) -> impl FnOnce(&str, &str) -> String {
     let rules = rules.to_owned();
     move |topic, queue_url| {
-        format!(
-            r#"
-[guard]
-grace_period = "10m"
-state_path = "journal.db"
-lockout_policy_arn = "{lockout}"
-launch_deny_policy_arn = "arn:aws:iam::{PAYER}:policy/runawaytrain-launch-deny"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[events]
-queue_url = "{queue_url}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-role_arn = "arn:aws:iam::{PAYER}:role/{GUARD_ROLE}"
-regions = ["us-east-1", "eu-west-1"]
-watch_stops = true
-expected_principals = ["nightly-stop"]
-tag_admins = ["platform"]
-{rules}
-"#,
-            lockout = lockout_arn()
-        )
+        Toml::new()
+            .guard(&format!(
+                "grace_period = \"10m\"\nlockout_policy_arn = \"{}\"\nlaunch_deny_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-launch-deny\"",
+                lockout_arn()
+            ))
+            .slack(&[APPROVER])
+            .notify(topic)
+            .events(queue_url)
+            .account(&format!(
+                "id = \"{PAYER}\"\nname = \"payer\"\nrole_arn = \"arn:aws:iam::{PAYER}:role/{GUARD_ROLE}\"\nregions = [\"us-east-1\", \"eu-west-1\"]\nwatch_stops = true\nexpected_principals = [\"nightly-stop\"]\ntag_admins = [\"platform\"]\n{rules}"
+            ))
+            .into()
     }
 }
 

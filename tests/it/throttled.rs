@@ -4,6 +4,7 @@
 //! requests (`Throttling`, HTTP 400). Every refused call must be retried and nothing lost; after
 //! the first refusal the guard sends no more than the bucket refills.
 
+use crate::common::config::Toml;
 use crate::common::throttle::{Metered, Throttle};
 use crate::common::*;
 use serde_json::Value;
@@ -46,18 +47,12 @@ async fn a_halt_of_300_instances_through_a_small_bucket_stops_every_one_paced() 
     let ids = launch(&sdk, 300, &[], false).await;
     // EC2's real bucket is 1,000 instances refilled at 20 a second; this one is 50 at 25.
     let proxy = Throttle::start(&moto.url, &["--ec2-burst", "50", "--ec2-rate", "25"]);
-    let w = Workdir::new(&format!(
-        r#"
-[guard]
-state_path = "journal.db"
-stop_rate = 25
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-"#
-    ));
+    let w = Workdir::new(
+        &Toml::new()
+            .guard("stop_rate = 25")
+            .payer(&["us-east-1"], "")
+            .to_string(),
+    );
     let out = w.run(&proxy.url, &["halt", "--yes", "--json"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     let r = out.json();
@@ -113,19 +108,12 @@ async fn a_lockout_and_its_restore_through_a_throttled_iam_lose_nothing() {
     }
     // IAM publishes no figures; this bucket is 10 writes, refilled at 20 a second.
     let proxy = Throttle::start(&moto.url, &["--iam-burst", "10", "--iam-rate", "20"]);
-    let w = Workdir::new(&format!(
-        r#"
-[guard]
-state_path = "journal.db"
-exempt_principals = ["breakglass"]
-iam_rate = 20
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-"#
-    ));
+    let w = Workdir::new(
+        &Toml::new()
+            .guard("exempt_principals = [\"breakglass\"]\niam_rate = 20")
+            .payer(&["us-east-1"], "")
+            .to_string(),
+    );
     let out = w.run(&proxy.url, &["lockout", "--yes"], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert!(

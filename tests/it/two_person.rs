@@ -4,6 +4,7 @@
 //! shows who waits; the deadline still acts on its own; every press is journaled.
 
 use crate::common::bot::*;
+use crate::common::config::Toml;
 use crate::common::slack::{button_value, text_of};
 use crate::common::*;
 use chrono::Utc;
@@ -15,28 +16,13 @@ const FIRST: &str = "UAPPROVER1";
 const SECOND: &str = "UAPPROVER2";
 
 fn config(required: &str, topic: &str) -> String {
-    format!(
-        r#"
-[guard]
-check_every = "10s"
-grace_period = "10m"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["{FIRST}", "{SECOND}"]
-{required}
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 1
-"#
-    )
+    Toml::new()
+        .guard("check_every = \"10s\"\ngrace_period = \"10m\"")
+        .slack(&[FIRST, SECOND])
+        .slack_line(required)
+        .notify(topic)
+        .payer(&["us-east-1"], "max_running_instances = 1")
+        .into()
 }
 
 async fn alerted(required: &str) -> (BotHarness, aws_config::SdkConfig, String) {

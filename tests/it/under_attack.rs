@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::common::bot::topic;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{
     SlackStandIn, actions_payload, button_value, command_body, form, text_of,
 };
@@ -14,31 +15,14 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-const APPROVER: &str = "UAPPROVER1";
-
 fn config(topic: &str, extra: &str) -> String {
-    format!(
-        r#"
-[guard]
-check_every = "10s"
-grace_period = "1h"
-state_path = "journal.db"
-{extra}
-
-[slack]
-channel = "C0123456789"
-approvers = ["{APPROVER}"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 0
-"#
-    )
+    Toml::new()
+        .guard("check_every = \"10s\"\ngrace_period = \"1h\"")
+        .guard(extra)
+        .slack(&[APPROVER])
+        .notify(topic)
+        .payer(&["us-east-1"], "max_running_instances = 0")
+        .into()
 }
 
 /// Connections that send half a request head and then nothing.

@@ -8,6 +8,7 @@
 
 pub mod authorizing;
 pub mod bot;
+pub mod config;
 pub mod events;
 pub mod iam_policy;
 pub mod isolation;
