@@ -7,41 +7,31 @@
 use std::time::Duration;
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{Mode, text_of};
 use crate::common::*;
 use chrono::Utc;
 use runawaytrain::app::bot::Outcome;
 use runawaytrain::core::incident::{Observed, Press, Status};
 
-const APPROVER: &str = "UAPPROVER1";
-
 fn config(grace: &str, topic: &str, accounts: &[&str]) -> String {
-    let mut text = format!(
-        r#"
-[guard]
-check_every = "10s"
-grace_period = "{grace}"
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["{APPROVER}"]
-
-[notify]
-sns_topic_arn = "{topic}"
-"#
-    );
+    let mut toml = Toml::new()
+        .guard(&format!(
+            "check_every = \"10s\"\ngrace_period = \"{grace}\""
+        ))
+        .slack(&[APPROVER])
+        .notify(topic);
     for id in accounts {
         let role = if *id == PAYER {
             String::new()
         } else {
             format!("role_arn = \"arn:aws:iam::{id}:role/runawaytrain-member\"\n")
         };
-        text += &format!(
-            "\n[[accounts]]\nid = \"{id}\"\n{role}regions = [\"us-east-1\"]\nmax_running_instances = 0\n"
-        );
+        toml = toml.account(&format!(
+            "id = \"{id}\"\n{role}regions = [\"us-east-1\"]\nmax_running_instances = 0"
+        ));
     }
-    text
+    toml.into()
 }
 
 fn alerts(h: &BotHarness) -> Vec<runawaytrain::ports::journal::IncidentRow> {

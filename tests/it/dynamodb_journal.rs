@@ -2,24 +2,15 @@
 //! the table as the module does, `halt`, `status` and `restore` keep and read their incident
 //! there, and a missing or foreign table is exit 2 naming it, before anything changes in AWS.
 
+use crate::common::config::Toml;
 use crate::common::*;
 
 fn config(journal: &str) -> String {
-    format!(
-        r#"
-[guard]
-state_path = "unused.db"
-
-[journal]
-{journal}
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 0
-"#
-    )
+    Toml::new()
+        .state_path("unused.db")
+        .section("journal", journal)
+        .payer(&["us-east-1"], "max_running_instances = 0")
+        .into()
 }
 
 async fn table_keys(sdk: &aws_config::SdkConfig, table: &str) -> (Vec<String>, Vec<String>) {

@@ -426,9 +426,12 @@ async fn fuzzed_commands_and_presses_through_the_bot_never_act() {
     use runawaytrain::adapters::slack::requests::{ButtonPress, SlashCommand};
     use runawaytrain::adapters::slack::{inbound, socket};
     let h = BotHarness::start(|topic| {
-        format!(
-            "[guard]\ngrace_period = \"10m\"\nstate_path = \"journal.db\"\n\n[slack]\nchannel = \"C0123456789\"\napprovers = [\"UAPPROVER1\"]\n\n[notify]\nsns_topic_arn = \"{topic}\"\n\n[[accounts]]\nid = \"{PAYER}\"\nname = \"payer\"\nregions = [\"us-east-1\"]\nmax_running_instances = 10\n"
-        )
+        crate::common::config::Toml::new()
+            .guard("grace_period = \"10m\"")
+            .slack(&[crate::common::config::APPROVER])
+            .notify(topic)
+            .payer(&["us-east-1"], "max_running_instances = 10")
+            .into()
     })
     .await;
     let sdk = h.moto.sdk("us-east-1").await;

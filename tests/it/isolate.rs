@@ -1,7 +1,7 @@
 //! `runaway isolate` against moto: every step checked in the emulator, `restore` bringing the
 //! instance back (the snapshots kept), a dry run changing nothing, the refusals.
 
-use crate::common::config::Toml;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::isolation::*;
 use crate::common::*;
 
@@ -292,24 +292,11 @@ mod from_slack {
     use runawaytrain::core::incident::{Press, Status};
 
     fn bot_config(topic: &str) -> String {
-        format!(
-            r#"
-[guard]
-state_path = "journal.db"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-"#
-        )
+        Toml::new()
+            .slack(&[APPROVER])
+            .notify(topic)
+            .payer(&["us-east-1"], "")
+            .into()
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{SlackStandIn, approve_value, text_of};
 use crate::common::*;
 use serde_json::{Value, json};
@@ -132,23 +133,19 @@ async fn seed_iam(iam: &aws_sdk_iam::Client) -> String {
         .unwrap()
 }
 
-fn config(exempt: &str, launch_deny: &str, extra: &str) -> String {
-    format!(
-        r#"
-[guard]
-state_path = "journal.db"
-exempt_principals = [{exempt}]
-launch_deny_policy_arn = "{launch_deny}"
-{extra}
+fn toml(exempt: &str, launch_deny: &str, extra: &str) -> Toml {
+    Toml::new()
+        .guard(&format!(
+            "exempt_principals = [{exempt}]\nlaunch_deny_policy_arn = \"{launch_deny}\"\n{extra}"
+        ))
+        .payer(
+            &["us-east-1"],
+            "max_running_instances = 0\nactions = [\"stop_instances\", \"lockout_users\", \"block_launches\"]",
+        )
+}
 
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 0
-actions = ["stop_instances", "lockout_users", "block_launches"]
-"#
-    )
+fn config(exempt: &str, launch_deny: &str, extra: &str) -> String {
+    toml(exempt, launch_deny, extra).into()
 }
 
 fn moto_with_policies() -> Moto {
@@ -319,13 +316,14 @@ async fn a_corrupt_or_unwritable_journal_changes_nothing() {
 // ----- through `runaway serve`: crashes --------------------------------------------------------
 
 fn serve_config(deny: &str, grace: &str, topic: &str) -> String {
-    config(
+    toml(
         "\"breakglass\"",
         deny,
-        &format!(
-            "check_every = \"1h\"\ngrace_period = \"{grace}\"\n[slack]\nchannel = \"C0123456789\"\napprovers = [\"UAPPROVER1\"]\n[notify]\nsns_topic_arn = \"{topic}\"\n"
-        ),
+        &format!("check_every = \"1h\"\ngrace_period = \"{grace}\""),
     )
+    .slack(&[APPROVER])
+    .notify(topic)
+    .into()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,7 @@
 //! suspended, and one whose role is refused (by the stand-in in front of moto, with STS's
 //! real `AccessDenied`: moto assumes any role).
 
+use crate::common::config::Toml;
 use crate::common::*;
 
 struct Org {
@@ -48,34 +49,21 @@ async fn organisation(moto: &Moto) -> Org {
 }
 
 fn config(o: &Org) -> String {
-    format!(
-        r#"
-[guard]
-state_path = "journal.db"
-
-[organization]
-discover = true
-exclude = ["{excluded}"]
-
-[organization.defaults]
-regions = ["us-east-1"]
-max_running_instances = 1
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-
-[[accounts]]
-id = "{data}"
-name = "data"
-role_arn = "arn:aws:iam::{data}:role/runawaytrain-member"
-regions = ["us-east-1"]
-max_running_instances = 5
-"#,
-        excluded = o.excluded,
-        data = o.data,
-    )
+    Toml::new()
+        .section(
+            "organization",
+            &format!("discover = true\nexclude = [\"{}\"]", o.excluded),
+        )
+        .section(
+            "organization.defaults",
+            "regions = [\"us-east-1\"]\nmax_running_instances = 1",
+        )
+        .payer(&["us-east-1"], "")
+        .account(&format!(
+            "id = \"{data}\"\nname = \"data\"\nrole_arn = \"arn:aws:iam::{data}:role/runawaytrain-member\"\nregions = [\"us-east-1\"]\nmax_running_instances = 5",
+            data = o.data
+        ))
+        .into()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,25 +5,18 @@
 
 use std::io::{Read, Write};
 
+use crate::common::config::Toml;
 use crate::common::services::*;
 use crate::common::*;
 use serde_json::Value;
 
 fn config(extra: &str) -> String {
-    format!(
-        r#"
-[guard]
-home_region = "us-east-1"
-state_path = "journal.db"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-halt_services = ["all"]
-{extra}
-"#
-    )
+    Toml::new()
+        .payer(
+            &["us-east-1"],
+            &format!("halt_services = [\"all\"]\n{extra}"),
+        )
+        .into()
 }
 
 fn texts(v: &Value) -> Vec<String> {
@@ -230,23 +223,14 @@ async fn a_refused_service_is_an_error_of_that_service_and_the_rest_is_halted() 
 async fn a_database_aws_started_again_is_stopped_again_until_restored() {
     use crate::common::bot::BotHarness;
     let h = BotHarness::start(|topic| {
-        format!(
-            r#"
-[guard]
-grace_period = "10m"
-state_path = "journal.db"
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-halt_services = ["rds"]
-max_running = {{ rds = 0 }}
-"#
-        )
+        Toml::new()
+            .guard("grace_period = \"10m\"")
+            .notify(topic)
+            .payer(
+                &["us-east-1"],
+                "halt_services = [\"rds\"]\nmax_running = { rds = 0 }",
+            )
+            .into()
     })
     .await;
     let sdk = h.moto.sdk("us-east-1").await;

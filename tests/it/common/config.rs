@@ -15,6 +15,7 @@ pub struct Toml {
     slack: Vec<String>,
     notify: Option<String>,
     events: Option<String>,
+    sections: Vec<(String, String)>,
     accounts: Vec<String>,
     tail: Vec<String>,
 }
@@ -26,6 +27,19 @@ impl Toml {
             guard: vec!["state_path = \"journal.db\"".into()],
             ..Toml::default()
         }
+    }
+
+    /// Another journal file than `journal.db`.
+    pub fn state_path(mut self, path: &str) -> Toml {
+        self.guard[0] = format!("state_path = \"{path}\"");
+        self
+    }
+
+    /// Another table (`journal`, `organization.defaults`) with these lines.
+    pub fn section(mut self, name: &str, lines: &str) -> Toml {
+        self.sections
+            .push((name.to_owned(), lines.trim().to_owned()));
+        self
     }
 
     /// More `[guard]` lines, as TOML (`grace_period = "10m"`).
@@ -114,6 +128,9 @@ impl fmt::Display for Toml {
         }
         if let Some(queue) = &self.events {
             writeln!(f, "[events]\nqueue_url = \"{queue}\"\n")?;
+        }
+        for (name, lines) in &self.sections {
+            writeln!(f, "[{name}]\n{lines}\n")?;
         }
         for a in &self.accounts {
             writeln!(f, "[[accounts]]\n{a}\n")?;

@@ -3,6 +3,7 @@
 //! the event path as `AWS API Call via CloudTrail` events; IAM users with their own keys.
 
 use crate::common::bot::*;
+use crate::common::config::{APPROVER, Toml};
 use crate::common::*;
 use chrono::Utc;
 use runawaytrain::core::launchers::LaunchersState;
@@ -13,32 +14,18 @@ mod counted;
 const GROUP: &str = "org-trail";
 
 fn config(topic: &str, events: Option<&str>) -> String {
-    let events = events.map_or(String::new(), |q| {
-        format!("[events]\nqueue_url = \"{q}\"\n")
-    });
-    format!(
-        r#"
-[guard]
-check_every = "5m"
-grace_period = "10m"
-state_path = "journal.db"
-cloudtrail_log_group = "{GROUP}"
-exempt_principals = ["alice"]
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-{events}
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1", "eu-west-1"]
-max_running_instances = 2
-"#
-    )
+    let toml = Toml::new()
+        .guard(&format!(
+            "check_every = \"5m\"\ngrace_period = \"10m\"\ncloudtrail_log_group = \"{GROUP}\"\nexempt_principals = [\"alice\"]"
+        ))
+        .slack(&[APPROVER])
+        .notify(topic);
+    let toml = match events {
+        Some(q) => toml.events(q),
+        None => toml,
+    };
+    toml.payer(&["us-east-1", "eu-west-1"], "max_running_instances = 2")
+        .into()
 }
 
 /// An IAM user with an access key; returns the key id.
@@ -994,34 +981,15 @@ fn with_lockout_policy(config: String) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_members_launchers_are_read_from_the_organisation_trail_of_the_payer() {
     let h = BotHarness::start(|t| {
-        format!(
-            r#"
-[guard]
-check_every = "5m"
-state_path = "journal.db"
-cloudtrail_log_group = "arn:aws:logs:us-east-1:{PAYER}:log-group:{GROUP}"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{t}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 100
-
-[[accounts]]
-id = "{MEMBER}"
-name = "research"
-role_arn = "{MEMBER_ROLE}"
-regions = ["eu-west-1"]
-max_running_instances = 2
-"#
-        )
+        Toml::new()
+            .guard(&format!(
+                "check_every = \"5m\"\ncloudtrail_log_group = \"arn:aws:logs:us-east-1:{PAYER}:log-group:{GROUP}\""
+            ))
+            .slack(&[APPROVER])
+            .notify(t)
+            .payer(&["us-east-1"], "max_running_instances = 100")
+            .member("research", &["eu-west-1"], "max_running_instances = 2")
+            .into()
     })
     .await;
     h.bot.check_step(Utc::now()).await.unwrap();

@@ -8,6 +8,7 @@ use runawaytrain::adapters::journal::DynamoJournal;
 use runawaytrain::core::change::{ChangeKind, ChangeStatus};
 use serde_json::Value;
 
+use crate::common::config::{APPROVER, Toml};
 use crate::common::slack::{SlackStandIn, approve_value, text_of};
 use crate::common::*;
 
@@ -16,30 +17,16 @@ mod races;
 const TABLE: &str = "runawaytrain-journal";
 
 fn config(topic: &str) -> String {
-    format!(
-        r#"
-[guard]
-check_every = "1h"
-grace_period = "10s"
-
-[journal]
-backend = "dynamodb"
-table = "{TABLE}"
-
-[slack]
-channel = "C0123456789"
-approvers = ["UAPPROVER1"]
-
-[notify]
-sns_topic_arn = "{topic}"
-
-[[accounts]]
-id = "{PAYER}"
-name = "payer"
-regions = ["us-east-1"]
-max_running_instances = 0
-"#
-    )
+    Toml::new()
+        .guard("check_every = \"1h\"\ngrace_period = \"10s\"")
+        .section(
+            "journal",
+            &format!("backend = \"dynamodb\"\ntable = \"{TABLE}\""),
+        )
+        .slack(&[APPROVER])
+        .notify(topic)
+        .payer(&["us-east-1"], "max_running_instances = 0")
+        .into()
 }
 
 async fn replica(w: &Workdir, endpoint: &str, slack: &SlackStandIn, name: &str) -> Serve {
