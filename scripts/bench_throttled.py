@@ -68,22 +68,31 @@ def config_file(work, rates):
     return path
 
 
+def measure(moto, rates, proxy_args, command, bucket):
+    """Runs `runaway COMMAND --yes --json` through a proxy with these buckets:
+    (wall, throttled span, refusals, tokens accepted, reported wait)."""
+    work = tempfile.mkdtemp(prefix="runaway-bench-")
+    config = config_file(work, rates)
+    proxy = Proxy(moto.url, *proxy_args)
+    try:
+        wall, out = run(config, proxy.url, command, "--yes", "--json")
+        span, refusals, tokens = throttled_span(proxy.log(), bucket)
+    finally:
+        proxy.stop()
+    waited = json.loads(out)["accounts"][0].get("throttled", {}).get("waited_seconds", 0.0)
+    return wall, span, refusals, tokens, waited
+
+
 def halt(moto):
     p = HALT
     moto.reset()
     moto.launch("us-east-1", p["instances"])
-    work = tempfile.mkdtemp(prefix="runaway-bench-")
-    config = config_file(work, f"stop_rate = {p['rate']}")
-    proxy = Proxy(moto.url, "--ec2-burst", str(p["burst"]), "--ec2-rate", str(p["rate"]))
-    try:
-        wall, out = run(config, proxy.url, "halt", "--yes", "--json")
-        span, refusals, tokens = throttled_span(proxy.log(), "ec2:us-east-1")
-    finally:
-        proxy.stop()
-    report = json.loads(out)["accounts"][0]
+    wall, span, refusals, tokens, waited = measure(
+        moto, f"stop_rate = {p['rate']}", ["--ec2-burst", str(p["burst"]), "--ec2-rate", str(p["rate"])],
+        "halt", "ec2:us-east-1")
     if tokens != p["instances"] or moto.count("us-east-1") != 0:
         sys.exit(f"halt stopped {tokens} of {p['instances']}")
-    return wall, span, refusals, report.get("throttled", {}).get("waited_seconds", 0.0)
+    return wall, span, refusals, waited
 
 
 def lockout(moto):
@@ -93,18 +102,12 @@ def lockout(moto):
     for name in [f"dev{i:03}" for i in range(p["users"])] + ["breakglass"]:
         iam.create_user(UserName=name)
         iam.create_access_key(UserName=name)
-    work = tempfile.mkdtemp(prefix="runaway-bench-")
-    config = config_file(work, f"iam_rate = {p['rate']}")
-    proxy = Proxy(moto.url, "--iam-burst", str(p["burst"]), "--iam-rate", str(p["rate"]))
-    try:
-        wall, out = run(config, proxy.url, "lockout", "--yes", "--json")
-        span, refusals, tokens = throttled_span(proxy.log(), "iam")
-    finally:
-        proxy.stop()
-    report = json.loads(out)["accounts"][0]
+    wall, span, refusals, tokens, waited = measure(
+        moto, f"iam_rate = {p['rate']}", ["--iam-burst", str(p["burst"]), "--iam-rate", str(p["rate"])],
+        "lockout", "iam")
     if tokens != 2 * p["users"]:
         sys.exit(f"lockout made {tokens} of {2 * p['users']} writes")
-    return wall, span, refusals, report.get("throttled", {}).get("waited_seconds", 0.0)
+    return wall, span, refusals, waited
 
 
 def main():
