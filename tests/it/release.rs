@@ -6,8 +6,8 @@
 //! The aarch64 binary is `RUNAWAY_AARCH64_BIN` (scripts/test points it at the one it builds
 //! beside the suite in `target/cross/`; scripts/release at the packed one, with
 //! `RUNAWAY_AARCH64_COMMIT`), else `target/aarch64-unknown-linux-gnu/debug/runaway` (a plain
-//! `cargo build --target aarch64-unknown-linux-gnu`). Where no qemu-aarch64 can run, the test fails saying so, unless
-//! `RUNAWAY_AARCH64=skip` says to skip it; then it says it skipped.
+//! `cargo build --target aarch64-unknown-linux-gnu`). Where no qemu-aarch64 can run, the test
+//! fails saying so, unless `RUNAWAY_AARCH64=skip` says to skip it; then it says it skipped.
 
 use std::path::PathBuf;
 use std::process::Command;
