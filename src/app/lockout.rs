@@ -231,10 +231,9 @@ pub async fn run(
     cloud: &dyn Cloud,
     accounts: &[(&Account, Which)],
     journal: Option<(&dyn Journal, &str)>,
-    guard: &crate::config::Guard,
+    concurrency: usize,
     clock: Clock<'_>,
 ) -> LockoutReport {
-    let concurrency = guard.max_concurrency;
     let mut jobs: Vec<BoxFuture<'_, AccountLockout>> = Vec::new();
     for &(account, which) in accounts {
         jobs.push(Box::pin(async move {

@@ -387,13 +387,18 @@ async fn cmd_halt(config: &Config, args: HaltArgs) -> Result<i32, Exit> {
                 .open_incident_as(&incident, "halt", &actor, chrono::Utc::now())
                 .map_err(usage)?;
             tracing::info!(incident.id = %incident, "halt started");
-            let report =
-                halt::execute(plan, Some((j, &incident)), &config.guard, &chrono::Utc::now).await;
+            let report = halt::execute(
+                plan,
+                Some((j, &incident)),
+                config.guard.max_concurrency,
+                &chrono::Utc::now,
+            )
+            .await;
             let closed = close_incident(j, &incident, report.complete());
             (report, closed)
         }
         _ => (
-            halt::execute(plan, None, &config.guard, &chrono::Utc::now).await,
+            halt::execute(plan, None, config.guard.max_concurrency, &chrono::Utc::now).await,
             Ok(()),
         ),
     };
@@ -489,7 +494,14 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
         })
         .collect();
     // The plan first (a dry run), shown before anything changes.
-    let plan = lockout::run(&aws, &which, None, &config.guard, &chrono::Utc::now).await;
+    let plan = lockout::run(
+        &aws,
+        &which,
+        None,
+        config.guard.max_concurrency,
+        &chrono::Utc::now,
+    )
+    .await;
     if !args.targets.json || (!args.targets.yes && !args.dry_run) {
         eprint!("{}", render::lockout(&plan));
     }
@@ -508,7 +520,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
                 &aws,
                 &which,
                 Some((j, &incident)),
-                &config.guard,
+                config.guard.max_concurrency,
                 &chrono::Utc::now,
             )
             .await;

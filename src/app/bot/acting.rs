@@ -72,7 +72,7 @@ impl Bot {
                 halt::execute(
                     plan,
                     Some((self.journal.as_ref(), id)),
-                    &self.config.guard,
+                    self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )
                 .await,
@@ -94,7 +94,7 @@ impl Bot {
                     self.cloud.as_ref(),
                     &which,
                     Some((self.journal.as_ref(), id)),
-                    &self.config.guard,
+                    self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )
                 .await,

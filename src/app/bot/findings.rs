@@ -135,7 +135,7 @@ impl Bot {
                 let report = halt::execute(
                     plan,
                     Some((self.journal.as_ref(), &row.id)),
-                    &self.config.guard,
+                    self.config.guard.max_concurrency,
                     &|| clock.now(),
                 )
                 .await;

@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::app::journaled;
 use crate::app::paced::Paced;
 use crate::app::survey::survey;
-use crate::config::{Account, Guard, RegionName};
+use crate::config::{Account, RegionName};
 use crate::core::change::{ChangeKind, INCIDENT_TAG};
 use crate::core::model::Problem;
 use crate::core::pacing::Throttling;
@@ -30,7 +30,7 @@ use crate::ports::{AccountCloud, Clock, Cloud, CloudError, ErrorKind, Purpose};
 
 /// StopInstances documents no cap on ids; batches keep one bad id from failing too much at once
 /// and stay far inside EC2's resource-token bucket (1,000 burst per region). Once AWS throttles,
-/// the batches shrink to a second's worth of `guard.stop_rate` (`app::paced`).
+/// the batches shrink to a second's worth of the account's `stop_rate` (`app::paced`).
 pub const STOP_BATCH: usize = 100;
 
 /// The survey and the plan of every region, before anything changes.
@@ -215,10 +215,9 @@ pub async fn narrow(plan: &mut HaltPlan<'_>, scope_of: impl Fn(&Account) -> Scop
 pub async fn execute(
     plan: HaltPlan<'_>,
     journal: Option<(&dyn Journal, &str)>,
-    guard: &Guard,
+    concurrency: usize,
     clock: Clock<'_>,
 ) -> HaltReport {
-    let concurrency = guard.max_concurrency;
     let dry_run = journal.is_none();
     let mut accounts: Vec<AccountHalt> = plan
         .accounts
@@ -363,7 +362,7 @@ struct RegionCtx<'a> {
     account_id: &'a str,
     region: &'a RegionName,
     journal: Option<(&'a dyn Journal, &'a str)>,
-    /// Instances a second once AWS throttles the stops (`guard.stop_rate`).
+    /// Instances a second once AWS throttles the stops (the account's `stop_rate`).
     stop_rate: f64,
 }
 
