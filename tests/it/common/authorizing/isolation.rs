@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::between;
 use crate::common::iam_policy::Request;
 
 /// Asks moto something with the caller's own signature: (service, form body) → answer's body.
@@ -111,7 +112,7 @@ pub(super) fn requests(
             .collect(),
             [arn("instance", "*"), arn("volume", "*")]
                 .into_iter()
-                .filter(|r| !tagged_types(params).is_empty() && typed(r, &tagged_types(params)))
+                .filter(|r| tagged_at_creation(r, params))
                 .collect(),
         ),
         "AttachVolume" => (
@@ -210,17 +211,12 @@ fn request_tags(params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags
 }
 
-/// The resource types a call's tag specifications name.
-fn tagged_types(params: &BTreeMap<String, String>) -> Vec<String> {
+/// Whether the call's tag specifications tag `resource`'s type (`instance`, `volume`).
+fn tagged_at_creation(resource: &str, params: &BTreeMap<String, String>) -> bool {
     params
         .iter()
         .filter(|(k, _)| k.starts_with("TagSpecification.") && k.ends_with(".ResourceType"))
-        .map(|(_, v)| v.clone())
-        .collect()
-}
-
-fn typed(resource: &str, types: &[String]) -> bool {
-    types.iter().any(|t| resource.contains(&format!(":{t}/")))
+        .any(|(_, kind)| resource.contains(&format!(":{kind}/")))
 }
 
 /// An EC2 resource's tags, read from moto.
@@ -241,10 +237,4 @@ fn tags_of(id: &str, look: Look<'_>) -> Vec<(String, String)> {
             ))
         })
         .collect()
-}
-
-fn between(text: &str, start: &str, end: &str) -> Option<String> {
-    let from = text.find(start)? + start.len();
-    let to = text[from..].find(end)? + from;
-    Some(text[from..to].to_owned())
 }

@@ -197,7 +197,7 @@ fn one(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::
     client.write_all(&answer)
 }
 
-fn between(text: &str, start: &str, end: &str) -> Option<String> {
+pub(super) fn between(text: &str, start: &str, end: &str) -> Option<String> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;
     Some(text[from..to].to_owned())
