@@ -111,6 +111,10 @@ pub trait Cloud: Send + Sync {
         incident: Option<&str>,
     ) -> Result<Arc<dyn AccountCloud>, CloudError>;
 
+    /// The account and identity (ARN) of the guard's own credentials (GetCallerIdentity):
+    /// what `runaway init` starts from, before any account is configured.
+    async fn caller(&self) -> Result<(String, String), CloudError>;
+
     /// Every account of the organisation, over all pages, read with the guard's own
     /// credentials (the management account's, or a delegated administrator's).
     async fn organization_accounts(&self) -> Result<Vec<OrgAccount>, CloudError>;

@@ -6,6 +6,7 @@ pub mod bot;
 pub mod check;
 pub mod events;
 pub mod halt;
+pub mod init;
 pub mod isolate;
 pub mod journaled;
 pub mod launchers;

@@ -24,6 +24,7 @@ pub mod exit {
     pub const UNCHECKED: i32 = 3;
 }
 
+mod init;
 mod isolate;
 mod journal;
 mod launchers;
@@ -117,6 +118,14 @@ enum Command {
         #[command(subcommand)]
         command: JournalCommand,
     },
+    /// Write a commented starter runaway.toml from what the reachable accounts hold now
+    ///
+    /// Reads the caller's account (with --discover, every active account of its organisation),
+    /// their enabled regions, what runs per service, the last 14 days of estimated charges, the
+    /// instances already exempt and the break-glass principals; suggests limits at twice
+    /// today's. Changes nothing in AWS; never overwrites a file without --force.
+    /// Exit 0 written, 2 usage error or the credentials could not be read.
+    Init(init::InitArgs),
     /// The Slack bot: HTTP server, periodic checks and incident deadlines
     ///
     /// Listens on RUNAWAY_LISTEN (default 127.0.0.1:3000) until SIGINT/SIGTERM. Needs
@@ -261,6 +270,11 @@ fn init_tracing() {
 async fn run(cli: Cli) -> Result<i32, Exit> {
     // Secrets may come from ./.env; the variables already set win.
     let _ = dotenvy::dotenv();
+    // init writes the configuration: it reads none.
+    let command = match cli.command {
+        Command::Init(args) => return init::cmd_init(args, cli.config).await,
+        other => other,
+    };
     let path = config::resolve_path(cli.config.as_deref());
     // Deployed, the configuration may live in SSM Parameter Store instead of a file; the
     // settings client made for it serves the tokens too.
@@ -271,7 +285,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
         }
         _ => Config::load(&path).map_err(usage)?,
     };
-    match cli.command {
+    match command {
         Command::Check { json } => cmd_check(&config, json).await,
         Command::Halt(args) => cmd_halt(&config, args).await,
         Command::Lockout(args) => cmd_lockout(&config, args).await,
@@ -298,6 +312,7 @@ async fn run(cli: Cli) -> Result<i32, Exit> {
             command: JournalCommand::Copy { to, json },
         } => journal::cmd_journal_copy(&config, &to, json),
         Command::Serve => cmd_serve(config, settings).await,
+        Command::Init(_) => unreachable!("init is run before a configuration is read"),
     }
 }
 

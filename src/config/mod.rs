@@ -19,6 +19,7 @@ mod ids;
 mod journal;
 mod organization;
 mod policy;
+pub mod reference;
 mod services;
 mod tamper;
 mod validate;

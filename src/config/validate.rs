@@ -34,7 +34,7 @@ pub(super) struct RawFile {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawGuard {
+pub(super) struct RawGuard {
     home_region: Option<String>,
     check_every: Option<String>,
     state_path: Option<PathBuf>,
@@ -83,7 +83,7 @@ pub(super) struct RawPolicy {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawSlack {
+pub(super) struct RawSlack {
     channel: Option<String>,
     #[serde(default)]
     approvers: Vec<String>,
@@ -93,13 +93,13 @@ struct RawSlack {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawNotify {
+pub(super) struct RawNotify {
     sns_topic_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawEvents {
+pub(super) struct RawEvents {
     queue_url: String,
     guard_rules: Option<Vec<String>>,
 }

@@ -21,4 +21,5 @@ pub mod policy_writes;
 pub mod reports;
 pub mod rules;
 pub mod services;
+pub mod starter;
 pub mod tamper;

@@ -5,6 +5,7 @@ pub mod isolation;
 pub mod launchers;
 pub mod money;
 pub mod services;
+pub mod starter;
 pub mod terminal;
 
 /// The first `max` of `items` joined by `sep`, and how many more: a long list said in a bounded

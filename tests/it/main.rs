@@ -12,6 +12,7 @@ mod events;
 mod fuzzed;
 mod guardduty;
 mod halt;
+mod init;
 mod isolate;
 mod journal;
 mod journal_copy;

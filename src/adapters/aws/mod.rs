@@ -136,6 +136,23 @@ impl Cloud for Aws {
         }))
     }
 
+    async fn caller(&self) -> Result<(String, String), CloudError> {
+        if self.base.credentials_provider().is_none() {
+            return Err(identity_error(
+                "no AWS credentials found (environment, profile, SSO or instance role)",
+            ));
+        }
+        let me = aws_sdk_sts::Client::new(&self.base)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify("sts:GetCallerIdentity", e))?;
+        Ok((
+            me.account().unwrap_or_default().to_owned(),
+            me.arn().unwrap_or_default().to_owned(),
+        ))
+    }
+
     async fn organization_accounts(&self) -> Result<Vec<crate::ports::OrgAccount>, CloudError> {
         self.list_organization().await
     }

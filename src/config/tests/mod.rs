@@ -461,4 +461,5 @@ fn halt_services_max_running_and_exempt_resources_are_checked() {
 }
 
 mod rates;
+mod reference;
 mod tamper;
