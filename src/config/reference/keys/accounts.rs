@@ -116,7 +116,7 @@ pub const ACCOUNTS: &[Key] = &[
         "not empty; `stop_instances`, `lockout_users`, `block_launches`, `lockout_launchers`, `revoke_sessions`",
         "What an incident does when nobody overrides it, in this order. `block_launches` needs `launch_deny_policy_arn`; `revoke_sessions` needs `allow_session_revocation`.",
         r#"["stop_instances", "lockout_launchers"]"#,
-        r#"["terminate_instances"]"#,
+        r#"["stop_everything"]"#,
     ),
     key(
         Accounts,
