@@ -371,6 +371,9 @@ pub struct IncidentView {
     pub error: Option<String>,
     /// The two-person rule: the approvers who asked and wait for a second, different one.
     pub waiting: Vec<String>,
+    /// The account's running count and spend rate over the 24 h before the alert, as one
+    /// sparkline line (`core::trend::line`); alerts of one account only.
+    pub trend: Option<String>,
 }
 
 /// A failed chat call. Never holds the token.

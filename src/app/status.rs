@@ -40,6 +40,8 @@ pub fn json(
     let last = journal.last_check()?;
     let open = journal.incidents_in(&OPEN)?;
     let recent = journal.recent_incidents(10)?;
+    let since = now - chrono::Duration::hours(crate::core::trend::HOURS as i64);
+    let checks = journal.checks_since(since)?;
     let accounts: Vec<Value> = config
         .accounts
         .iter()
@@ -51,10 +53,12 @@ pub fn json(
                     .find(|x| x["account_id"] == a.id.as_str())
                     .cloned()
             });
+            let trend = crate::core::trend::trend(&checks, a.id.as_str(), now);
             json!({
                 "account_id": a.id, "name": a.name,
                 "state": seen.as_ref().map(|s| s["state"].clone()),
                 "running_instances": seen.as_ref().map(|s| s["running_instances"].clone()),
+                "trend": trend,
             })
         })
         .collect();
@@ -108,6 +112,11 @@ pub fn text(
                 .as_u64()
                 .map_or("?".into(), |n| n.to_string())
         );
+        let trend: Option<crate::core::trend::Trend> =
+            serde_json::from_value(a["trend"].clone()).ok();
+        if let Some(line) = trend.as_ref().and_then(crate::core::trend::line) {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     let open = v["open_incidents"].as_array().cloned().unwrap_or_default();
     if open.is_empty() {

@@ -23,3 +23,4 @@ pub mod rules;
 pub mod services;
 pub mod starter;
 pub mod tamper;
+pub mod trend;

@@ -447,6 +447,13 @@ pub trait Journal: Send + Sync {
     /// The last check: when, and its report.
     fn last_check(&self) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, JournalError>;
 
+    /// The checks at or after `since`, oldest first: when, and each report (the trends of
+    /// `runaway status` and of an alert).
+    fn checks_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, JournalError>;
+
     /// Whether the event was journaled before (not as a duplicate).
     fn has_event(&self, event_id: &str) -> Result<bool, JournalError>;
 

@@ -117,6 +117,7 @@ pub(crate) fn view(status: Status) -> IncidentView {
         isolation: None,
         error: None,
         waiting: Vec::new(),
+        trend: None,
     }
 }
 
@@ -346,6 +347,53 @@ fn terminal_restore() {
     insta::assert_snapshot!(runawaytrain::text::terminal::restore(&report));
 }
 
+/// A slow climb over a day: a check every 30 minutes (but none for three hours in the night),
+/// from 2 instances to 11 and from $0.40/h to $2.20/h: `(how long ago, running, spend rate)`.
+fn climb() -> Vec<(chrono::Duration, u64, f64)> {
+    (1..48)
+        .rev()
+        .filter(|half_hours| !(20..26).contains(half_hours))
+        .map(|half_hours: i64| {
+            let n = 2 + (47 - half_hours as u64) / 5;
+            (
+                chrono::Duration::minutes(30 * half_hours),
+                n,
+                n as f64 * 0.2,
+            )
+        })
+        .collect()
+}
+
+/// The alert carries the account's trend over the day before it, as the journal's checks saw
+/// it: one context block in a code span, inside Block Kit's limits.
+#[test]
+fn slack_alert_with_its_trend() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    let checks: Vec<_> = climb()
+        .into_iter()
+        .map(|(ago, running, rate)| {
+            (
+                at - ago,
+                serde_json::json!({"accounts": [{"account_id": "111111111111",
+                    "running_instances": running, "spend_rate_usd_per_hour": rate}]}),
+            )
+        })
+        .collect();
+    let trend = runawaytrain::core::trend::trend(&checks, "111111111111", at);
+    let mut v = view(Status::Open);
+    v.trend = runawaytrain::core::trend::line(&trend);
+    let message = runawaytrain::adapters::slack::incident_message(&v);
+    let blocks = message["blocks"].as_array().unwrap();
+    assert!(blocks.len() <= 50);
+    let context = blocks
+        .iter()
+        .find(|b| b["type"] == "context" && b.to_string().contains("24 h"))
+        .expect("a trend block");
+    let text = context["elements"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("`24 h  running ") && text.len() < 3000, "{text}");
+    insta::assert_json_snapshot!(message);
+}
+
 #[test]
 fn terminal_status() {
     let dir = tempfile::tempdir().unwrap();
@@ -358,6 +406,14 @@ fn terminal_status() {
     let config = runawaytrain::config::Config::load(&path).unwrap();
     let journal = SqliteJournal::open(&config.guard.state_path).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    for (ago, running, rate) in climb() {
+        let report = serde_json::json!({"state": "ok", "accounts": [{"account_id": "111111111111",
+            "name": "payer", "state": "ok", "running_instances": running,
+            "spend_rate_usd_per_hour": rate}]});
+        journal
+            .record_check(at - ago, "ok", 800, &report, &[])
+            .unwrap();
+    }
     let report = serde_json::json!({"checked_at": "2026-11-23T17:00:00Z", "state": "fail",
         "accounts": [{"account_id": "111111111111", "name": "payer", "state": "fail",
             "running_instances": 12}]});

@@ -299,6 +299,13 @@ macro_rules! delegate_journal {
             $store::last_check(self)
         }
 
+        fn checks_since(
+            &self,
+            since: DateTime<Utc>,
+        ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, JournalError> {
+            $store::checks_since(self, since)
+        }
+
         fn has_event(&self, event_id: &str) -> Result<bool, JournalError> {
             $store::has_event(self, event_id)
         }

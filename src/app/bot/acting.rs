@@ -310,6 +310,19 @@ impl Bot {
         Ok(out)
     }
 
+    /// The account's trend line over the 24 h before `at` (an alert's opening), from the
+    /// journal's checks; `None` when no check saw it, or the journal could not say.
+    fn trend(&self, account: &str, at: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        let since = at - chrono::Duration::hours(crate::core::trend::HOURS as i64);
+        match self.journal.checks_since(since) {
+            Ok(checks) => crate::core::trend::line(&crate::core::trend::trend(&checks, account, at)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the checks could not be read for the alert's trend");
+                None
+            }
+        }
+    }
+
     pub fn view(&self, row: &IncidentRow) -> IncidentView {
         let ids: Vec<String> = match &row.account_id {
             Some(a) => vec![a.clone()],
@@ -338,7 +351,12 @@ impl Bot {
                 serde_json::from_value::<lockout::LockoutReport>(r["lockout"].clone()).ok()
             })
             .map(|r| r.accounts);
+        let trend = match (&row.observed, ids.as_slice()) {
+            (Some(_), [account]) => self.trend(account, row.opened_at),
+            _ => None,
+        };
         IncidentView {
+            trend,
             id: row.id.clone(),
             accounts: ids
                 .iter()

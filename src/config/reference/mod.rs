@@ -271,7 +271,9 @@ pub fn markdown() -> Result<String, Vec<String>> {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    let unknown = unknown.rsplit_once(" (line ").map_or(unknown.as_str(), |(m, _)| m);
+    let unknown = unknown
+        .rsplit_once(" (line ")
+        .map_or(unknown.as_str(), |(m, _)| m);
     let _ = write!(md, "\n```text\nrunaway: error: {unknown}\n```\n");
     for s in SECTIONS {
         let _ = write!(md, "\n## {}\n\n{}\n", s.title(), s.intro());

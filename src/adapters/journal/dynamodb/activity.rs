@@ -238,4 +238,30 @@ impl DynamoJournal {
             Ok(Some((at, report_of(item)?)))
         })
     }
+
+    /// The checks at or after `since`, oldest first: one Query on the checks' partition, whose
+    /// sort keys begin with the time.
+    pub fn checks_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, JournalError> {
+        self.run("read the checks", |c, t| async move {
+            let items = super::query_all(
+                c.query()
+                    .table_name(&t)
+                    .key_condition_expression("PK = :p AND SK >= :s")
+                    .expression_attribute_values(":p", s("CHECKS"))
+                    .expression_attribute_values(":s", s(super::key_time(since)))
+                    .consistent_read(true),
+            )
+            .await?;
+            items
+                .iter()
+                .map(|item| {
+                    let at = time(item, "checked_at")?.ok_or("a check without its time")?;
+                    Ok((at, report_of(item)?))
+                })
+                .collect()
+        })
+    }
 }

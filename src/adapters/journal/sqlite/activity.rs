@@ -137,4 +137,28 @@ impl SqliteJournal {
             .optional()
         })
     }
+
+    /// The checks at or after `since`, oldest first (newest first from the table, stopping at
+    /// the first older one: ids grow with time).
+    pub fn checks_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, JournalError> {
+        self.with("read the checks", |c| {
+            let mut q = c.prepare("SELECT id, checked_at, report FROM checks ORDER BY id DESC")?;
+            let mut rows = q.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let row = format!("check {}", r.get::<_, i64>(0)?);
+                let at = time_of(&row, "checked_at", Some(r.get(1)?))?.expect("some");
+                if at < since {
+                    break;
+                }
+                let report = json_of(&row, "report", Some(r.get(2)?))?.expect("some");
+                out.push((at, report));
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
 }

@@ -217,6 +217,17 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
         )));
         fallback += &format!(". Burn rate ${burn:.2}/h");
     }
+    // The climb that led here: the account's last 24 h, an hour a bar (`core::trend`). In a
+    // code span, so that Slack keeps its spacing; a few dozen characters, far inside a
+    // context element's 3,000.
+    if let Some(line) = &view.trend {
+        blocks.push(SlackBlock::Context(SlackContextBlock::new(vec![
+            SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(truncate(
+                &format!("`{line}`"),
+                2900,
+            ))),
+        ])));
+    }
     if let Some(found) = &view.launchers {
         let lines = crate::text::launchers::lines(found);
         blocks.push(section(&truncate(

@@ -194,6 +194,7 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
             isolation: None,
             error: None,
             waiting: Vec::new(),
+            trend: None,
         };
         let m = incident_message(&view);
         assert_within_limits(&m);
@@ -272,6 +273,7 @@ fn a_tamper_incident_with_huge_fields_stays_within_slack_limits_in_every_state()
             isolation: None,
             error: Some("x".repeat(5000)),
             waiting: Vec::new(),
+            trend: None,
         };
         let m = incident_message(&view);
         assert_within_limits(&m);
