@@ -397,6 +397,24 @@ fn presses_and_checks_are_kept_and_the_last_ok_check_knows_what_it_counted() {
         assert_eq!((ok.at, ok.running), (at(10), 2));
         assert_eq!(ok.counted, Some(BTreeSet::from(ids.clone())));
         assert!(j.last_ok_check("222222222222").unwrap().is_none());
+        // The trends' read: the checks since a time, oldest first, with their reports.
+        let since = j.checks_since(at(12)).unwrap();
+        assert_eq!(since.len(), 1);
+        assert_eq!(
+            (
+                since[0].0,
+                since[0].1["accounts"][0]["running_instances"].as_u64()
+            ),
+            (at(15), Some(9))
+        );
+        let all: Vec<_> = j
+            .checks_since(at(0))
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(all, [at(10), at(15)], "oldest first");
+        assert!(j.checks_since(at(16)).unwrap().is_empty());
     });
 }
 

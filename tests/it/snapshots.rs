@@ -390,7 +390,10 @@ fn slack_alert_with_its_trend() {
         .find(|b| b["type"] == "context" && b.to_string().contains("24 h"))
         .expect("a trend block");
     let text = context["elements"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("`24 h  running ") && text.len() < 3000, "{text}");
+    assert!(
+        text.starts_with("`24 h  running ") && text.len() < 3000,
+        "{text}"
+    );
     insta::assert_json_snapshot!(message);
 }
 

@@ -315,7 +315,9 @@ impl Bot {
     fn trend(&self, account: &str, at: chrono::DateTime<chrono::Utc>) -> Option<String> {
         let since = at - chrono::Duration::hours(crate::core::trend::HOURS as i64);
         match self.journal.checks_since(since) {
-            Ok(checks) => crate::core::trend::line(&crate::core::trend::trend(&checks, account, at)),
+            Ok(checks) => {
+                crate::core::trend::line(&crate::core::trend::trend(&checks, account, at))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the checks could not be read for the alert's trend");
                 None
