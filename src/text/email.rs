@@ -88,6 +88,9 @@ pub fn email(view: &IncidentView) -> (String, String) {
             );
         }
     }
+    if let Some(line) = &view.trend {
+        let _ = writeln!(body, "Last {line}");
+    }
     if let Some(found) = &view.launchers {
         let _ = writeln!(body, "Launched by:");
         for line in crate::text::launchers::lines(found) {

@@ -395,6 +395,12 @@ fn slack_alert_with_its_trend() {
         "{text}"
     );
     insta::assert_json_snapshot!(message);
+    // The notify e-mail carries the same line.
+    let (_, body) = runawaytrain::text::email::email(&v);
+    assert!(
+        body.contains(&format!("Last {}", v.trend.as_deref().unwrap())),
+        "{body}"
+    );
 }
 
 #[test]

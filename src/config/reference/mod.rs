@@ -202,6 +202,23 @@ fn refusal(k: &Key) -> Result<String, String> {
     }
 }
 
+/// The keys of a section the code accepts and the reference lacks, and the other way round.
+fn drift(s: Section, code: &BTreeSet<&str>, documented: &BTreeSet<&str>) -> Vec<String> {
+    let missing = code.difference(documented).map(|k| {
+        format!(
+            "{}: accepted by the code, missing from the reference",
+            s.error_key(k)
+        )
+    });
+    let extra = documented.difference(code).map(|k| {
+        format!(
+            "{}: in the reference, not accepted by the code",
+            s.error_key(k)
+        )
+    });
+    missing.chain(extra).collect()
+}
+
 /// Every disagreement between the types, the table and the parser; empty when the reference
 /// is true.
 pub fn problems() -> Vec<String> {
@@ -217,21 +234,9 @@ pub fn problems() -> Vec<String> {
         ));
     }
     for s in SECTIONS {
-        let code = s.fields();
         let documented: BTreeSet<&str> =
             keys().filter(|k| k.section == s).map(|k| k.name).collect();
-        for k in code.difference(&documented) {
-            out.push(format!(
-                "{}: accepted by the code, missing from the reference",
-                s.error_key(k)
-            ));
-        }
-        for k in documented.difference(&code) {
-            out.push(format!(
-                "{}: in the reference, not accepted by the code",
-                s.error_key(k)
-            ));
-        }
+        out.extend(drift(s, &s.fields(), &documented));
     }
     for k in keys() {
         let line = format!("{} = {}", k.name, k.example);
@@ -295,4 +300,23 @@ pub fn markdown() -> Result<String, Vec<String>> {
         }
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_is_named_both_ways() {
+        let code = BTreeSet::from(["grace_period", "new_key"]);
+        let documented = BTreeSet::from(["grace_period", "old_key"]);
+        assert_eq!(
+            drift(Section::Policy, &code, &documented),
+            [
+                "guard.new_key: accepted by the code, missing from the reference",
+                "guard.old_key: in the reference, not accepted by the code",
+            ]
+        );
+        assert_eq!(drift(Section::Accounts, &code, &code), Vec::<String>::new());
+    }
 }
