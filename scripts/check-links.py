@@ -10,21 +10,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINK = re.compile(r'(?<!!)\[([^\]]*)\]\(([^)\s]+)(?:\s+"[^"]*")?\)')
 
 
-def prose(text):
-    """The text outside fenced code blocks and code spans."""
+def prose(text, spans):
+    """The text outside fenced code blocks, each code span replaced by `spans` (a re.sub
+    template: `\\1` keeps its text, for headings; links in code are not links)."""
     out, fence = [], False
     for line in text.split('\n'):
         if line.strip().startswith('```'):
             fence = not fence
             continue
         if not fence:
-            out.append(re.sub(r'`[^`]*`', '', line))
+            out.append(re.sub(r'`([^`]*)`', spans, line))
     return '\n'.join(out)
 
 
 def anchors(path):
     ids = set()
-    for line in prose(open(path, encoding='utf-8').read()).split('\n'):
+    for line in prose(open(path, encoding='utf-8').read(), r'\1').split('\n'):
         m = re.match(r'^#{1,6}\s+(.*)$', line)
         if m:
             title = re.sub(r'\[([^\]]*)\]\([^)]*\)', r'\1', m.group(1)).strip()
@@ -40,8 +41,7 @@ def anchors(path):
 def check(path):
     problems, external = [], 0
     text = open(path, encoding='utf-8').read()
-    # Headings inside code spans keep their text for anchors, but links in code are not links.
-    for label, target in LINK.findall(prose_keep_spans(text)):
+    for label, target in LINK.findall(prose(text, '``')):
         if re.match(r'^[a-z]+:', target):
             external += 1
             continue
@@ -53,17 +53,6 @@ def check(path):
         elif anchor and dest.endswith('.md') and anchor not in anchors(dest):
             problems.append(f'{rel}: [{label}]({target}): no heading #{anchor} there')
     return problems, external
-
-
-def prose_keep_spans(text):
-    out, fence = [], False
-    for line in text.split('\n'):
-        if line.strip().startswith('```'):
-            fence = not fence
-            continue
-        if not fence:
-            out.append(re.sub(r'`[^`]*`', '``', line))
-    return '\n'.join(out)
 
 
 def main():

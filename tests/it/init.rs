@@ -5,52 +5,18 @@
 //! on it as it stands; nothing in AWS changed; an existing file never overwritten without
 //! `--force`.
 
-use chrono::{Duration, Utc};
-
+use crate::common::billing::estimated_charges;
+use crate::common::organization::member_account;
 use crate::common::services::{database, database_status};
 use crate::common::*;
 
-async fn member(moto: &Moto, name: &str) -> String {
-    aws_sdk_organizations::Client::new(&moto.sdk("us-east-1").await)
-        .create_account()
-        .email(format!("{name}@example.com"))
-        .account_name(name)
-        .send()
-        .await
-        .unwrap()
-        .create_account_status
-        .unwrap()
-        .account_id
-        .unwrap()
-}
-
 /// `EstimatedCharges` every 6 hours over 14 days, growing `per_hour`, in the payer.
 async fn charges(moto: &Moto, linked: Option<&str>, per_hour: f64) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let cw = aws_sdk_cloudwatch::Client::new(&moto.sdk("us-east-1").await);
-    let now = Utc::now();
-    for ago in (0..=14 * 24).step_by(6) {
-        let at = now - Duration::hours(ago);
-        let mut datum = MetricDatum::builder()
-            .metric_name("EstimatedCharges")
-            .dimensions(Dimension::builder().name("Currency").value("USD").build())
-            .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
-            .value((14 * 24 - ago) as f64 * per_hour);
-        if let Some(account) = linked {
-            datum = datum.dimensions(
-                Dimension::builder()
-                    .name("LinkedAccount")
-                    .value(account)
-                    .build(),
-            );
-        }
-        cw.put_metric_data()
-            .namespace("AWS/Billing")
-            .metric_data(datum.build())
-            .send()
-            .await
-            .unwrap();
-    }
+    let points: Vec<(i64, f64)> = (0..=14 * 24)
+        .step_by(6)
+        .map(|ago| (ago, (14 * 24 - ago) as f64 * per_hour))
+        .collect();
+    estimated_charges(&moto.sdk("us-east-1").await, linked, &points).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,8 +28,8 @@ async fn init_reads_an_organisation_and_writes_a_configuration_check_passes() {
         .send()
         .await
         .unwrap();
-    let research = member(&moto, "research").await;
-    let data = member(&moto, "data").await;
+    let research = member_account(&moto, "research").await;
+    let data = member_account(&moto, "data").await;
 
     let payer_sdk = moto.sdk("us-east-1").await;
     launch(&payer_sdk, 2, &[], false).await;

@@ -2,42 +2,11 @@
 //! keeps it: in the payer, us-east-1), and on-demand prices from a local stand-in for the Price
 //! List Query API (moto has no pricing service), reached through `AWS_ENDPOINT_URL_PRICING`.
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-use chrono::{Duration, Utc};
 
+use crate::common::billing::estimated_charges;
 use crate::common::config::Toml;
 use crate::common::pricing::PricingStandIn;
 use crate::common::*;
-
-/// Puts `EstimatedCharges` points in the account of `sdk`, `(hours ago, USD)`; `linked`: the
-/// member account they are of. The hours are counted from one instant, so that the points are
-/// whole hours apart and fall in the same place of any hourly period CloudWatch reads them by.
-async fn charges(sdk: &aws_config::SdkConfig, linked: Option<&str>, points: &[(i64, f64)]) {
-    let cw = aws_sdk_cloudwatch::Client::new(sdk);
-    let reference = Utc::now();
-    for (ago, usd) in points {
-        let at = reference - Duration::hours(*ago);
-        let mut datum = MetricDatum::builder()
-            .metric_name("EstimatedCharges")
-            .dimensions(Dimension::builder().name("Currency").value("USD").build())
-            .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
-            .value(*usd);
-        if let Some(account) = linked {
-            datum = datum.dimensions(
-                Dimension::builder()
-                    .name("LinkedAccount")
-                    .value(account)
-                    .build(),
-            );
-        }
-        cw.put_metric_data()
-            .namespace("AWS/Billing")
-            .metric_data(datum.build())
-            .send()
-            .await
-            .unwrap();
-    }
-}
 
 fn accounts(payer: &str, member: &str) -> String {
     Toml::new()
@@ -59,10 +28,10 @@ fn account_of<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 async fn a_member_accounts_charges_are_read_in_the_payer_by_its_linked_account() {
     let moto = Moto::start();
     let payer = moto.sdk("us-east-1").await;
-    charges(&payer, None, &[(2, 700.0)]).await;
-    charges(&payer, Some(MEMBER), &[(2, 612.5)]).await;
+    estimated_charges(&payer, None, &[(2, 700.0)]).await;
+    estimated_charges(&payer, Some(MEMBER), &[(2, 612.5)]).await;
     // The member's own account has no billing data on AWS; a point there must not be read.
-    charges(&moto.sdk_in(MEMBER, "us-east-1").await, None, &[(2, 5.0)]).await;
+    estimated_charges(&moto.sdk_in(MEMBER, "us-east-1").await, None, &[(2, 5.0)]).await;
     let w = Workdir::new(&accounts(
         "max_estimated_charges_usd = 1000.0",
         "max_estimated_charges_usd = 500.0",
@@ -83,9 +52,9 @@ async fn the_spend_rate_crosses_a_month_boundary_and_too_few_points_are_an_error
     let payer = moto.sdk("us-east-1").await;
     // The month ends at 900 and the next starts again from zero: 20 + 30 in 3 hours. The
     // oldest point stays well inside the 6 h window even once read into its hourly period.
-    charges(&payer, None, &[(4, 880.0), (3, 900.0), (1, 30.0)]).await;
+    estimated_charges(&payer, None, &[(4, 880.0), (3, 900.0), (1, 30.0)]).await;
     // One point in the window: the rate cannot be said.
-    charges(&payer, Some(MEMBER), &[(2, 100.0), (30, 10.0)]).await;
+    estimated_charges(&payer, Some(MEMBER), &[(2, 100.0), (30, 10.0)]).await;
     let w = Workdir::new(&accounts(
         "max_spend_rate_usd_per_hour = 10.0",
         "max_spend_rate_usd_per_hour = 10.0\nspend_window = \"6h\"",

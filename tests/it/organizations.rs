@@ -4,6 +4,7 @@
 //! real `AccessDenied`: moto assumes any role).
 
 use crate::common::config::Toml;
+use crate::common::organization::member_account;
 use crate::common::*;
 
 struct Org {
@@ -11,20 +12,6 @@ struct Org {
     data: String,
     excluded: String,
     closed: String,
-}
-
-async fn create(moto: &Moto, name: &str) -> String {
-    aws_sdk_organizations::Client::new(&moto.sdk("us-east-1").await)
-        .create_account()
-        .email(format!("{name}@example.com"))
-        .account_name(name)
-        .send()
-        .await
-        .unwrap()
-        .create_account_status
-        .unwrap()
-        .account_id
-        .unwrap()
 }
 
 async fn organisation(moto: &Moto) -> Org {
@@ -35,10 +22,10 @@ async fn organisation(moto: &Moto) -> Org {
         .await
         .unwrap();
     let o = Org {
-        research: create(moto, "research").await,
-        data: create(moto, "data").await,
-        excluded: create(moto, "sandbox").await,
-        closed: create(moto, "old").await,
+        research: member_account(moto, "research").await,
+        data: member_account(moto, "data").await,
+        excluded: member_account(moto, "sandbox").await,
+        closed: member_account(moto, "old").await,
     };
     org.close_account()
         .account_id(&o.closed)
@@ -109,7 +96,7 @@ async fn discovery_watches_active_accounts_with_overrides_and_exclusions() {
     assert_eq!(research["name"], "research");
 
     // A new account is watched from the next check on.
-    let new = create(&moto, "new").await;
+    let new = member_account(&moto, "new").await;
     let out = w.run(&moto.url, &["check", "--json"], &[]).await;
     assert!(
         out.json()["accounts"]

@@ -7,11 +7,13 @@
 #![allow(dead_code)]
 
 pub mod authorizing;
+pub mod billing;
 pub mod bot;
 pub mod config;
 pub mod events;
 pub mod iam_policy;
 pub mod isolation;
+pub mod organization;
 pub mod pricing;
 pub mod services;
 pub mod slack;
