@@ -504,6 +504,7 @@ async fn cmd_lockout(config: &Config, args: LockoutArgs) -> Result<i32, Exit> {
                 Which {
                     lockout_users: true,
                     block_launches: a.policy.launch_deny_policy_arn.is_some(),
+                    block_bedrock: a.policy.bedrock_deny_policy_arn.is_some(),
                 },
             )
         })

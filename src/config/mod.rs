@@ -129,6 +129,12 @@ pub struct AccountPolicy {
     pub lockout_policy_arn: String,
     /// `launch_deny_policy_arn`, no default: required by the `block_launches` action.
     pub launch_deny_policy_arn: Option<String>,
+    /// `bedrock_deny_policy_arn`, no default: the module's policy denying Amazon Bedrock's
+    /// invocations and model-access set-up; required by the `block_bedrock` action.
+    pub bedrock_deny_policy_arn: Option<String>,
+    /// `bedrock_principals`, default none: the IAM user and role ARNs expected to call Amazon
+    /// Bedrock.
+    pub bedrock_principals: Vec<String>,
     /// `cloudtrail_log_group`, no default: the CloudWatch Logs group that holds the account's
     /// CloudTrail records — a name (in the account, in `home_region`) or an ARN (an organisation
     /// trail's group in another configured account or region); where the launchers of an
@@ -277,6 +283,9 @@ pub enum Action {
     /// Every non-exempt user's and role's sessions issued before the incident revoked: stolen
     /// sessions end, the account keeps working. Needs `allow_session_revocation`.
     RevokeSessions,
+    /// The Bedrock deny policy (`bedrock_deny_policy_arn`) attached to every non-exempt user
+    /// and role: model invocations and model-access set-up denied, the rest untouched.
+    BlockBedrock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]

@@ -20,6 +20,8 @@ pub(super) fn policy(
         exempt_principals: Vec::new(),
         lockout_policy_arn: "arn:aws:iam::aws:policy/AWSDenyAll".into(),
         launch_deny_policy_arn: None,
+        bedrock_deny_policy_arn: None,
+        bedrock_principals: Vec::new(),
         cloudtrail_log_group: None,
         forensics: None,
         allow_session_revocation: false,
@@ -90,6 +92,25 @@ pub(super) fn policy(
         Some(arn) => Some(policy_arn(&key("launch_deny_policy_arn"), arn)?),
         None => base.launch_deny_policy_arn,
     };
+    let bedrock_deny_policy_arn = match raw.bedrock_deny_policy_arn {
+        Some(arn) => Some(policy_arn(&key("bedrock_deny_policy_arn"), arn)?),
+        None => base.bedrock_deny_policy_arn,
+    };
+    let bedrock_principals = match raw.bedrock_principals {
+        Some(list) => {
+            if let Some(j) = list.iter().position(|a| !is_principal_arn(a)) {
+                return Err((
+                    format!("{}[{j}]", key("bedrock_principals")),
+                    format!(
+                        "expected an IAM user or role ARN like \"arn:aws:iam::111111111111:role/NAME\", found {:?}",
+                        list[j]
+                    ),
+                ));
+            }
+            list
+        }
+        None => base.bedrock_principals,
+    };
     let cloudtrail_log_group = match raw.cloudtrail_log_group {
         Some(g) => Some(super::LogGroup::parse(&g).map_err(|m| (key("cloudtrail_log_group"), m))?),
         None => base.cloudtrail_log_group,
@@ -141,7 +162,24 @@ pub(super) fn policy(
         exempt_principals,
         lockout_policy_arn,
         launch_deny_policy_arn,
+        bedrock_deny_policy_arn,
+        bedrock_principals,
         cloudtrail_log_group,
         forensics,
     })
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:user/NAME` or `…:role/NAME` (paths allowed).
+fn is_principal_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && ["user/", "role/"]
+            .iter()
+            .any(|k| parts[5].strip_prefix(k).is_some_and(|n| !n.is_empty()))
 }

@@ -46,6 +46,8 @@ pub(super) struct RawGuard {
     exempt_principals: Option<Vec<String>>,
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
+    bedrock_deny_policy_arn: Option<String>,
+    bedrock_principals: Option<Vec<String>>,
     cloudtrail_log_group: Option<String>,
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
@@ -70,6 +72,8 @@ pub(super) struct RawPolicy {
     pub(super) exempt_principals: Option<Vec<String>>,
     pub(super) lockout_policy_arn: Option<String>,
     pub(super) launch_deny_policy_arn: Option<String>,
+    pub(super) bedrock_deny_policy_arn: Option<String>,
+    pub(super) bedrock_principals: Option<Vec<String>>,
     pub(super) cloudtrail_log_group: Option<String>,
     pub(super) forensics_subnet_id: Option<String>,
     pub(super) forensics_ami: Option<String>,
@@ -131,6 +135,8 @@ pub(super) struct RawAccount {
     exempt_principals: Option<Vec<String>>,
     lockout_policy_arn: Option<String>,
     launch_deny_policy_arn: Option<String>,
+    bedrock_deny_policy_arn: Option<String>,
+    bedrock_principals: Option<Vec<String>>,
     cloudtrail_log_group: Option<String>,
     forensics_subnet_id: Option<String>,
     forensics_ami: Option<String>,
@@ -186,6 +192,8 @@ pub(super) fn build(path: &Path, base: &Path, raw: RawFile) -> Result<Config, In
             exempt_principals: g.exempt_principals,
             lockout_policy_arn: g.lockout_policy_arn,
             launch_deny_policy_arn: g.launch_deny_policy_arn,
+            bedrock_deny_policy_arn: g.bedrock_deny_policy_arn,
+            bedrock_principals: g.bedrock_principals,
             cloudtrail_log_group: g.cloudtrail_log_group,
             forensics_subnet_id: g.forensics_subnet_id,
             forensics_ami: g.forensics_ami,
@@ -468,7 +476,7 @@ pub(super) fn account_in(
     if actions.is_empty() {
         return Err((
             key("actions"),
-            "expected at least one action (stop_instances, lockout_users, block_launches): an incident that does nothing would still say it acted".into(),
+            "expected at least one action (stop_instances, lockout_users, block_launches, block_bedrock): an incident that does nothing would still say it acted".into(),
         ));
     }
     let policy = super::policy::policy(
@@ -481,6 +489,8 @@ pub(super) fn account_in(
             exempt_principals: a.exempt_principals,
             lockout_policy_arn: a.lockout_policy_arn,
             launch_deny_policy_arn: a.launch_deny_policy_arn,
+            bedrock_deny_policy_arn: a.bedrock_deny_policy_arn,
+            bedrock_principals: a.bedrock_principals,
             cloudtrail_log_group: a.cloudtrail_log_group,
             forensics_subnet_id: a.forensics_subnet_id,
             forensics_ami: a.forensics_ami,
@@ -506,6 +516,12 @@ pub(super) fn account_in(
         return Err((
             key("actions"),
             "block_launches needs launch_deny_policy_arn, in [guard] or on this account".into(),
+        ));
+    }
+    if actions.contains(&Action::BlockBedrock) && policy.bedrock_deny_policy_arn.is_none() {
+        return Err((
+            key("actions"),
+            "block_bedrock needs bedrock_deny_policy_arn (the Terraform module's), in [guard] or on this account".into(),
         ));
     }
     if let Some(arn) = &a.sns_topic_arn {

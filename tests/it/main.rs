@@ -5,6 +5,7 @@
 mod common;
 
 mod architecture;
+mod bedrock;
 mod check;
 mod delivery;
 mod dynamodb_journal;

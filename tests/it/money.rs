@@ -2,7 +2,6 @@
 //! keeps it: in the payer, us-east-1), and on-demand prices from a local stand-in for the Price
 //! List Query API (moto has no pricing service), reached through `AWS_ENDPOINT_URL_PRICING`.
 
-
 use crate::common::billing::estimated_charges;
 use crate::common::config::Toml;
 use crate::common::pricing::PricingStandIn;

@@ -460,6 +460,7 @@ fn halt_services_max_running_and_exempt_resources_are_checked() {
     );
 }
 
+mod bedrock;
 mod rates;
 mod reference;
 mod tamper;

@@ -101,6 +101,9 @@ fn action_text(a: Action, exempt_tag: &str) -> String {
             "lock out the IAM users (deny-all policy, access keys deactivated)".into()
         }
         Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
+        Action::BlockBedrock => {
+            "block Amazon Bedrock (deny policy on model invocations and model-access set-up)".into()
+        }
         Action::RevokeSessions => {
             "revoke every user's and role's sessions issued before the incident (new sessions still work)".into()
         }

@@ -1,6 +1,7 @@
 //! The lockout actions: `lockout_users` (the deny-all lockout policy attached to every IAM user,
 //! every Active access key set Inactive) and `block_launches` (the launch-deny policy attached to
-//! users and roles). Never a deletion: everything is restorable from the journal.
+//! users and roles) and `block_bedrock` (the Bedrock deny policy attached to users and roles).
+//! Never a deletion: everything is restorable from the journal.
 //!
 //! Never touched: the exempt principals (`exempt_principals`, names or ARNs), service-linked
 //! roles, and the identity the guard runs as — read at run time from GetCallerIdentity, not only
@@ -85,6 +86,7 @@ fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
 pub struct Which {
     pub lockout_users: bool,
     pub block_launches: bool,
+    pub block_bedrock: bool,
 }
 
 impl Which {
@@ -93,11 +95,25 @@ impl Which {
         Which {
             lockout_users: actions.contains(&Action::LockoutUsers),
             block_launches: actions.contains(&Action::BlockLaunches),
+            block_bedrock: actions.contains(&Action::BlockBedrock),
         }
     }
 
     pub fn any(self) -> bool {
-        self.lockout_users || self.block_launches
+        self.lockout_users || self.block_launches || self.block_bedrock
+    }
+
+    /// The deny policies this lockout attaches to users and roles alike: the launch-deny
+    /// policy and the Bedrock deny policy, where asked for and configured.
+    fn deny_policies(self, account: &Account) -> Vec<&String> {
+        let p = &account.policy;
+        [
+            (self.block_launches, &p.launch_deny_policy_arn),
+            (self.block_bedrock, &p.bedrock_deny_policy_arn),
+        ]
+        .into_iter()
+        .filter_map(|(asked, arn)| arn.as_ref().filter(|_| asked))
+        .collect()
     }
 }
 
@@ -178,9 +194,7 @@ pub fn plan_account(
         if which.lockout_users {
             attach(&account.policy.lockout_policy_arn);
         }
-        if which.block_launches
-            && let Some(deny) = &account.policy.launch_deny_policy_arn
-        {
+        for deny in which.deny_policies(account) {
             attach(deny);
         }
         if which.lockout_users {
@@ -194,9 +208,8 @@ pub fn plan_account(
             }
         }
     }
-    if which.block_launches
-        && let Some(deny) = &account.policy.launch_deny_policy_arn
-    {
+    let denies = which.deny_policies(account);
+    if !denies.is_empty() {
         for r in roles {
             let reason = if r.path.starts_with(SERVICE_LINKED_PATH) {
                 Some("service-linked role")
@@ -212,13 +225,16 @@ pub fn plan_account(
                     principal: r.arn.clone(),
                     reason: reason.into(),
                 }),
-                None if !r.attached_policies.iter().any(|p| p == deny) => {
-                    changes.push(LockoutChange::AttachRolePolicy {
-                        principal: r.name.clone(),
-                        policy_arn: deny.clone(),
-                    })
+                None => {
+                    for deny in &denies {
+                        if !r.attached_policies.iter().any(|p| p == *deny) {
+                            changes.push(LockoutChange::AttachRolePolicy {
+                                principal: r.name.clone(),
+                                policy_arn: (*deny).clone(),
+                            });
+                        }
+                    }
                 }
-                None => {}
             }
         }
     }
@@ -403,166 +419,4 @@ async fn make_paced(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use std::path::Path;
-
-    fn account(exempt: &str) -> Account {
-        let text = format!(
-            "[guard]\nexempt_principals = [{exempt}]\nlaunch_deny_policy_arn = \"arn:aws:iam::123456789012:policy/deny-launch\"\n\
-             [[accounts]]\nid = \"123456789012\"\nactions = [\"lockout_users\", \"block_launches\"]\n"
-        );
-        Config::parse(Path::new("t.toml"), &text)
-            .unwrap()
-            .accounts
-            .remove(0)
-    }
-
-    fn user(name: &str, policies: &[&str], keys: &[(&str, bool)]) -> IamUser {
-        IamUser {
-            name: name.into(),
-            arn: format!("arn:aws:iam::123456789012:user/{name}"),
-            attached_policies: policies.iter().map(|p| p.to_string()).collect(),
-            access_keys: keys.iter().map(|(k, a)| (k.to_string(), *a)).collect(),
-        }
-    }
-
-    fn role(name: &str, path: &str) -> IamRole {
-        IamRole {
-            name: name.into(),
-            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
-            path: path.into(),
-            attached_policies: vec![],
-        }
-    }
-
-    const DENY_ALL: &str = "arn:aws:iam::aws:policy/AWSDenyAll";
-    const DENY_LAUNCH: &str = "arn:aws:iam::123456789012:policy/deny-launch";
-    const BOTH: Which = Which {
-        lockout_users: true,
-        block_launches: true,
-    };
-
-    #[test]
-    fn plans_attachments_and_key_deactivations_but_spares_the_exempt_and_the_guard() {
-        let users = [
-            user("alice", &[], &[("AKIA1", true), ("AKIA2", false)]),
-            user("bob", &[DENY_ALL], &[]),
-            user("breakglass", &[], &[("AKIA3", true)]),
-            user("guard", &[], &[("AKIA4", true)]),
-        ];
-        let roles = [
-            role("app", "/"),
-            role(
-                "AWSServiceRoleForAutoScaling",
-                "/aws-service-role/autoscaling.amazonaws.com/",
-            ),
-            role("runawaytrain-member", "/"),
-        ];
-        let (changes, exempt) = plan_account(
-            &account("\"breakglass\""),
-            &users,
-            &roles,
-            "arn:aws:iam::123456789012:user/guard",
-            BOTH,
-        )
-        .unwrap();
-        let user_policy = |p: &str, a: &str| LockoutChange::AttachUserPolicy {
-            principal: p.into(),
-            policy_arn: a.into(),
-        };
-        assert_eq!(
-            changes,
-            [
-                user_policy("alice", DENY_ALL),
-                user_policy("alice", DENY_LAUNCH),
-                LockoutChange::DeactivateAccessKey {
-                    principal: "alice".into(),
-                    access_key_id: "AKIA1".into()
-                },
-                // Already attached: no change, so restore will not detach what it did not attach.
-                user_policy("bob", DENY_LAUNCH),
-                LockoutChange::AttachRolePolicy {
-                    principal: "app".into(),
-                    policy_arn: DENY_LAUNCH.into()
-                },
-                LockoutChange::AttachRolePolicy {
-                    principal: "runawaytrain-member".into(),
-                    policy_arn: DENY_LAUNCH.into()
-                },
-            ]
-        );
-        let reasons: Vec<&str> = exempt.iter().map(|e| e.reason.as_str()).collect();
-        assert_eq!(
-            reasons,
-            [
-                "listed in exempt_principals",
-                "the guard's own identity",
-                "service-linked role"
-            ]
-        );
-
-        // Acting through an assumed role: that role is spared.
-        let (changes, _) = plan_account(
-            &account("\"breakglass\""),
-            &users,
-            &roles,
-            "arn:aws:sts::123456789012:assumed-role/runawaytrain-member/runawaytrain-lockout",
-            BOTH,
-        )
-        .unwrap();
-        assert!(!changes.iter().any(|c| matches!(c, LockoutChange::AttachRolePolicy { principal, .. } if principal == "runawaytrain-member")));
-        assert!(changes.iter().any(|c| matches!(c, LockoutChange::AttachUserPolicy { principal, .. } if principal == "guard")));
-    }
-
-    #[test]
-    fn refuses_a_lockout_that_leaves_no_exempt_principal() {
-        let users = [user("alice", &[], &[])];
-        let e = plan_account(
-            &account(""),
-            &users,
-            &[],
-            "arn:aws:iam::123456789012:root",
-            BOTH,
-        )
-        .unwrap_err();
-        assert!(e.contains("exempt_principals is empty"), "{e}");
-        let e = plan_account(
-            &account("\"breakglass\""),
-            &users,
-            &[],
-            "arn:aws:iam::123456789012:root",
-            BOTH,
-        )
-        .unwrap_err();
-        assert!(
-            e.contains("none of exempt_principals (breakglass) exists"),
-            "{e}"
-        );
-        // By ARN works as well as by name.
-        assert!(
-            plan_account(
-                &account("\"arn:aws:iam::123456789012:user/alice\""),
-                &users,
-                &[],
-                "x",
-                BOTH
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn reads_the_guards_own_principal() {
-        assert_eq!(
-            own_principal("arn:aws:iam::1:user/ops/guard"),
-            Some((PrincipalKind::User, "guard".into()))
-        );
-        assert_eq!(
-            own_principal("arn:aws:sts::1:assumed-role/runawaytrain/s"),
-            Some((PrincipalKind::Role, "runawaytrain".into()))
-        );
-        assert_eq!(own_principal("arn:aws:iam::1:root"), None);
-    }
-}
+mod tests;
