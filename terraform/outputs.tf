@@ -48,6 +48,11 @@ output "lockout_policy_arn" {
   value       = module.policies.lockout_policy_arn
 }
 
+output "bedrock_deny_policy_arn" {
+  description = "runaway.toml [guard] bedrock_deny_policy_arn (for this account)."
+  value       = module.policies.bedrock_deny_policy_arn
+}
+
 output "launch_deny_policy_arn" {
   description = "runaway.toml [guard] launch_deny_policy_arn (for this account)."
   value       = module.policies.launch_deny_policy_arn
@@ -86,6 +91,7 @@ output "runaway_toml" {
     check_every = "${var.check_every_seconds}s"
     lockout_policy_arn = "${module.policies.lockout_policy_arn}"
     launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
+    bedrock_deny_policy_arn = "${module.policies.bedrock_deny_policy_arn}"
     allow_session_revocation = ${var.allow_session_revocation}
 
     [notify]

@@ -20,13 +20,13 @@ run "the_guards_policy_as_rendered" {
 
   # Users may get the deny-all and the launch-deny policy, and nothing else.
   assert {
-    condition     = jsonencode(sort(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLockoutPoliciesToUsers"]).Condition.ArnEquals["iam:PolicyARN"]]))) == jsonencode(sort([module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn]))
+    condition     = jsonencode(sort(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLockoutPoliciesToUsers"]).Condition.ArnEquals["iam:PolicyARN"]]))) == jsonencode(sort([module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn, module.policies.bedrock_deny_policy_arn]))
     error_message = "AttachUserPolicy is conditioned on the two lockout policies"
   }
 
   # Roles only the launch-deny policy.
   assert {
-    condition     = jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLaunchDenyPolicyToRoles"]).Condition.ArnEquals["iam:PolicyARN"]])) == jsonencode([module.policies.launch_deny_policy_arn])
+    condition     = jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLaunchDenyPolicyToRoles"]).Condition.ArnEquals["iam:PolicyARN"]])) == jsonencode([module.policies.launch_deny_policy_arn, module.policies.bedrock_deny_policy_arn])
     error_message = "AttachRolePolicy is conditioned on the launch-deny policy alone"
   }
 

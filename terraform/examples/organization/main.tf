@@ -132,6 +132,7 @@ output "runaway_toml_accounts" {
     role_arn = "${m.role_arn}"
     lockout_policy_arn = "${m.lockout_policy_arn}"
     launch_deny_policy_arn = "${m.launch_deny_policy_arn}"
+    bedrock_deny_policy_arn = "${m.bedrock_deny_policy_arn}"
   EOT
   ])
 }

@@ -310,20 +310,21 @@ data "aws_iam_policy_document" "account_permissions" {
     condition {
       test     = "ArnEquals"
       variable = "iam:PolicyARN"
-      values   = [var.lockout_policy_arn, var.launch_deny_policy_arn]
+      values   = [var.lockout_policy_arn, var.launch_deny_policy_arn, var.bedrock_deny_policy_arn]
     }
   }
 
   statement {
     sid = "AttachOnlyTheLaunchDenyPolicyToRoles"
-    # A role is never given the deny-all policy: only launches are blocked for it (block_launches,
-    # and lockout_launchers on a launcher role without session revocation).
+    # A role is never given the deny-all policy: only launches and Bedrock are blocked for it
+    # (block_launches, block_bedrock, and lockout_launchers on a launcher role without session
+    # revocation).
     actions   = ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
     condition {
       test     = "ArnEquals"
       variable = "iam:PolicyARN"
-      values   = [var.launch_deny_policy_arn]
+      values   = [var.launch_deny_policy_arn, var.bedrock_deny_policy_arn]
     }
   }
 

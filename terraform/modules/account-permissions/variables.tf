@@ -9,12 +9,17 @@ variable "role_arn" {
 }
 
 variable "lockout_policy_arn" {
-  description = "The deny-all lockout policy of this account (modules/guard-policies): the only policy besides launch_deny_policy_arn the guard may attach, and to users only."
+  description = "The deny-all lockout policy of this account (modules/guard-policies): besides the launch-deny and Bedrock deny policies, the only policy the guard may attach, and to users only."
   type        = string
 }
 
 variable "launch_deny_policy_arn" {
-  description = "The launch-deny policy of this account (modules/guard-policies): the only policy the guard may attach to roles."
+  description = "The launch-deny policy of this account (modules/guard-policies): with bedrock_deny_policy_arn, the only policies the guard may attach to roles."
+  type        = string
+}
+
+variable "bedrock_deny_policy_arn" {
+  description = "The Bedrock deny policy of this account (modules/guard-policies), attached to users and roles by block_bedrock."
   type        = string
 }
 

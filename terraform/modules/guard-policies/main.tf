@@ -1,6 +1,7 @@
-# The two managed policies the guard attaches during a lockout, in one account: a deny-all
-# policy (lockout_users) and a launch-deny policy (block_launches). Used by the root module and
-# by modules/member-account, so every account gets the same two.
+# The managed policies the guard attaches during a lockout, in one account: a deny-all policy
+# (lockout_users), a launch-deny policy (block_launches) and a Bedrock deny policy
+# (block_bedrock). Used by the root module and by modules/member-account, so every account gets
+# the same three.
 
 data "aws_iam_policy_document" "lockout" {
   statement {
@@ -16,7 +17,52 @@ data "aws_caller_identity" "current" {}
 
 locals {
   # Known before the policy exists, so that it can protect itself.
-  launch_deny_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.name_prefix}-launch-deny"
+  launch_deny_arn  = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.name_prefix}-launch-deny"
+  bedrock_deny_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.name_prefix}-bedrock-deny"
+}
+
+# Amazon Bedrock cut off (LLMjacking: leaked keys used to resell model invocations): the
+# invocations, and the model-access set-up calls attackers make first. Like the launch block, a
+# principal holding leaked admin keys can neither detach it nor rewrite it.
+data "aws_iam_policy_document" "bedrock_deny" {
+  statement {
+    sid    = "RunawaytrainBlockBedrock"
+    effect = "Deny"
+    actions = [
+      "bedrock:InvokeModel",
+      "bedrock:InvokeModelWithResponseStream",
+      "bedrock:Converse",
+      "bedrock:ConverseStream",
+      "bedrock:PutUseCaseForModelAccess",
+      "bedrock:CreateFoundationModelAgreement",
+      "bedrock:PutFoundationModelEntitlement",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "RunawaytrainKeepTheBedrockBlock"
+    effect    = "Deny"
+    actions   = ["iam:DetachUserPolicy", "iam:DetachRolePolicy", "iam:DetachGroupPolicy"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = [local.bedrock_deny_arn]
+    }
+  }
+
+  statement {
+    sid    = "RunawaytrainKeepTheBedrockPolicy"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+      "iam:DeletePolicyVersion",
+      "iam:DeletePolicy",
+    ]
+    resources = [local.bedrock_deny_arn]
+  }
 }
 
 data "aws_iam_policy_document" "launch_deny" {
@@ -130,5 +176,12 @@ resource "aws_iam_policy" "launch_deny" {
   name        = "${var.name_prefix}-launch-deny"
   description = "runawaytrain launch block: denies launching and scaling compute. Attached by the guard; detached by runaway restore."
   policy      = data.aws_iam_policy_document.launch_deny.json
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "bedrock_deny" {
+  name        = "${var.name_prefix}-bedrock-deny"
+  description = "runawaytrain Bedrock block: denies model invocations and model-access set-up. Attached by the guard (block_bedrock); detached by runaway restore."
+  policy      = data.aws_iam_policy_document.bedrock_deny.json
   tags        = var.tags
 }

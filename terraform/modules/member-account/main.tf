@@ -51,6 +51,7 @@ module "permissions" {
   role_arn                 = local.role_arn
   lockout_policy_arn       = module.policies.lockout_policy_arn
   launch_deny_policy_arn   = module.policies.launch_deny_policy_arn
+  bedrock_deny_policy_arn  = module.policies.bedrock_deny_policy_arn
   protected_principal_arns = var.protected_principal_arns
   allow_session_revocation = var.allow_session_revocation
 }

@@ -13,6 +13,11 @@ output "lockout_policy_arn" {
   value       = module.policies.lockout_policy_arn
 }
 
+output "bedrock_deny_policy_arn" {
+  description = "runaway.toml: bedrock_deny_policy_arn on this account's [[accounts]] entry."
+  value       = module.policies.bedrock_deny_policy_arn
+}
+
 output "launch_deny_policy_arn" {
   description = "runaway.toml: launch_deny_policy_arn on this account's [[accounts]] entry."
   value       = module.policies.launch_deny_policy_arn

@@ -19,6 +19,7 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         "runawaytrain-guard",
         "runawaytrain-lockout",
         "runawaytrain-launch-deny",
+        "runawaytrain-bedrock-deny",
     ] {
         assert!(policies.iter().any(|n| n == p), "{p} in {policies:?}");
     }
@@ -153,6 +154,55 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
             "RunawaytrainNoNewIdentities"
         );
     }
+
+    // The Bedrock deny policy (block_bedrock) holds the invocations and the model-access set-up,
+    // and itself in place; the guard may attach it to users and roles, never to break-glass.
+    let bedrock_arn = arn("policy", "runawaytrain-bedrock-deny");
+    let bedrock_deny = [policy_document(&iam, &bedrock_arn).await];
+    for action in [
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock:Converse",
+        "bedrock:ConverseStream",
+        "bedrock:PutUseCaseForModelAccess",
+        "bedrock:CreateFoundationModelAgreement",
+        "bedrock:PutFoundationModelEntitlement",
+    ] {
+        assert_eq!(
+            refused(&bedrock_deny, &Request::new(action, "*")),
+            "RunawaytrainBlockBedrock",
+            "{action}"
+        );
+    }
+    // Reading the model catalogue is not denied: only what costs or opens access.
+    assert_eq!(
+        refused(
+            &bedrock_deny,
+            &Request::new("bedrock:ListFoundationModels", "*")
+        ),
+        "implicit"
+    );
+    assert_eq!(
+        refused(
+            &bedrock_deny,
+            &Request::new("iam:DetachRolePolicy", &arn("role", "app"))
+                .with("iam:PolicyARN", &[&bedrock_arn])
+        ),
+        "RunawaytrainKeepTheBedrockBlock"
+    );
+    assert_eq!(
+        refused(
+            &bedrock_deny,
+            &Request::new("iam:DeletePolicy", &bedrock_arn)
+        ),
+        "RunawaytrainKeepTheBedrockPolicy"
+    );
+    assert!(evaluate(&guard, &attach_user("alice", &bedrock_arn)).allowed());
+    assert!(evaluate(&guard, &attach_role("app", &bedrock_arn)).allowed());
+    assert_eq!(
+        refused(&guard, &attach_user("break-glass", &bedrock_arn)),
+        "NeverTouchTheProtectedPrincipals"
+    );
 
     // The notify topic: the guard and the alarms may publish, never without TLS; its key
     // admits CloudWatch (the billing alarm's publish) and the guard, through SNS only.
