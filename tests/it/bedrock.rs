@@ -129,7 +129,7 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
 
     let after = iam(&client).await;
     assert_eq!(after["user alice"], [deny.clone(), "key Active".into()]);
-    assert_eq!(after["role chatbot"], [deny.clone()]);
+    assert_eq!(after["role chatbot"], std::slice::from_ref(&deny));
     assert_eq!(
         after["user breakglass"], before["user breakglass"],
         "exempt"
