@@ -197,6 +197,9 @@ pub enum Decision {
     /// A call that may be tampering with the guard or stopping things behind its back
     /// (`core::tamper` judges).
     Tamper,
+    /// An Amazon Bedrock call, failed or not (`core::bedrock` judges against
+    /// `bedrock_principals`): a refused invocation is a leaked key probing.
+    Bedrock,
 }
 
 /// What `event` should make the guard do; `watched`: its account is one the guard watches.
@@ -209,6 +212,9 @@ pub fn decide(event: &Event, watched: bool) -> Decision {
             Decision::CheckAccount
         }
         Kind::StateChange { .. } => Decision::Ignore("a state that costs nothing"),
+        Kind::ApiCall { event_name, .. } if crate::core::bedrock::is_bedrock_call(event_name) => {
+            Decision::Bedrock
+        }
         Kind::ApiCall {
             error_code: Some(_),
             ..

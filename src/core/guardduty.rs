@@ -253,12 +253,12 @@ impl FindingIncident {
         }
     }
 
-    /// The journal's kind of the incident: `tamper` or `finding`.
+    /// The journal's kind of the incident: `bedrock`, `tamper` or `finding`.
     pub fn kind(&self) -> &'static str {
-        if self.tamper.is_some() {
-            "tamper"
-        } else {
-            "finding"
+        match &self.tamper {
+            Some(t) if t.category == crate::core::tamper::Category::Bedrock => "bedrock",
+            Some(_) => "tamper",
+            None => "finding",
         }
     }
 

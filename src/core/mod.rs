@@ -5,6 +5,7 @@
 
 pub mod approvals;
 pub mod backoff;
+pub mod bedrock;
 pub mod change;
 pub mod events;
 pub mod guardduty;

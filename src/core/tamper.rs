@@ -96,6 +96,8 @@ pub enum Category {
     Evasion,
     /// The exemption tag put on or taken off.
     ExemptTag,
+    /// Amazon Bedrock called by a principal not in `bedrock_principals` (`core::bedrock`).
+    Bedrock,
 }
 
 impl Category {
@@ -104,13 +106,14 @@ impl Category {
             Self::Stops => "stops",
             Self::Evasion => "evasion",
             Self::ExemptTag => "exempt_tag",
+            Self::Bedrock => "bedrock",
         }
     }
 
     /// The severity the alert shows, on GuardDuty's scale: defence evasion is high.
     pub fn severity(self) -> f64 {
         match self {
-            Self::Evasion => 8.0,
+            Self::Evasion | Self::Bedrock => 8.0,
             Self::Stops | Self::ExemptTag => 5.0,
         }
     }
@@ -156,9 +159,13 @@ impl Tamper {
         }
     }
 
-    /// The journal's resource of its incident.
+    /// The journal's resource of its incident: one tamper incident and one Bedrock incident per
+    /// principal, apart.
     pub fn resource(&self) -> String {
-        format!("principal:{}", self.who())
+        match self.category {
+            Category::Bedrock => format!("bedrock:{}", self.who()),
+            _ => format!("principal:{}", self.who()),
+        }
     }
 
     /// The same principal again: `later`, remembering this one.

@@ -26,7 +26,10 @@ impl Bot {
             .get_incident(id)?
             .expect("a claimed incident exists");
         self.refresh_message(id, response_url).await?;
-        if matches!(row.kind.as_str(), "finding" | "tamper" | "isolate") {
+        if matches!(
+            row.kind.as_str(),
+            "finding" | "tamper" | "bedrock" | "isolate"
+        ) {
             let (status, result) = if row.kind != "isolate" {
                 self.execute_finding(&row, clock).await?
             } else {
@@ -335,7 +338,7 @@ impl Bot {
         let accounts: Vec<&Account> = owned.iter().map(|a| a.as_ref()).collect();
         let actions: Vec<Action> = match row.kind.as_str() {
             "manual" => vec![Action::StopInstances],
-            "finding" | "tamper" | "isolate" => Vec::new(),
+            "finding" | "tamper" | "bedrock" | "isolate" => Vec::new(),
             _ => accounts
                 .first()
                 .map(|a| a.actions.clone())

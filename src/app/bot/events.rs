@@ -114,6 +114,12 @@ impl Bot {
                                 Some(account) => self.on_tamper(&account, &e.detail, clock).await?,
                                 None => (Outcome::Ignored, Some("account not watched".into())),
                             },
+                            Decision::Bedrock => match self.account(&e.account) {
+                                Some(account) => {
+                                    self.on_bedrock(&account, &e.detail, clock).await?
+                                }
+                                None => (Outcome::Ignored, Some("account not watched".into())),
+                            },
                             Decision::Ignore(why) => (Outcome::Ignored, Some(why.to_owned())),
                         }
                     };

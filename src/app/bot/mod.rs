@@ -9,6 +9,7 @@
 
 mod acting;
 mod approvals;
+mod bedrock;
 mod commands;
 mod deadlines;
 mod delivery;

@@ -78,22 +78,30 @@ impl Bot {
         t: Tamper,
         clock: StepClock,
     ) -> Result<(Outcome, Option<String>), JournalError> {
-        let now = clock.now();
         let rule = tamper::rule_for(&self.config.tamper, &t.event_name);
         let response = rule.map_or(Response::Alert, |r| r.response);
         let grace = rule
             .and_then(|r| r.grace_period)
             .unwrap_or(account.policy.grace_period);
-        tracing::warn!(account.id = %account.id, tamper = %t.describe(), "tampering");
+        let rule = rule.map_or("(none: alert)", |r| r.call.as_str()).to_owned();
+        self.open_principal_incident(account, t, response, &rule, grace, clock)
+    }
+
+    /// Opens (or updates) the incident of `t`'s principal (`tamper`, or `bedrock` for its
+    /// category), whose `response` runs after `grace` unless someone overrides.
+    pub(super) fn open_principal_incident(
+        self: &Arc<Self>,
+        account: &Account,
+        t: Tamper,
+        response: Response,
+        rule: &str,
+        grace: std::time::Duration,
+        clock: StepClock,
+    ) -> Result<(Outcome, Option<String>), JournalError> {
+        let now = clock.now();
+        tracing::warn!(account.id = %account.id, call = %t.describe(), "{}", t.category.as_str());
         let launchers = principal_as_launcher(account, &t, now);
-        let new = FindingIncident::of_tamper(
-            t,
-            account.id.as_str(),
-            response,
-            rule.map_or("(none: alert)", |r| r.call.as_str()),
-            grace,
-            now,
-        );
+        let new = FindingIncident::of_tamper(t, account.id.as_str(), response, rule, grace, now);
         self.open_or_update(account, new, Some(launchers), clock)
     }
 }

@@ -132,7 +132,7 @@ fn incident_item(i: &CopiedIncident) -> Item {
     let r = &i.row;
     let owner = match (r.kind.as_str(), &r.account_id, &i.resource) {
         ("alert", Some(account), _) => Some(incident_items::alert_owner(account)),
-        ("finding" | "tamper", Some(account), Some(resource)) => {
+        ("finding" | "tamper" | "bedrock", Some(account), Some(resource)) => {
             Some(incident_items::finding_owner(account, resource))
         }
         _ => None,

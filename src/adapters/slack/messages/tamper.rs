@@ -14,6 +14,7 @@ pub(super) fn content(view: &IncidentView, f: &FindingIncident, t: &Tamper) -> S
         Category::Stops => "Stopped behind the guard's back",
         Category::Evasion => "Tampering with the guard",
         Category::ExemptTag => "Exemption tag moved",
+        Category::Bedrock => "Amazon Bedrock called by an unexpected principal",
     };
     let title = format!("🚨 {kind}: {}", f.finding.title);
     let mut blocks = vec![SlackBlock::Header(SlackHeaderBlock::new(
