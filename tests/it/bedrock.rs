@@ -150,3 +150,216 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(iam(&client).await, before, "restore undoes exactly it");
 }
+
+/// LLMjacking through the real event path: Bedrock's CloudTrail records in their documented
+/// form put on moto's EventBridge as CloudTrail delivers them (moto keeps no trail), matched by
+/// the module's own pattern, carried by its SQS queue to the bot's event step.
+mod events {
+    use chrono::{Duration, Utc};
+    use serde_json::{Value, json};
+
+    use crate::common::bot::*;
+    use crate::common::config::{APPROVER, Toml};
+    use crate::common::events::{journaled, put_cloudtrail};
+    use crate::common::slack::text_of;
+    use crate::common::*;
+    use runawaytrain::core::events::Outcome;
+    use runawaytrain::core::guardduty::Response;
+    use runawaytrain::core::incident::Status;
+
+    const GUARD_ROLE: &str = "runawaytrain-guard";
+    const MODEL: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+    fn config(actions: &str) -> impl FnOnce(&str, &str) -> String {
+        let actions = actions.to_owned();
+        move |topic, queue_url| {
+            Toml::new()
+                .guard(&format!(
+                    "grace_period = \"10m\"\nlockout_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-lockout\"\n\
+                     bedrock_principals = [\"arn:aws:iam::{PAYER}:role/chatbot\"]"
+                ))
+                .slack(&[APPROVER])
+                .notify(topic)
+                .events(queue_url)
+                .account(&format!(
+                    "id = \"{PAYER}\"\nname = \"payer\"\nrole_arn = \"arn:aws:iam::{PAYER}:role/{GUARD_ROLE}\"\n\
+                     regions = [\"us-east-1\"]\nactions = {actions}"
+                ))
+                .into()
+        }
+    }
+
+    /// A Bedrock record as CloudTrail writes it (the documented fields of a management event).
+    fn record(name: &str, who: Value, n: u32) -> Value {
+        json!({
+            "eventVersion": "1.09", "userIdentity": who,
+            "eventTime": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "eventSource": "bedrock.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": "198.51.100.23", "userAgent": "Boto3/1.34.0 md/Botocore#1.34.0",
+            "requestParameters": {"modelId": MODEL}, "responseElements": null,
+            "requestID": format!("req-{name}-{n}"), "eventID": format!("ev-{name}-{n}"),
+            "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true,
+            "recipientAccountId": PAYER, "eventCategory": "Management"
+        })
+    }
+
+    fn leaked(key: &str) -> Value {
+        json!({"type": "IAMUser", "principalId": "AIDALEAKEDEXAMPLE",
+               "arn": format!("arn:aws:iam::{PAYER}:user/ci-deployer"), "accountId": PAYER,
+               "accessKeyId": key, "userName": "ci-deployer"})
+    }
+
+    fn session(role: &str) -> Value {
+        json!({"type": "AssumedRole", "principalId": "AROAEXAMPLE:s",
+               "arn": format!("arn:aws:sts::{PAYER}:assumed-role/{role}/s"), "accountId": PAYER,
+               "accessKeyId": "ASIAEXAMPLE", "sessionContext": {"sessionIssuer": {"type": "Role",
+               "arn": format!("arn:aws:iam::{PAYER}:role/{role}"), "accountId": PAYER, "userName": role}}})
+    }
+
+    /// ci-deployer with a real access key, and the lockout policy.
+    async fn seed(moto: &Moto) -> (aws_sdk_iam::Client, String) {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await);
+        iam.create_user()
+            .user_name("ci-deployer")
+            .send()
+            .await
+            .unwrap();
+        let key = iam
+            .create_access_key()
+            .user_name("ci-deployer")
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap()
+            .access_key_id;
+        let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
+        iam.create_policy()
+            .policy_name("runawaytrain-lockout")
+            .policy_document(deny.to_string())
+            .send()
+            .await
+            .unwrap();
+        (iam, key)
+    }
+
+    /// An unexpected principal's InvokeModel opens a `bedrock` incident naming the principal,
+    /// the key, the source IP and the model, in the event step that receives it; the expected
+    /// principal's calls and the guard's own are not incidents; more calls of the same key count
+    /// in the same incident; with `lockout_launchers` the key is locked out at the deadline.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unexpected_invocation_opens_a_bedrock_incident_and_the_key_is_locked_out() {
+        let (h, _pipe) =
+            BotHarness::with_module_events(3, 30, config("[\"lockout_launchers\"]")).await;
+        let (iam, key) = seed(&h.moto).await;
+        let started = std::time::Instant::now();
+        put_cloudtrail(
+            &h.moto,
+            "us-east-1",
+            &[
+                record("InvokeModel", leaked(&key), 1),
+                record("Converse", session("chatbot"), 2),
+                record("InvokeModel", session(GUARD_ROLE), 3),
+            ],
+        )
+        .await;
+        let said = journaled(&h, 3).await;
+        let latency = started.elapsed();
+        let of = |o: Outcome| -> Vec<&str> {
+            said.iter()
+                .filter(|(x, _)| *x == o)
+                .map(|(_, n)| n.as_str())
+                .collect()
+        };
+        assert_eq!(of(Outcome::Incident).len(), 1, "{said:?}");
+        let mut ignored = of(Outcome::Ignored);
+        ignored.sort();
+        assert_eq!(
+            ignored,
+            [
+                "a principal listed in bedrock_principals",
+                "the guard's own call"
+            ]
+        );
+        assert!(latency < std::time::Duration::from_secs(30), "{latency:?}");
+
+        let row = &h.bot.journal.recent_incidents(10).unwrap()[0];
+        assert_eq!((row.kind.as_str(), row.status), ("bedrock", Status::Open));
+        let f = row.finding.clone().unwrap();
+        assert_eq!(f.response, Response::Lockout);
+        let post = h.slack.calls_to("chat.postMessage");
+        let alert = text_of(&post.last().unwrap().body);
+        for said in [
+            "Amazon Bedrock called by an unexpected principal",
+            &format!("arn:aws:iam::{PAYER}:user/ci-deployer"),
+            key.as_str(),
+            "198.51.100.23",
+            MODEL,
+        ] {
+            assert!(alert.contains(said), "{said} in {alert}");
+        }
+
+        // The same key again: counted in the same incident.
+        put_cloudtrail(
+            &h.moto,
+            "us-east-1",
+            &[
+                record("InvokeModelWithResponseStream", leaked(&key), 4),
+                record("InvokeModel", leaked(&key), 5),
+            ],
+        )
+        .await;
+        journaled(&h, 5).await;
+        let incidents = h.bot.journal.recent_incidents(10).unwrap();
+        assert_eq!(incidents.len(), 1, "one incident for the key's user");
+        assert_eq!(incidents[0].finding.as_ref().unwrap().findings, 3);
+
+        let ran = h
+            .bot
+            .deadline_step(Utc::now() + Duration::minutes(11))
+            .await
+            .unwrap();
+        assert_eq!(ran, std::slice::from_ref(&row.id));
+        assert_eq!(key_status(&iam, "ci-deployer").await, "Inactive");
+        let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();
+        assert_eq!(row.status, Status::Executed, "{:?}", row.result);
+    }
+
+    /// The model-access set-up calls alone open the incident, before any invocation; without
+    /// `lockout_launchers` it is an alert, the deadline changing nothing.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn setup_calls_alone_open_the_incident_and_an_alert_changes_nothing() {
+        let (h, _pipe) =
+            BotHarness::with_module_events(3, 30, config("[\"stop_instances\"]")).await;
+        let (iam, key) = seed(&h.moto).await;
+        let mut refused = record("PutUseCaseForModelAccess", leaked(&key), 1);
+        refused["errorCode"] = json!("AccessDeniedException");
+        put_cloudtrail(
+            &h.moto,
+            "us-east-1",
+            &[record("ListFoundationModels", leaked(&key), 0), refused],
+        )
+        .await;
+        let said = journaled(&h, 2).await;
+        assert!(
+            said.iter().all(|(o, _)| *o == Outcome::Incident),
+            "{said:?}"
+        );
+        let row = &h.bot.journal.recent_incidents(10).unwrap()[0];
+        assert_eq!(row.kind, "bedrock");
+        let f = row.finding.clone().unwrap();
+        assert_eq!((f.response, f.findings), (Response::Alert, 2));
+        assert!(
+            f.tamper
+                .unwrap()
+                .what
+                .contains("refused: AccessDeniedException"),
+            "a refused call is said"
+        );
+        h.bot
+            .deadline_step(Utc::now() + Duration::minutes(11))
+            .await
+            .unwrap();
+        assert_eq!(key_status(&iam, "ci-deployer").await, "Active");
+    }
+}

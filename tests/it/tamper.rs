@@ -5,12 +5,12 @@
 //! reached through the role `runawaytrain-guard`, so that the guard's identity is a role session
 //! as in a deployment (moto's AssumeRole needs no role to exist).
 
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::common::bot::*;
 use crate::common::config::{APPROVER, Toml};
+use crate::common::events::{journaled, put_cloudtrail as put};
 use crate::common::slack::{button_value, text_of};
 use crate::common::*;
 use runawaytrain::core::events::Outcome;
@@ -69,52 +69,6 @@ fn session(role: &str, name: &str) -> Value {
            "arn": format!("arn:aws:sts::{PAYER}:assumed-role/{role}/{name}"), "accountId": PAYER,
            "accessKeyId": "ASIAEXAMPLE", "sessionContext": {"sessionIssuer": {"type": "Role",
            "arn": format!("arn:aws:iam::{PAYER}:role/{role}"), "accountId": PAYER, "userName": role}}})
-}
-
-/// Puts records on `region`'s default bus as CloudTrail's events arrive there (EventBridge's
-/// `source` is the service's, `aws.<service>`).
-async fn put(moto: &Moto, region: &str, records: &[Value]) {
-    let eb = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await);
-    for chunk in records.chunks(10) {
-        let mut req = eb.put_events();
-        for r in chunk {
-            let service = r["eventSource"]
-                .as_str()
-                .unwrap()
-                .trim_end_matches(".amazonaws.com");
-            req = req.entries(
-                PutEventsRequestEntry::builder()
-                    .source(format!("aws.{service}"))
-                    .detail_type("AWS API Call via CloudTrail")
-                    .detail(r.to_string())
-                    .build(),
-            );
-        }
-        assert_eq!(req.send().await.unwrap().failed_entry_count, 0);
-    }
-}
-
-/// Event steps until `n` events are journaled (or ten turns): their `(outcome, note)`.
-async fn journaled(h: &BotHarness, n: usize) -> Vec<(Outcome, String)> {
-    for _ in 0..10 {
-        h.bot.events_step(Utc::now()).await;
-        if h.bot
-            .journal
-            .events_since(Utc::now() - Duration::hours(1))
-            .unwrap()
-            .len()
-            >= n
-        {
-            break;
-        }
-    }
-    h.bot
-        .journal
-        .events_since(Utc::now() - Duration::hours(1))
-        .unwrap()
-        .iter()
-        .map(|e| (e.outcome, e.note.clone().unwrap_or_default()))
-        .collect()
 }
 
 /// mallory, with a real access key, and the module's lockout policy.

@@ -400,7 +400,12 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
         ["iam.amazonaws.com"]
     );
     // The tamper pattern: every call core::tamper judges, one alternative per source, in
-    // core's order, and nothing else.
+    // core's order, then every Bedrock call core::bedrock judges, and nothing else; within
+    // EventBridge's 2048 characters.
+    assert!(
+        crate::common::events::module_pattern("tamper").len() <= 2048,
+        "EventBridge refuses a pattern over 2048 characters"
+    );
     let tamper = module(&terraform().join("modules/event-pattern"))
         .into_iter()
         .flat_map(|(_, body)| body.into_blocks())
@@ -411,15 +416,26 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
     let alternatives = tamper["$or"].as_array().expect("an $or pattern");
     assert_eq!(
         alternatives.len(),
-        runawaytrain::core::tamper::TAMPER_CALLS.len()
+        runawaytrain::core::tamper::TAMPER_CALLS.len() + 1,
+        "every tamper call's source, then Bedrock's"
     );
-    for (a, (source, event_source, names)) in alternatives
+    let bedrock: Vec<&str> = runawaytrain::core::bedrock::INVOCATIONS
         .iter()
-        .zip(runawaytrain::core::tamper::TAMPER_CALLS.iter())
-    {
-        assert_eq!(texts(&a["source"]), [*source]);
+        .chain(runawaytrain::core::bedrock::SETUP_CALLS.iter())
+        .copied()
+        .collect();
+    let judged = runawaytrain::core::tamper::TAMPER_CALLS
+        .iter()
+        .copied()
+        .chain([(
+            "aws.bedrock",
+            runawaytrain::core::bedrock::EVENT_SOURCE,
+            &bedrock[..],
+        )]);
+    for (a, (source, event_source, names)) in alternatives.iter().zip(judged) {
+        assert_eq!(texts(&a["source"]), [source]);
         assert_eq!(texts(&a["detail-type"]), [API_CALL]);
-        assert_eq!(texts(&a["detail"]["eventSource"]), [*event_source]);
+        assert_eq!(texts(&a["detail"]["eventSource"]), [event_source]);
         assert_eq!(texts(&a["detail"]["eventName"]), *names);
     }
     // The central rules and every forwarding rule use these two patterns.

@@ -90,9 +90,10 @@ locals {
   }
 }
 
-# The calls that may be tampering (src/core/tamper.rs TAMPER_CALLS, in its order): instances
-# stopped, terminated or unprotected, the exemption tag moved, CloudTrail and GuardDuty turned
-# off, the guard's rules, queue, role and policies changed. The guard judges each record.
+# The calls the guard judges from their CloudTrail records: those that may be tampering
+# (src/core/tamper.rs TAMPER_CALLS, in its order: instances stopped, terminated or unprotected,
+# the exemption tag moved, CloudTrail and GuardDuty turned off, the guard's rules, queue, role and
+# policies changed), then Amazon Bedrock's calls (src/core/bedrock.rs).
 locals {
   tamper = {
     "$or" = [
@@ -142,6 +143,16 @@ locals {
         detail = {
           eventSource = ["iam.amazonaws.com"]
           eventName   = ["DeleteRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "DetachUserPolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicyVersion", "DeletePolicy"]
+        }
+      },
+      # LLMjacking (src/core/bedrock.rs): Amazon Bedrock's invocations and the model-access
+      # set-up calls attackers make first; the guard judges each against bedrock_principals.
+      {
+        source        = ["aws.bedrock"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["bedrock.amazonaws.com"]
+          eventName   = ["InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "ListFoundationModels", "GetFoundationModelAvailability", "PutUseCaseForModelAccess", "CreateFoundationModelAgreement", "PutFoundationModelEntitlement"]
         }
       },
     ]

@@ -331,3 +331,53 @@ pub async fn put_finding(moto: &Moto, region: &str, finding: &serde_json::Value)
         .unwrap();
     assert_eq!(out.failed_entry_count, 0);
 }
+
+/// Puts records on `region`'s default bus as CloudTrail's events arrive there (EventBridge's
+/// `source` is the service's, `aws.<service>`).
+pub async fn put_cloudtrail(moto: &Moto, region: &str, records: &[serde_json::Value]) {
+    let eb = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await);
+    for chunk in records.chunks(10) {
+        let mut req = eb.put_events();
+        for r in chunk {
+            let service = r["eventSource"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches(".amazonaws.com");
+            req = req.entries(
+                PutEventsRequestEntry::builder()
+                    .source(format!("aws.{service}"))
+                    .detail_type("AWS API Call via CloudTrail")
+                    .detail(r.to_string())
+                    .build(),
+            );
+        }
+        assert_eq!(req.send().await.unwrap().failed_entry_count, 0);
+    }
+}
+
+/// Event steps until `n` events are journaled (or ten turns): their `(outcome, note)`.
+pub async fn journaled(
+    h: &super::bot::BotHarness,
+    n: usize,
+) -> Vec<(runawaytrain::core::events::Outcome, String)> {
+    use chrono::{Duration, Utc};
+    for _ in 0..10 {
+        h.bot.events_step(Utc::now()).await;
+        if h.bot
+            .journal
+            .events_since(Utc::now() - Duration::hours(1))
+            .unwrap()
+            .len()
+            >= n
+        {
+            break;
+        }
+    }
+    h.bot
+        .journal
+        .events_since(Utc::now() - Duration::hours(1))
+        .unwrap()
+        .iter()
+        .map(|e| (e.outcome, e.note.clone().unwrap_or_default()))
+        .collect()
+}

@@ -155,7 +155,7 @@ impl SqliteJournal {
         self.with("read the latest finding incident", |c| {
             c.query_row(
                 &format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind IN ('finding', 'tamper') AND account_id = ?1 AND resource = ?2
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind IN ('finding', 'tamper', 'bedrock') AND account_id = ?1 AND resource = ?2
                      ORDER BY opened_at DESC, rowid DESC LIMIT 1"
                 ),
                 params![account_id, resource],
