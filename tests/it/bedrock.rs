@@ -176,6 +176,8 @@ mod events {
             Toml::new()
                 .guard(&format!(
                     "grace_period = \"10m\"\nlockout_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-lockout\"\n\
+                     bedrock_deny_policy_arn = \"arn:aws:iam::{PAYER}:policy/runawaytrain-bedrock-deny\"\n\
+                     exempt_principals = [\"breakglass\"]\n\
                      bedrock_principals = [\"arn:aws:iam::{PAYER}:role/chatbot\"]"
                 ))
                 .slack(&[APPROVER])
@@ -183,7 +185,7 @@ mod events {
                 .events(queue_url)
                 .account(&format!(
                     "id = \"{PAYER}\"\nname = \"payer\"\nrole_arn = \"arn:aws:iam::{PAYER}:role/{GUARD_ROLE}\"\n\
-                     regions = [\"us-east-1\"]\nactions = {actions}"
+                     regions = [\"us-east-1\"]\nhalt_scope = \"launchers\"\nactions = {actions}"
                 ))
                 .into()
         }
@@ -216,11 +218,16 @@ mod events {
                "arn": format!("arn:aws:iam::{PAYER}:role/{role}"), "accountId": PAYER, "userName": role}}})
     }
 
-    /// ci-deployer with a real access key, and the lockout policy.
+    /// ci-deployer with a real access key, alice and breakglass, and the module's lockout and
+    /// Bedrock deny policies.
     async fn seed(moto: &Moto) -> (aws_sdk_iam::Client, String) {
         let iam = aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await);
-        iam.create_user()
-            .user_name("ci-deployer")
+        for u in ["ci-deployer", "alice", "breakglass"] {
+            iam.create_user().user_name(u).send().await.unwrap();
+        }
+        iam.create_policy()
+            .policy_name("runawaytrain-bedrock-deny")
+            .policy_document(super::BEDROCK_DENY)
             .send()
             .await
             .unwrap();
@@ -249,8 +256,12 @@ mod events {
     /// in the same incident; with `lockout_launchers` the key is locked out at the deadline.
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unexpected_invocation_opens_a_bedrock_incident_and_the_key_is_locked_out() {
-        let (h, _pipe) =
-            BotHarness::with_module_events(3, 30, config("[\"lockout_launchers\"]")).await;
+        let (h, _pipe) = BotHarness::with_module_events(
+            3,
+            30,
+            config("[\"block_bedrock\", \"lockout_launchers\"]"),
+        )
+        .await;
         let (iam, key) = seed(&h.moto).await;
         let started = std::time::Instant::now();
         put_cloudtrail(
@@ -321,8 +332,39 @@ mod events {
             .unwrap();
         assert_eq!(ran, std::slice::from_ref(&row.id));
         assert_eq!(key_status(&iam, "ci-deployer").await, "Inactive");
+        let bedrock_deny = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-bedrock-deny");
+        let lockout = format!("arn:aws:iam::{PAYER}:policy/runawaytrain-lockout");
+        let mut attached = attached_policies(&iam, "ci-deployer").await;
+        attached.sort();
+        assert_eq!(
+            attached,
+            [bedrock_deny, lockout],
+            "block_bedrock and the lockout"
+        );
+        assert!(
+            attached_policies(&iam, "alice").await.is_empty(),
+            "halt_scope = launchers: only the incident's principal"
+        );
         let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();
         assert_eq!(row.status, Status::Executed, "{:?}", row.result);
+        // Journaled: restore undoes exactly it.
+        let report = runawaytrain::app::restore::run(
+            &runawaytrain::adapters::aws::Aws::new(
+                h.moto.sdk("us-east-1").await,
+                &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
+            ),
+            &h.bot.config,
+            h.bot.journal.as_ref(),
+            &row.id,
+            false,
+            std::time::Duration::from_secs(5),
+            &Utc::now,
+        )
+        .await
+        .unwrap();
+        assert!(report.errors.is_empty(), "{report:?}");
+        assert!(attached_policies(&iam, "ci-deployer").await.is_empty());
+        assert_eq!(key_status(&iam, "ci-deployer").await, "Active");
     }
 
     /// The model-access set-up calls alone open the incident, before any invocation; without

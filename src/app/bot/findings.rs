@@ -96,6 +96,9 @@ impl Bot {
             ));
         };
         let account = row.account_id.as_deref().and_then(|a| self.account(a));
+        if row.kind == "bedrock" {
+            return self.bedrock_response(row, account.as_deref(), clock).await;
+        }
         if f.response == Response::Lockout {
             return self.lockout_response(row, account.as_deref(), clock).await;
         }

@@ -261,7 +261,9 @@ pub async fn run(
                 errors: Vec::new(),
                 throttled: Default::default(),
             };
-            if let Err(e) = lock_account(cloud, account, which, journal, clock, &mut out).await {
+            if let Err(e) =
+                lock_account(cloud, account, which, None, journal, clock, &mut out).await
+            {
                 out.errors.push(Problem::account(format!(
                     "{e}; stopped locking out this account"
                 )));
@@ -280,10 +282,67 @@ pub async fn run(
     }
 }
 
+/// Runs `which` on one account under `incident`, only on the users and roles named in `only`
+/// (the principals of a Bedrock incident with `halt_scope = "launchers"`). The plan is made
+/// over the whole account first, so that its refusals (no break-glass principal left) hold.
+pub async fn run_only(
+    cloud: &dyn Cloud,
+    account: &Account,
+    which: Which,
+    only: &Only,
+    journal: (&dyn Journal, &str),
+    clock: Clock<'_>,
+) -> AccountLockout {
+    let mut out = AccountLockout {
+        account_id: account.id.to_string(),
+        name: account.name.clone(),
+        changes: Vec::new(),
+        exempt: Vec::new(),
+        errors: Vec::new(),
+        throttled: Default::default(),
+    };
+    if let Err(e) = lock_account(
+        cloud,
+        account,
+        which,
+        Some(only),
+        Some(journal),
+        clock,
+        &mut out,
+    )
+    .await
+    {
+        out.errors.push(Problem::account(format!(
+            "{e}; stopped locking out this account"
+        )));
+    }
+    out
+}
+
+/// The users and roles (by name) a lockout may change; the others are left as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Only {
+    pub users: std::collections::BTreeSet<String>,
+    pub roles: std::collections::BTreeSet<String>,
+}
+
+impl Only {
+    fn keeps(&self, change: &LockoutChange) -> bool {
+        match change {
+            LockoutChange::AttachUserPolicy { principal, .. }
+            | LockoutChange::DeactivateAccessKey { principal, .. }
+            | LockoutChange::RevokeUserSessions { principal, .. } => self.users.contains(principal),
+            LockoutChange::AttachRolePolicy { principal, .. }
+            | LockoutChange::RevokeRoleSessions { principal, .. } => self.roles.contains(principal),
+        }
+    }
+}
+
 async fn lock_account(
     cloud: &dyn Cloud,
     account: &Account,
     which: Which,
+    only: Option<&Only>,
     journal: Option<(&dyn Journal, &str)>,
     clock: Clock<'_>,
     out: &mut AccountLockout,
@@ -312,7 +371,13 @@ async fn lock_account(
         }
     };
     let (changes, exempt) = match plan_account(account, &users, &roles, conn.identity(), which) {
-        Ok(plan) => plan,
+        Ok((changes, exempt)) => match only {
+            Some(only) => (
+                changes.into_iter().filter(|c| only.keeps(c)).collect(),
+                exempt,
+            ),
+            None => (changes, exempt),
+        },
         Err(refusal) => {
             out.errors.push(Problem::account(refusal));
             return Ok(());
