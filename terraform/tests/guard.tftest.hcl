@@ -18,16 +18,16 @@ run "the_guards_policy_as_rendered" {
     error_message = "the guard's role is named after name_prefix, with one-hour sessions"
   }
 
-  # Users may get the deny-all and the launch-deny policy, and nothing else.
+  # Users may get the deny-all, the launch-deny and the Bedrock deny policy, and nothing else.
   assert {
     condition     = jsonencode(sort(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLockoutPoliciesToUsers"]).Condition.ArnEquals["iam:PolicyARN"]]))) == jsonencode(sort([module.policies.lockout_policy_arn, module.policies.launch_deny_policy_arn, module.policies.bedrock_deny_policy_arn]))
-    error_message = "AttachUserPolicy is conditioned on the two lockout policies"
+    error_message = "AttachUserPolicy is conditioned on the three lockout policies"
   }
 
-  # Roles only the launch-deny policy.
+  # Roles only the launch-deny and the Bedrock deny policy.
   assert {
     condition     = jsonencode(flatten([one([for s in jsondecode(aws_iam_policy.guard.policy).Statement : s if s.Sid == "AttachOnlyTheLaunchDenyPolicyToRoles"]).Condition.ArnEquals["iam:PolicyARN"]])) == jsonencode([module.policies.launch_deny_policy_arn, module.policies.bedrock_deny_policy_arn])
-    error_message = "AttachRolePolicy is conditioned on the launch-deny policy alone"
+    error_message = "AttachRolePolicy is conditioned on the launch-deny and Bedrock deny policies alone"
   }
 
   assert {

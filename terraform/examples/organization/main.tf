@@ -82,6 +82,10 @@ module "tag_protection" {
     "arn:aws:iam::*:role/${module.runawaytrain.member_role_name}",
   ]
   target_ids = [data.aws_organizations_organization.this.roots[0].id]
+
+  # Amazon Bedrock for the chatbot's role only, everywhere in the organisation.
+  restrict_bedrock       = true
+  bedrock_principal_arns = ["arn:aws:iam::*:role/chatbot"]
 }
 
 module "research" {

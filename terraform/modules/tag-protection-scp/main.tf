@@ -1,8 +1,9 @@
 # A service control policy for the organisation: the runaway:exempt tag spares an instance from
 # every halt, so writing or removing it is for the principals named in tag_admin_principal_arns
 # only; the guard's own runaway:* tags (runaway:incident, runaway:quarantine) are also for the
-# guard's roles. Applied in the management account; SCPs do not bind the management account
-# itself.
+# guard's roles. With restrict_bedrock, Amazon Bedrock is shut for everyone but
+# bedrock_principal_arns (LLMjacking: leaked keys reselling model invocations), before anything
+# happens. Applied in the management account; SCPs do not bind the management account itself.
 
 locals {
   # Every API that writes or removes a tag on what the guard reads: EC2 (instances, at launch
@@ -54,6 +55,25 @@ data "aws_iam_policy_document" "tag_protection" {
       test     = "ArnNotLike"
       variable = "aws:PrincipalArn"
       values   = concat(var.tag_admin_principal_arns, var.guard_principal_arns)
+    }
+  }
+
+  # Opt-in: Bedrock for the expected principals only (none listed: for nobody).
+  dynamic "statement" {
+    for_each = var.restrict_bedrock ? [1] : []
+    content {
+      sid       = "OnlyBedrockPrincipalsCallBedrock"
+      effect    = "Deny"
+      actions   = ["bedrock:*"]
+      resources = ["*"]
+      dynamic "condition" {
+        for_each = length(var.bedrock_principal_arns) > 0 ? [1] : []
+        content {
+          test     = "ArnNotLike"
+          variable = "aws:PrincipalArn"
+          values   = var.bedrock_principal_arns
+        }
+      }
     }
   }
 

@@ -29,6 +29,23 @@ variable "guard_principal_arns" {
   }
 }
 
+variable "restrict_bedrock" {
+  description = "Deny Amazon Bedrock (bedrock:*) to every principal but bedrock_principal_arns, in every account the policy is attached to: the door shut before leaked keys are used for model invocations."
+  type        = bool
+  default     = false
+}
+
+variable "bedrock_principal_arns" {
+  description = "With restrict_bedrock: the roles and users that may call Amazon Bedrock (ARNs or patterns, like arn:aws:iam::*:role/chatbot); runaway.toml's bedrock_principals. Empty: nobody."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.bedrock_principal_arns : can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|\\*):(role|user)/.+$", arn))])
+    error_message = "Each bedrock_principal_arns entry must be an IAM role or user ARN (the account may be *)."
+  }
+}
+
 variable "target_ids" {
   description = "Where the policy is attached: the organisation's root (r-...), organisational units (ou-...) or accounts."
   type        = list(string)

@@ -165,6 +165,23 @@ async fn the_organization_example_applies_and_the_guard_reaches_only_the_organiz
             None,
         ),
         (tagging("ec2:CreateTags", &developer, &["owner"]), None),
+        // restrict_bedrock: Bedrock for the chatbot's role only.
+        (
+            Request::new("bedrock:InvokeModel", "*").with("aws:PrincipalArn", &[&developer]),
+            Some("OnlyBedrockPrincipalsCallBedrock"),
+        ),
+        (
+            Request::new("bedrock:PutUseCaseForModelAccess", "*")
+                .with("aws:PrincipalArn", &[&admin]),
+            Some("OnlyBedrockPrincipalsCallBedrock"),
+        ),
+        (
+            Request::new("bedrock:InvokeModel", "*").with(
+                "aws:PrincipalArn",
+                &[&format!("arn:aws:iam::{MEMBER}:role/chatbot")],
+            ),
+            None,
+        ),
     ] {
         assert_eq!(denied_by(&request).as_deref(), by, "{request:?}");
     }
