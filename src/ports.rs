@@ -282,6 +282,16 @@ pub trait AccountCloud: Send + Sync {
         tags: bool,
     ) -> Result<Vec<crate::core::services::Resource>, CloudError>;
 
+    /// What each Amazon Bedrock model was used for in the region between `since` and `until`,
+    /// from the `AWS/Bedrock` metrics (`Invocations`, `InputTokenCount`, `OutputTokenCount`
+    /// per `ModelId`): `max_bedrock_invocations_per_hour`.
+    async fn bedrock_usage(
+        &self,
+        region: &RegionName,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::core::bedrock::ModelUsage>, CloudError>;
+
     /// Makes one change to a service resource (a halt's, or its undoing).
     async fn service_change(
         &self,

@@ -145,6 +145,26 @@ fn report(
             Err(e) => seen.errors.push(Problem::region(sv.region.as_str(), e)),
         }
     }
+    let mut models: BTreeMap<String, u64> = BTreeMap::new();
+    if s.account.max_bedrock_invocations_per_hour.is_some() {
+        let mut total = 0u64;
+        for (region, usage) in &s.bedrock {
+            match usage {
+                Ok(list) => {
+                    for m in list {
+                        let n = m.invocations.max(0.0).round() as u64;
+                        total += n;
+                        *models.entry(m.model_id.clone()).or_default() += n;
+                    }
+                }
+                Err(e) => seen.errors.push(Problem::region(region.as_str(), e)),
+            }
+        }
+        seen.bedrock_invocations_per_hour = Some(total);
+    }
+    let mut bedrock_models: Vec<(String, u64)> =
+        models.into_iter().filter(|(_, n)| *n > 0).collect();
+    bedrock_models.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let home = config.guard.home_region.as_str();
     let account = s.account;
     match &s.charges {
@@ -196,6 +216,8 @@ fn report(
         estimated_charges_usd: seen.estimated_charges_usd,
         spend_rate_usd_per_hour: seen.spend_rate_usd_per_hour,
         burn_rate_usd_per_hour: seen.burn_rate_usd_per_hour,
+        bedrock_invocations_per_hour: seen.bedrock_invocations_per_hour,
+        bedrock_models,
         top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,

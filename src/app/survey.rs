@@ -9,6 +9,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 
 use crate::config::{Account, RegionName};
+use crate::core::bedrock::ModelUsage;
 use crate::core::model::Instance;
 use crate::core::services::{Resource, Service};
 use chrono::{DateTime, Utc};
@@ -30,6 +31,9 @@ pub struct AccountSurvey<'a> {
     /// What runs of each service beyond EC2 the account halts or counts, per region, in
     /// (service, region) order.
     pub services: Vec<ServiceSurvey>,
+    /// Amazon Bedrock's use over the last hour per region, read only with `money` and a
+    /// `max_bedrock_invocations_per_hour` rule, in region order.
+    pub bedrock: Vec<(RegionName, Result<Vec<ModelUsage>, CloudError>)>,
 }
 
 pub struct RegionSurvey {
@@ -52,6 +56,7 @@ enum Task {
     Region(usize, RegionName),
     Service(usize, RegionName, Service),
     Charges(usize),
+    Bedrock(usize, RegionName),
 }
 
 type Points = Vec<(DateTime<Utc>, f64)>;
@@ -60,6 +65,7 @@ enum Outcome {
     Region(usize, RegionSurvey),
     Service(usize, ServiceSurvey),
     Charges(usize, Result<Points, CloudError>),
+    Bedrock(usize, RegionName, Result<Vec<ModelUsage>, CloudError>),
 }
 
 /// The billing points a check reads: the last day, or the spend window if longer.
@@ -113,6 +119,7 @@ pub async fn survey<'a>(
             regions: Vec::new(),
             charges: None,
             services: Vec::new(),
+            bedrock: Vec::new(),
         };
         match regions {
             Ok(regions) => {
@@ -125,6 +132,9 @@ pub async fn survey<'a>(
                 }
                 for service in services {
                     tasks.extend(regions.iter().map(|r| Task::Service(i, r.clone(), service)));
+                }
+                if money.is_some() && account.max_bedrock_invocations_per_hour.is_some() {
+                    tasks.extend(regions.iter().map(|r| Task::Bedrock(i, r.clone())));
                 }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
                 if money.is_some()
@@ -180,6 +190,15 @@ pub async fn survey<'a>(
                         },
                     )
                 }
+                Task::Bedrock(i, region) => {
+                    let conn = conns[i]
+                        .as_ref()
+                        .expect("tasks exist only for connected accounts");
+                    let until = money.unwrap_or_default();
+                    let since = until - chrono::Duration::hours(1);
+                    let usage = conn.bedrock_usage(&region, since, until).await;
+                    Outcome::Bedrock(i, region, usage)
+                }
                 Task::Charges(i) => {
                     let account = accounts[i];
                     // A member's charges exist only in the payer, by its LinkedAccount.
@@ -199,10 +218,12 @@ pub async fn survey<'a>(
             Outcome::Region(i, r) => surveys[i].regions.push(r),
             Outcome::Service(i, s) => surveys[i].services.push(s),
             Outcome::Charges(i, c) => surveys[i].charges = Some(c),
+            Outcome::Bedrock(i, r, u) => surveys[i].bedrock.push((r, u)),
         }
     }
     for s in &mut surveys {
         s.regions.sort_by(|a, b| a.region.cmp(&b.region));
+        s.bedrock.sort_by(|a, b| a.0.cmp(&b.0));
         s.services
             .sort_by(|a, b| (a.service, &a.region).cmp(&(b.service, &b.region)));
     }

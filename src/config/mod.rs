@@ -234,6 +234,10 @@ pub struct Account {
     pub regions: Option<Vec<RegionName>>,
     /// `max_running_instances`: Fail when more instances run, over all regions. Absent: no rule.
     pub max_running_instances: Option<u64>,
+    /// `max_bedrock_invocations_per_hour`: Fail when Amazon Bedrock's models were invoked more
+    /// often over the last hour, over all regions (the `AWS/Bedrock` `Invocations` metric).
+    /// Absent: no rule.
+    pub max_bedrock_invocations_per_hour: Option<u64>,
     /// `max_estimated_charges_usd`: Fail when the month's estimated charges are higher. A
     /// member account's are read in the payer (the guard's own credentials), by its
     /// `LinkedAccount` dimension; the payer's (an account without `role_arn`) are its total.

@@ -117,6 +117,7 @@ pub(super) struct RawAccount {
     external_id: Option<String>,
     regions: Option<Vec<String>>,
     max_running_instances: Option<i64>,
+    max_bedrock_invocations_per_hour: Option<i64>,
     max_estimated_charges_usd: Option<f64>,
     max_spend_rate_usd_per_hour: Option<f64>,
     spend_window: Option<String>,
@@ -449,16 +450,19 @@ pub(super) fn account_in(
             Some(out)
         }
     };
-    let max_running_instances = match a.max_running_instances {
-        None => None,
-        Some(n) if n >= 0 => Some(n as u64),
-        Some(n) => {
-            return Err((
-                key("max_running_instances"),
-                format!("expected a non-negative integer, found {n}"),
-            ));
-        }
+    let count = |name: &str, v: Option<i64>| match v {
+        None => Ok(None),
+        Some(n) if n >= 0 => Ok(Some(n as u64)),
+        Some(n) => Err((
+            key(name),
+            format!("expected a non-negative integer, found {n}"),
+        )),
     };
+    let max_running_instances = count("max_running_instances", a.max_running_instances)?;
+    let max_bedrock_invocations_per_hour = count(
+        "max_bedrock_invocations_per_hour",
+        a.max_bedrock_invocations_per_hour,
+    )?;
     let usd = |name: &str, v: Option<f64>| match v {
         Some(x) if !(x.is_finite() && x >= 0.0) => Err((
             key(name),
@@ -554,6 +558,7 @@ pub(super) fn account_in(
         external_id: a.external_id,
         regions,
         max_running_instances,
+        max_bedrock_invocations_per_hour,
         max_estimated_charges_usd,
         max_spend_rate_usd_per_hour,
         spend_window,

@@ -31,6 +31,15 @@ pub const SETUP_CALLS: [&str; 5] = [
     "PutFoundationModelEntitlement",
 ];
 
+/// What one model was used for in a region over a window, from the `AWS/Bedrock` metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelUsage {
+    pub model_id: String,
+    pub invocations: f64,
+    pub input_tokens: f64,
+    pub output_tokens: f64,
+}
+
 /// Whether the guard judges `event_name` as a Bedrock call.
 pub fn is_bedrock_call(event_name: &str) -> bool {
     INVOCATIONS.contains(&event_name) || SETUP_CALLS.contains(&event_name)

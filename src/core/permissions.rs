@@ -196,6 +196,11 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:UpdateAccessKey",
         ],
     ),
+    // `max_bedrock_invocations_per_hour`: Amazon Bedrock's metrics, in each account and region.
+    (
+        "bedrock_usage",
+        &["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"],
+    ),
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),
     // Money, read with the guard's own credentials in the payer: the billing metric (a

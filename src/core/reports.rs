@@ -60,6 +60,13 @@ pub struct AccountReport {
     /// What the running instances cost an hour at on-demand prices (a burn rate rule; null
     /// when not measured).
     pub burn_rate_usd_per_hour: Option<f64>,
+    /// Amazon Bedrock's invocations over the last hour, all regions (a
+    /// `max_bedrock_invocations_per_hour` rule; absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock_invocations_per_hour: Option<u64>,
+    /// Each model's invocations over the last hour (with the rule), most used first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bedrock_models: Vec<(String, u64)>,
     /// The instance types by cost, most expensive first (a burn rate rule).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub top_instance_types: Vec<crate::core::money::TypeCost>,

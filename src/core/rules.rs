@@ -22,6 +22,9 @@ pub struct Observation {
     /// What runs of the services beyond EC2, by `max_running` key (`rds`, `ecs_tasks`), over
     /// the regions that could be read.
     pub counts: BTreeMap<String, u64>,
+    /// Amazon Bedrock's invocations over the last hour, over the regions that could be read,
+    /// when the account has the rule.
+    pub bedrock_invocations_per_hour: Option<u64>,
     /// What could not be read.
     pub errors: Vec<Problem>,
 }
@@ -144,6 +147,17 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
                 observed: Quantity::Usd(observed),
             });
         }
+    }
+    if let (Some(limit), Some(observed)) = (
+        account.max_bedrock_invocations_per_hour,
+        seen.bedrock_invocations_per_hour,
+    ) && observed > limit
+    {
+        violations.push(Violation {
+            rule: "max_bedrock_invocations_per_hour".into(),
+            limit: Quantity::Count(limit),
+            observed: Quantity::Count(observed),
+        });
     }
     for (key, limit) in &account.max_running {
         if let Some(observed) = seen.counts.get(key)

@@ -405,3 +405,99 @@ mod events {
         assert_eq!(key_status(&iam, "ci-deployer").await, "Active");
     }
 }
+
+/// `max_bedrock_invocations_per_hour` from the `AWS/Bedrock` metrics put into moto's
+/// CloudWatch as Bedrock publishes them (`Invocations`, `InputTokenCount`, `OutputTokenCount`
+/// per `ModelId`), in two regions: the last hour's invocations summed over models and regions;
+/// older points and other accounts' metrics do not count.
+mod metrics {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use chrono::{Duration, Utc};
+
+    use crate::common::config::Toml;
+    use crate::common::*;
+
+    async fn put(
+        sdk: &aws_config::SdkConfig,
+        model: &str,
+        name: &str,
+        minutes_ago: i64,
+        value: f64,
+    ) {
+        let at = Utc::now() - Duration::minutes(minutes_ago);
+        aws_sdk_cloudwatch::Client::new(sdk)
+            .put_metric_data()
+            .namespace("AWS/Bedrock")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .dimensions(Dimension::builder().name("ModelId").value(model).build())
+                    .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_last_hours_invocations_over_models_and_regions_cross_the_limit() {
+        let moto = Moto::start();
+        let us = moto.sdk("us-east-1").await;
+        let eu = moto.sdk("eu-west-1").await;
+        let claude = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+        let llama = "meta.llama3-70b-instruct-v1:0";
+        put(&us, claude, "Invocations", 10, 90.0).await;
+        put(&us, claude, "Invocations", 40, 30.0).await;
+        put(&us, claude, "InputTokenCount", 10, 250_000.0).await;
+        put(&us, claude, "Invocations", 150, 1000.0).await; // over an hour ago
+        put(&eu, llama, "Invocations", 5, 40.0).await;
+        // Another account's metrics are its own.
+        put(
+            &moto.sdk_in("222222222222", "us-east-1").await,
+            claude,
+            "Invocations",
+            5,
+            999.0,
+        )
+        .await;
+
+        let config = |limit: u64| -> String {
+            Toml::new()
+                .payer(
+                    &["us-east-1", "eu-west-1"],
+                    &format!("max_bedrock_invocations_per_hour = {limit}"),
+                )
+                .into()
+        };
+        let w = Workdir::new(&config(100));
+        let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+        assert_eq!(out.code, 1, "{out:?}");
+        let a = &out.json()["accounts"][0];
+        assert_eq!(a["bedrock_invocations_per_hour"], 160, "{a}");
+        assert_eq!(a["bedrock_models"][0][0], claude);
+        assert_eq!(a["bedrock_models"][0][1], 120);
+        assert_eq!(a["bedrock_models"][1][0], llama);
+        assert_eq!(
+            a["violations"][0]["rule"],
+            "max_bedrock_invocations_per_hour"
+        );
+        assert_eq!(a["violations"][0]["observed"], 160);
+        assert_eq!(a["violations"][0]["limit"], 100);
+
+        let w = Workdir::new(&config(200));
+        let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        let plain: String = Toml::new().payer(&["us-east-1"], "").into();
+        let plain = Workdir::new(&plain)
+            .run(&moto.url, &["check", "--json"], &[])
+            .await;
+        assert!(
+            plain.json()["accounts"][0]
+                .get("bedrock_invocations_per_hour")
+                .is_none(),
+            "no rule, no reading"
+        );
+    }
+}

@@ -196,6 +196,8 @@ fn check_table() {
                 estimated_charges_usd: Some(612.5),
                 spend_rate_usd_per_hour: Some(41.2),
                 burn_rate_usd_per_hour: Some(65.5504),
+                bedrock_invocations_per_hour: None,
+                bedrock_models: Vec::new(),
                 top_instance_types: vec![
                     runawaytrain::core::money::TypeCost {
                         instance_type: "p4d.24xlarge".into(),
@@ -225,6 +227,8 @@ fn check_table() {
                 estimated_charges_usd: None,
                 spend_rate_usd_per_hour: None,
                 burn_rate_usd_per_hour: None,
+                bedrock_invocations_per_hour: None,
+                bedrock_models: Vec::new(),
                 top_instance_types: vec![],
                 violations: vec![],
                 errors: vec![Problem::region(

@@ -16,6 +16,7 @@ use aws_types::region::Region;
 
 mod autoscaling;
 mod batch;
+mod bedrock_metrics;
 mod cloudwatch;
 mod ec2;
 mod ecs;
@@ -419,6 +420,15 @@ impl AccountCloud for AwsAccount {
             Service::Batch => batch::resources(self, region).await,
             Service::Eks => eks::resources(self, region).await,
         }
+    }
+
+    async fn bedrock_usage(
+        &self,
+        region: &RegionName,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::core::bedrock::ModelUsage>, CloudError> {
+        bedrock_metrics::usage(&self.sdk, region, since, until).await
     }
 
     async fn service_change(

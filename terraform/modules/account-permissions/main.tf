@@ -304,6 +304,14 @@ data "aws_iam_policy_document" "account_permissions" {
   }
 
   statement {
+    sid = "ReadBedrockUsage"
+    # max_bedrock_invocations_per_hour: the AWS/Bedrock metrics of the account. Neither call has
+    # resource-level permissions; both only read.
+    actions   = ["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"]
+    resources = ["*"]
+  }
+
+  statement {
     sid       = "AttachOnlyTheLockoutPoliciesToUsers"
     actions   = ["iam:AttachUserPolicy", "iam:DetachUserPolicy"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]

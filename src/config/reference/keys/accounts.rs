@@ -70,6 +70,16 @@ pub const ACCOUNTS: &[Key] = &[
     ),
     key(
         Accounts,
+        "max_bedrock_invocations_per_hour",
+        "integer",
+        "no rule",
+        "0 or more",
+        "Fail when Amazon Bedrock's models were invoked more often over the last hour, over all regions (the `AWS/Bedrock` `Invocations` metric of each model). `check --json` adds `bedrock_invocations_per_hour` and `bedrock_models`.",
+        "5000",
+        "-1",
+    ),
+    key(
+        Accounts,
         "max_estimated_charges_usd",
         "number, USD",
         "no rule",
