@@ -6,18 +6,16 @@ second). check_every is 5 minutes, so only the event path acts. Each trial start
 emulator state, journal and serve. Run through scripts/bench-bedrock [TRIALS]."""
 
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import PAYER, Moto, event_pipe, free_port, send_event, serve_env  # noqa: E402
+from emulator import PAYER, Moto, event_pipe, free_port, metric, percentile, wait, send_event, serve_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
@@ -26,23 +24,8 @@ DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": [
     "bedrock:ConverseStream"], "Resource": "*"}]}
 
 
-def metric(url, name):
-    for line in urllib.request.urlopen(url + "/metrics").read().decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
 
 
-def wait(what, pred, limit=60, step=0.01):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            if pred():
-                return
-        except OSError:
-            pass
-        time.sleep(step)
-    sys.exit(f"timed out waiting for {what}")
 
 
 def invoke_record(key):
@@ -101,9 +84,6 @@ def trial(moto, slack_url):
         serve.wait(timeout=30)
 
 
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def main():

@@ -5,41 +5,24 @@ serve`'s long poll. check_every is 5 minutes and the first check has run before 
 only the event path can raise the alert. Each trial starts from a fresh emulator, journal and
 serve, so that every trial opens a new incident. Run through scripts/bench-events [TRIALS]."""
 
-import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import PAYER, Moto, event_pipe, free_port, put_state_changes, send_event, serve_env  # noqa: E402
+from emulator import PAYER, Moto, event_pipe, free_port, metric, percentile, wait, put_state_changes, send_event, serve_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
 CHECK_EVERY_S = 300
 
 
-def metric(url, name):
-    for line in urllib.request.urlopen(url + "/metrics").read().decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
 
 
-def wait(what, pred, limit=60):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            if pred():
-                return
-        except OSError:
-            pass
-        time.sleep(0.01)
-    sys.exit(f"timed out waiting for {what}")
 
 
 def trial(moto, slack_url):
@@ -81,10 +64,6 @@ def trial(moto, slack_url):
         serve.wait(timeout=30)
 
 
-def percentile(values, p):
-    """Nearest rank."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def main():

@@ -204,3 +204,34 @@ def send_event(moto, queue, account, region, detail_type, detail, home="us-east-
             "account": account, "region": region, "resources": [], "detail": detail,
             "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     moto.client("sqs", home).send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+
+
+def metric(url, name):
+    """One value of `runaway serve`'s /metrics (0 when absent)."""
+    import urllib.request
+    for line in urllib.request.urlopen(url + "/metrics").read().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def wait(what, pred, limit=60, step=0.01):
+    """Polls `pred` until true, for at most `limit` seconds; exits naming `what` otherwise."""
+    import sys
+    import time
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(step)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def percentile(values, p):
+    """Nearest rank."""
+    import math
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]

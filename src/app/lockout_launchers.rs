@@ -34,14 +34,7 @@ async fn connect(
     ),
     AccountLockout,
 > {
-    let mut out = AccountLockout {
-        account_id: account.id.to_string(),
-        name: account.name.clone(),
-        changes: Vec::new(),
-        exempt: Vec::new(),
-        errors: Vec::new(),
-        throttled: Default::default(),
-    };
+    let mut out = AccountLockout::empty(account.id.as_str(), &account.name);
     match cloud
         .connect(account, Purpose::Lockout, acting.then_some(incident))
         .await

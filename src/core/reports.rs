@@ -269,6 +269,29 @@ pub struct AccountLockout {
     pub throttled: Throttling,
 }
 
+impl AccountLockout {
+    /// Nothing done yet in the account `account_id` (`name`).
+    pub fn empty(account_id: &str, name: &str) -> AccountLockout {
+        AccountLockout {
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+            changes: Vec::new(),
+            exempt: Vec::new(),
+            errors: Vec::new(),
+            throttled: Throttling::default(),
+        }
+    }
+
+    /// Adds what another lockout of the same account did.
+    pub fn absorb(&mut self, other: AccountLockout) {
+        self.changes.extend(other.changes);
+        self.exempt.extend(other.exempt);
+        self.errors.extend(other.errors);
+        self.throttled.refusals += other.throttled.refusals;
+        self.throttled.waited_seconds += other.throttled.waited_seconds;
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExemptPrincipal {
     pub principal: String,

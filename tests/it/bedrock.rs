@@ -231,22 +231,8 @@ mod events {
             .send()
             .await
             .unwrap();
-        let key = iam
-            .create_access_key()
-            .user_name("ci-deployer")
-            .send()
-            .await
-            .unwrap()
-            .access_key
-            .unwrap()
-            .access_key_id;
-        let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
-        iam.create_policy()
-            .policy_name("runawaytrain-lockout")
-            .policy_document(deny.to_string())
-            .send()
-            .await
-            .unwrap();
+        let key = access_key(&iam, "ci-deployer").await;
+        lockout_policy(&iam).await;
         (iam, key)
     }
 

@@ -75,22 +75,8 @@ fn session(role: &str, name: &str) -> Value {
 async fn seed(moto: &Moto) -> (aws_sdk_iam::Client, String) {
     let iam = aws_sdk_iam::Client::new(&moto.sdk("us-east-1").await);
     iam.create_user().user_name("mallory").send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap()
-        .access_key_id;
-    let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]});
-    iam.create_policy()
-        .policy_name("runawaytrain-lockout")
-        .policy_document(deny.to_string())
-        .send()
-        .await
-        .unwrap();
+    let key = access_key(&iam, "mallory").await;
+    lockout_policy(&iam).await;
     (iam, key)
 }
 

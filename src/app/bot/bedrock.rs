@@ -93,14 +93,7 @@ impl Bot {
             .as_ref()
             .map(|l| l.attribution.launchers.clone())
             .unwrap_or_default();
-        let mut done = AccountLockout {
-            account_id: account.id.to_string(),
-            name: account.name.clone(),
-            changes: Vec::new(),
-            exempt: Vec::new(),
-            errors: Vec::new(),
-            throttled: Default::default(),
-        };
+        let mut done = AccountLockout::empty(account.id.as_str(), &account.name);
         if account.actions.contains(&Action::BlockBedrock) {
             let which = Which {
                 lockout_users: false,
@@ -135,15 +128,11 @@ impl Bot {
                 .await;
                 report.accounts.into_iter().next().unwrap_or(done.clone())
             };
-            done.changes.extend(blocked.changes);
-            done.exempt.extend(blocked.exempt);
-            done.errors.extend(blocked.errors);
+            done.absorb(blocked);
         }
         if account.actions.contains(&Action::LockoutLaunchers) && !launchers.is_empty() {
             let locked = self.lock_out(row, account, &launchers, clock).await?;
-            done.changes.extend(locked.changes);
-            done.exempt.extend(locked.exempt);
-            done.errors.extend(locked.errors);
+            done.absorb(locked);
         }
         let status = if done.errors.is_empty() {
             Status::Executed

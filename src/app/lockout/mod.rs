@@ -253,14 +253,7 @@ pub async fn run(
     let mut jobs: Vec<BoxFuture<'_, AccountLockout>> = Vec::new();
     for &(account, which) in accounts {
         jobs.push(Box::pin(async move {
-            let mut out = AccountLockout {
-                account_id: account.id.to_string(),
-                name: account.name.clone(),
-                changes: Vec::new(),
-                exempt: Vec::new(),
-                errors: Vec::new(),
-                throttled: Default::default(),
-            };
+            let mut out = AccountLockout::empty(account.id.as_str(), &account.name);
             if let Err(e) =
                 lock_account(cloud, account, which, None, journal, clock, &mut out).await
             {
@@ -293,14 +286,7 @@ pub async fn run_only(
     journal: (&dyn Journal, &str),
     clock: Clock<'_>,
 ) -> AccountLockout {
-    let mut out = AccountLockout {
-        account_id: account.id.to_string(),
-        name: account.name.clone(),
-        changes: Vec::new(),
-        exempt: Vec::new(),
-        errors: Vec::new(),
-        throttled: Default::default(),
-    };
+    let mut out = AccountLockout::empty(account.id.as_str(), &account.name);
     if let Err(e) = lock_account(
         cloud,
         account,

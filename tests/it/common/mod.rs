@@ -876,3 +876,26 @@ impl Cuttable {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// A new access key of `user`: its id.
+pub async fn access_key(iam: &aws_sdk_iam::Client, user: &str) -> String {
+    iam.create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id
+}
+
+/// The module's deny-all lockout policy, `runawaytrain-lockout`, in the account of `iam`.
+pub async fn lockout_policy(iam: &aws_sdk_iam::Client) {
+    let deny = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#;
+    iam.create_policy()
+        .policy_name("runawaytrain-lockout")
+        .policy_document(deny)
+        .send()
+        .await
+        .unwrap();
+}
