@@ -353,6 +353,38 @@ mod events {
         assert_eq!(key_status(&iam, "ci-deployer").await, "Active");
     }
 
+    /// A burst of invocations with one leaked key (LLMjacking runs them by the hundred): one
+    /// incident counting every call, and its message rewritten a few times, not once a call.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_burst_of_invocations_is_one_incident_and_a_few_message_updates() {
+        let (h, _pipe) =
+            BotHarness::with_module_events(3, 30, config("[\"stop_instances\"]")).await;
+        let (_iam, key) = seed(&h.moto).await;
+        let burst: Vec<Value> = (0..30)
+            .map(|n| record("InvokeModel", leaked(&key), 100 + n))
+            .collect();
+        put_cloudtrail(&h.moto, "us-east-1", &burst).await;
+        let said = journaled(&h, 30).await;
+        assert_eq!(said.len(), 30, "{said:?}");
+        let incidents = h.bot.journal.recent_incidents(10).unwrap();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].finding.as_ref().unwrap().findings, 30);
+        // The last rewrite shows every call.
+        let last = h
+            .slack
+            .wait_for("chat.update", 20, |b| {
+                text_of(b).contains("30 call(s) in this incident")
+            })
+            .await;
+        assert!(text_of(&last).contains("30 call(s)"));
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let updates = h.slack.calls_to("chat.update").len();
+        assert!(
+            (1..=10).contains(&updates),
+            "29 repeats rewrote the message {updates} times"
+        );
+    }
+
     /// The model-access set-up calls alone open the incident, before any invocation; without
     /// `lockout_launchers` it is an alert, the deadline changing nothing.
     #[tokio::test(flavor = "multi_thread")]

@@ -293,11 +293,41 @@ impl Bot {
         Ok(())
     }
 
+    /// Rewrites the incident's message from the journal in a task of its own. While one
+    /// rewrite is in flight, later calls only ask for one more once it is done (it reads the
+    /// journal afresh): a burst of repeated findings or Bedrock calls makes two Slack calls.
     pub(super) fn spawn_refresh(self: &Arc<Self>, id: &str) {
+        if let Some(later) = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            later.insert(id.to_owned());
+            return;
+        }
+        {
+            let mut g = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(again) = g.get_mut(id) {
+                *again = true;
+                return;
+            }
+            g.insert(id.to_owned(), false);
+        }
         let (bot, id) = (self.clone(), id.to_owned());
         self.tasks.spawn(async move {
-            if let Err(e) = bot.refresh_message(&id, None).await {
-                tracing::error!(incident.id = %id, error = %e, "message not updated");
+            loop {
+                if let Err(e) = bot.refresh_message(&id, None).await {
+                    tracing::error!(incident.id = %id, error = %e, "message not updated");
+                }
+                let mut g = bot.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+                match g.get_mut(&id) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        g.remove(&id);
+                        break;
+                    }
+                }
             }
         });
     }
@@ -412,5 +442,31 @@ impl Bot {
             self.journal.set_deadline(id, deadline)?;
         }
         Ok(())
+    }
+}
+
+/// While it lives, message rewrites asked for are gathered; when it is dropped (the receive
+/// taken, or given up on an error), each gathered incident is rewritten once.
+pub(super) struct RefreshBatch(Arc<Bot>);
+
+impl RefreshBatch {
+    pub(super) fn begin(bot: &Arc<Bot>) -> RefreshBatch {
+        *bot.deferred.lock().unwrap_or_else(|p| p.into_inner()) = Some(Default::default());
+        RefreshBatch(bot.clone())
+    }
+}
+
+impl Drop for RefreshBatch {
+    fn drop(&mut self) {
+        let gathered = self
+            .0
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        for id in gathered {
+            self.0.spawn_refresh(&id);
+        }
     }
 }

@@ -63,6 +63,9 @@ impl Bot {
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, JournalError> {
         let clock = StepClock::new(now);
+        // Many events about one incident (a burst of Bedrock calls, a finding repeated) make one
+        // rewrite of its message, once the receive is taken.
+        let _rewrites = super::delivery::RefreshBatch::begin(self);
         let mut records = Vec::with_capacity(messages.len());
         let mut in_batch = std::collections::HashSet::new();
         let mut asked = std::collections::HashSet::new();

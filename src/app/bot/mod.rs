@@ -100,6 +100,13 @@ pub struct Bot {
     delivering: Marks,
     /// Incidents whose launchers are being looked up by this process.
     looking: Marks,
+    /// Incidents whose message is being rewritten by this process, and whether it changed
+    /// again meanwhile (one more rewrite then): a burst of updates makes two Slack calls, not
+    /// one each.
+    refreshing: Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
+    /// While one receive of the event queue is being taken: the incidents whose message is to
+    /// be rewritten once it is done (a burst of events about one incident, one rewrite).
+    deferred: std::sync::Mutex<Option<std::collections::BTreeSet<String>>>,
     /// Deliveries, message updates and actions started by the steps, so that no Slack call or
     /// halt holds up the next check or deadline. Awaited (within a bound) at shutdown.
     pub tasks: tokio_util::task::TaskTracker,
@@ -190,6 +197,8 @@ impl Bot {
             running: Default::default(),
             delivering: Default::default(),
             looking: Default::default(),
+            refreshing: Default::default(),
+            deferred: Default::default(),
             tasks: tokio_util::task::TaskTracker::new(),
             cloud,
             chat,
