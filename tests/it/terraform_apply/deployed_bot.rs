@@ -322,7 +322,7 @@ async fn the_deployed_bot_example_applies_boots_and_upgrades() {
         })
         .await;
     let journal_db = volume.path().join("runaway.db");
-    let (incident, deadline) = open_incident(&journal_db);
+    let (incident, deadline) = open_incident(&journal_db).await;
     serve.stop("-TERM").await;
     assert_eq!(count(&sdk, "running").await, 22, "nothing halted yet");
 
@@ -444,16 +444,24 @@ async fn run_unit(image: &Image, moto: &Moto, slack: &SlackStandIn, instance: &s
     .await
 }
 
-/// The open incident of the journal and its deadline.
-fn open_incident(db: &std::path::Path) -> (String, String) {
-    rusqlite::Connection::open(db)
-        .unwrap()
-        .query_row(
-            "SELECT id, deadline FROM incidents WHERE status = 'open'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
+/// The open incident of the journal and its deadline. The Slack stand-in has the alert as
+/// soon as it is sent; the bot journals the deadline once Slack has answered, a moment later.
+async fn open_incident(db: &std::path::Path) -> (String, String) {
+    for _ in 0..200 {
+        let (id, deadline): (String, Option<String>) = rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT id, deadline FROM incidents WHERE status = 'open'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        if let Some(deadline) = deadline {
+            return (id, deadline);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the open incident's deadline was not journaled within 10 s of its alert")
 }
 
 fn incident_status(db: &std::path::Path, id: &str) -> String {
