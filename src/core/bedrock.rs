@@ -5,11 +5,10 @@
 //! tampering (`core::tamper::Tamper`, category `Bedrock`): who, which key (or a Bedrock API
 //! key's bearer token), from where, which models. Pure.
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::launchers::{Principal, is_guard, need_at, text_at};
-use super::tamper::{Category, Tamper, Verdict, listed};
+use super::launchers::{is_guard, need_at, text_at};
+use super::tamper::{Category, Tamper, Verdict, listed, when_and_who};
 
 /// CloudTrail's `eventSource` of Bedrock's calls.
 pub const EVENT_SOURCE: &str = "bedrock.amazonaws.com";
@@ -62,18 +61,7 @@ pub fn judge(record: &Value, guard: &str, expected: &[String]) -> Result<Verdict
             "{event_name} recorded by {source} rather than {EVENT_SOURCE}"
         ));
     }
-    let time = need("/eventTime")?;
-    let time: DateTime<Utc> = DateTime::parse_from_rfc3339(&time)
-        .map_err(|_| format!("`eventTime` is not an RFC 3339 time: {time:?}"))?
-        .with_timezone(&Utc);
-    let principal = Principal {
-        kind: need("/userIdentity/type")?,
-        arn: text("/userIdentity/arn")
-            .unwrap_or_else(|| text("/userIdentity/invokedBy").unwrap_or_else(|| "unknown".into())),
-        user_name: text("/userIdentity/userName"),
-        access_key_id: text("/userIdentity/accessKeyId"),
-        issuer_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-    };
+    let (time, mut principal) = when_and_who(record)?;
     if is_guard(guard, &principal) {
         return Ok(Verdict::Not("the guard's own call".into()));
     }
@@ -90,7 +78,7 @@ pub fn judge(record: &Value, guard: &str, expected: &[String]) -> Result<Verdict
     let bearer = record
         .pointer("/additionalEventData/callWithBearerToken")
         .is_some_and(|v| v == true || v == "true");
-    let access_key_id = principal.access_key_id.filter(|_| !bearer);
+    principal.access_key_id = principal.access_key_id.filter(|_| !bearer);
     let model = text("/requestParameters/modelId");
     let failed = text("/errorCode");
     let what = format!(
@@ -105,23 +93,15 @@ pub fn judge(record: &Value, guard: &str, expected: &[String]) -> Result<Verdict
             .map(|e| format!(" (refused: {e})"))
             .unwrap_or_default()
     );
-    Ok(Verdict::Tamper(Box::new(Tamper {
-        category: Category::Bedrock,
+    Ok(Verdict::Tamper(Box::new(Tamper::of_record(
+        record,
+        Category::Bedrock,
         event_name,
-        event_source: EVENT_SOURCE.to_owned(),
-        event_id: text("/eventID"),
+        EVENT_SOURCE,
         time,
-        region: text("/awsRegion").unwrap_or_default(),
-        principal_arn: principal.arn,
-        principal_type: principal.kind,
-        user_name: principal.user_name,
-        role_arn: principal.issuer_arn,
-        access_key_id,
-        source_ip: text("/sourceIPAddress"),
-        user_agent: text("/userAgent"),
+        principal,
         what,
-        earlier: Vec::new(),
-    })))
+    ))))
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use serde_json::Value;
 use super::guardduty::glob;
 use super::launchers::{Principal, is_guard, need_at, text_at};
 
+mod record;
+pub(crate) use record::when_and_who;
+
 /// The calls the module forwards for this, as CloudTrail names them: `(source, eventSource,
 /// eventNames)`. The Terraform pattern is held to this by a test. IAM's `PutRolePolicy` is also
 /// one of the guard's own policy writes (`core::policy_writes`), forwarded with them.
@@ -323,20 +326,7 @@ pub fn judge(record: &Value, watch: &Watch<'_>) -> Result<Verdict, String> {
             text("/eventSource").unwrap_or_default()
         ));
     }
-    let time = need("/eventTime")?;
-    let time = DateTime::parse_from_rfc3339(&time)
-        .map_err(|_| format!("`eventTime` is not an RFC 3339 time: {time:?}"))?
-        .with_timezone(&Utc);
-    let principal = Principal {
-        kind: need("/userIdentity/type")?,
-        arn: text("/userIdentity/arn").unwrap_or_else(|| {
-            // AWS services acting on their own have no ARN, only a name.
-            text("/userIdentity/invokedBy").unwrap_or_else(|| "unknown".into())
-        }),
-        user_name: text("/userIdentity/userName"),
-        access_key_id: text("/userIdentity/accessKeyId"),
-        issuer_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-    };
+    let (time, principal) = when_and_who(record)?;
     if is_guard(watch.guard, &principal) {
         return Ok(Verdict::Not("the guard's own call".into()));
     }
@@ -355,23 +345,15 @@ pub fn judge(record: &Value, watch: &Watch<'_>) -> Result<Verdict, String> {
         Ok(found) => found,
         Err(why) => return Ok(Verdict::Not(why)),
     };
-    Ok(Verdict::Tamper(Box::new(Tamper {
+    Ok(Verdict::Tamper(Box::new(Tamper::of_record(
+        record,
         category,
-        event_source: (*event_source).to_owned(),
-        event_id: text("/eventID"),
-        time,
-        region: text("/awsRegion").unwrap_or_default(),
-        principal_arn: principal.arn,
-        principal_type: principal.kind,
-        user_name: principal.user_name,
-        role_arn: principal.issuer_arn,
-        access_key_id: principal.access_key_id,
-        source_ip: text("/sourceIPAddress"),
-        user_agent: text("/userAgent"),
-        what,
         event_name,
-        earlier: Vec::new(),
-    })))
+        event_source,
+        time,
+        principal,
+        what,
+    ))))
 }
 
 type Judged = Result<(Category, String), String>;
