@@ -24,10 +24,6 @@ DENY = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": [
     "bedrock:ConverseStream"], "Resource": "*"}]}
 
 
-
-
-
-
 def invoke_record(key):
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {
@@ -82,8 +78,6 @@ def trial(moto, slack_url):
     finally:
         serve.terminate()
         serve.wait(timeout=30)
-
-
 
 
 def main():

@@ -21,10 +21,6 @@ PROFILE = os.environ.get("BENCH_PROFILE", "debug")
 CHECK_EVERY_S = 300
 
 
-
-
-
-
 def trial(moto, slack_url):
     moto.reset()
     queue = event_pipe(moto)
@@ -62,8 +58,6 @@ def trial(moto, slack_url):
     finally:
         serve.terminate()
         serve.wait(timeout=30)
-
-
 
 
 def main():

@@ -334,20 +334,7 @@ mod events {
         let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();
         assert_eq!(row.status, Status::Executed, "{:?}", row.result);
         // Journaled: restore undoes exactly it.
-        let report = runawaytrain::app::restore::run(
-            &runawaytrain::adapters::aws::Aws::new(
-                h.moto.sdk("us-east-1").await,
-                &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
-            ),
-            &h.bot.config,
-            h.bot.journal.as_ref(),
-            &row.id,
-            false,
-            std::time::Duration::from_secs(5),
-            &Utc::now,
-        )
-        .await
-        .unwrap();
+        let report = h.restore(&row.id).await;
         assert!(report.errors.is_empty(), "{report:?}");
         assert!(attached_policies(&iam, "ci-deployer").await.is_empty());
         assert_eq!(key_status(&iam, "ci-deployer").await, "Active");

@@ -195,20 +195,7 @@ async fn a_stop_behind_the_guards_back_is_alerted_with_who_and_lock_out_locks_ou
     let states = states(&h.moto.sdk("eu-west-1").await).await;
     assert!(ids.iter().all(|i| states[i] == "running"), "{states:?}");
 
-    let report = runawaytrain::app::restore::run(
-        &runawaytrain::adapters::aws::Aws::new(
-            h.moto.sdk("us-east-1").await,
-            &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
-        ),
-        &h.bot.config,
-        h.bot.journal.as_ref(),
-        &row.id,
-        false,
-        std::time::Duration::from_secs(5),
-        &Utc::now,
-    )
-    .await
-    .unwrap();
+    let report = h.restore(&row.id).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(key_status(&iam, "mallory").await, "Active");
     assert!(attached_policies(&iam, "mallory").await.is_empty());

@@ -106,6 +106,25 @@ pub struct BotHarness {
 }
 
 impl BotHarness {
+    /// `runaway restore INCIDENT` (instances left stopped) as the command runs it, with the
+    /// payer's credentials on the emulator and the bot's configuration and journal.
+    pub async fn restore(&self, incident: &str) -> runawaytrain::app::restore::RestoreReport {
+        runawaytrain::app::restore::run(
+            &runawaytrain::adapters::aws::Aws::new(
+                self.moto.sdk("us-east-1").await,
+                &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
+            ),
+            &self.bot.config,
+            self.bot.journal.as_ref(),
+            incident,
+            false,
+            std::time::Duration::from_secs(5),
+            &chrono::Utc::now,
+        )
+        .await
+        .unwrap()
+    }
+
     /// `config(topic)` is the configuration's text, given the notify topic's ARN.
     pub async fn start(config: impl FnOnce(&str) -> String) -> BotHarness {
         let moto = Moto::start();

@@ -800,20 +800,7 @@ async fn revoke_sessions_revokes_every_user_and_role_that_may_be_touched_and_res
     );
     assert_eq!(row.status, runawaytrain::core::incident::Status::Executed);
 
-    let report = runawaytrain::app::restore::run(
-        &runawaytrain::adapters::aws::Aws::new(
-            h.moto.sdk("us-east-1").await,
-            &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
-        ),
-        &h.bot.config,
-        h.bot.journal.as_ref(),
-        &id,
-        false,
-        std::time::Duration::from_secs(5),
-        &Utc::now,
-    )
-    .await
-    .unwrap();
+    let report = h.restore(&id).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert!(user_policies("mallory").await.is_empty());
     assert!(role_policies("ci").await.is_empty());
