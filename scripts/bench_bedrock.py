@@ -8,14 +8,13 @@ emulator state, journal and serve. Run through scripts/bench-bedrock [TRIALS].""
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import PAYER, Moto, event_pipe, free_port, metric, percentile, wait, send_event, serve_env  # noqa: E402
+from emulator import PAYER, Moto, event_pipe, percentile, serve_warm, wait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
@@ -56,17 +55,8 @@ def trial(moto, slack_url):
             f'[[accounts]]\nid = "{PAYER}"\nname = "bench"\nregions = ["us-east-1"]\n'
             'halt_scope = "launchers"\nactions = ["block_bedrock"]\n'
         )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = serve_env(config, moto.url, port, slack_url)
-    env.pop("AWS_PROFILE", None)
-    serve = subprocess.Popen([os.path.join(ROOT, "target", PROFILE, "runaway"), "serve"], env=env,
-                             stderr=subprocess.DEVNULL)
+    serve, url = serve_warm(os.path.join(ROOT, "target", PROFILE, "runaway"), config, moto, queue, slack_url)
     try:
-        wait("the first check", lambda: metric(url, "runaway_checks_total") >= 1)
-        send_event(moto, queue, "999999999999", "us-east-1", "EC2 Instance State-change Notification",
-                   {"instance-id": "i-warmup", "state": "running"})
-        wait("the event loop", lambda: metric(url, "runaway_events_received_total") >= 1)
         eb = moto.client("events", "us-east-1")
         start = time.time()
         eb.put_events(Entries=[{"Source": "aws.bedrock", "DetailType": "AWS API Call via CloudTrail",

@@ -235,3 +235,24 @@ def percentile(values, p):
     import math
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def serve_warm(binary, config, moto, queue, slack_url):
+    """Starts `runaway serve` on a free port and returns (process, base URL) once its first
+    check has run and its long poll is in place (an event of an account not watched has gone
+    through), so that a measurement starts from a settled bot."""
+    import subprocess
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = serve_env(config, moto.url, port, slack_url)
+    env.pop("AWS_PROFILE", None)
+    serve = subprocess.Popen([binary, "serve"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait("the first check", lambda: metric(url, "runaway_checks_total") >= 1)
+        send_event(moto, queue, "999999999999", "us-east-1", "EC2 Instance State-change Notification",
+                   {"instance-id": "i-warmup", "state": "running"})
+        wait("the event loop", lambda: metric(url, "runaway_events_received_total") >= 1)
+    except BaseException:
+        serve.terminate()
+        raise
+    return serve, url
