@@ -236,7 +236,17 @@ async fn with_dynamodb_out_of_reach_the_leader_steps_down_and_never_acts_without
             text_of(m).contains("stopped 3 instances")
         })
         .await;
-    let (code, h) = health(&a).await;
+    // It leads again: the role /healthz reports follows the renewal (every third of the
+    // lease's lifetime), so it is read until it says so, within a few seconds.
+    let mut seen = health(&a).await;
+    for _ in 0..50 {
+        if seen.0 == 200 && seen.1["lease"]["role"] == "leader" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = health(&a).await;
+    }
+    let (code, h) = seen;
     assert_eq!(
         (code, h["lease"]["role"].as_str()),
         (200, Some("leader")),
