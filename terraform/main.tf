@@ -180,6 +180,14 @@ data "aws_iam_policy_document" "guard_permissions" {
   }
 
   statement {
+    sid = "BedrockModelNames"
+    # The Bedrock token burn rate: the Price List names a model as Bedrock does, asked of
+    # GetFoundationModel, which reads foundation models only.
+    actions   = ["bedrock:GetFoundationModel"]
+    resources = ["arn:${local.partition}:bedrock:*::foundation-model/*"]
+  }
+
+  statement {
     sid = "DiscoverTheOrganizationsAccounts"
     # ListAccounts has no resource-level permissions; it answers only in the management
     # account (or a delegated administrator).

@@ -12,6 +12,7 @@ use crate::config::{Account, Config};
 use crate::core::model::Problem;
 use crate::core::money::{self, PriceKey, Product};
 use crate::core::rules::{self, Observation, State};
+use crate::core::tokens;
 use crate::ports::journal::Journal;
 use crate::ports::{Cloud, Purpose};
 
@@ -39,6 +40,12 @@ pub async fn run(
         .iter()
         .filter(|s| s.account.max_burn_rate_usd_per_hour.is_some())
         .flat_map(price_keys)
+        .chain(
+            surveys
+                .iter()
+                .filter(|s| s.account.max_bedrock_burn_rate_usd_per_hour.is_some())
+                .flat_map(token_keys),
+        )
         .collect();
     let (prices, unpriced) = if keys.is_empty() {
         Default::default()
@@ -84,6 +91,16 @@ fn price_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
                 .flat_map(move |r| money::service_hours(&r.what, region.as_str()))
         });
     ec2.chain(services).collect()
+}
+
+/// What the token burn rate of an account prices: each model's input and output tokens, per
+/// region it was used in.
+fn token_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
+    s.bedrock
+        .iter()
+        .filter_map(|(region, usage)| Some((region, usage.as_ref().ok()?)))
+        .flat_map(|(region, list)| tokens::price_keys(region.as_str(), list))
+        .collect()
 }
 
 /// Checks the watched accounts (configured and discovered) once; an organisation that could
@@ -146,7 +163,9 @@ fn report(
         }
     }
     let mut models: BTreeMap<String, u64> = BTreeMap::new();
-    if s.account.max_bedrock_invocations_per_hour.is_some() {
+    let invocations_rule = s.account.max_bedrock_invocations_per_hour.is_some();
+    let tokens_rule = s.account.max_bedrock_burn_rate_usd_per_hour.is_some();
+    if invocations_rule || tokens_rule {
         let mut total = 0u64;
         for (region, usage) in &s.bedrock {
             match usage {
@@ -160,7 +179,24 @@ fn report(
                 Err(e) => seen.errors.push(Problem::region(region.as_str(), e)),
             }
         }
-        seen.bedrock_invocations_per_hour = Some(total);
+        seen.bedrock_invocations_per_hour = invocations_rule.then_some(total);
+    }
+    let mut model_costs = Vec::new();
+    if tokens_rule {
+        let read = s
+            .bedrock
+            .iter()
+            .filter_map(|(region, usage)| Some((region.as_str(), usage.as_ref().ok()?.as_slice())));
+        let burn = tokens::burn(read, prices);
+        for key in &burn.unpriced {
+            let why = unpriced.get(key).map(String::as_str).unwrap_or("no price");
+            seen.errors.push(Problem::account(format!(
+                "max_bedrock_burn_rate_usd_per_hour: no on-demand price for {}: {why}",
+                key.describe()
+            )));
+        }
+        seen.bedrock_burn_rate_usd_per_hour = burn.usd_per_hour;
+        model_costs = burn.by_model;
     }
     let mut bedrock_models: Vec<(String, u64)> =
         models.into_iter().filter(|(_, n)| *n > 0).collect();
@@ -218,6 +254,8 @@ fn report(
         burn_rate_usd_per_hour: seen.burn_rate_usd_per_hour,
         bedrock_invocations_per_hour: seen.bedrock_invocations_per_hour,
         bedrock_models,
+        bedrock_burn_rate_usd_per_hour: seen.bedrock_burn_rate_usd_per_hour,
+        bedrock_model_costs: model_costs,
         top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,

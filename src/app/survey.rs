@@ -32,7 +32,8 @@ pub struct AccountSurvey<'a> {
     /// (service, region) order.
     pub services: Vec<ServiceSurvey>,
     /// Amazon Bedrock's use over the last hour per region, read only with `money` and a
-    /// `max_bedrock_invocations_per_hour` rule, in region order.
+    /// `max_bedrock_invocations_per_hour` or `max_bedrock_burn_rate_usd_per_hour` rule, in
+    /// region order.
     pub bedrock: Vec<(RegionName, Result<Vec<ModelUsage>, CloudError>)>,
 }
 
@@ -133,7 +134,10 @@ pub async fn survey<'a>(
                 for service in services {
                     tasks.extend(regions.iter().map(|r| Task::Service(i, r.clone(), service)));
                 }
-                if money.is_some() && account.max_bedrock_invocations_per_hour.is_some() {
+                if money.is_some()
+                    && (account.max_bedrock_invocations_per_hour.is_some()
+                        || account.max_bedrock_burn_rate_usd_per_hour.is_some())
+                {
                     tasks.extend(regions.iter().map(|r| Task::Bedrock(i, r.clone())));
                 }
                 tasks.extend(regions.into_iter().map(|r| Task::Region(i, r)));
@@ -195,7 +199,7 @@ pub async fn survey<'a>(
                         .as_ref()
                         .expect("tasks exist only for connected accounts");
                     let until = money.unwrap_or_default();
-                    let since = until - chrono::Duration::hours(1);
+                    let since = until - crate::core::tokens::WINDOW;
                     let usage = conn.bedrock_usage(&region, since, until).await;
                     Outcome::Bedrock(i, region, usage)
                 }

@@ -320,14 +320,14 @@ async fn cmd_check(config: &Config, json: bool) -> Result<i32, Exit> {
     let aws = Aws::from_env(&config.guard.home_region).await;
     let watched = crate::app::accounts::watched(&aws, config).await;
     // The journal keeps on-demand prices a day; a check works without it.
-    let journal = match config
-        .accounts
-        .iter()
-        .any(|a| a.max_burn_rate_usd_per_hour.is_some())
+    let prices = |a: &crate::config::Account| {
+        a.max_burn_rate_usd_per_hour.is_some() || a.max_bedrock_burn_rate_usd_per_hour.is_some()
+    };
+    let journal = match config.accounts.iter().any(prices)
         || config
             .organization
             .as_ref()
-            .is_some_and(|o| o.defaults.max_burn_rate_usd_per_hour.is_some())
+            .is_some_and(|o| prices(&o.defaults))
     {
         true => crate::cli::open_journal(config)
             .inspect_err(|e| tracing::warn!(error = %e, "prices not cached"))

@@ -250,6 +250,9 @@ pub struct Account {
     /// `max_burn_rate_usd_per_hour`: Fail when the running instances cost more than this per
     /// hour at on-demand prices (AWS Price List).
     pub max_burn_rate_usd_per_hour: Option<f64>,
+    /// `max_bedrock_burn_rate_usd_per_hour`: Fail when Amazon Bedrock's tokens of the last hour,
+    /// over all regions, cost more than this at the Price List's on-demand prices.
+    pub max_bedrock_burn_rate_usd_per_hour: Option<f64>,
     /// `actions`, default `["stop_instances"]`: what a confirmed incident does.
     pub actions: Vec<Action>,
     /// `halt_scope`, default `"all"`: which instances an incident of this account stops —

@@ -122,6 +122,7 @@ pub(super) struct RawAccount {
     max_spend_rate_usd_per_hour: Option<f64>,
     spend_window: Option<String>,
     max_burn_rate_usd_per_hour: Option<f64>,
+    max_bedrock_burn_rate_usd_per_hour: Option<f64>,
     actions: Option<Vec<Action>>,
     halt_scope: Option<super::HaltScope>,
     halt_services: Option<Vec<String>>,
@@ -475,6 +476,10 @@ pub(super) fn account_in(
         usd("max_spend_rate_usd_per_hour", a.max_spend_rate_usd_per_hour)?;
     let max_burn_rate_usd_per_hour =
         usd("max_burn_rate_usd_per_hour", a.max_burn_rate_usd_per_hour)?;
+    let max_bedrock_burn_rate_usd_per_hour = usd(
+        "max_bedrock_burn_rate_usd_per_hour",
+        a.max_bedrock_burn_rate_usd_per_hour,
+    )?;
     let spend_window = duration(&key("spend_window"), a.spend_window.as_deref(), "6h")?;
     let actions = a.actions.unwrap_or_else(|| vec![Action::StopInstances]);
     if actions.is_empty() {
@@ -563,6 +568,7 @@ pub(super) fn account_in(
         max_spend_rate_usd_per_hour,
         spend_window,
         max_burn_rate_usd_per_hour,
+        max_bedrock_burn_rate_usd_per_hour,
         actions,
         halt_scope: a.halt_scope.unwrap_or_default(),
         halt_services: super::services::halt_services(&key("halt_services"), a.halt_services)?,

@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+pub use super::tokens::ModelUsage;
+
 use super::launchers::{is_guard, need_at, text_at};
 use super::tamper::{Category, Tamper, Verdict, listed, when_and_who};
 
@@ -29,15 +31,6 @@ pub const SETUP_CALLS: [&str; 5] = [
     "CreateFoundationModelAgreement",
     "PutFoundationModelEntitlement",
 ];
-
-/// What one model was used for in a region over a window, from the `AWS/Bedrock` metrics.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ModelUsage {
-    pub model_id: String,
-    pub invocations: f64,
-    pub input_tokens: f64,
-    pub output_tokens: f64,
-}
 
 /// Whether the guard judges `event_name` as a Bedrock call.
 pub fn is_bedrock_call(event_name: &str) -> bool {

@@ -92,6 +92,12 @@ pub struct Observed {
     /// The instance types by cost, most expensive first (a burn rate rule).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top_instance_types: Vec<crate::core::money::TypeCost>,
+    /// What Amazon Bedrock's tokens of the last hour cost (a Bedrock burn rate rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bedrock_burn_rate_usd_per_hour: Option<f64>,
+    /// The models by what their tokens cost, most expensive first (the same rule).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bedrock_model_costs: Vec<crate::core::tokens::ModelCost>,
 }
 
 impl Observed {
@@ -103,11 +109,16 @@ impl Observed {
             (Some(_), None) => true,
             _ => false,
         };
-        let more_burn = match (self.burn_rate_usd_per_hour, before.burn_rate_usd_per_hour) {
+        let grew = |now: Option<f64>, then: Option<f64>| match (now, then) {
             (Some(now), Some(then)) => now > then,
             (Some(_), None) => true,
             _ => false,
         };
+        let more_burn = grew(self.burn_rate_usd_per_hour, before.burn_rate_usd_per_hour)
+            || grew(
+                self.bedrock_burn_rate_usd_per_hour,
+                before.bedrock_burn_rate_usd_per_hour,
+            );
         self.running_instances > before.running_instances
             || more_charges
             || more_burn
@@ -249,6 +260,8 @@ mod tests {
             spend_rate_usd_per_hour: None,
             burn_rate_usd_per_hour: None,
             top_instance_types: Vec::new(),
+            bedrock_burn_rate_usd_per_hour: None,
+            bedrock_model_costs: Vec::new(),
             running_instances: running,
             regions: BTreeMap::from([("us-east-1".into(), running)]),
             estimated_charges_usd: charges,

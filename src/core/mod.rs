@@ -24,4 +24,5 @@ pub mod rules;
 pub mod services;
 pub mod starter;
 pub mod tamper;
+pub mod tokens;
 pub mod trend;

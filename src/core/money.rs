@@ -88,6 +88,9 @@ pub enum Product {
     },
     /// `AmazonSageMaker`: `component` (`Notebook`, `Hosting`).
     SageMaker { component: String },
+    /// `AmazonBedrock`: a model's on-demand tokens, `tokens` = `input` or `output`. The key's
+    /// `instance_type` is the model id, and its price is USD per 1,000 tokens, not per hour.
+    BedrockTokens { tokens: String },
 }
 
 impl Product {
@@ -103,6 +106,7 @@ impl Product {
             Product::Ec2 { .. } => "AmazonEC2",
             Product::Rds { .. } => "AmazonRDS",
             Product::SageMaker { .. } => "AmazonSageMaker",
+            Product::BedrockTokens { .. } => "AmazonBedrock",
         }
     }
 
@@ -115,6 +119,7 @@ impl Product {
                 deployment_option,
             } => format!("RDS {database_engine} {deployment_option}"),
             Product::SageMaker { component } => format!("SageMaker {component}"),
+            Product::BedrockTokens { tokens } => format!("Bedrock {tokens} tokens"),
         }
     }
 }

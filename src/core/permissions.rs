@@ -196,7 +196,8 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:UpdateAccessKey",
         ],
     ),
-    // `max_bedrock_invocations_per_hour`: Amazon Bedrock's metrics, in each account and region.
+    // `max_bedrock_invocations_per_hour`, `max_bedrock_burn_rate_usd_per_hour`: Amazon
+    // Bedrock's metrics, in each account and region.
     (
         "bedrock_usage",
         &["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"],
@@ -204,10 +205,15 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),
     // Money, read with the guard's own credentials in the payer: the billing metric (a
-    // member's by its LinkedAccount dimension), and on-demand prices.
+    // member's by its LinkedAccount dimension), and on-demand prices (a Bedrock model's by
+    // the name Bedrock gives it).
     (
         "billing",
-        &["cloudwatch:GetMetricData", "pricing:GetProducts"],
+        &[
+            "cloudwatch:GetMetricData",
+            "pricing:GetProducts",
+            "bedrock:GetFoundationModel",
+        ],
     ),
     // `[organization] discover = true`: the management account's list of accounts.
     ("discover_accounts", &["organizations:ListAccounts"]),

@@ -67,6 +67,14 @@ pub struct AccountReport {
     /// Each model's invocations over the last hour (with the rule), most used first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bedrock_models: Vec<(String, u64)>,
+    /// What Amazon Bedrock's tokens of the last hour cost at on-demand prices, all regions (a
+    /// `max_bedrock_burn_rate_usd_per_hour` rule; absent without one, and when a model has no
+    /// price, which `errors` names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock_burn_rate_usd_per_hour: Option<f64>,
+    /// The models by what their tokens cost, most expensive first (the same rule).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bedrock_model_costs: Vec<crate::core::tokens::ModelCost>,
     /// The instance types by cost, most expensive first (a burn rate rule).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub top_instance_types: Vec<crate::core::money::TypeCost>,

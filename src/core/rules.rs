@@ -25,6 +25,8 @@ pub struct Observation {
     /// Amazon Bedrock's invocations over the last hour, over the regions that could be read,
     /// when the account has the rule.
     pub bedrock_invocations_per_hour: Option<u64>,
+    /// What Amazon Bedrock's tokens of the last hour cost, when every model could be priced.
+    pub bedrock_burn_rate_usd_per_hour: Option<f64>,
     /// What could not be read.
     pub errors: Vec<Problem>,
 }
@@ -136,6 +138,11 @@ pub fn evaluate(account: &Account, seen: &Observation) -> Verdict {
             "max_burn_rate_usd_per_hour",
             account.max_burn_rate_usd_per_hour,
             seen.burn_rate_usd_per_hour,
+        ),
+        (
+            "max_bedrock_burn_rate_usd_per_hour",
+            account.max_bedrock_burn_rate_usd_per_hour,
+            seen.bedrock_burn_rate_usd_per_hour,
         ),
     ] {
         if let (Some(limit), Some(observed)) = (limit, observed)

@@ -87,6 +87,13 @@ pub fn email(view: &IncidentView) -> (String, String) {
                 crate::text::money::top_types(&o.top_instance_types)
             );
         }
+        if let Some(burn) = o.bedrock_burn_rate_usd_per_hour {
+            let _ = writeln!(
+                body,
+                "Bedrock tokens: ${burn:.2}/h ({})",
+                crate::text::money::model_costs(&o.bedrock_model_costs)
+            );
+        }
     }
     if let Some(line) = &view.trend {
         let _ = writeln!(body, "Last {line}");

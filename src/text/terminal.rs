@@ -139,6 +139,13 @@ pub fn check(r: &CheckReport) -> String {
                 crate::text::money::top_types(&a.top_instance_types)
             );
         }
+        if let Some(burn) = a.bedrock_burn_rate_usd_per_hour {
+            let _ = writeln!(
+                out,
+                "  bedrock tokens: ${burn:.2}/h ({})",
+                crate::text::money::model_costs(&a.bedrock_model_costs)
+            );
+        }
         for e in &a.errors {
             let _ = writeln!(
                 out,

@@ -207,3 +207,57 @@ run "refuses_an_alarm_on_the_aws_managed_key" {
   # Both alarms publish to the topic: both refuse a key CloudWatch cannot use.
   expect_failures = [aws_cloudwatch_metric_alarm.billing, aws_cloudwatch_metric_alarm.heartbeat]
 }
+
+# The tag-protection SCP (modules/tag-protection-scp), applied in an organisation's management
+# account (against the emulator, the Rust test creates the organisation first). Applied without
+# restrict_bedrock it says nothing of Bedrock; applied again with it, Bedrock is denied to every
+# principal but the listed ones.
+run "the_scp_without_restrict_bedrock" {
+  command = apply
+
+  module {
+    source = "./modules/tag-protection-scp"
+  }
+
+  variables {
+    tag_admin_principal_arns = ["arn:aws:iam::123456789012:role/platform-admins"]
+    guard_principal_arns     = ["arn:aws:iam::*:role/runawaytrain-member"]
+    target_ids               = []
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_organizations_policy.tag_protection.content).Statement : s if strcontains(lower(jsonencode(s)), "bedrock")]) == 0
+    error_message = "without restrict_bedrock no statement of the SCP mentions Bedrock"
+  }
+
+  assert {
+    condition     = jsonencode(sort([for s in jsondecode(aws_organizations_policy.tag_protection.content).Statement : s.Sid])) == jsonencode(["NoRemovingEveryTagAtOnce", "OnlyTagAdminsWriteTheExemption", "OnlyTheGuardWritesItsTags"])
+    error_message = "without restrict_bedrock the SCP protects the tags, and only that"
+  }
+}
+
+run "the_scp_with_restrict_bedrock" {
+  command = apply
+
+  module {
+    source = "./modules/tag-protection-scp"
+  }
+
+  variables {
+    tag_admin_principal_arns = ["arn:aws:iam::123456789012:role/platform-admins"]
+    guard_principal_arns     = ["arn:aws:iam::*:role/runawaytrain-member"]
+    target_ids               = []
+    restrict_bedrock         = true
+    bedrock_principal_arns   = ["arn:aws:iam::*:role/chatbot"]
+  }
+
+  assert {
+    condition     = one([for s in jsondecode(aws_organizations_policy.tag_protection.content).Statement : s if s.Sid == "OnlyBedrockPrincipalsCallBedrock"]).Effect == "Deny" && jsonencode(flatten([one([for s in jsondecode(aws_organizations_policy.tag_protection.content).Statement : s if s.Sid == "OnlyBedrockPrincipalsCallBedrock"]).Action])) == jsonencode(["bedrock:*"])
+    error_message = "with restrict_bedrock the SCP denies bedrock:*"
+  }
+
+  assert {
+    condition     = jsonencode(flatten([one([for s in jsondecode(aws_organizations_policy.tag_protection.content).Statement : s if s.Sid == "OnlyBedrockPrincipalsCallBedrock"]).Condition.ArnNotLike["aws:PrincipalArn"]])) == jsonencode(["arn:aws:iam::*:role/chatbot"])
+    error_message = "everyone but bedrock_principal_arns is denied"
+  }
+}

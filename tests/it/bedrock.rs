@@ -505,4 +505,170 @@ mod metrics {
             "no rule, no reading"
         );
     }
+
+    /// The token burn rate: the `AWS/Bedrock` token counts of the last hour (moto's CloudWatch)
+    /// at the Price List's on-demand prices (a local stand-in of the Price List Query API,
+    /// which moto does not have), each model named as Bedrock's GetFoundationModel names it (a
+    /// local stand-in of Bedrock's control plane, which moto's `bedrock` does not serve).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_last_hours_tokens_at_their_prices_cross_the_burn_rate() {
+        use crate::common::bedrock_api::BedrockStandIn;
+        use crate::common::pricing::{PricingStandIn, Product};
+        let moto = Moto::start();
+        let us = moto.sdk("us-east-1").await;
+        let eu = moto.sdk("eu-west-1").await;
+        let sonnet = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+        // A cross-region inference profile: priced as its model, where it was called.
+        let llama = "eu.meta.llama3-70b-instruct-v1:0";
+        put(&us, sonnet, "Invocations", 10, 50.0).await;
+        put(&us, sonnet, "InputTokenCount", 10, 1_500_000.0).await;
+        put(&us, sonnet, "InputTokenCount", 30, 500_000.0).await;
+        put(&us, sonnet, "OutputTokenCount", 10, 400_000.0).await;
+        put(&us, sonnet, "InputTokenCount", 150, 90_000_000.0).await; // over an hour ago
+        put(&eu, llama, "Invocations", 5, 20.0).await;
+        put(&eu, llama, "InputTokenCount", 5, 1_000_000.0).await;
+        put(&eu, llama, "OutputTokenCount", 5, 200_000.0).await;
+        let bedrock = BedrockStandIn::start(&[
+            (sonnet, "Claude 3.5 Sonnet", "Anthropic"),
+            (
+                "meta.llama3-70b-instruct-v1:0",
+                "Llama 3 70B Instruct",
+                "Meta",
+            ),
+        ])
+        .await;
+        let pricing = PricingStandIn::with(vec![
+            Product::bedrock_tokens("Claude 3.5 Sonnet", "us-east-1", "Input tokens", 0.003),
+            Product::bedrock_tokens("Claude 3.5 Sonnet", "us-east-1", "Output tokens", 0.015),
+            // Other prices of the same model: another region, cache reads.
+            Product::bedrock_tokens("Claude 3.5 Sonnet", "us-west-2", "Input tokens", 0.5),
+            Product::bedrock_tokens(
+                "Claude 3.5 Sonnet",
+                "us-east-1",
+                "Input tokens cache read",
+                0.0003,
+            ),
+            Product::bedrock_tokens("Llama 3 70B Instruct", "eu-west-1", "Input tokens", 0.00265),
+            Product::bedrock_tokens("Llama 3 70B Instruct", "eu-west-1", "Output tokens", 0.0035),
+        ])
+        .await;
+        let env = [
+            ("AWS_ENDPOINT_URL_PRICING", pricing.url.as_str()),
+            ("AWS_ENDPOINT_URL_BEDROCK", bedrock.url.as_str()),
+        ];
+        let config = |limit: f64| -> String {
+            Toml::new()
+                .payer(
+                    &["us-east-1", "eu-west-1"],
+                    &format!("max_bedrock_burn_rate_usd_per_hour = {limit:?}"),
+                )
+                .into()
+        };
+        // 2,000 × $0.003 + 400 × $0.015 = $12, and 1,000 × $0.00265 + 200 × $0.0035 = $3.35.
+        let expected = 12.0 + 3.35;
+        let w = Workdir::new(&config(10.0));
+        let out = w.run(&moto.url, &["check", "--json"], &env).await;
+        assert_eq!(out.code, 1, "{out:?}");
+        let a = &out.json()["accounts"][0];
+        let burn = a["bedrock_burn_rate_usd_per_hour"].as_f64().unwrap();
+        assert!((burn - expected).abs() < 1e-6, "{a}");
+        assert_eq!(
+            a["violations"][0]["rule"],
+            "max_bedrock_burn_rate_usd_per_hour"
+        );
+        assert_eq!(a["bedrock_model_costs"][0]["model_id"], sonnet);
+        assert_eq!(a["bedrock_model_costs"][1]["model_id"], llama);
+        assert!(
+            a.get("bedrock_invocations_per_hour").is_none(),
+            "no invocations rule: {a}"
+        );
+        assert_eq!(a["bedrock_models"][0][0], sonnet, "{a}");
+        // Bedrock was asked each base model's name in the region it was used in, and the Price
+        // List each name's tokens in that region.
+        let mut asked = bedrock.calls();
+        asked.sort();
+        asked.dedup();
+        assert_eq!(
+            asked,
+            [
+                format!("GetFoundationModel {sonnet}"),
+                "GetFoundationModel meta.llama3-70b-instruct-v1:0".to_string(),
+            ]
+        );
+        let calls = pricing.calls();
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        assert!(calls.iter().all(|c| c["ServiceCode"] == "AmazonBedrock"));
+        assert!(
+            calls
+                .iter()
+                .any(|c| c["model"] == "Llama 3 70B Instruct" && c["regionCode"] == "eu-west-1")
+        );
+        // The table says it, with prices from the journal.
+        let table = w.run(&moto.url, &["check"], &env).await;
+        assert!(
+            table.stdout.contains("bedrock tokens: $15.35/h"),
+            "{table:?}"
+        );
+        assert!(
+            table.stdout.contains(&format!("{sonnet} $12.00/h")),
+            "{table:?}"
+        );
+        assert_eq!(pricing.calls().len(), 4, "prices kept a day");
+
+        let out = Workdir::new(&config(20.0))
+            .run(&moto.url, &["check", "--json"], &env)
+            .await;
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+
+    /// A model the Price List has no price for, and one Bedrock does not know, are errors that
+    /// name them: the rate is unknown, never a zero.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_model_without_a_price_is_an_error_naming_it() {
+        use crate::common::bedrock_api::BedrockStandIn;
+        use crate::common::pricing::PricingStandIn;
+        let moto = Moto::start();
+        let us = moto.sdk("us-east-1").await;
+        let known = "amazon.nova-pro-v1:0";
+        let custom = "arn:aws:bedrock:us-east-1:111111111111:custom-model/mine";
+        put(&us, known, "InputTokenCount", 5, 1000.0).await;
+        put(&us, known, "Invocations", 5, 1.0).await;
+        put(&us, custom, "OutputTokenCount", 5, 1000.0).await;
+        put(&us, custom, "Invocations", 5, 1.0).await;
+        let bedrock = BedrockStandIn::start(&[(known, "Nova Pro", "Amazon")]).await;
+        let pricing = PricingStandIn::with(Vec::new()).await;
+        let env = [
+            ("AWS_ENDPOINT_URL_PRICING", pricing.url.as_str()),
+            ("AWS_ENDPOINT_URL_BEDROCK", bedrock.url.as_str()),
+        ];
+        let toml: String = Toml::new()
+            .payer(
+                &["us-east-1"],
+                "max_bedrock_burn_rate_usd_per_hour = 1000.0",
+            )
+            .into();
+        let out = Workdir::new(&toml)
+            .run(&moto.url, &["check", "--json"], &env)
+            .await;
+        assert_eq!(out.code, 3, "{out:?}");
+        let a = &out.json()["accounts"][0];
+        assert_eq!(a["state"], "error");
+        assert!(
+            a.get("bedrock_burn_rate_usd_per_hour").is_none(),
+            "never a zero: {a}"
+        );
+        let errors = a["errors"].to_string();
+        assert!(
+            errors.contains(&format!(
+                "no on-demand price for {known} (us-east-1, Bedrock input tokens): no on-demand price in the AWS Price List"
+            )),
+            "{errors}"
+        );
+        assert!(
+            errors.contains(&format!(
+                "no on-demand price for {custom} (us-east-1, Bedrock output tokens)"
+            )) && errors.contains("Bedrock has no foundation model"),
+            "{errors}"
+        );
+    }
 }

@@ -27,6 +27,8 @@ fn observed() -> Observed {
         spend_rate_usd_per_hour: None,
         burn_rate_usd_per_hour: None,
         top_instance_types: vec![],
+        bedrock_burn_rate_usd_per_hour: None,
+        bedrock_model_costs: vec![],
         violations: vec![
             violation(
                 "max_running_instances",
@@ -156,6 +158,37 @@ fn slack_alert_burn_rate() {
     insta::assert_snapshot!(runawaytrain::text::email::email(&v).1);
 }
 
+/// Bedrock's tokens over their limit: the rate and the models by cost, in the alert and the
+/// e-mail.
+#[test]
+fn slack_alert_bedrock_tokens() {
+    let mut v = view(Status::Open);
+    let o = v.observed.as_mut().unwrap();
+    o.violations = vec![violation(
+        "max_bedrock_burn_rate_usd_per_hour",
+        Quantity::Usd(10.0),
+        Quantity::Usd(15.35),
+    )];
+    o.bedrock_burn_rate_usd_per_hour = Some(15.35);
+    o.bedrock_model_costs = vec![
+        runawaytrain::core::tokens::ModelCost {
+            model_id: "anthropic.claude-3-5-sonnet-20240620-v1:0".into(),
+            usd_per_hour: 12.0,
+        },
+        runawaytrain::core::tokens::ModelCost {
+            model_id: "eu.meta.llama3-70b-instruct-v1:0".into(),
+            usd_per_hour: 3.35,
+        },
+    ];
+    let message = runawaytrain::adapters::slack::incident_message(&v);
+    assert!(
+        message.to_string().contains("*Bedrock tokens:* $15.35/h"),
+        "{message}"
+    );
+    insta::assert_json_snapshot!(message);
+    insta::assert_snapshot!(runawaytrain::text::email::email(&v).1);
+}
+
 #[test]
 fn slack_alert_overridden() {
     insta::assert_json_snapshot!(runawaytrain::adapters::slack::incident_message(&view(
@@ -198,6 +231,17 @@ fn check_table() {
                 burn_rate_usd_per_hour: Some(65.5504),
                 bedrock_invocations_per_hour: None,
                 bedrock_models: Vec::new(),
+                bedrock_burn_rate_usd_per_hour: Some(15.35),
+                bedrock_model_costs: vec![
+                    runawaytrain::core::tokens::ModelCost {
+                        model_id: "anthropic.claude-3-5-sonnet-20240620-v1:0".into(),
+                        usd_per_hour: 12.0,
+                    },
+                    runawaytrain::core::tokens::ModelCost {
+                        model_id: "eu.meta.llama3-70b-instruct-v1:0".into(),
+                        usd_per_hour: 3.35,
+                    },
+                ],
                 top_instance_types: vec![
                     runawaytrain::core::money::TypeCost {
                         instance_type: "p4d.24xlarge".into(),
@@ -229,6 +273,8 @@ fn check_table() {
                 burn_rate_usd_per_hour: None,
                 bedrock_invocations_per_hour: None,
                 bedrock_models: Vec::new(),
+                bedrock_burn_rate_usd_per_hour: None,
+                bedrock_model_costs: Vec::new(),
                 top_instance_types: vec![],
                 violations: vec![],
                 errors: vec![Problem::region(

@@ -16,6 +16,7 @@ use aws_types::region::Region;
 
 mod autoscaling;
 mod batch;
+mod bedrock;
 mod bedrock_metrics;
 mod cloudwatch;
 mod ec2;

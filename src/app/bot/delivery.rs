@@ -145,6 +145,8 @@ impl Bot {
                     spend_rate_usd_per_hour: a.spend_rate_usd_per_hour,
                     burn_rate_usd_per_hour: a.burn_rate_usd_per_hour,
                     top_instance_types: a.top_instance_types.clone(),
+                    bedrock_burn_rate_usd_per_hour: a.bedrock_burn_rate_usd_per_hour,
+                    bedrock_model_costs: a.bedrock_model_costs.clone(),
                 }),
                 State::Ok => None,
                 // What could not be read decides nothing: no alert, and no all-clear.

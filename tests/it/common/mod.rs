@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod authorizing;
+pub mod bedrock_api;
 pub mod billing;
 pub mod bot;
 pub mod config;

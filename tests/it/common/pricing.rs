@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-/// A product of the Price List: its service code, its attributes and its on-demand price.
+/// A product of the Price List: its service code, its attributes and its on-demand price, per
+/// `unit` (`Hrs` for an instance hour, `1K tokens` for Bedrock's tokens).
 #[derive(Clone)]
 pub struct Product {
     pub service_code: &'static str,
     pub attributes: BTreeMap<String, String>,
     pub usd_per_hour: f64,
+    pub unit: &'static str,
 }
 
 impl Product {
@@ -49,6 +51,34 @@ impl Product {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             usd_per_hour,
+            unit: "Hrs",
+        }
+    }
+
+    /// A Bedrock model's on-demand tokens in a region, USD per 1,000 tokens: the model as the
+    /// Price List names it (Bedrock's `modelName`), `inferenceType` `Input tokens` or `Output
+    /// tokens`, as public Price List clients read `AmazonBedrock` products.
+    pub fn bedrock_tokens(model: &str, region: &str, inference_type: &str, usd: f64) -> Product {
+        let direction = inference_type
+            .split(' ')
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        let usage = format!("{}-{}-{direction}-tokens", "USE1", model.replace(' ', ""));
+        Product {
+            unit: "1K tokens",
+            ..Product::of(
+                "AmazonBedrock",
+                &[
+                    ("servicecode", "AmazonBedrock"),
+                    ("model", model),
+                    ("regionCode", region),
+                    ("inferenceType", inference_type),
+                    ("feature", "On-demand Inference"),
+                    ("usagetype", &usage),
+                ],
+                usd,
+            )
         }
     }
 }
@@ -80,8 +110,8 @@ fn document(p: &Product) -> String {
                 "ABCDEFGHIJKLMNOP.JRTCKXETXF": {
                     "priceDimensions": {
                         "ABCDEFGHIJKLMNOP.JRTCKXETXF.6YS6EN2CT7": {
-                            "unit": "Hrs",
-                            "description": format!("${usd} per On Demand Instance Hour"),
+                            "unit": p.unit,
+                            "description": format!("${usd} per {}", p.unit),
                             "pricePerUnit": {"USD": format!("{usd:.10}")}
                         }
                     },

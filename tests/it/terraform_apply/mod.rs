@@ -330,6 +330,13 @@ pub(super) fn base64_decode(s: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_modules_terraform_test_passes_against_the_emulator() {
     let moto = Moto::start();
+    // The tag-protection SCP's runs apply it in an organisation's management account.
+    aws_sdk_organizations::Client::new(&moto.sdk("us-east-1").await)
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
     let work = tempfile::tempdir().unwrap();
     copy_module(work.path());
     let dir = work.path().join("terraform");
@@ -352,7 +359,7 @@ async fn the_modules_terraform_test_passes_against_the_emulator() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every run ran, and the applied ones were torn down.
-    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("11 passed, 0 failed"), "{stdout}");
     let (roles, policies, _, topics) = names(&moto).await;
     assert!(roles.is_empty() && policies.is_empty() && topics.is_empty());
 }

@@ -220,6 +220,18 @@ pub fn incident_content(view: &IncidentView) -> SlackMessageContent {
         )));
         fallback += &format!(". Burn rate ${burn:.2}/h");
     }
+    if let Some(o) = &view.observed
+        && let Some(burn) = o.bedrock_burn_rate_usd_per_hour
+    {
+        blocks.push(section(&truncate(
+            &format!(
+                "*Bedrock tokens:* ${burn:.2}/h\n{}",
+                crate::text::money::model_costs(&o.bedrock_model_costs)
+            ),
+            2900,
+        )));
+        fallback += &format!(". Bedrock tokens ${burn:.2}/h");
+    }
     // The climb that led here: the account's last 24 h, an hour a bar (`core::trend`). In a
     // code span, so that Slack keeps its spacing; a few dozen characters, far inside a
     // context element's 3,000.

@@ -103,6 +103,13 @@ fn every_state_of_a_huge_incident_stays_within_slack_limits() {
                 accelerated: true,
             })
             .collect(),
+        bedrock_burn_rate_usd_per_hour: Some(1e6),
+        bedrock_model_costs: (0..40)
+            .map(|i| crate::core::tokens::ModelCost {
+                model_id: format!("vendor.a-model-with-a-long-name-{i}-v1:0"),
+                usd_per_hour: 1e5,
+            })
+            .collect(),
         violations: (0..14)
             .map(|i| violation(&format!("rule_{i}"), Quantity::Count(1), Quantity::Usd(2.5)))
             .collect(),

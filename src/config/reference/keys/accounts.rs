@@ -120,6 +120,16 @@ pub const ACCOUNTS: &[Key] = &[
     ),
     key(
         Accounts,
+        "max_bedrock_burn_rate_usd_per_hour",
+        "number, USD an hour",
+        "no rule",
+        "0 or more, finite",
+        "Fail when Amazon Bedrock's input and output tokens of the last hour, over all regions (the `AWS/Bedrock` `InputTokenCount` and `OutputTokenCount` metrics of each model), cost more at the Price List's on-demand prices (`AmazonBedrock`, kept a day). A model without a price is an error naming it, never a zero. `check --json` adds `bedrock_burn_rate_usd_per_hour` and `bedrock_models`.",
+        "200.0",
+        "-5",
+    ),
+    key(
+        Accounts,
         "actions",
         "array of action names",
         r#"`["stop_instances"]`"#,
