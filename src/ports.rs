@@ -273,6 +273,22 @@ pub trait AccountCloud: Send + Sync {
         active: bool,
     ) -> Result<(), CloudError>;
 
+    /// The service-specific credentials of `user` for `service` (Bedrock API keys:
+    /// `bedrock.amazonaws.com`), `(id, active)`.
+    async fn service_credentials(
+        &self,
+        user: &str,
+        service: &str,
+    ) -> Result<Vec<(String, bool)>, CloudError>;
+
+    /// Sets a service-specific credential Active or Inactive (never deletes it).
+    async fn set_service_credential(
+        &self,
+        user: &str,
+        credential_id: &str,
+        active: bool,
+    ) -> Result<(), CloudError>;
+
     /// What of `service` (beyond EC2) runs in the region and costs money, over all pages
     /// (`core::services::What`); with `tags`, each with its tags (what exemptions need).
     async fn service_resources(

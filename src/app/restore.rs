@@ -252,6 +252,7 @@ async fn undo_all(
             ChangeKind::AttachUserPolicy
             | ChangeKind::AttachRolePolicy
             | ChangeKind::DeactivateAccessKey
+            | ChangeKind::DeactivateServiceCredential
             | ChangeKind::PutRolePolicy
             | ChangeKind::PutUserPolicy => 5,
             ChangeKind::CreateSecurityGroup
@@ -464,6 +465,10 @@ async fn undo(conn: &dyn AccountCloud, r: &ChangeRow) -> Result<(), CloudError> 
         ChangeKind::DeactivateAccessKey => {
             let user = detail(r, "user").ok_or_else(|| missing("user"))?;
             conn.set_access_key(&user, &r.target, true).await
+        }
+        ChangeKind::DeactivateServiceCredential => {
+            let user = detail(r, "user").ok_or_else(|| missing("user"))?;
+            conn.set_service_credential(&user, &r.target, true).await
         }
         ChangeKind::PutRolePolicy | ChangeKind::PutUserPolicy => {
             let name = detail(r, "policy_name").ok_or_else(|| missing("policy_name"))?;

@@ -291,7 +291,8 @@ pub enum Action {
     /// sessions end, the account keeps working. Needs `allow_session_revocation`.
     RevokeSessions,
     /// The Bedrock deny policy (`bedrock_deny_policy_arn`) attached to every non-exempt user
-    /// and role: model invocations and model-access set-up denied, the rest untouched.
+    /// and role, and those users' Bedrock API keys set Inactive: model invocations and
+    /// model-access set-up denied, the rest untouched.
     BlockBedrock,
 }
 

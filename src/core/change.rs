@@ -55,6 +55,8 @@ pub enum ChangeKind {
     DisableBatchQueue,
     /// A Batch compute environment disabled (`restore` enables it).
     DisableBatchEnvironment,
+    /// A service-specific credential set Inactive (a Bedrock API key): `restore` sets it Active.
+    DeactivateServiceCredential,
 }
 
 /// The tag on an isolated instance: `runaway:quarantine=<incident id>`.
@@ -68,7 +70,7 @@ pub const TICKET_TAG: &str = "runaway:ticket";
 pub const INCIDENT_TAG: &str = "runaway:incident";
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 27] = [
+    pub const ALL: [ChangeKind; 28] = [
         Self::StopInstance,
         Self::SuspendProcesses,
         Self::AttachUserPolicy,
@@ -96,6 +98,7 @@ impl ChangeKind {
         Self::StopSagemakerJob,
         Self::DisableBatchQueue,
         Self::DisableBatchEnvironment,
+        Self::DeactivateServiceCredential,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +130,7 @@ impl ChangeKind {
             Self::StopSagemakerJob => "stop_sagemaker_job",
             Self::DisableBatchQueue => "disable_batch_queue",
             Self::DisableBatchEnvironment => "disable_batch_environment",
+            Self::DeactivateServiceCredential => "deactivate_service_credential",
         }
     }
 

@@ -105,6 +105,22 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:AttachRolePolicy",
         ],
     ),
+    // `block_bedrock`: the Bedrock deny policy attached as `block_launches` attaches its own,
+    // and the Bedrock API keys (service-specific credentials) of its users set Inactive.
+    (
+        "block_bedrock",
+        &[
+            "iam:ListUsers",
+            "iam:ListRoles",
+            "iam:ListAttachedUserPolicies",
+            "iam:ListAttachedRolePolicies",
+            "iam:ListAccessKeys",
+            "iam:AttachUserPolicy",
+            "iam:AttachRolePolicy",
+            "iam:ListServiceSpecificCredentials",
+            "iam:UpdateServiceSpecificCredential",
+        ],
+    ),
     (
         "lockout_launchers",
         &[
@@ -194,6 +210,7 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
             "iam:DetachUserPolicy",
             "iam:DetachRolePolicy",
             "iam:UpdateAccessKey",
+            "iam:UpdateServiceSpecificCredential",
         ],
     ),
     // `max_bedrock_invocations_per_hour`, `max_bedrock_burn_rate_usd_per_hour`: Amazon

@@ -234,6 +234,13 @@ pub enum LockoutChange {
         principal: String,
         access_key_id: String,
     },
+    /// A user's service-specific credential set Inactive: a Bedrock API key (`service`
+    /// `bedrock.amazonaws.com`) under `block_bedrock`.
+    DeactivateServiceCredential {
+        principal: String,
+        credential_id: String,
+        service: String,
+    },
     /// An inline policy on a role denying every session issued before `before`: stolen sessions
     /// end, new ones work (the IAM console's "Revoke active sessions").
     RevokeRoleSessions {
@@ -256,6 +263,7 @@ impl LockoutChange {
             Self::AttachUserPolicy { .. } => ChangeKind::AttachUserPolicy,
             Self::AttachRolePolicy { .. } => ChangeKind::AttachRolePolicy,
             Self::DeactivateAccessKey { .. } => ChangeKind::DeactivateAccessKey,
+            Self::DeactivateServiceCredential { .. } => ChangeKind::DeactivateServiceCredential,
             Self::RevokeRoleSessions { .. } => ChangeKind::PutRolePolicy,
             Self::RevokeUserSessions { .. } => ChangeKind::PutUserPolicy,
         }

@@ -355,6 +355,14 @@ pub fn lockout(r: &crate::app::lockout::LockoutReport) -> String {
                         "  set access key {access_key_id} of user {principal} Inactive"
                     )
                 }
+                crate::app::lockout::LockoutChange::DeactivateServiceCredential {
+                    principal,
+                    credential_id,
+                    ..
+                } => writeln!(
+                    out,
+                    "  set Bedrock API key {credential_id} of user {principal} Inactive"
+                ),
                 crate::app::lockout::LockoutChange::RevokeUserSessions {
                     principal,
                     before,

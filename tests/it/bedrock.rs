@@ -1,8 +1,8 @@
 //! `block_bedrock` on moto's IAM: at an incident's deadline the Bedrock deny policy is attached
-//! to every non-exempt user and role, and nothing else changes (no deny-all, no key set
-//! Inactive, no instance stopped); the exempt principals and the guard's own identity are left;
-//! `restore` undoes exactly it. The incident here is a count rule's: Bedrock's own detection is
-//! not built yet.
+//! to every non-exempt user and role and their Bedrock API keys are set Inactive, and nothing
+//! else changes (no deny-all, no access key set Inactive, no instance stopped); the exempt
+//! principals and the guard's own identity are left; `restore` undoes exactly it. The incident
+//! here is a count rule's; Bedrock's own detection is in `events` below.
 
 use std::collections::BTreeMap;
 
@@ -91,7 +91,35 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
         .topic_arn
         .unwrap();
     launch(&sdk, 2, &[], false).await;
+    // Bedrock API keys: IAM's service-specific credentials, which moto does not serve, from a
+    // stand-in on IAM's endpoint (`common::service_credentials`). Alice's three take two pages.
+    let proxy = service_credentials::CredentialsProxy::start(&moto.url);
+    let keys = &proxy.store;
+    let alice_keys = [
+        keys.create("alice", "bedrock.amazonaws.com"),
+        keys.create("alice", "bedrock.amazonaws.com"),
+        keys.create("alice", "bedrock.amazonaws.com"),
+    ];
+    let codecommit = keys.create("alice", "codecommit.amazonaws.com");
+    keys.create("breakglass", "bedrock.amazonaws.com");
+    keys.create("moto", "bedrock.amazonaws.com");
+    let env = [("AWS_ENDPOINT_URL_IAM", proxy.url.as_str())];
+    // Her first already Inactive: left as it is, and not "restored" to Active; her third, on
+    // the second page, is found.
+    proxy.store.answer(
+        "UpdateServiceSpecificCredential",
+        &[
+            ("UserName", "alice"),
+            ("ServiceSpecificCredentialId", alice_keys[0].as_str()),
+            ("Status", "Inactive"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
+    assert_eq!(keys.status(&alice_keys[0]), "Inactive");
     let before = iam(&client).await;
+    let keys_before = keys.statuses();
 
     let config: String = Toml::new()
         .guard(&format!(
@@ -107,7 +135,7 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
         .into();
     let slack = SlackStandIn::start().await;
     let w = Workdir::new(&config);
-    let serve = Serve::start(&w, &moto.url, &slack).await;
+    let serve = Serve::start_with_env(&w, &moto.url, &slack, &env).await;
     let incident = approve_value(&slack.wait_for("chat.postMessage", 20, |_| true).await);
     let alert = slack
         .wait_for("chat.postMessage", 5, |b| {
@@ -121,7 +149,7 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
         })
         .await;
     assert!(
-        text_of(&done).contains("0 access keys set Inactive"),
+        text_of(&done).contains("0 access keys set Inactive, 2 Bedrock API keys set Inactive"),
         "{done}"
     );
     assert_executed_at_its_deadline(&w.path("journal.db"), &incident);
@@ -143,12 +171,25 @@ async fn block_bedrock_at_the_deadline_denies_bedrock_to_the_non_exempt_and_rest
         2,
         "block_bedrock stops nothing"
     );
+    let mut expected = keys_before.clone();
+    for (id, status) in &mut expected {
+        if *id == alice_keys[1] || *id == alice_keys[2] {
+            *status = "Inactive";
+        }
+    }
+    assert_eq!(
+        keys.statuses(),
+        expected,
+        "alice's Active Bedrock API keys, over both pages; not her CodeCommit credential \
+         ({codecommit}), not the exempt's, not the guard's own"
+    );
 
     let out = w
-        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &[])
+        .run(&moto.url, &["restore", &incident, "--yes", "--json"], &env)
         .await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(iam(&client).await, before, "restore undoes exactly it");
+    assert_eq!(keys.statuses(), keys_before, "the keys too");
 }
 
 /// LLMjacking through the real event path: Bedrock's CloudTrail records in their documented
@@ -242,13 +283,19 @@ mod events {
     /// in the same incident; with `lockout_launchers` the key is locked out at the deadline.
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unexpected_invocation_opens_a_bedrock_incident_and_the_key_is_locked_out() {
-        let (h, _pipe) = BotHarness::with_module_events(
+        let (mut h, _pipe) = BotHarness::with_module_events(
             3,
             30,
             config("[\"block_bedrock\", \"lockout_launchers\"]"),
         )
         .await;
         let (iam, key) = seed(&h.moto).await;
+        // ci-deployer's and alice's Bedrock API keys: IAM's service-specific credentials, which
+        // moto does not serve, from a stand-in on the bot's way to AWS.
+        let proxy = service_credentials::CredentialsProxy::start(&h.moto.url);
+        let api_key = proxy.store.create("ci-deployer", "bedrock.amazonaws.com");
+        let alices = proxy.store.create("alice", "bedrock.amazonaws.com");
+        h.reach_aws_through(&proxy.url).await;
         let started = std::time::Instant::now();
         put_cloudtrail(
             &h.moto,
@@ -331,6 +378,11 @@ mod events {
             attached_policies(&iam, "alice").await.is_empty(),
             "halt_scope = launchers: only the incident's principal"
         );
+        assert_eq!(
+            (proxy.store.status(&api_key), proxy.store.status(&alices)),
+            ("Inactive", "Active"),
+            "the principal's Bedrock API key too, no one else's"
+        );
         let row = h.bot.journal.get_incident(&row.id).unwrap().unwrap();
         assert_eq!(row.status, Status::Executed, "{:?}", row.result);
         // Journaled: restore undoes exactly it.
@@ -338,6 +390,7 @@ mod events {
         assert!(report.errors.is_empty(), "{report:?}");
         assert!(attached_policies(&iam, "ci-deployer").await.is_empty());
         assert_eq!(key_status(&iam, "ci-deployer").await, "Active");
+        assert_eq!(proxy.store.status(&api_key), "Active");
     }
 
     /// A burst of invocations with one leaked key (LLMjacking runs them by the hundred): one

@@ -127,6 +127,59 @@ pub(super) async fn set_access_key(
     Ok(())
 }
 
+/// A user's service-specific credentials of one service, over all pages: `(id, active)`.
+pub(super) async fn service_credentials(
+    acc: &AwsAccount,
+    user: &str,
+    service: &str,
+) -> Result<Vec<(String, bool)>, CloudError> {
+    let iam = acc.iam();
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = iam
+            .list_service_specific_credentials()
+            .user_name(user)
+            .service_name(service)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| classify("iam:ListServiceSpecificCredentials", e))?;
+        out.extend(page.service_specific_credentials().iter().map(|c| {
+            (
+                c.service_specific_credential_id().to_owned(),
+                *c.status() == aws_sdk_iam::types::StatusType::Active,
+            )
+        }));
+        match page.marker() {
+            Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+pub(super) async fn set_service_credential(
+    acc: &AwsAccount,
+    user: &str,
+    credential_id: &str,
+    active: bool,
+) -> Result<(), CloudError> {
+    let status = if active {
+        aws_sdk_iam::types::StatusType::Active
+    } else {
+        aws_sdk_iam::types::StatusType::Inactive
+    };
+    acc.iam_writes()
+        .update_service_specific_credential()
+        .user_name(user)
+        .service_specific_credential_id(credential_id)
+        .status(status)
+        .send()
+        .await
+        .map_err(|e| classify("iam:UpdateServiceSpecificCredential", e))?;
+    Ok(())
+}
+
 /// Puts (`Some(document)`) or deletes (`None`) an inline policy of a user or a role.
 pub(super) async fn set_inline_policy(
     acc: &AwsAccount,

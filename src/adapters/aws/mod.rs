@@ -404,6 +404,23 @@ impl AccountCloud for AwsAccount {
         iam::set_access_key(self, user, key_id, active).await
     }
 
+    async fn service_credentials(
+        &self,
+        user: &str,
+        service: &str,
+    ) -> Result<Vec<(String, bool)>, CloudError> {
+        iam::service_credentials(self, user, service).await
+    }
+
+    async fn set_service_credential(
+        &self,
+        user: &str,
+        credential_id: &str,
+        active: bool,
+    ) -> Result<(), CloudError> {
+        iam::set_service_credential(self, user, credential_id, active).await
+    }
+
     async fn service_resources(
         &self,
         region: &RegionName,

@@ -1,6 +1,7 @@
 //! The lockout actions: `lockout_users` (the deny-all lockout policy attached to every IAM user,
 //! every Active access key set Inactive) and `block_launches` (the launch-deny policy attached to
-//! users and roles) and `block_bedrock` (the Bedrock deny policy attached to users and roles).
+//! users and roles) and `block_bedrock` (the Bedrock deny policy attached to users and roles,
+//! their Bedrock API keys set Inactive).
 //! Never a deletion: everything is restorable from the journal.
 //!
 //! Never touched: the exempt principals (`exempt_principals`, names or ARNs), service-linked
@@ -48,6 +49,15 @@ fn journaled(change: &LockoutChange, account_id: &str) -> PlannedChange {
         } => (
             access_key_id.clone(),
             json!({ "user": principal }),
+            json!({ "status": "Active" }),
+        ),
+        LockoutChange::DeactivateServiceCredential {
+            principal,
+            credential_id,
+            service,
+        } => (
+            credential_id.clone(),
+            json!({ "user": principal, "service": service }),
             json!({ "status": "Active" }),
         ),
         LockoutChange::RevokeRoleSessions {
@@ -317,6 +327,7 @@ impl Only {
         match change {
             LockoutChange::AttachUserPolicy { principal, .. }
             | LockoutChange::DeactivateAccessKey { principal, .. }
+            | LockoutChange::DeactivateServiceCredential { principal, .. }
             | LockoutChange::RevokeUserSessions { principal, .. } => self.users.contains(principal),
             LockoutChange::AttachRolePolicy { principal, .. }
             | LockoutChange::RevokeRoleSessions { principal, .. } => self.roles.contains(principal),
@@ -356,7 +367,8 @@ async fn lock_account(
             return Ok(());
         }
     };
-    let (changes, exempt) = match plan_account(account, &users, &roles, conn.identity(), which) {
+    let (mut changes, exempt) = match plan_account(account, &users, &roles, conn.identity(), which)
+    {
         Ok((changes, exempt)) => match only {
             Some(only) => (
                 changes.into_iter().filter(|c| only.keeps(c)).collect(),
@@ -369,6 +381,10 @@ async fn lock_account(
             return Ok(());
         }
     };
+    if which.block_bedrock && account.policy.bedrock_deny_policy_arn.is_some() {
+        let holders = bedrock_keys::holders(&users, &exempt, only);
+        changes.extend(bedrock_keys::read(conn.as_ref(), &holders, out).await);
+    }
     out.exempt = exempt;
     let Some((j, incident)) = journal else {
         out.changes = changes;
@@ -404,6 +420,14 @@ pub(crate) async fn apply(
             principal,
             access_key_id,
         } => conn.set_access_key(principal, access_key_id, false).await,
+        LockoutChange::DeactivateServiceCredential {
+            principal,
+            credential_id,
+            ..
+        } => {
+            conn.set_service_credential(principal, credential_id, false)
+                .await
+        }
         LockoutChange::RevokeRoleSessions {
             principal,
             policy_name,
@@ -469,5 +493,6 @@ async fn make_paced(
     Ok(())
 }
 
+mod bedrock_keys;
 #[cfg(test)]
 mod tests;

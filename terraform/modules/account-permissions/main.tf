@@ -366,6 +366,14 @@ data "aws_iam_policy_document" "account_permissions" {
   }
 
   statement {
+    sid = "DeactivateAndReactivateBedrockApiKeys"
+    # block_bedrock: a user's Bedrock API keys (service-specific credentials) read and set
+    # Inactive; restore sets them Active. Never created (iam:Create* is denied) or deleted.
+    actions   = ["iam:ListServiceSpecificCredentials", "iam:UpdateServiceSpecificCredential"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:user/*"]
+  }
+
+  statement {
     sid    = "NeverChangeItself"
     effect = "Deny"
     actions = [
@@ -419,6 +427,7 @@ data "aws_iam_policy_document" "account_permissions" {
         "iam:PutRolePolicy",
         "iam:DeleteRolePolicy",
         "iam:UpdateAccessKey",
+        "iam:UpdateServiceSpecificCredential",
       ]
       resources = var.protected_principal_arns
     }

@@ -103,6 +103,8 @@ pub struct BotHarness {
     pub slack: SlackStandIn,
     pub bot: Stepped,
     pub dir: tempfile::TempDir,
+    /// Where the bot (and `restore`) reach AWS: the emulator, or a stand-in in front of it.
+    aws: String,
 }
 
 impl BotHarness {
@@ -111,7 +113,7 @@ impl BotHarness {
     pub async fn restore(&self, incident: &str) -> runawaytrain::app::restore::RestoreReport {
         runawaytrain::app::restore::run(
             &runawaytrain::adapters::aws::Aws::new(
-                self.moto.sdk("us-east-1").await,
+                super::sdk_at(&self.aws, "us-east-1").await,
                 &runawaytrain::config::RegionName::parse("us-east-1").unwrap(),
             ),
             &self.bot.config,
@@ -182,7 +184,14 @@ impl BotHarness {
     pub async fn restarted(&self) -> Stepped {
         let path = self.dir.path().join("runaway.toml");
         let config = Config::load(&path).unwrap();
-        Self::bot(&self.moto, &self.slack, config).await
+        Self::bot(&self.aws, &self.slack, config).await
+    }
+
+    /// The bot and `restore` reach AWS through `endpoint` from now on (a stand-in in front of
+    /// the emulator, for what moto does not serve): a new bot over the same journal.
+    pub async fn reach_aws_through(&mut self, endpoint: &str) {
+        self.aws = endpoint.to_owned();
+        self.bot = self.restarted().await;
     }
 
     async fn build(moto: Moto, text: &str) -> BotHarness {
@@ -191,8 +200,9 @@ impl BotHarness {
         let path = dir.path().join("runaway.toml");
         std::fs::write(&path, text).unwrap();
         let config = Config::load(&path).unwrap();
-        let bot = Self::bot(&moto, &slack, config).await;
+        let bot = Self::bot(&moto.url, &slack, config).await;
         BotHarness {
+            aws: moto.url.clone(),
             moto,
             slack,
             bot,
@@ -200,10 +210,10 @@ impl BotHarness {
         }
     }
 
-    async fn bot(moto: &Moto, slack: &SlackStandIn, config: Config) -> Stepped {
+    async fn bot(aws: &str, slack: &SlackStandIn, config: Config) -> Stepped {
         let journal = Arc::new(SqliteJournal::open(&config.guard.state_path).unwrap());
         let aws = Aws::new(
-            moto.sdk("us-east-1").await,
+            super::sdk_at(aws, "us-east-1").await,
             &RegionName::parse("us-east-1").unwrap(),
         );
         let notifier = Arc::new(SnsNotifier::new(&aws));

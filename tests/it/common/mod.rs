@@ -16,6 +16,7 @@ pub mod iam_policy;
 pub mod isolation;
 pub mod organization;
 pub mod pricing;
+pub mod service_credentials;
 pub mod services;
 pub mod slack;
 pub mod socket;
@@ -64,6 +65,16 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// SDK configuration for the emulator, or a stand-in in front of it, at `url`.
+pub async fn sdk_at(url: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
 }
 
 impl Moto {
@@ -118,12 +129,7 @@ impl Moto {
 
     /// SDK configuration for the payer account, in `region`.
     pub async fn sdk(&self, region: &str) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .load()
-            .await
+        sdk_at(&self.url, region).await
     }
 
     /// SDK configuration for `account`, reached by assuming a role there, as the guard does.

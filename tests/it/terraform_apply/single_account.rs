@@ -203,6 +203,14 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         refused(&guard, &attach_user("break-glass", &bedrock_arn)),
         "NeverTouchTheProtectedPrincipals"
     );
+    // Bedrock API keys: set Inactive and Active again on users, never on break-glass.
+    let bedrock_key =
+        |user: &str| Request::new("iam:UpdateServiceSpecificCredential", &arn("user", user));
+    assert!(evaluate(&guard, &bedrock_key("alice")).allowed());
+    assert_eq!(
+        refused(&guard, &bedrock_key("break-glass")),
+        "NeverTouchTheProtectedPrincipals"
+    );
 
     // The notify topic: the guard and the alarms may publish, never without TLS; its key
     // admits CloudWatch (the billing alarm's publish) and the guard, through SNS only.
@@ -381,6 +389,8 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         "iam:AttachUserPolicy",
         "iam:AttachRolePolicy",
         "iam:UpdateAccessKey",
+        // block_bedrock's Bedrock API keys, read on the user (none there).
+        "iam:ListServiceSpecificCredentials",
         "ec2:StartInstances",
         "iam:DetachUserPolicy",
         "ec2:DeleteTags",

@@ -102,7 +102,7 @@ fn action_text(a: Action, exempt_tag: &str) -> String {
         }
         Action::BlockLaunches => "block new launches (launch-deny policy)".into(),
         Action::BlockBedrock => {
-            "block Amazon Bedrock (deny policy on model invocations and model-access set-up)".into()
+            "block Amazon Bedrock (deny policy on model invocations and model-access set-up; Bedrock API keys set Inactive)".into()
         }
         Action::RevokeSessions => {
             "revoke every user's and role's sessions issued before the incident (new sessions still work)".into()
@@ -396,6 +396,7 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
     use crate::app::lockout::LockoutChange;
     let (mut users, mut roles, mut keys) = (BTreeSetOf::new(), BTreeSetOf::new(), 0usize);
     let mut revoked = BTreeSetOf::new();
+    let mut bedrock_keys = 0usize;
     for c in &a.changes {
         match c {
             LockoutChange::RevokeRoleSessions { principal, .. } => {
@@ -411,6 +412,7 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
                 roles.insert(principal.clone());
             }
             LockoutChange::DeactivateAccessKey { .. } => keys += 1,
+            LockoutChange::DeactivateServiceCredential { .. } => bedrock_keys += 1,
         }
     }
     let mut text = format!(
@@ -420,6 +422,9 @@ fn lockout_text(a: &crate::app::lockout::AccountLockout) -> String {
         users.len(),
         roles.len()
     );
+    if bedrock_keys > 0 {
+        text += &format!(", {bedrock_keys} Bedrock API keys set Inactive");
+    }
     if !revoked.is_empty() {
         let names: Vec<String> = revoked.into_iter().collect();
         text += &format!(

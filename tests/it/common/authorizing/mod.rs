@@ -45,6 +45,9 @@ struct State {
     /// Account id → its organisation id.
     orgs: HashMap<String, String>,
     judged: Vec<Judged>,
+    /// IAM's service-specific credentials (Bedrock API keys), which moto does not serve:
+    /// answered here once judged. Empty.
+    credentials: super::service_credentials::Store,
 }
 
 pub struct AuthorizingProxy {
@@ -175,6 +178,12 @@ fn one(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io::
     }
     if let Some(r) = refused {
         return deny(&mut client, &service, &principal.arn, &r);
+    }
+    let credentials = state.lock().unwrap().credentials.clone();
+    if service == "iam"
+        && let Some(answer) = credentials.answer(&action, &params)
+    {
+        return client.write_all(&answer);
     }
     let answer = forward(upstream, &head, body)?;
     if action == "AssumeRole" {
