@@ -15,7 +15,8 @@ locals {
 }
 
 module "event_pattern" {
-  source = "./modules/event-pattern"
+  source                 = "./modules/event-pattern"
+  bedrock_principal_arns = var.bedrock_principal_arns
 }
 
 resource "aws_sqs_queue" "events_dead_letters" {
@@ -76,6 +77,23 @@ resource "aws_cloudwatch_event_target" "tamper_queue" {
   arn       = aws_sqs_queue.events[0].arn
 }
 
+# Amazon Bedrock's calls by principals not in bedrock_principal_arns (a third pattern: the
+# expected principals fit in it), to the same queue.
+resource "aws_cloudwatch_event_rule" "bedrock" {
+  count         = local.events
+  name          = "${var.name_prefix}-bedrock"
+  description   = "runawaytrain: Amazon Bedrock calls by principals not expected to make them, of every watched account, to the guard's queue"
+  event_pattern = module.event_pattern.bedrock_json
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "bedrock_queue" {
+  count     = local.events
+  rule      = aws_cloudwatch_event_rule.bedrock[0].name
+  target_id = "runawaytrain-queue"
+  arn       = aws_sqs_queue.events[0].arn
+}
+
 data "aws_iam_policy_document" "events_queue" {
   count = local.events
 
@@ -90,7 +108,7 @@ data "aws_iam_policy_document" "events_queue" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.events[0].arn, aws_cloudwatch_event_rule.tamper[0].arn]
+      values   = [aws_cloudwatch_event_rule.events[0].arn, aws_cloudwatch_event_rule.tamper[0].arn, aws_cloudwatch_event_rule.bedrock[0].arn]
     }
   }
 

@@ -105,7 +105,7 @@ output "runaway_toml" {
     %{if var.events_enabled}
     [events]
     queue_url = "${aws_sqs_queue.events[0].url}"
-    guard_rules = ["${aws_cloudwatch_event_rule.events[0].name}", "${aws_cloudwatch_event_rule.tamper[0].name}", "${var.name_prefix}-forward", "${var.name_prefix}-forward-tamper"]
+    guard_rules = ["${aws_cloudwatch_event_rule.events[0].name}", "${aws_cloudwatch_event_rule.tamper[0].name}", "${aws_cloudwatch_event_rule.bedrock[0].name}", "${var.name_prefix}-forward", "${var.name_prefix}-forward-tamper", "${var.name_prefix}-forward-bedrock"]
     %{endif}
 
     [[accounts]]

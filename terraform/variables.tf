@@ -257,6 +257,12 @@ variable "events_max_receive_count" {
   }
 }
 
+variable "bedrock_principal_arns" {
+  description = "The IAM users and roles expected to call Amazon Bedrock, by exact ARN (runaway.toml's bedrock_principals): the event rule leaves their Bedrock calls out, so that a busy chatbot does not fill the guard's queue. Empty: every Bedrock call is forwarded and the guard judges it."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)

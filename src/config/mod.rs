@@ -79,8 +79,8 @@ pub struct Events {
     /// The queue's region: from the URL's host when it is AWS's, else `home_region`.
     pub region: RegionName,
     /// `guard_rules`, default the module's: the queue's name and its stem followed by `-tamper`,
-    /// `-forward` and `-forward-tamper` (`runawaytrain-events`, `runawaytrain-tamper`,
-    /// `runawaytrain-forward`, `runawaytrain-forward-tamper`): the guard's EventBridge rules,
+    /// `-bedrock`, `-forward`, `-forward-tamper` and `-forward-bedrock` (`runawaytrain-events`,
+    /// `runawaytrain-tamper`, ..., `runawaytrain-forward-bedrock`): the guard's EventBridge rules,
     /// whose disabling, deletion, rewriting or loss of targets is tampering.
     pub guard_rules: Vec<String>,
 }

@@ -85,8 +85,8 @@ pub(super) fn principals(key: &str, list: Vec<String>) -> Result<Vec<String>, In
 }
 
 /// `[events] guard_rules`, default the module's names: the queue's name (the central rule's), and
-/// its stem followed by `-tamper` (the central tamper rule's), `-forward` and `-forward-tamper`
-/// (the forwarding rules').
+/// its stem followed by `-tamper` and `-bedrock` (the central tamper and Bedrock rules'),
+/// `-forward`, `-forward-tamper` and `-forward-bedrock` (the forwarding rules').
 pub(super) fn guard_rules(mut events: Events, raw: Option<Vec<String>>) -> Result<Events, Invalid> {
     events.guard_rules = match raw {
         Some(list) => {
@@ -112,8 +112,10 @@ pub(super) fn guard_rules(mut events: Events, raw: Option<Vec<String>>) -> Resul
             vec![
                 name.clone(),
                 format!("{stem}-tamper"),
+                format!("{stem}-bedrock"),
                 format!("{stem}-forward"),
                 format!("{stem}-forward-tamper"),
+                format!("{stem}-forward-bedrock"),
             ]
         }
     };

@@ -393,6 +393,85 @@ mod events {
         assert_eq!(proxy.store.status(&api_key), "Active");
     }
 
+    /// The module's Bedrock rule rendered with `bedrock_principal_arns`, on moto's EventBridge in
+    /// the home region and forwarded from another: the expected role's sessions and the expected
+    /// user's calls stay at the rule; an unexpected user's, an unexpected role's session and the
+    /// root user's reach the guard's queue.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_rule_leaves_the_expected_principals_calls_out() {
+        use crate::common::events::{Patterns, event_pipe_of};
+        const EXPECTED: &[&str] = &[
+            "arn:aws:iam::123456789012:role/chatbot",
+            "arn:aws:iam::123456789012:user/batch",
+        ];
+        assert_eq!(PAYER, "123456789012");
+        let moto = Moto::start();
+        let pipe = event_pipe_of(&moto, 3, 30, Patterns::Module(EXPECTED)).await;
+        let user = |name: &str| {
+            json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE",
+                   "arn": format!("arn:aws:iam::{PAYER}:user/{name}"), "accountId": PAYER,
+                   "accessKeyId": "AKIAEXAMPLE", "userName": name})
+        };
+        let root = json!({"type": "Root", "principalId": PAYER,
+                          "arn": format!("arn:aws:iam::{PAYER}:root"), "accountId": PAYER,
+                          "accessKeyId": "AKIAROOTEXAMPLE"});
+        for region in ["us-east-1", "eu-west-1"] {
+            put_cloudtrail(
+                &moto,
+                region,
+                &[
+                    record("InvokeModel", session("chatbot"), 1),
+                    record("Converse", user("batch"), 2),
+                    record("InvokeModel", leaked("AKIALEAKED"), 3),
+                    record("ConverseStream", session("intruder"), 4),
+                    record("PutUseCaseForModelAccess", root.clone(), 5),
+                ],
+            )
+            .await;
+        }
+        let mut arrived: Vec<String> = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while arrived.len() < 6 && std::time::Instant::now() < deadline {
+            let got = pipe
+                .sqs
+                .receive_message()
+                .queue_url(&pipe.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in got.messages() {
+                let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                arrived.push(event["detail"]["eventName"].as_str().unwrap().to_owned());
+            }
+        }
+        // A moment more: nothing else comes.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let late = pipe
+            .sqs
+            .receive_message()
+            .queue_url(&pipe.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        assert!(late.messages().is_empty(), "{late:?}");
+        arrived.sort();
+        // The three unexpected callers' calls, once from each region (the forwarding rule too).
+        assert_eq!(
+            arrived,
+            [
+                "ConverseStream",
+                "ConverseStream",
+                "InvokeModel",
+                "InvokeModel",
+                "PutUseCaseForModelAccess",
+                "PutUseCaseForModelAccess",
+            ]
+        );
+    }
+
     /// A burst of invocations with one leaked key (LLMjacking runs them by the hundred): one
     /// incident counting every call, and its message rewritten a few times, not once a call.
     #[tokio::test(flavor = "multi_thread")]

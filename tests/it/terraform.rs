@@ -402,28 +402,42 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
     // The tamper pattern: every call core::tamper judges, one alternative per source, in
     // core's order, then every Bedrock call core::bedrock judges, and nothing else; within
     // EventBridge's 2048 characters.
-    assert!(
-        crate::common::events::module_pattern("tamper").len() <= 2048,
-        "EventBridge refuses a pattern over 2048 characters"
-    );
-    let tamper = module(&terraform().join("modules/event-pattern"))
-        .into_iter()
-        .flat_map(|(_, body)| body.into_blocks())
-        .filter(|b| b.identifier() == "locals")
-        .find(|b| b.body().attributes().any(|a| a.key() == "tamper"))
-        .expect("a locals block with the tamper pattern");
-    let tamper = value(tamper.body(), "tamper");
+    let rendered = crate::common::events::module_patterns(&[]);
+    for p in [&rendered.pattern, &rendered.tamper, &rendered.bedrock] {
+        assert!(
+            p.len() <= 2048,
+            "EventBridge refuses a pattern over 2048 characters: {p}"
+        );
+    }
+    // With expected Bedrock principals: a dozen users and roles still fit in Bedrock's own.
+    let principals: Vec<String> = (0..12)
+        .map(|i| match i % 3 {
+            0 => format!(
+                "arn:aws:iam::11111111111{}:user/ml-batch-runner-{i}",
+                i % 10
+            ),
+            _ => format!(
+                "arn:aws:iam::11111111111{}:role/service-role/chatbot-{i}",
+                i % 10
+            ),
+        })
+        .collect();
+    let principals: Vec<&str> = principals.iter().map(String::as_str).collect();
+    let filtered = crate::common::events::module_patterns(&principals).bedrock;
+    assert!(filtered.len() <= 2048, "{} characters", filtered.len());
+    let tamper: serde_json::Value = serde_json::from_str(&rendered.tamper).unwrap();
     let alternatives = tamper["$or"].as_array().expect("an $or pattern");
     assert_eq!(
         alternatives.len(),
-        runawaytrain::core::tamper::TAMPER_CALLS.len() + 1,
-        "every tamper call's source, then Bedrock's"
+        runawaytrain::core::tamper::TAMPER_CALLS.len(),
+        "every tamper call's source"
     );
     let bedrock: Vec<&str> = runawaytrain::core::bedrock::INVOCATIONS
         .iter()
         .chain(runawaytrain::core::bedrock::SETUP_CALLS.iter())
         .copied()
         .collect();
+    let bedrock_pattern: serde_json::Value = serde_json::from_str(&rendered.bedrock).unwrap();
     let judged = runawaytrain::core::tamper::TAMPER_CALLS
         .iter()
         .copied()
@@ -432,16 +446,27 @@ fn the_event_pattern_forwards_exactly_what_the_guard_reads() {
             runawaytrain::core::bedrock::EVENT_SOURCE,
             &bedrock[..],
         )]);
-    for (a, (source, event_source, names)) in alternatives.iter().zip(judged) {
+    let patterns = alternatives.iter().chain([&bedrock_pattern]);
+    for (a, (source, event_source, names)) in patterns.zip(judged) {
         assert_eq!(texts(&a["source"]), [source]);
         assert_eq!(texts(&a["detail-type"]), [API_CALL]);
         assert_eq!(texts(&a["detail"]["eventSource"]), [event_source]);
         assert_eq!(texts(&a["detail"]["eventName"]), *names);
     }
-    // The central rules and every forwarding rule use these two patterns.
+    // The central rules and every forwarding rule use these three patterns.
     for (dir, rule, output) in [
         (terraform(), "events", "${module.event_pattern.json}"),
         (terraform(), "tamper", "${module.event_pattern.tamper_json}"),
+        (
+            terraform(),
+            "bedrock",
+            "${module.event_pattern.bedrock_json}",
+        ),
+        (
+            terraform().join("modules/event-forwarding"),
+            "bedrock",
+            "${module.pattern.bedrock_json}",
+        ),
         (
             terraform().join("modules/event-forwarding"),
             "forward",

@@ -18,8 +18,10 @@ fn tamper_settings_default_to_alerting_on_the_guards_senses_only() {
         [
             "guard-events",
             "guard-tamper",
+            "guard-bedrock",
             "guard-forward",
-            "guard-forward-tamper"
+            "guard-forward-tamper",
+            "guard-forward-bedrock"
         ],
         "the module's names for name_prefix = \"guard\""
     );

@@ -3,7 +3,8 @@
 # region is one call of this module with a provider for that region (see the examples).
 
 module "pattern" {
-  source = "../event-pattern"
+  source                 = "../event-pattern"
+  bedrock_principal_arns = var.bedrock_principal_arns
 }
 
 resource "aws_cloudwatch_event_rule" "forward" {
@@ -29,6 +30,20 @@ resource "aws_cloudwatch_event_rule" "tamper" {
 
 resource "aws_cloudwatch_event_target" "tamper_central_bus" {
   rule      = aws_cloudwatch_event_rule.tamper.name
+  target_id = "runawaytrain-central-bus"
+  arn       = var.central_bus_arn
+  role_arn  = var.role_arn
+}
+
+resource "aws_cloudwatch_event_rule" "bedrock" {
+  name          = "${var.name_prefix}-forward-bedrock"
+  description   = "runawaytrain: Amazon Bedrock calls by principals not expected to make them, to the guard's bus"
+  event_pattern = module.pattern.bedrock_json
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "bedrock_central_bus" {
+  rule      = aws_cloudwatch_event_rule.bedrock.name
   target_id = "runawaytrain-central-bus"
   arn       = var.central_bus_arn
   role_arn  = var.role_arn

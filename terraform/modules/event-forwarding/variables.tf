@@ -29,6 +29,12 @@ variable "name_prefix" {
   }
 }
 
+variable "bedrock_principal_arns" {
+  description = "The IAM users and roles expected to call Amazon Bedrock, by exact ARN (runaway.toml's bedrock_principals): the rule leaves their Bedrock calls out (modules/event-pattern). Empty: every Bedrock call is forwarded."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags applied to the rule."
   type        = map(string)

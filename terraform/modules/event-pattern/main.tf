@@ -93,7 +93,7 @@ locals {
 # The calls the guard judges from their CloudTrail records: those that may be tampering
 # (src/core/tamper.rs TAMPER_CALLS, in its order: instances stopped, terminated or unprotected,
 # the exemption tag moved, CloudTrail and GuardDuty turned off, the guard's rules, queue, role and
-# policies changed), then Amazon Bedrock's calls (src/core/bedrock.rs).
+# policies changed).
 locals {
   tamper = {
     "$or" = [
@@ -145,16 +145,42 @@ locals {
           eventName   = ["DeleteRole", "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "DetachUserPolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicyVersion", "DeletePolicy"]
         }
       },
-      # LLMjacking (src/core/bedrock.rs): Amazon Bedrock's invocations and the model-access
-      # set-up calls attackers make first; the guard judges each against bedrock_principals.
-      {
-        source        = ["aws.bedrock"]
-        "detail-type" = ["AWS API Call via CloudTrail"]
-        detail = {
-          eventSource = ["bedrock.amazonaws.com"]
-          eventName   = ["InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "ListFoundationModels", "GetFoundationModelAvailability", "PutUseCaseForModelAccess", "CreateFoundationModelAgreement", "PutFoundationModelEntitlement"]
-        }
-      },
     ]
+  }
+}
+
+# LLMjacking (src/core/bedrock.rs), a third pattern: Amazon Bedrock's invocations and the
+# model-access set-up calls attackers make first; the guard judges each against
+# bedrock_principals. Its own rule, so that the expected principals below fit in EventBridge's
+# 2048 characters.
+locals {
+  bedrock = {
+    source        = ["aws.bedrock"]
+    "detail-type" = ["AWS API Call via CloudTrail"]
+    detail = merge({
+      eventSource = ["bedrock.amazonaws.com"]
+      eventName   = ["InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "ListFoundationModels", "GetFoundationModelAvailability", "PutUseCaseForModelAccess", "CreateFoundationModelAgreement", "PutFoundationModelEntitlement"]
+    }, local.bedrock_callers)
+  }
+}
+
+# With bedrock_principal_arns, the expected principals' Bedrock calls stay at the rule (a busy
+# chatbot's invocations would otherwise fill the guard's queue): a user's calls pass unless the
+# user is listed, a role session's unless its role is, and every other caller's (the root user,
+# federated users, AWS services) always pass. EventBridge's anything-but is exact: ARNs, not
+# patterns. Without the list, every Bedrock call passes and the guard judges each.
+locals {
+  bedrock_users = [for arn in var.bedrock_principal_arns : arn if strcontains(arn, ":user/")]
+  bedrock_roles = [for arn in var.bedrock_principal_arns : arn if strcontains(arn, ":role/")]
+  # Conditional keys as one-entry for expressions: Terraform's conditionals cannot choose
+  # between objects of different shapes.
+  bedrock_callers = {
+    for key, value in {
+      "$or" = [
+        { userIdentity = { type = [{ "anything-but" = ["IAMUser", "AssumedRole"] }] } },
+        { userIdentity = merge({ type = ["IAMUser"] }, { for k, v in { arn = [{ "anything-but" = local.bedrock_users }] } : k => v if length(local.bedrock_users) > 0 }) },
+        { userIdentity = merge({ type = ["AssumedRole"] }, { for k, v in { sessionContext = { sessionIssuer = { arn = [{ "anything-but" = local.bedrock_roles }] } } } : k => v if length(local.bedrock_roles) > 0 }) },
+      ]
+    } : key => value if length(var.bedrock_principal_arns) > 0
   }
 }

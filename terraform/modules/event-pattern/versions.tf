@@ -1,10 +1,4 @@
 terraform {
+  # strcontains: 1.5. No provider: the module only renders patterns.
   required_version = ">= 1.5.0"
-
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
-    }
-  }
 }

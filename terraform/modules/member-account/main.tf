@@ -87,4 +87,6 @@ module "event_forwarding" {
   role_arn        = module.event_forwarder_role[0].role_arn
   name_prefix     = var.name_prefix
   tags            = var.tags
+
+  bedrock_principal_arns = var.bedrock_principal_arns
 }

@@ -71,6 +71,12 @@ variable "allow_session_revocation" {
   default     = false
 }
 
+variable "bedrock_principal_arns" {
+  description = "The IAM users and roles expected to call Amazon Bedrock, by exact ARN (runaway.toml's bedrock_principals): the rule leaves their Bedrock calls out (modules/event-pattern). Empty: every Bedrock call is forwarded."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags applied to every resource the module creates."
   type        = map(string)

@@ -161,7 +161,7 @@ impl BotHarness {
         Self::with_patterns(
             max_receive,
             visibility,
-            super::events::Patterns::Module,
+            super::events::Patterns::Module(&[]),
             config,
         )
         .await

@@ -36,28 +36,60 @@ pub enum Patterns {
     /// Every event of the three detail types the guard reads (most tests: what the guard does
     /// with an event, whatever the module forwards).
     DetailTypes,
-    /// The module's own two patterns (`modules/event-pattern`: `pattern` and `tamper`), each on
-    /// a rule of its own, as the module builds them.
-    Module,
+    /// The module's own three patterns (`modules/event-pattern`: `pattern`, `tamper` and
+    /// `bedrock`), each on a rule of its own, as the module builds them, with these
+    /// `bedrock_principal_arns`.
+    Module(&'static [&'static str]),
 }
 
-/// The JSON of one of `modules/event-pattern`'s locals (`pattern`, `tamper`), read from the
-/// module's HCL: the test runs exactly what the module deploys.
-pub fn module_pattern(local: &str) -> String {
-    let path = concat!(
+/// `modules/event-pattern`'s three patterns (its outputs `json`, `tamper_json` and
+/// `bedrock_json`) as Terraform
+/// renders them, with `bedrock_principal_arns`: the test runs exactly what the module deploys.
+/// The module has no provider, so this is an init and an apply of nothing, offline.
+pub fn module_patterns(bedrock_principals: &[&str]) -> ModulePatterns {
+    let dir = tempfile::tempdir().unwrap();
+    let module = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/terraform/modules/event-pattern/main.tf"
+        "/terraform/modules/event-pattern"
     );
-    let body: hcl::Body = hcl::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let expr = body
-        .into_blocks()
-        .filter(|b| b.identifier() == "locals")
-        .flat_map(|b| b.body().attributes().cloned().collect::<Vec<_>>())
-        .find(|a| a.key() == local)
-        .unwrap_or_else(|| panic!("no local {local} in {path}"))
-        .expr()
-        .clone();
-    serde_json::to_string(&hcl::Value::from(expr)).unwrap()
+    let main = format!(
+        "module \"p\" {{\n  source = \"{module}\"\n  bedrock_principal_arns = {}\n}}\n\
+         output \"pattern\" {{ value = module.p.json }}\noutput \"tamper\" {{ value = module.p.tamper_json }}\n\
+         output \"bedrock\" {{ value = module.p.bedrock_json }}\n",
+        serde_json::to_string(bedrock_principals).unwrap()
+    );
+    std::fs::write(dir.path().join("main.tf"), main).unwrap();
+    let run = |args: &[&str]| {
+        let out = super::terraform_command(args)
+            .current_dir(dir.path())
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .expect("terraform");
+        assert!(
+            out.status.success(),
+            "terraform {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["init", "-input=false", "-no-color"]);
+    run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let outputs: serde_json::Value = serde_json::from_slice(&run(&["output", "-json"])).unwrap();
+    let text = |name: &str| outputs[name]["value"].as_str().unwrap().to_owned();
+    ModulePatterns {
+        pattern: text("pattern"),
+        tamper: text("tamper"),
+        bedrock: text("bedrock"),
+    }
+}
+
+/// The module's rendered patterns, as JSON.
+pub struct ModulePatterns {
+    pub pattern: String,
+    pub tamper: String,
+    pub bedrock: String,
 }
 
 /// Builds the pipe. `max_receive`: the dead-letter queue's receive limit; `visibility`: the
@@ -105,18 +137,26 @@ pub async fn event_pipe_of(
             let pattern = serde_json::json!({"detail-type": DETAIL_TYPES}).to_string();
             vec![("runawaytrain-events", "runawaytrain-forward", pattern)]
         }
-        Patterns::Module => vec![
-            (
-                "runawaytrain-events",
-                "runawaytrain-forward",
-                module_pattern("pattern"),
-            ),
-            (
-                "runawaytrain-tamper",
-                "runawaytrain-forward-tamper",
-                module_pattern("tamper"),
-            ),
-        ],
+        Patterns::Module(principals) => {
+            let rendered = module_patterns(principals);
+            vec![
+                (
+                    "runawaytrain-events",
+                    "runawaytrain-forward",
+                    rendered.pattern,
+                ),
+                (
+                    "runawaytrain-tamper",
+                    "runawaytrain-forward-tamper",
+                    rendered.tamper,
+                ),
+                (
+                    "runawaytrain-bedrock",
+                    "runawaytrain-forward-bedrock",
+                    rendered.bedrock,
+                ),
+            ]
+        }
     };
     let central = aws_sdk_eventbridge::Client::new(&home);
     let away = aws_sdk_eventbridge::Client::new(&moto.sdk("eu-west-1").await);

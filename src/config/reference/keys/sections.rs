@@ -76,7 +76,7 @@ pub const SECTIONS: &[Key] = &[
             Events,
             "guard_rules",
             "array of EventBridge rule names",
-            "the module's: the queue's name, and its stem followed by `-tamper`, `-forward`, `-forward-tamper`",
+            "the module's: the queue's name, and its stem followed by `-tamper`, `-bedrock`, `-forward`, `-forward-tamper`, `-forward-bedrock`",
             "rule names",
             "The guard's own EventBridge rules, whose disabling, deletion, rewriting or loss of targets is tampering.",
             r#"["runawaytrain-events", "runawaytrain-tamper"]"#,
