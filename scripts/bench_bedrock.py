@@ -1,8 +1,9 @@
 """LLMjacking benchmark: from the moment a leaked key's first InvokeModel record is put on the
 emulator's EventBridge (as CloudTrail delivers Bedrock's management events) to the moment the
-Bedrock deny policy is attached to that key's user, with `block_bedrock` and `halt_scope =
-"launchers"` and the shortest grace period an account accepts (1 s; the deadline loop ticks every
-second). check_every is 5 minutes, so only the event path acts. Each trial starts from a fresh
+Bedrock deny policy is attached to that key's user, with `block_bedrock`, `halt_scope =
+"launchers"` and `bedrock_grace_period = "0s"` (the deadline loop ticks every second). check_every
+is 5 minutes, so only the event path acts. IAM is reached through a stand-in that answers the
+Bedrock API keys' listing, which moto does not serve (emulator.bedrock_keys_standin). Each trial starts from a fresh
 emulator state, journal and serve. Run through scripts/bench-bedrock [TRIALS]."""
 
 import json
@@ -14,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import slack_standin  # noqa: E402
-from emulator import PAYER, Moto, event_pipe, percentile, serve_warm, wait  # noqa: E402
+from emulator import PAYER, Moto, bedrock_keys_standin, event_pipe, percentile, serve_warm, wait  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROFILE = os.environ.get("BENCH_PROFILE", "debug")
@@ -35,7 +36,7 @@ def invoke_record(key):
     }
 
 
-def trial(moto, slack_url):
+def trial(moto, slack_url, iam_url):
     moto.reset()
     queue = event_pipe(moto)
     iam = moto.client("iam", "us-east-1")
@@ -48,14 +49,15 @@ def trial(moto, slack_url):
     config = os.path.join(work, "runaway.toml")
     with open(config, "w") as f:
         f.write(
-            f'[guard]\ncheck_every = "300s"\nstate_path = "bench.db"\ngrace_period = "1s"\n'
+            f'[guard]\ncheck_every = "300s"\nstate_path = "bench.db"\nbedrock_grace_period = "0s"\n'
             f'exempt_principals = ["breakglass"]\nbedrock_deny_policy_arn = "{deny}"\n\n'
             '[slack]\nchannel = "C0123456789"\napprovers = ["U0123456789"]\n\n'
             f'[events]\nqueue_url = "{queue}"\n\n'
             f'[[accounts]]\nid = "{PAYER}"\nname = "bench"\nregions = ["us-east-1"]\n'
             'halt_scope = "launchers"\nactions = ["block_bedrock"]\n'
         )
-    serve, url = serve_warm(os.path.join(ROOT, "target", PROFILE, "runaway"), config, moto, queue, slack_url)
+    serve, url = serve_warm(os.path.join(ROOT, "target", PROFILE, "runaway"), config, moto, queue, slack_url,
+                            {"AWS_ENDPOINT_URL_IAM": iam_url})
     try:
         eb = moto.client("events", "us-east-1")
         start = time.time()
@@ -76,7 +78,8 @@ def main():
     moto = Moto()
     slack_server, slack_url = slack_standin.start()
     try:
-        seconds = [trial(moto, slack_url) for _ in range(trials)]
+        iam_url = bedrock_keys_standin(moto.url)
+        seconds = [trial(moto, slack_url, iam_url) for _ in range(trials)]
     finally:
         slack_server.shutdown()
         moto.stop()
@@ -86,7 +89,7 @@ def main():
     print(f"| p99 | {percentile(seconds, 99):.2f} s |")
     print(f"| mean | {statistics.mean(seconds):.2f} s |")
     print(f"| min / max | {min(seconds):.2f} / {max(seconds):.2f} s |")
-    print(f"\n`{PROFILE}` build, grace period 1 s, moto server and Slack stand-in on loopback.")
+    print(f"\n`{PROFILE}` build, bedrock_grace_period 0 s, moto server and Slack stand-in on loopback.")
 
 
 if __name__ == "__main__":

@@ -237,7 +237,51 @@ def percentile(values, p):
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def serve_warm(binary, config, moto, queue, slack_url):
+def bedrock_keys_standin(moto_url):
+    """IAM's endpoint for the guard in front of the emulator, which does not serve service-specific
+    credentials (moto answers ListServiceSpecificCredentials with a 500): that call answered in
+    IAM's Query wire format with no Bedrock API key, every other request passed to moto. Returns
+    its URL; a daemon thread serves it."""
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    empty = ('<ListServiceSpecificCredentialsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+             '<ListServiceSpecificCredentialsResult><ServiceSpecificCredentials/><IsTruncated>false</IsTruncated>'
+             '</ListServiceSpecificCredentialsResult><ResponseMetadata><RequestId>bench</RequestId>'
+             '</ResponseMetadata></ListServiceSpecificCredentialsResponse>').encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            action = urllib.parse.parse_qs(body.decode()).get("Action", [""])[0]
+            if action == "ListServiceSpecificCredentials":
+                status, headers, answer = 200, {"Content-Type": "text/xml"}, empty
+            else:
+                request = urllib.request.Request(moto_url + self.path, data=body, method="POST", headers={
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")})
+                try:
+                    with urllib.request.urlopen(request) as r:
+                        status, headers, answer = r.status, dict(r.headers), r.read()
+                except urllib.error.HTTPError as e:
+                    status, headers, answer = e.code, dict(e.headers), e.read()
+            self.send_response(status)
+            self.send_header("Content-Type", headers.get("Content-Type", "text/xml"))
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def serve_warm(binary, config, moto, queue, slack_url, extra_env=None):
     """Starts `runaway serve` on a free port and returns (process, base URL) once its first
     check has run and its long poll is in place (an event of an account not watched has gone
     through), so that a measurement starts from a settled bot."""
@@ -245,6 +289,7 @@ def serve_warm(binary, config, moto, queue, slack_url):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = serve_env(config, moto.url, port, slack_url)
+    env.update(extra_env or {})
     env.pop("AWS_PROFILE", None)
     serve = subprocess.Popen([binary, "serve"], env=env, stderr=subprocess.DEVNULL)
     try:

@@ -135,6 +135,9 @@ pub struct AccountPolicy {
     /// `bedrock_principals`, default none: the IAM user and role ARNs expected to call Amazon
     /// Bedrock.
     pub bedrock_principals: Vec<String>,
+    /// `bedrock_grace_period`, default `grace_period`: how long a `bedrock` incident waits for an
+    /// override before its response runs; `"0s"` runs it at once (`restore` undoes it).
+    pub bedrock_grace_period: Option<Duration>,
     /// `cloudtrail_log_group`, no default: the CloudWatch Logs group that holds the account's
     /// CloudTrail records — a name (in the account, in `home_region`) or an ARN (an organisation
     /// trail's group in another configured account or region); where the launchers of an

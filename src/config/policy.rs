@@ -22,6 +22,7 @@ pub(super) fn policy(
         launch_deny_policy_arn: None,
         bedrock_deny_policy_arn: None,
         bedrock_principals: Vec::new(),
+        bedrock_grace_period: None,
         cloudtrail_log_group: None,
         forensics: None,
         allow_session_revocation: false,
@@ -111,6 +112,10 @@ pub(super) fn policy(
         }
         None => base.bedrock_principals,
     };
+    let bedrock_grace_period = match raw.bedrock_grace_period {
+        Some(s) => super::guardduty::rule_grace(key("bedrock_grace_period"), Some(&s))?,
+        None => base.bedrock_grace_period,
+    };
     let cloudtrail_log_group = match raw.cloudtrail_log_group {
         Some(g) => Some(super::LogGroup::parse(&g).map_err(|m| (key("cloudtrail_log_group"), m))?),
         None => base.cloudtrail_log_group,
@@ -164,6 +169,7 @@ pub(super) fn policy(
         launch_deny_policy_arn,
         bedrock_deny_policy_arn,
         bedrock_principals,
+        bedrock_grace_period,
         cloudtrail_log_group,
         forensics,
     })

@@ -393,6 +393,49 @@ mod events {
         assert_eq!(proxy.store.status(&api_key), "Active");
     }
 
+    /// `bedrock_grace_period = "0s"`: the response runs at the first deadline step after the
+    /// call, while the account's other incidents keep their 10 minutes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_zero_bedrock_grace_period_blocks_at_once() {
+        let (mut h, _pipe) = BotHarness::with_module_events(3, 30, |topic, queue| {
+            config("[\"block_bedrock\"]")(topic, queue).replace(
+                "grace_period = \"10m\"",
+                "grace_period = \"10m\"\nbedrock_grace_period = \"0s\"",
+            )
+        })
+        .await;
+        let (iam, key) = seed(&h.moto).await;
+        let proxy = service_credentials::CredentialsProxy::start(&h.moto.url);
+        let api_key = proxy.store.create("ci-deployer", "bedrock.amazonaws.com");
+        h.reach_aws_through(&proxy.url).await;
+        put_cloudtrail(
+            &h.moto,
+            "us-east-1",
+            &[record("InvokeModel", leaked(&key), 1)],
+        )
+        .await;
+        journaled(&h, 1).await;
+        let row = &h.bot.journal.recent_incidents(10).unwrap()[0];
+        let ran = h.bot.deadline_step(Utc::now()).await.unwrap();
+        assert_eq!(ran, std::slice::from_ref(&row.id), "due at once");
+        assert_eq!(
+            attached_policies(&iam, "ci-deployer").await,
+            [format!(
+                "arn:aws:iam::{PAYER}:policy/runawaytrain-bedrock-deny"
+            )]
+        );
+        assert_eq!(
+            key_status(&iam, "ci-deployer").await,
+            "Active",
+            "no lockout_launchers"
+        );
+        assert_eq!(proxy.store.status(&api_key), "Inactive");
+        assert_eq!(
+            h.bot.journal.get_incident(&row.id).unwrap().unwrap().status,
+            Status::Executed
+        );
+    }
+
     /// The module's Bedrock rule rendered with `bedrock_principal_arns`, on moto's EventBridge in
     /// the home region and forwarded from another: the expected role's sessions and the expected
     /// user's calls stay at the rule; an unexpected user's, an unexpected role's session and the

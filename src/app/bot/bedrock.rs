@@ -55,7 +55,10 @@ impl Bot {
                         }
                         (false, false) => (Response::Alert, "bedrock_principals (alert)"),
                     };
-                let grace = account.policy.grace_period;
+                let grace = account
+                    .policy
+                    .bedrock_grace_period
+                    .unwrap_or(account.policy.grace_period);
                 self.open_principal_incident(account, *t, response, rule, grace, clock)
             }
         }

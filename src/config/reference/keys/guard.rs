@@ -138,6 +138,16 @@ pub const GUARD: &[Key] = &[
     ),
     key(
         Policy,
+        "bedrock_grace_period",
+        "duration",
+        "`grace_period`",
+        "0s to 30 days",
+        "How long a `bedrock` incident (an unexpected principal calling Amazon Bedrock) waits for an override before `block_bedrock` and `lockout_launchers` run. `\"0s\"` runs them at once: stolen model access costs by the second, and `restore` undoes them.",
+        r#""0s""#,
+        r#""soon""#,
+    ),
+    key(
+        Policy,
         "cloudtrail_log_group",
         "string, a log group name or ARN",
         "none",
