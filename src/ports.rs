@@ -308,6 +308,13 @@ pub trait AccountCloud: Send + Sync {
         until: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::core::bedrock::ModelUsage>, CloudError>;
 
+    /// Amazon Bedrock's provisioned throughputs in the region, over all pages (their prices not
+    /// yet read).
+    async fn bedrock_provisioned(
+        &self,
+        region: &RegionName,
+    ) -> Result<Vec<crate::core::provisioned::Provisioned>, CloudError>;
+
     /// Makes one change to a service resource (a halt's, or its undoing).
     async fn service_change(
         &self,

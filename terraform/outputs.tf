@@ -92,6 +92,7 @@ output "runaway_toml" {
     lockout_policy_arn = "${module.policies.lockout_policy_arn}"
     launch_deny_policy_arn = "${module.policies.launch_deny_policy_arn}"
     bedrock_deny_policy_arn = "${module.policies.bedrock_deny_policy_arn}"
+    bedrock_principals = ${jsonencode(var.bedrock_principal_arns)}
     allow_session_revocation = ${var.allow_session_revocation}
 
     [notify]

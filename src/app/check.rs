@@ -46,6 +46,7 @@ pub async fn run(
                 .filter(|s| s.account.max_bedrock_burn_rate_usd_per_hour.is_some())
                 .flat_map(token_keys),
         )
+        .chain(surveys.iter().flat_map(provisioned_keys))
         .collect();
     let (prices, unpriced) = if keys.is_empty() {
         Default::default()
@@ -101,6 +102,52 @@ fn token_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
         .filter_map(|(region, usage)| Some((region, usage.as_ref().ok()?)))
         .flat_map(|(region, list)| tokens::price_keys(region.as_str(), list))
         .collect()
+}
+
+/// What the provisioned throughputs billed now cost: one key per model and commitment.
+fn provisioned_keys(s: &AccountSurvey<'_>) -> Vec<PriceKey> {
+    s.provisioned
+        .iter()
+        .filter_map(|(_, list)| list.as_ref().ok())
+        .flatten()
+        .filter(|p| p.billed())
+        .map(|p| p.price_key())
+        .collect()
+}
+
+/// The account's provisioned throughputs, each with its hourly cost or why it has none; a region
+/// whose list could not be read is an error of that region.
+fn provisioned(
+    s: &AccountSurvey<'_>,
+    prices: &BTreeMap<PriceKey, f64>,
+    unpriced: &BTreeMap<PriceKey, String>,
+    errors: &mut Vec<Problem>,
+) -> Vec<crate::core::provisioned::Provisioned> {
+    let mut out = Vec::new();
+    for (region, list) in &s.provisioned {
+        match list {
+            Ok(list) => out.extend(list.iter().cloned().map(|mut p| {
+                let key = p.price_key();
+                match prices.get(&key) {
+                    Some(unit) if p.billed() => {
+                        p.usd_per_hour = Some(unit * f64::from(p.model_units))
+                    }
+                    _ if !p.billed() => {}
+                    _ => {
+                        p.unpriced = Some(
+                            unpriced
+                                .get(&key)
+                                .cloned()
+                                .unwrap_or_else(|| "no price".into()),
+                        )
+                    }
+                }
+                p
+            })),
+            Err(e) => errors.push(Problem::region(region.as_str(), e)),
+        }
+    }
+    out
 }
 
 /// Checks the watched accounts (configured and discovered) once; an organisation that could
@@ -238,6 +285,7 @@ fn report(
         seen.burn_rate_usd_per_hour = burn.usd_per_hour;
         top = burn.by_type.into_iter().take(TOP_TYPES).collect();
     }
+    let bedrock_provisioned = provisioned(s, prices, unpriced, &mut seen.errors);
     let verdict = rules::evaluate(s.account, &seen);
     for v in &verdict.violations {
         tracing::info!(account.id = %s.account.id, rule = %v.rule, "rule fails");
@@ -256,6 +304,7 @@ fn report(
         bedrock_models,
         bedrock_burn_rate_usd_per_hour: seen.bedrock_burn_rate_usd_per_hour,
         bedrock_model_costs: model_costs,
+        bedrock_provisioned,
         top_instance_types: top,
         violations: verdict.violations,
         errors: seen.errors,

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use crate::config::{Account, RegionName};
 use crate::core::bedrock::ModelUsage;
 use crate::core::model::Instance;
+use crate::core::provisioned::Provisioned;
 use crate::core::services::{Resource, Service};
 use chrono::{DateTime, Utc};
 
@@ -35,6 +36,8 @@ pub struct AccountSurvey<'a> {
     /// `max_bedrock_invocations_per_hour` or `max_bedrock_burn_rate_usd_per_hour` rule, in
     /// region order.
     pub bedrock: Vec<(RegionName, Result<Vec<ModelUsage>, CloudError>)>,
+    /// Amazon Bedrock's provisioned throughputs per region, read with the usage.
+    pub provisioned: Vec<(RegionName, Result<Vec<Provisioned>, CloudError>)>,
 }
 
 pub struct RegionSurvey {
@@ -66,7 +69,12 @@ enum Outcome {
     Region(usize, RegionSurvey),
     Service(usize, ServiceSurvey),
     Charges(usize, Result<Points, CloudError>),
-    Bedrock(usize, RegionName, Result<Vec<ModelUsage>, CloudError>),
+    Bedrock(
+        usize,
+        RegionName,
+        Result<Vec<ModelUsage>, CloudError>,
+        Result<Vec<Provisioned>, CloudError>,
+    ),
 }
 
 /// The billing points a check reads: the last day, or the spend window if longer.
@@ -121,6 +129,7 @@ pub async fn survey<'a>(
             charges: None,
             services: Vec::new(),
             bedrock: Vec::new(),
+            provisioned: Vec::new(),
         };
         match regions {
             Ok(regions) => {
@@ -200,8 +209,11 @@ pub async fn survey<'a>(
                         .expect("tasks exist only for connected accounts");
                     let until = money.unwrap_or_default();
                     let since = until - crate::core::tokens::WINDOW;
-                    let usage = conn.bedrock_usage(&region, since, until).await;
-                    Outcome::Bedrock(i, region, usage)
+                    let (usage, provisioned) = futures::join!(
+                        conn.bedrock_usage(&region, since, until),
+                        conn.bedrock_provisioned(&region)
+                    );
+                    Outcome::Bedrock(i, region, usage, provisioned)
                 }
                 Task::Charges(i) => {
                     let account = accounts[i];
@@ -222,12 +234,16 @@ pub async fn survey<'a>(
             Outcome::Region(i, r) => surveys[i].regions.push(r),
             Outcome::Service(i, s) => surveys[i].services.push(s),
             Outcome::Charges(i, c) => surveys[i].charges = Some(c),
-            Outcome::Bedrock(i, r, u) => surveys[i].bedrock.push((r, u)),
+            Outcome::Bedrock(i, r, u, p) => {
+                surveys[i].provisioned.push((r.clone(), p));
+                surveys[i].bedrock.push((r, u));
+            }
         }
     }
     for s in &mut surveys {
         s.regions.sort_by(|a, b| a.region.cmp(&b.region));
         s.bedrock.sort_by(|a, b| a.0.cmp(&b.0));
+        s.provisioned.sort_by(|a, b| a.0.cmp(&b.0));
         s.services
             .sort_by(|a, b| (a.service, &a.region).cmp(&(b.service, &b.region)));
     }

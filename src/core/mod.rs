@@ -19,6 +19,7 @@ pub mod pacing;
 pub mod permissions;
 pub mod plan;
 pub mod policy_writes;
+pub mod provisioned;
 pub mod reports;
 pub mod rules;
 pub mod services;

@@ -91,6 +91,9 @@ pub enum Product {
     /// `AmazonBedrock`: a model's on-demand tokens, `tokens` = `input` or `output`. The key's
     /// `instance_type` is the model id, and its price is USD per 1,000 tokens, not per hour.
     BedrockTokens { tokens: String },
+    /// `AmazonBedrock`: a model unit-hour of provisioned throughput at `commitment` (`No
+    /// Commitment`, `1 Month`, `6 Months`); the key's `instance_type` is the model id.
+    BedrockProvisioned { commitment: String },
 }
 
 impl Product {
@@ -106,7 +109,7 @@ impl Product {
             Product::Ec2 { .. } => "AmazonEC2",
             Product::Rds { .. } => "AmazonRDS",
             Product::SageMaker { .. } => "AmazonSageMaker",
-            Product::BedrockTokens { .. } => "AmazonBedrock",
+            Product::BedrockTokens { .. } | Product::BedrockProvisioned { .. } => "AmazonBedrock",
         }
     }
 
@@ -120,6 +123,9 @@ impl Product {
             } => format!("RDS {database_engine} {deployment_option}"),
             Product::SageMaker { component } => format!("SageMaker {component}"),
             Product::BedrockTokens { tokens } => format!("Bedrock {tokens} tokens"),
+            Product::BedrockProvisioned { commitment } => {
+                format!("Bedrock provisioned throughput, {commitment}")
+            }
         }
     }
 }

@@ -215,9 +215,14 @@ pub const PERMISSIONS: &[(&str, &[&str])] = &[
     ),
     // `max_bedrock_invocations_per_hour`, `max_bedrock_burn_rate_usd_per_hour`: Amazon
     // Bedrock's metrics, in each account and region.
+    // With them, the provisioned throughput bought in each region, reported.
     (
         "bedrock_usage",
-        &["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"],
+        &[
+            "cloudwatch:ListMetrics",
+            "cloudwatch:GetMetricData",
+            "bedrock:ListProvisionedModelThroughputs",
+        ],
     ),
     // Only from the account the guard runs in: reaching member accounts, and e-mailing.
     ("reach_member_accounts", &["sts:AssumeRole"]),

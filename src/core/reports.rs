@@ -75,6 +75,10 @@ pub struct AccountReport {
     /// The models by what their tokens cost, most expensive first (the same rule).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bedrock_model_costs: Vec<crate::core::tokens::ModelCost>,
+    /// Amazon Bedrock's provisioned throughputs (read with a Bedrock rule), each with what it
+    /// costs an hour; reported, never deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bedrock_provisioned: Vec<crate::core::provisioned::Provisioned>,
     /// The instance types by cost, most expensive first (a burn rate rule).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub top_instance_types: Vec<crate::core::money::TypeCost>,

@@ -651,8 +651,12 @@ mod metrics {
                 )
                 .into()
         };
+        // Bedrock's control plane (provisioned throughput, none here): a stand-in, as moto's
+        // bedrock does not serve it.
+        let bedrock = crate::common::bedrock_api::BedrockStandIn::start(&[]).await;
+        let env = [("AWS_ENDPOINT_URL_BEDROCK", bedrock.url.as_str())];
         let w = Workdir::new(&config(100));
-        let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+        let out = w.run(&moto.url, &["check", "--json"], &env).await;
         assert_eq!(out.code, 1, "{out:?}");
         let a = &out.json()["accounts"][0];
         assert_eq!(a["bedrock_invocations_per_hour"], 160, "{a}");
@@ -667,7 +671,7 @@ mod metrics {
         assert_eq!(a["violations"][0]["limit"], 100);
 
         let w = Workdir::new(&config(200));
-        let out = w.run(&moto.url, &["check", "--json"], &[]).await;
+        let out = w.run(&moto.url, &["check", "--json"], &env).await;
         assert_eq!(out.code, 0, "{out:?}");
         let plain: String = Toml::new().payer(&["us-east-1"], "").into();
         let plain = Workdir::new(&plain)
@@ -687,7 +691,7 @@ mod metrics {
     /// local stand-in of Bedrock's control plane, which moto's `bedrock` does not serve).
     #[tokio::test(flavor = "multi_thread")]
     async fn the_last_hours_tokens_at_their_prices_cross_the_burn_rate() {
-        use crate::common::bedrock_api::BedrockStandIn;
+        use crate::common::bedrock_api::{BedrockStandIn, Throughput};
         use crate::common::pricing::{PricingStandIn, Product};
         let moto = Moto::start();
         let us = moto.sdk("us-east-1").await;
@@ -712,6 +716,27 @@ mod metrics {
             ),
         ])
         .await;
+        // Provisioned throughput bought in us-east-1: reported with what it costs an hour (not
+        // part of the token rate), never deleted. Three, so the listing takes two pages.
+        let throughput = |name, model, units, status, commitment| Throughput {
+            region: "us-east-1",
+            name,
+            model,
+            units,
+            status,
+            commitment,
+        };
+        bedrock.provision(vec![
+            throughput("reserved", sonnet, 2, "InService", Some("SixMonths")),
+            throughput(
+                "burst",
+                "meta.llama3-70b-instruct-v1:0",
+                5,
+                "Creating",
+                None,
+            ),
+            throughput("abandoned", sonnet, 1, "Failed", None),
+        ]);
         let pricing = PricingStandIn::with(vec![
             Product::bedrock_tokens("Claude 3.5 Sonnet", "us-east-1", "Input tokens", 0.003),
             Product::bedrock_tokens("Claude 3.5 Sonnet", "us-east-1", "Output tokens", 0.015),
@@ -725,6 +750,8 @@ mod metrics {
             ),
             Product::bedrock_tokens("Llama 3 70B Instruct", "eu-west-1", "Input tokens", 0.00265),
             Product::bedrock_tokens("Llama 3 70B Instruct", "eu-west-1", "Output tokens", 0.0035),
+            Product::bedrock_provisioned("Claude 3.5 Sonnet", "us-east-1", "No Commitment", 88.0),
+            Product::bedrock_provisioned("Claude 3.5 Sonnet", "us-east-1", "6 Months", 44.0),
         ])
         .await;
         let env = [
@@ -758,6 +785,30 @@ mod metrics {
             "no invocations rule: {a}"
         );
         assert_eq!(a["bedrock_models"][0][0], sonnet, "{a}");
+        // The provisioned throughputs: 2 units × $44 at the six-month term; the Llama one has no
+        // price in us-east-1, which is said; the failed one is not billed. No rule counts them.
+        let p = a["bedrock_provisioned"].as_array().expect("provisioned");
+        assert_eq!(p.len(), 3, "{a}");
+        assert_eq!(
+            (
+                p[0]["name"].as_str(),
+                p[0]["model_units"].as_u64(),
+                p[0]["commitment"].as_str()
+            ),
+            (Some("reserved"), Some(2), Some("SixMonths"))
+        );
+        assert_eq!(p[0]["usd_per_hour"], 88.0, "{}", p[0]);
+        assert!(p[1]["usd_per_hour"].is_null(), "{}", p[1]);
+        assert!(
+            p[1]["unpriced"]
+                .as_str()
+                .unwrap()
+                .contains("no on-demand price"),
+            "{}",
+            p[1]
+        );
+        assert_eq!(p[2]["status"], "Failed");
+        assert!(p[2]["usd_per_hour"].is_null() && p[2]["unpriced"].is_null());
         // Bedrock was asked each base model's name in the region it was used in, and the Price
         // List each name's tokens in that region.
         let mut asked = bedrock.calls();
@@ -768,10 +819,13 @@ mod metrics {
             [
                 format!("GetFoundationModel {sonnet}"),
                 "GetFoundationModel meta.llama3-70b-instruct-v1:0".to_string(),
+                "ListProvisionedModelThroughputs eu-west-1".to_string(),
+                "ListProvisionedModelThroughputs us-east-1".to_string(),
             ]
         );
+        // Four token prices and two provisioned ones.
         let calls = pricing.calls();
-        assert_eq!(calls.len(), 4, "{calls:?}");
+        assert_eq!(calls.len(), 6, "{calls:?}");
         assert!(calls.iter().all(|c| c["ServiceCode"] == "AmazonBedrock"));
         assert!(
             calls
@@ -788,7 +842,13 @@ mod metrics {
             table.stdout.contains(&format!("{sonnet} $12.00/h")),
             "{table:?}"
         );
-        assert_eq!(pricing.calls().len(), 4, "prices kept a day");
+        assert!(
+            table.stdout.contains(&format!(
+                "bedrock provisioned throughput reserved (us-east-1, InService): 2 model units of {sonnet}, 6 Months; $88.00/h"
+            )),
+            "{table:?}"
+        );
+        assert_eq!(pricing.calls().len(), 6, "prices kept a day");
 
         let out = Workdir::new(&config(20.0))
             .run(&moto.url, &["check", "--json"], &env)

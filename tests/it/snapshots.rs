@@ -242,6 +242,7 @@ fn check_table() {
                         usd_per_hour: 3.35,
                     },
                 ],
+                bedrock_provisioned: vec![],
                 top_instance_types: vec![
                     runawaytrain::core::money::TypeCost {
                         instance_type: "p4d.24xlarge".into(),
@@ -275,6 +276,7 @@ fn check_table() {
                 bedrock_models: Vec::new(),
                 bedrock_burn_rate_usd_per_hour: None,
                 bedrock_model_costs: Vec::new(),
+                bedrock_provisioned: Vec::new(),
                 top_instance_types: vec![],
                 violations: vec![],
                 errors: vec![Problem::region(

@@ -1,10 +1,12 @@
 //! Amazon Bedrock's control plane: a foundation model's name and provider (GetFoundationModel),
-//! which is how the Price List names the model whose tokens it prices.
+//! which is how the Price List names the model whose tokens it prices; and the provisioned
+//! throughputs an account pays for by the hour (ListProvisionedModelThroughputs).
 
 use aws_config::SdkConfig;
 use aws_types::region::Region;
 
 use super::classify;
+use crate::core::provisioned::Provisioned;
 use crate::ports::{CloudError, ErrorKind};
 
 /// A foundation model as Bedrock describes it: `Claude 3 Haiku` by `Anthropic`.
@@ -49,4 +51,36 @@ pub(super) async fn model_name(
             provider: d.provider_name().map(str::to_owned),
         })
     }))
+}
+
+/// The provisioned throughputs of the account in `region`, over all pages.
+pub(super) async fn provisioned(
+    sdk: &SdkConfig,
+    region: &str,
+) -> Result<Vec<Provisioned>, CloudError> {
+    let mut pages = client(sdk, region)
+        .list_provisioned_model_throughputs()
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("bedrock:ListProvisionedModelThroughputs", e))?;
+        out.extend(
+            page.provisioned_model_summaries()
+                .iter()
+                .map(|p| Provisioned {
+                    region: region.to_owned(),
+                    name: p.provisioned_model_name().to_owned(),
+                    arn: p.provisioned_model_arn().to_owned(),
+                    foundation_model_arn: p.foundation_model_arn().to_owned(),
+                    model_units: p.model_units().max(0) as u32,
+                    status: p.status().as_str().to_owned(),
+                    commitment: p.commitment_duration().map(|c| c.as_str().to_owned()),
+                    commitment_expires: p.commitment_expiration_time().map(|t| t.to_string()),
+                    usd_per_hour: None,
+                    unpriced: None,
+                }),
+        );
+    }
+    Ok(out)
 }

@@ -404,6 +404,13 @@ impl AccountCloud for AwsAccount {
         iam::set_access_key(self, user, key_id, active).await
     }
 
+    async fn bedrock_provisioned(
+        &self,
+        region: &RegionName,
+    ) -> Result<Vec<crate::core::provisioned::Provisioned>, CloudError> {
+        bedrock::provisioned(&self.sdk, region.as_str()).await
+    }
+
     async fn service_credentials(
         &self,
         user: &str,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{bedrock, classify};
 use crate::core::money::{PriceKey, Product};
+use crate::core::provisioned::UnitOffer;
 use crate::core::tokens::{self, TokenOffer};
 use crate::ports::{CloudError, ErrorKind};
 
@@ -84,6 +85,9 @@ pub(super) async fn on_demand_price(
             filters.push(term("component", component)?);
         }
         Product::BedrockTokens { tokens } => return token_price(sdk, key, tokens).await,
+        Product::BedrockProvisioned { commitment } => {
+            return provisioned_price(sdk, key, commitment).await;
+        }
     }
     let prices = products(sdk, key.product.service_code(), filters)
         .await?
@@ -124,6 +128,59 @@ async fn token_price(
         .flat_map(|p| token_offers(p))
         .collect();
     Ok(tokens::token_price(&offers, tokens))
+}
+
+/// The price of a model unit-hour of provisioned throughput of the key's model at `commitment`,
+/// among the model's `AmazonBedrock` products in the region (named as Bedrock names the model).
+async fn provisioned_price(
+    sdk: &SdkConfig,
+    key: &PriceKey,
+    commitment: &str,
+) -> Result<Option<f64>, CloudError> {
+    let Some(name) = bedrock::model_name(sdk, &key.region, &key.instance_type).await? else {
+        return Err(CloudError {
+            kind: ErrorKind::NotFound,
+            operation: "bedrock:GetFoundationModel",
+            code: None,
+            message: format!(
+                "Bedrock has no foundation model {} in {}",
+                key.instance_type, key.region
+            ),
+        });
+    };
+    let filters = vec![term("regionCode", &key.region)?, term("model", &name.name)?];
+    let offers: Vec<UnitOffer> = products(sdk, key.product.service_code(), filters)
+        .await?
+        .iter()
+        .flat_map(|p| unit_offers(p))
+        .collect();
+    Ok(crate::core::provisioned::unit_price(&offers, commitment))
+}
+
+/// The on-demand offers of an `AmazonBedrock` product as provisioned throughput reads them: what
+/// its `inferenceType`, `feature` and `usagetype` say, each price dimension's unit and price.
+fn unit_offers(product: &str) -> Vec<UnitOffer> {
+    let Ok(v) = serde_json::from_str::<Value>(product) else {
+        return Vec::new();
+    };
+    let says = ["inferenceType", "feature", "usagetype"]
+        .iter()
+        .filter_map(|a| {
+            v.pointer(&format!("/product/attributes/{a}"))
+                .and_then(Value::as_str)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    dimensions(&v)
+        .filter_map(|d| {
+            Some(UnitOffer {
+                says: says.clone(),
+                unit: d.get("unit")?.as_str()?.to_owned(),
+                usd: d.pointer("/pricePerUnit/USD")?.as_str()?.parse().ok()?,
+            })
+        })
+        .collect()
 }
 
 /// The on-demand offers of an `AmazonBedrock` product: its `inferenceType` and `feature`

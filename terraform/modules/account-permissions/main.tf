@@ -305,9 +305,9 @@ data "aws_iam_policy_document" "account_permissions" {
 
   statement {
     sid = "ReadBedrockUsage"
-    # max_bedrock_invocations_per_hour: the AWS/Bedrock metrics of the account. Neither call has
-    # resource-level permissions; both only read.
-    actions   = ["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"]
+    # The Bedrock rules: the AWS/Bedrock metrics of the account, and the provisioned throughput
+    # it pays for (reported). None of these calls has resource-level permissions; all only read.
+    actions   = ["cloudwatch:ListMetrics", "cloudwatch:GetMetricData", "bedrock:ListProvisionedModelThroughputs"]
     resources = ["*"]
   }
 

@@ -55,6 +55,29 @@ impl Product {
         }
     }
 
+    /// A model unit-hour of a Bedrock model's provisioned throughput at a term (`No Commitment`,
+    /// `1 Month`, `6 Months`), as the token products' attributes suggest: `inferenceType` and
+    /// `feature` `Provisioned Throughput`, the term in `usagetype`, priced in `Hrs`.
+    pub fn bedrock_provisioned(model: &str, region: &str, term: &str, usd: f64) -> Product {
+        let usage = format!(
+            "USE1-{}-ProvisionedThroughput-{}",
+            model.replace(' ', ""),
+            term.replace(' ', "")
+        );
+        Product::of(
+            "AmazonBedrock",
+            &[
+                ("servicecode", "AmazonBedrock"),
+                ("model", model),
+                ("regionCode", region),
+                ("inferenceType", "Provisioned Throughput"),
+                ("feature", "Provisioned Throughput"),
+                ("usagetype", &usage),
+            ],
+            usd,
+        )
+    }
+
     /// A Bedrock model's on-demand tokens in a region, USD per 1,000 tokens: the model as the
     /// Price List names it (Bedrock's `modelName`), `inferenceType` `Input tokens` or `Output
     /// tokens`, as public Price List clients read `AmazonBedrock` products.
