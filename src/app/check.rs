@@ -235,13 +235,12 @@ fn report(
             .iter()
             .filter_map(|(region, usage)| Some((region.as_str(), usage.as_ref().ok()?.as_slice())));
         let burn = tokens::burn(read, prices);
-        for key in &burn.unpriced {
-            let why = unpriced.get(key).map(String::as_str).unwrap_or("no price");
-            seen.errors.push(Problem::account(format!(
-                "max_bedrock_burn_rate_usd_per_hour: no on-demand price for {}: {why}",
-                key.describe()
-            )));
-        }
+        no_price(
+            "max_bedrock_burn_rate_usd_per_hour",
+            &burn.unpriced,
+            unpriced,
+            &mut seen.errors,
+        );
         seen.bedrock_burn_rate_usd_per_hour = burn.usd_per_hour;
         model_costs = burn.by_model;
     }
@@ -275,13 +274,12 @@ fn report(
     let mut top = Vec::new();
     if account.max_burn_rate_usd_per_hour.is_some() {
         let burn = money::burn(&price_keys(s), prices);
-        for key in &burn.unpriced {
-            let why = unpriced.get(key).map(String::as_str).unwrap_or("no price");
-            seen.errors.push(Problem::account(format!(
-                "max_burn_rate_usd_per_hour: no on-demand price for {}: {why}",
-                key.describe()
-            )));
-        }
+        no_price(
+            "max_burn_rate_usd_per_hour",
+            &burn.unpriced,
+            unpriced,
+            &mut seen.errors,
+        );
         seen.burn_rate_usd_per_hour = burn.usd_per_hour;
         top = burn.by_type.into_iter().take(TOP_TYPES).collect();
     }
@@ -313,6 +311,22 @@ fn report(
             counted.sort_unstable();
             counted
         },
+    }
+}
+
+/// An error of the account for each key `rule` could not price, with why.
+fn no_price(
+    rule: &str,
+    keys: &[PriceKey],
+    unpriced: &BTreeMap<PriceKey, String>,
+    errors: &mut Vec<Problem>,
+) {
+    for key in keys {
+        let why = unpriced.get(key).map(String::as_str).unwrap_or("no price");
+        errors.push(Problem::account(format!(
+            "{rule}: no on-demand price for {}: {why}",
+            key.describe()
+        )));
     }
 }
 

@@ -35,3 +35,22 @@ pub fn model_costs(models: &[ModelCost]) -> String {
     }
     parts.join(" · ")
 }
+
+/// `bedrock provisioned throughput reserved (us-east-1, InService): 2 model units of MODEL, 6
+/// Months; $88.00/h`, or why it has no cost.
+pub fn provisioned(p: &crate::core::provisioned::Provisioned) -> String {
+    format!(
+        "bedrock provisioned throughput {} ({}, {}): {} model units of {}, {}; {}",
+        p.name,
+        p.region,
+        p.status,
+        p.model_units,
+        p.model_id(),
+        crate::core::provisioned::commitment_term(p.commitment.as_deref()),
+        match (p.usd_per_hour, &p.unpriced) {
+            (Some(usd), _) => format!("${usd:.2}/h"),
+            (None, Some(why)) => format!("cost unknown: {why}"),
+            (None, None) => "not billed".into(),
+        }
+    )
+}

@@ -140,21 +140,7 @@ pub fn check(r: &CheckReport) -> String {
             );
         }
         for p in &a.bedrock_provisioned {
-            let _ = writeln!(
-                out,
-                "  bedrock provisioned throughput {} ({}, {}): {} model units of {}, {}; {}",
-                p.name,
-                p.region,
-                p.status,
-                p.model_units,
-                p.model_id(),
-                crate::core::provisioned::commitment_term(p.commitment.as_deref()),
-                match (p.usd_per_hour, &p.unpriced) {
-                    (Some(usd), _) => format!("${usd:.2}/h"),
-                    (None, Some(why)) => format!("cost unknown: {why}"),
-                    (None, None) => "not billed".into(),
-                }
-            );
+            let _ = writeln!(out, "  {}", crate::text::money::provisioned(p));
         }
         if let Some(burn) = a.bedrock_burn_rate_usd_per_hour {
             let _ = writeln!(

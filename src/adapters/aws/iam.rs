@@ -105,22 +105,26 @@ pub(super) async fn set_policy(
     }
 }
 
+/// IAM's status of a key or credential: `Active` or `Inactive`.
+fn status(active: bool) -> aws_sdk_iam::types::StatusType {
+    if active {
+        aws_sdk_iam::types::StatusType::Active
+    } else {
+        aws_sdk_iam::types::StatusType::Inactive
+    }
+}
+
 pub(super) async fn set_access_key(
     acc: &AwsAccount,
     user: &str,
     key_id: &str,
     active: bool,
 ) -> Result<(), CloudError> {
-    let status = if active {
-        aws_sdk_iam::types::StatusType::Active
-    } else {
-        aws_sdk_iam::types::StatusType::Inactive
-    };
     acc.iam_writes()
         .update_access_key()
         .user_name(user)
         .access_key_id(key_id)
-        .status(status)
+        .status(status(active))
         .send()
         .await
         .map_err(|e| classify("iam:UpdateAccessKey", e))?;
@@ -164,16 +168,11 @@ pub(super) async fn set_service_credential(
     credential_id: &str,
     active: bool,
 ) -> Result<(), CloudError> {
-    let status = if active {
-        aws_sdk_iam::types::StatusType::Active
-    } else {
-        aws_sdk_iam::types::StatusType::Inactive
-    };
     acc.iam_writes()
         .update_service_specific_credential()
         .user_name(user)
         .service_specific_credential_id(credential_id)
-        .status(status)
+        .status(status(active))
         .send()
         .await
         .map_err(|e| classify("iam:UpdateServiceSpecificCredential", e))?;
