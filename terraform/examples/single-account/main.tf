@@ -22,6 +22,12 @@ provider "aws" {
 
 data "aws_caller_identity" "current" {}
 
+locals {
+  # The account's chatbot calls Amazon Bedrock: its calls stay at the event rules, and
+  # runaway_toml lists it in bedrock_principals. Exact ARNs (EventBridge's anything-but).
+  bedrock_principal_arns = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/chatbot"]
+}
+
 variable "allow_session_revocation" {
   description = "Let the guard revoke sessions with inline policies (read \"Session revocation\" in the module's README first)."
   type        = bool
@@ -37,6 +43,7 @@ module "runawaytrain" {
   protected_principal_arns    = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:user/break-glass"]
   notify_emails               = ["oncall@example.com"]
   billing_alarm_threshold_usd = 500
+  bedrock_principal_arns      = local.bedrock_principal_arns
   tags = {
     owner = "platform"
   }
@@ -48,8 +55,9 @@ module "eu_west_1_events" {
   source    = "../../modules/event-forwarding"
   providers = { aws = aws.eu_west_1 }
 
-  central_bus_arn = module.runawaytrain.event_bus_arn
-  role_arn        = module.runawaytrain.event_forwarder_role_arn
+  central_bus_arn        = module.runawaytrain.event_bus_arn
+  role_arn               = module.runawaytrain.event_forwarder_role_arn
+  bedrock_principal_arns = local.bedrock_principal_arns
 }
 
 output "runaway_toml" {

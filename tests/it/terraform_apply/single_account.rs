@@ -32,6 +32,36 @@ async fn the_single_account_example_applies_and_the_guard_runs_with_exactly_its_
         "{topics:?}"
     );
 
+    // The Bedrock rules as applied, here and forwarded from eu-west-1: the example's chatbot
+    // role left out at the rule; and the same role in runaway_toml's bedrock_principals.
+    let chatbot = format!("arn:aws:iam::{PAYER}:role/chatbot");
+    for (region, rule) in [
+        ("us-east-1", "runawaytrain-bedrock"),
+        ("eu-west-1", "runawaytrain-forward-bedrock"),
+    ] {
+        let pattern = aws_sdk_eventbridge::Client::new(&moto.sdk(region).await)
+            .describe_rule()
+            .name(rule)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{rule} in {region}: {e:?}"))
+            .event_pattern
+            .unwrap();
+        let pattern: serde_json::Value = serde_json::from_str(&pattern).unwrap();
+        let callers = pattern["detail"]["$or"].as_array().expect("callers");
+        assert_eq!(
+            callers[2]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"][0]["anything-but"],
+            serde_json::json!([chatbot]),
+            "{rule}: {pattern}"
+        );
+    }
+    let toml =
+        String::from_utf8(terraform(&example, &["output", "-raw", "runaway_toml"]).stdout).unwrap();
+    assert!(
+        toml.contains(&format!("bedrock_principals = [\"{chatbot}\"]")),
+        "{toml}"
+    );
+
     // The policies as applied, judged as IAM would (moto's IAM cannot: see common::iam_policy).
     let sdk = moto.sdk("us-east-1").await;
     let iam = aws_sdk_iam::Client::new(&sdk);
