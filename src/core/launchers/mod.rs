@@ -180,24 +180,37 @@ pub(crate) fn need_at(record: &Value, path: &str) -> Result<String, String> {
     text_at(record, path).ok_or_else(|| format!("no `{}`", &path[1..]))
 }
 
+/// A record's `eventTime`, or an error naming it.
+pub(crate) fn event_time(record: &Value) -> Result<DateTime<Utc>, String> {
+    let time = need_at(record, "/eventTime")?;
+    Ok(DateTime::parse_from_rfc3339(&time)
+        .map_err(|_| format!("`eventTime` is not an RFC 3339 time: {time:?}"))?
+        .with_timezone(&Utc))
+}
+
+/// A record's `userIdentity`, its ARN as `arn` reads it (an AWS service acting on its own has
+/// no ARN, only `invokedBy`); an error names what is missing, the type first.
+pub(crate) fn principal_of(
+    record: &Value,
+    arn: impl FnOnce(Option<String>) -> Result<String, String>,
+) -> Result<Principal, String> {
+    let text = |path: &str| text_at(record, path);
+    Ok(Principal {
+        kind: need_at(record, "/userIdentity/type")?,
+        arn: arn(text("/userIdentity/arn").or_else(|| text("/userIdentity/invokedBy")))?,
+        user_name: text("/userIdentity/userName"),
+        access_key_id: text("/userIdentity/accessKeyId"),
+        issuer_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
+    })
+}
+
 /// Reads one CloudTrail record.
 pub fn parse_record(record: &Value) -> Result<LaunchRecord, String> {
     let text = |path: &str| text_at(record, path);
     let need = |path: &str| need_at(record, path);
     let event_name = need("/eventName")?;
-    let time = need("/eventTime")?;
-    let time = DateTime::parse_from_rfc3339(&time)
-        .map_err(|_| format!("`eventTime` is not an RFC 3339 time: {time:?}"))?
-        .with_timezone(&Utc);
-    let principal = Principal {
-        kind: need("/userIdentity/type")?,
-        arn: text("/userIdentity/arn")
-            .or_else(|| text("/userIdentity/invokedBy"))
-            .ok_or("no `userIdentity.arn`")?,
-        user_name: text("/userIdentity/userName"),
-        access_key_id: text("/userIdentity/accessKeyId"),
-        issuer_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-    };
+    let time = event_time(record)?;
+    let principal = principal_of(record, |arn| arn.ok_or("no `userIdentity.arn`".into()))?;
     let mut instance_ids = Vec::new();
     if let Some(r) = record.get("responseElements") {
         collect_instance_ids(r, &mut instance_ids);

@@ -5,25 +5,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Category, Tamper};
-use crate::core::launchers::{Principal, need_at, text_at};
+use crate::core::launchers::{Principal, event_time, principal_of, text_at};
 
 /// What every judged CloudTrail record says of its call: when, and who (`userIdentity`; an AWS
 /// service acting on its own has no ARN, only a name). The error names what the record lacks.
 pub(crate) fn when_and_who(record: &Value) -> Result<(DateTime<Utc>, Principal), String> {
-    let text = |path: &str| text_at(record, path);
-    let need = |path: &str| need_at(record, path);
-    let time = need("/eventTime")?;
-    let time = DateTime::parse_from_rfc3339(&time)
-        .map_err(|_| format!("`eventTime` is not an RFC 3339 time: {time:?}"))?
-        .with_timezone(&Utc);
-    let principal = Principal {
-        kind: need("/userIdentity/type")?,
-        arn: text("/userIdentity/arn")
-            .unwrap_or_else(|| text("/userIdentity/invokedBy").unwrap_or_else(|| "unknown".into())),
-        user_name: text("/userIdentity/userName"),
-        access_key_id: text("/userIdentity/accessKeyId"),
-        issuer_arn: text("/userIdentity/sessionContext/sessionIssuer/arn"),
-    };
+    let time = event_time(record)?;
+    let principal = principal_of(record, |arn| Ok(arn.unwrap_or_else(|| "unknown".into())))?;
     Ok((time, principal))
 }
 
